@@ -1,0 +1,119 @@
+// Package http is the inbound HTTP adapter: the public status endpoint on
+// gorilla/mux, with the SPEC.md envelope, error mapping and access log.
+package http
+
+import (
+	"errors"
+	nethttp "net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// JobPath is the route of the status endpoint.
+const JobPath = "/patients/composition/job/{asyncJobId}"
+
+// Handler serves the public API.
+type Handler struct {
+	app    *app.Application
+	logger *zap.Logger
+}
+
+// NewHandler returns the public API as an http.Handler. It panics on nil deps.
+func NewHandler(a *app.Application, logger *zap.Logger) nethttp.Handler {
+	if a == nil || logger == nil {
+		panic("http: nil dependency for NewHandler")
+	}
+	h := &Handler{app: a, logger: logger}
+	r := mux.NewRouter()
+	// Unclean paths are not redirected: they simply do not match.
+	r.SkipClean(true)
+	r.UseEncodedPath()
+	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
+	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		writeProblem(w, r, problem{nethttp.StatusNotFound, typeNotFound, "Resource not found"})
+	})
+	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		writeProblem(w, r, problem{nethttp.StatusMethodNotAllowed, typeMethod, "Method " + r.Method + " is not allowed"})
+	})
+	return observe(logger, limitHeaders(r))
+}
+
+// errMalformed is a request the service will not read, whoever sent it.
+var errMalformed = &domain.ValidationError{Field: "request", Reason: "malformed"}
+
+func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+		h.fail(w, r, errMalformed)
+		return
+	}
+	creds, err := credentials(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	p, err := h.app.Authenticate.Handle(ctx, creds)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	setClientID(ctx, p.ClientID)
+	job, err := h.app.GetJobStatus.Handle(ctx, app.GetJobStatus{Principal: p, ID: mux.Vars(r)["asyncJobId"]})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJob(w, r, job)
+}
+
+func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+	p := classify(err)
+	switch {
+	case p.status >= 500:
+		h.logger.Error("request failed", zap.String("request_id", RequestIDFrom(r.Context())), zap.Error(err))
+	case p.status == nethttp.StatusUnauthorized:
+		var authErr *domain.AuthError
+		if errors.As(err, &authErr) {
+			h.logger.Info("authentication failed", zap.String("request_id", RequestIDFrom(r.Context())),
+				zap.String("credential", string(authErr.Credential)), zap.String("reason", authErr.Reason))
+		}
+	}
+	writeProblem(w, r, p)
+}
+
+// credentials reads exactly one Authorization header with the Bearer scheme
+// and exactly one api-key header. Credentials in the query are never read.
+func credentials(r *nethttp.Request) (app.Credentials, error) {
+	keys := r.Header.Values("Api-Key")
+	if len(keys) != 1 || keys[0] == "" {
+		return app.Credentials{}, &domain.AuthError{Credential: domain.CredentialAPIKey, Reason: "missing or repeated api-key header"}
+	}
+	auths := r.Header.Values("Authorization")
+	if len(auths) != 1 {
+		return app.Credentials{}, &domain.AuthError{Credential: domain.CredentialToken, Reason: "missing or repeated Authorization header"}
+	}
+	token, ok := bearer(auths[0])
+	if !ok {
+		return app.Credentials{}, &domain.AuthError{Credential: domain.CredentialToken, Reason: "not a Bearer token"}
+	}
+	return app.Credentials{Token: token, APIKey: keys[0]}, nil
+}
+
+// bearer extracts the token from "Bearer <token>" (scheme case-insensitive,
+// RFC 7235); anything after the token is refused.
+func bearer(v string) (string, bool) {
+	const scheme = "bearer"
+	if len(v) <= len(scheme)+1 || !strings.EqualFold(v[:len(scheme)], scheme) || v[len(scheme)] != ' ' {
+		return "", false
+	}
+	token := strings.TrimLeft(v[len(scheme):], " ")
+	if token == "" || strings.ContainsAny(token, " \t,") {
+		return "", false
+	}
+	return token, true
+}

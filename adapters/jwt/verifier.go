@@ -1,0 +1,263 @@
+// Package jwt verifies RFC 9068 access tokens with golang-jwt, taking keys
+// from a JWKS (file or URL, through keyfunc/jwkset), and mints tokens for
+// development and tests.
+package jwt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	gojwt "github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// SupportedAlgorithms are the asymmetric algorithms an allow-list may name.
+// Symmetric (HS*) and "none" are never accepted: the verification keys are
+// public.
+var SupportedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// DefaultAlgorithms is the allow-list SPEC.md prescribes.
+var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
+
+// MaxTokenLength bounds the work spent on a single token.
+const MaxTokenLength = 8 << 10
+
+// Config configures a Verifier.
+type Config struct {
+	Issuer     string
+	Audience   string
+	Algorithms []string
+	Leeway     time.Duration
+	// Keys, when set, is used as is (development, tests).
+	Keys jwkset.Storage
+	// JWKSFile and JWKSURL name where the keys come from; exactly one of
+	// Keys, JWKSFile and JWKSURL is set.
+	JWKSFile string
+	JWKSURL  string
+	// JWKSRefresh is how often the URL is fetched again.
+	JWKSRefresh time.Duration
+	// JWKSUnknownKIDInterval is the least time between fetches triggered by
+	// an unknown kid, so a flood of made-up kids cannot hammer the issuer.
+	JWKSUnknownKIDInterval time.Duration
+	// Now replaces time.Now in tests.
+	Now func() time.Time
+}
+
+// Verifier is a ports.TokenVerifier.
+type Verifier struct {
+	parser  *gojwt.Parser
+	keys    keyfunc.Keyfunc
+	cancel  context.CancelFunc
+	logger  *zap.Logger
+}
+
+// NewVerifier validates cfg and loads the keys. A JWKS URL that cannot be
+// reached at start is not fatal: keys are fetched again in the background.
+func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("jwt: issuer is required")
+	}
+	if cfg.Audience == "" {
+		return nil, errors.New("jwt: audience is required")
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	for _, a := range algs {
+		if !slices.Contains(SupportedAlgorithms, a) {
+			return nil, fmt.Errorf("jwt: algorithm %q is not allowed (choose from %s)", a, strings.Join(SupportedAlgorithms, ","))
+		}
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	keys, err := loadKeys(ctx, cfg, logger)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	opts := []gojwt.ParserOption{
+		gojwt.WithValidMethods(algs),
+		gojwt.WithIssuer(cfg.Issuer),
+		gojwt.WithAudience(cfg.Audience),
+		gojwt.WithExpirationRequired(),
+		gojwt.WithIssuedAt(),
+		gojwt.WithStrictDecoding(),
+		gojwt.WithLeeway(cfg.Leeway),
+	}
+	if cfg.Now != nil {
+		opts = append(opts, gojwt.WithTimeFunc(cfg.Now))
+	}
+	return &Verifier{parser: gojwt.NewParser(opts...), keys: keys, cancel: cancel, logger: logger}, nil
+}
+
+func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger) (keyfunc.Keyfunc, error) {
+	set := 0
+	for _, b := range []bool{cfg.Keys != nil, cfg.JWKSFile != "", cfg.JWKSURL != ""} {
+		if b {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, errors.New("jwt: configure exactly one key source (JWKS file or JWKS URL)")
+	}
+	switch {
+	case cfg.Keys != nil:
+		return keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: cfg.Keys})
+	case cfg.JWKSFile != "":
+		data, err := os.ReadFile(cfg.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: read JWKS file: %w", err)
+		}
+		var m jwkset.JWKSMarshal
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("jwt: JWKS file %s is not a JWK Set: %w", cfg.JWKSFile, err)
+		}
+		store, err := m.ToStorage()
+		if err != nil {
+			return nil, fmt.Errorf("jwt: JWKS file %s: %w", cfg.JWKSFile, err)
+		}
+		all, err := store.KeyReadAll(ctx)
+		if err != nil || len(all) == 0 {
+			return nil, fmt.Errorf("jwt: JWKS file %s holds no usable key", cfg.JWKSFile)
+		}
+		return keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store})
+	default:
+		refresh := cfg.JWKSRefresh
+		if refresh <= 0 {
+			refresh = 15 * time.Minute
+		}
+		unknown := cfg.JWKSUnknownKIDInterval
+		if unknown <= 0 {
+			unknown = time.Minute
+		}
+		return keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
+			HTTPTimeout:      5 * time.Second,
+			RefreshInterval:  refresh,
+			RateLimitWaitMax: 5 * time.Second,
+			// A waiting request would hold a connection: Wait fails at once
+			// when the next token is further away than RateLimitWaitMax.
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(unknown), 1),
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(_ context.Context, err error) {
+					logger.Warn("JWKS refresh failed; keeping the last good keys", zap.String("url", u), zap.Error(err))
+				}
+			},
+		})
+	}
+}
+
+// Close stops background key refreshes.
+func (v *Verifier) Close() { v.cancel() }
+
+// forbiddenHeaders name keys or key locations chosen by the token itself, or
+// extensions the service does not understand (RFC 8725 sections 3.10, 2.1;
+// RFC 7515 section 4.1.11).
+var forbiddenHeaders = []string{"crit", "jwk", "jku", "x5u", "x5c"}
+
+// Verify implements ports.TokenVerifier.
+func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, error) {
+	if reason := shape(token); reason != "" {
+		return domain.Principal{}, tokenError(reason)
+	}
+	var claims Claims
+	_, err := v.parser.ParseWithClaims(token, &claims, func(t *gojwt.Token) (any, error) {
+		for _, h := range forbiddenHeaders {
+			if _, ok := t.Header[h]; ok {
+				return nil, fmt.Errorf("header %q is not accepted", h)
+			}
+		}
+		if typ, ok := t.Header["typ"]; ok && !acceptedType(typ) {
+			return nil, errors.New("header \"typ\" is not an access token type")
+		}
+		if kid, ok := t.Header["kid"]; ok {
+			if s, isStr := kid.(string); !isStr || s == "" {
+				return nil, errors.New("header \"kid\" must be a non-empty string")
+			}
+		}
+		return v.keys.KeyfuncCtx(ctx)(t)
+	})
+	if err != nil {
+		return domain.Principal{}, tokenError(reason(err))
+	}
+	return domain.Principal{ClientID: claims.ClientID, Subject: claims.Subject, Scopes: claims.Scopes()}, nil
+}
+
+// shape rejects what is not a compact JWS before any decoding: only
+// base64url characters and exactly two dots.
+func shape(token string) string {
+	if len(token) > MaxTokenLength {
+		return "too long"
+	}
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case c == '.':
+			dots++
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return "malformed"
+		}
+	}
+	if dots != 2 {
+		return "malformed"
+	}
+	return ""
+}
+
+func acceptedType(typ any) bool {
+	s, ok := typ.(string)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(s) {
+	case "jwt", "at+jwt", "application/at+jwt":
+		return true
+	}
+	return false
+}
+
+// reason names the failure for logs and metrics, never for the client.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, gojwt.ErrTokenExpired):
+		return "expired"
+	case errors.Is(err, gojwt.ErrTokenNotValidYet):
+		return "not yet valid"
+	case errors.Is(err, gojwt.ErrTokenUsedBeforeIssued):
+		return "issued in the future"
+	case errors.Is(err, gojwt.ErrTokenInvalidIssuer):
+		return "wrong issuer"
+	case errors.Is(err, gojwt.ErrTokenInvalidAudience):
+		return "wrong audience"
+	case errors.Is(err, gojwt.ErrTokenRequiredClaimMissing):
+		return "required claim missing"
+	case errors.Is(err, gojwt.ErrTokenSignatureInvalid):
+		return "bad signature"
+	case errors.Is(err, gojwt.ErrTokenUnverifiable):
+		return "unverifiable (algorithm, key or header)"
+	case errors.Is(err, errClaims):
+		return "malformed claims"
+	case errors.Is(err, gojwt.ErrTokenMalformed):
+		return "malformed"
+	}
+	return "invalid"
+}
+
+func tokenError(reason string) error {
+	return &domain.AuthError{Credential: domain.CredentialToken, Reason: reason}
+}

@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// MigrationResult says what Migrate applied.
+type MigrationResult struct {
+	Applied []int64
+	Current int64
+}
+
+// Migrate applies every pending migration embedded in the binary. goose
+// takes a session-level advisory lock, so concurrent runs are safe.
+func Migrate(ctx context.Context, db *sqlx.DB) (MigrationResult, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return MigrationResult{}, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return MigrationResult{}, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db.DB, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return MigrationResult{}, fmt.Errorf("migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return MigrationResult{}, fmt.Errorf("apply migrations: %w", err)
+	}
+	var res MigrationResult
+	for _, r := range results {
+		res.Applied = append(res.Applied, r.Source.Version)
+	}
+	res.Current, err = p.GetDBVersion(ctx)
+	if err != nil {
+		return MigrationResult{}, fmt.Errorf("read schema version: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// CompleteJob moves a PENDING job to DONE.
+type CompleteJob struct {
+	ID    string
+	Links []domain.Link
+}
+
+// CompleteJobHandler handles CompleteJob.
+type CompleteJobHandler struct {
+	jobs  ports.JobRepository
+	clock ports.Clock
+}
+
+// NewCompleteJobHandler returns a CompleteJobHandler; it panics on nil deps.
+func NewCompleteJobHandler(jobs ports.JobRepository, clock ports.Clock) CompleteJobHandler {
+	if jobs == nil || clock == nil {
+		panic("app: nil dependency for CompleteJobHandler")
+	}
+	return CompleteJobHandler{jobs: jobs, clock: clock}
+}
+
+// Handle completes the job. Completing an already DONE job with the same
+// links is a no-op; any other finished job gives domain.ErrConflict.
+func (h CompleteJobHandler) Handle(ctx context.Context, c CompleteJob) (domain.Job, error) {
+	id, err := domain.ParseID(c.ID)
+	if err != nil {
+		return domain.Job{}, err
+	}
+	outcome, err := domain.Done(c.Links, h.clock.Now().Truncate(time.Microsecond))
+	if err != nil {
+		return domain.Job{}, err
+	}
+	job, _, err := h.jobs.Finish(ctx, id, outcome)
+	return job, err
+}

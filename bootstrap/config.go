@@ -1,0 +1,227 @@
+// Package bootstrap is the composition root: configuration, logging, the fx
+// modules that bind adapters to ports, and the command line. It is the only
+// package that imports fx.
+package bootstrap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/jobstatus/jobstatus/adapters/jwt"
+)
+
+// Config is the whole service configuration. Sources, weakest first:
+// built-in defaults, the YAML file named by JOBSTATUS_CONFIG, then
+// JOBSTATUS_* environment variables.
+type Config struct {
+	HTTP        HTTPConfig     `yaml:"http" envPrefix:"HTTP_"`
+	Database    DatabaseConfig `yaml:"database" envPrefix:"DATABASE_"`
+	Auth        AuthConfig     `yaml:"auth" envPrefix:"AUTH_"`
+	APIKeysFile string         `yaml:"api_keys_file" env:"API_KEYS_FILE"`
+	Log         LogConfig      `yaml:"log" envPrefix:"LOG_"`
+}
+
+// HTTPConfig configures the public listener.
+type HTTPConfig struct {
+	Addr              string        `yaml:"addr" env:"ADDR"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"READ_HEADER_TIMEOUT"`
+	ReadTimeout       time.Duration `yaml:"read_timeout" env:"READ_TIMEOUT"`
+	WriteTimeout      time.Duration `yaml:"write_timeout" env:"WRITE_TIMEOUT"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+}
+
+// DatabaseConfig configures the PostgreSQL store. An empty URL selects the
+// in-memory store.
+type DatabaseConfig struct {
+	URL             string        `yaml:"url" env:"URL"`
+	MaxOpenConns    int           `yaml:"max_open_conns" env:"MAX_OPEN_CONNS"`
+	MaxIdleConns    int           `yaml:"max_idle_conns" env:"MAX_IDLE_CONNS"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" env:"CONN_MAX_LIFETIME"`
+	QueryTimeout    time.Duration `yaml:"query_timeout" env:"QUERY_TIMEOUT"`
+}
+
+// AuthConfig configures token verification.
+type AuthConfig struct {
+	JWKSFile               string        `yaml:"jwks_file" env:"JWKS_FILE"`
+	JWKSURL                string        `yaml:"jwks_url" env:"JWKS_URL"`
+	Issuer                 string        `yaml:"issuer" env:"ISSUER"`
+	Audience               string        `yaml:"audience" env:"AUDIENCE"`
+	Algorithms             []string      `yaml:"algorithms" env:"ALGORITHMS" envSeparator:","`
+	Leeway                 time.Duration `yaml:"leeway" env:"LEEWAY"`
+	JWKSRefresh            time.Duration `yaml:"jwks_refresh" env:"JWKS_REFRESH"`
+	JWKSUnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval" env:"JWKS_UNKNOWN_KID_INTERVAL"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `yaml:"level" env:"LEVEL"`
+	Format string `yaml:"format" env:"FORMAT"` // json or console
+}
+
+// DefaultConfig returns the built-in defaults.
+func DefaultConfig() Config {
+	return Config{
+		HTTP: HTTPConfig{
+			Addr:              ":8080",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      40 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   20 * time.Second,
+		},
+		Database: DatabaseConfig{
+			MaxOpenConns:    32,
+			MaxIdleConns:    32,
+			ConnMaxLifetime: 30 * time.Minute,
+			QueryTimeout:    2 * time.Second,
+		},
+		Auth: AuthConfig{
+			Algorithms:             slices.Clone(jwt.DefaultAlgorithms),
+			Leeway:                 30 * time.Second,
+			JWKSRefresh:            15 * time.Minute,
+			JWKSUnknownKIDInterval: time.Minute,
+		},
+		Log: LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// LoadConfig builds the configuration from defaults, the file named by
+// JOBSTATUS_CONFIG and the environment. environ is os.Environ() in
+// production; tests pass their own.
+func LoadConfig(environ []string) (Config, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	cfg := DefaultConfig()
+	if path := vars["JOBSTATUS_CONFIG"]; path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: "JOBSTATUS_", Environment: vars}); err != nil {
+		return Config{}, fmt.Errorf("config environment: %w", err)
+	}
+	cfg.Auth.Algorithms = splitList(cfg.Auth.Algorithms)
+	return cfg, nil
+}
+
+// splitList accepts "A,B", "A B" and YAML lists alike.
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		out = append(out, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
+	}
+	return out
+}
+
+// AuthConfigured reports whether any auth setting was given.
+func (c Config) AuthConfigured() bool {
+	a := c.Auth
+	return a.JWKSFile != "" || a.JWKSURL != "" || a.Issuer != "" || a.Audience != "" || c.APIKeysFile != ""
+}
+
+// Validate checks the configuration for serving. dev relaxes the auth
+// requirements: --dev brings its own key, client and jobs.
+func (c Config) Validate(dev bool) error {
+	var errs []error
+	if c.HTTP.Addr == "" {
+		errs = append(errs, errors.New("JOBSTATUS_HTTP_ADDR must not be empty"))
+	}
+	for name, d := range map[string]time.Duration{
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout, "http.read_timeout": c.HTTP.ReadTimeout,
+		"http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout,
+		"http.shutdown_timeout": c.HTTP.ShutdownTimeout, "database.query_timeout": c.Database.QueryTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if c.Database.MaxOpenConns <= 0 {
+		errs = append(errs, errors.New("database.max_open_conns must be positive"))
+	}
+	if c.Database.URL != "" {
+		if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("JOBSTATUS_DATABASE_URL must be a postgres:// URL"))
+		}
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		errs = append(errs, fmt.Errorf("log.format must be json or console, not %q", c.Log.Format))
+	}
+	if !dev {
+		errs = append(errs, c.validateAuth()...)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateAuth() []error {
+	a := c.Auth
+	if !c.AuthConfigured() {
+		return []error{errors.New("no auth configuration: set JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL, " +
+			"JOBSTATUS_AUTH_ISSUER, JOBSTATUS_AUTH_AUDIENCE and JOBSTATUS_API_KEYS_FILE, or run with --dev")}
+	}
+	var errs []error
+	switch {
+	case a.JWKSFile == "" && a.JWKSURL == "":
+		errs = append(errs, errors.New("set one of JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL"))
+	case a.JWKSFile != "" && a.JWKSURL != "":
+		errs = append(errs, errors.New("set only one of JOBSTATUS_AUTH_JWKS_FILE and JOBSTATUS_AUTH_JWKS_URL"))
+	case a.JWKSURL != "":
+		if u, err := url.Parse(a.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("JOBSTATUS_AUTH_JWKS_URL must be an http(s) URL"))
+		}
+	}
+	if a.Issuer == "" {
+		errs = append(errs, errors.New("JOBSTATUS_AUTH_ISSUER is required"))
+	}
+	if a.Audience == "" {
+		errs = append(errs, errors.New("JOBSTATUS_AUTH_AUDIENCE is required"))
+	}
+	if c.APIKeysFile == "" {
+		errs = append(errs, errors.New("JOBSTATUS_API_KEYS_FILE is required"))
+	}
+	if len(a.Algorithms) == 0 {
+		errs = append(errs, errors.New("JOBSTATUS_AUTH_ALGORITHMS must name at least one algorithm"))
+	}
+	for _, alg := range a.Algorithms {
+		if !slices.Contains(jwt.SupportedAlgorithms, alg) {
+			errs = append(errs, fmt.Errorf("JOBSTATUS_AUTH_ALGORITHMS: %q is not allowed (choose from %s)",
+				alg, strings.Join(jwt.SupportedAlgorithms, ",")))
+		}
+	}
+	return errs
+}
+
+// RedactedDatabaseURL returns the database URL with its password masked, for logs.
+func (c Config) RedactedDatabaseURL() string {
+	if c.Database.URL == "" {
+		return ""
+	}
+	u, err := url.Parse(c.Database.URL)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

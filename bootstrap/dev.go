@@ -1,0 +1,162 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/apikey"
+	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
+	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// Demo identities used by --dev.
+const (
+	DevClientID   = "mis-demo"
+	DevOtherID    = "mis-other"
+	DevIssuer     = "https://auth.jobstatus.dev"
+	DevAudience   = "jobstatus"
+	devTokenTTL   = 24 * time.Hour
+	devSubject    = "demo-doctor"
+	devCompletion = "/patients/%s/encounter/%s/composition/%s"
+)
+
+// DevKit is what --dev makes up at start: a signing key, an api-key and the
+// demo jobs.
+type DevKit struct {
+	Signer *jwt.Signer
+	APIKey string
+	Jobs   []domain.Job
+}
+
+// DevModule replaces AuthModule in --dev: an ephemeral signing key and one
+// demo client whose api-key is random per start.
+var DevModule = fx.Module("dev",
+	fx.Provide(
+		newDevKit,
+		func(k *DevKit, logger *zap.Logger) (ports.TokenVerifier, error) {
+			keys, err := k.Signer.Storage()
+			if err != nil {
+				return nil, err
+			}
+			return jwt.NewVerifier(jwt.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys}, logger.Named("jwt"))
+		},
+		func(k *DevKit) (ports.ClientStore, error) {
+			return apikey.New([]apikey.Entry{
+				{ID: DevClientID, Name: "Demo clinic MIS", KeySHA256: apikey.Digest(k.APIKey)},
+				{ID: DevOtherID, Name: "Another clinic", KeySHA256: apikey.Digest(rand.Text())},
+			})
+		},
+	),
+	fx.Invoke(seedDemo),
+)
+
+func newDevKit() (*DevKit, error) {
+	key, err := jwt.GenerateKey("ES256")
+	if err != nil {
+		return nil, err
+	}
+	signer, err := jwt.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	return &DevKit{Signer: signer, APIKey: "dev-" + rand.Text()}, nil
+}
+
+// seedDemo creates the demo jobs through the use cases, exactly as any
+// in-process tool would.
+func seedDemo(a *app.Application, k *DevKit) error {
+	ctx := context.Background()
+	newJob := func(client string, eta time.Duration) (domain.Job, error) {
+		return a.CreateJob.Handle(ctx, app.CreateJob{ClientID: client, ETA: eta})
+	}
+	pending, err := newJob(DevClientID, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	done, err := newJob(DevClientID, time.Minute)
+	if err != nil {
+		return err
+	}
+	href := fmt.Sprintf(devCompletion, domain.NewID(), domain.NewID(), domain.NewID())
+	if done, err = a.CompleteJob.Handle(ctx, app.CompleteJob{ID: done.ID.String(),
+		Links: []domain.Link{{Entity: domain.CompositionEntity, Href: href}}}); err != nil {
+		return err
+	}
+	failed, err := newJob(DevClientID, time.Minute)
+	if err != nil {
+		return err
+	}
+	if failed, err = a.FailJob.Handle(ctx, app.FailJob{ID: failed.ID.String(), Code: 422,
+		Message: "Composition signature is not valid"}); err != nil {
+		return err
+	}
+	other, err := newJob(DevOtherID, time.Minute)
+	if err != nil {
+		return err
+	}
+	k.Jobs = []domain.Job{pending, done, failed, other}
+	return nil
+}
+
+// devOptions is the module graph of `serve --dev`.
+func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
+	return fx.Options(
+		baseOptions(cfg, logger),
+		MemoryModule,
+		DevModule,
+		ServiceAppModule,
+		HTTPModule,
+		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpadapter.Server) {
+			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr()) }))
+		}),
+		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second),
+	)
+}
+
+// announce prints ready-to-paste curl lines for the demo jobs.
+func announce(out io.Writer, k *DevKit, addr net.Addr) error {
+	token, err := k.Signer.Mint(jwt.TokenParams{
+		Issuer: DevIssuer, Audience: DevAudience, Subject: devSubject, ClientID: DevClientID,
+		Scopes: []string{domain.ScopeCompositionRead}, TTL: devTokenTTL,
+	})
+	if err != nil {
+		return err
+	}
+	base := "http://" + dialable(addr)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\njobstatus --dev is serving on %s (in-memory store, ephemeral signing key)\n", base)
+	fmt.Fprintf(&b, "client %s, api-key and token valid for %s:\n\n", DevClientID, devTokenTTL)
+	for _, j := range k.Jobs {
+		what := string(j.Status)
+		if j.ClientID != DevClientID {
+			what = "another client's job -> 404"
+		}
+		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+			what, base, j.ID, token, k.APIKey)
+	}
+	_, err = io.WriteString(out, b.String())
+	return err
+}
+
+// dialable turns a listen address such as [::]:8080 into one curl can reach.
+func dialable(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

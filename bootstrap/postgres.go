@@ -1,0 +1,52 @@
+package bootstrap
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// PostgresModule binds the PostgreSQL store to ports.JobRepository and owns
+// the pool's lifetime.
+var PostgresModule = fx.Module("postgres",
+	fx.Provide(
+		newDB,
+		newPostgresJobs,
+		func(j *postgres.Jobs) ports.JobRepository { return j },
+	),
+)
+
+func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
+	db, err := postgres.Open(cfg.Database.URL, postgres.PoolConfig{
+		MaxOpenConns:    cfg.Database.MaxOpenConns,
+		MaxIdleConns:    cfg.Database.MaxIdleConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			// Not fatal: the store answers 503 until PostgreSQL is reachable.
+			if err := db.PingContext(ctx); err != nil {
+				logger.Warn("database not reachable yet", zap.String("url", cfg.RedactedDatabaseURL()), zap.Error(err))
+				return nil
+			}
+			logger.Info("database connected", zap.String("url", cfg.RedactedDatabaseURL()))
+			return nil
+		},
+		OnStop: func(context.Context) error { return db.Close() },
+	})
+	return db, nil
+}
+
+func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config) *postgres.Jobs {
+	j := postgres.NewJobs(db, cfg.Database.QueryTimeout)
+	lc.Append(fx.StopHook(j.Close))
+	return j
+}

@@ -1,0 +1,19 @@
+// Command jobstatus serves the status of asynchronous composition jobs and
+// manages them in-process; see README.md.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jobstatus/jobstatus/bootstrap"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := bootstrap.Execute(ctx, os.Args[1:], bootstrap.IO{Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()})
+	stop()
+	os.Exit(code)
+}

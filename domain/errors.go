@@ -1,0 +1,64 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotFound means the job does not exist, or is not visible to the caller:
+// the two are deliberately indistinguishable.
+var ErrNotFound = errors.New("job not found")
+
+// ErrConflict means a terminal job was asked to end differently from how it
+// already ended.
+var ErrConflict = errors.New("job already finished with a different outcome")
+
+// ErrAlreadyExists means a job with the same id exists already.
+var ErrAlreadyExists = errors.New("job already exists")
+
+// ErrUnavailable means a dependency (the store) could not answer in time; the
+// request may succeed if retried.
+var ErrUnavailable = errors.New("store unavailable")
+
+// ValidationError reports input that breaks a rule.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+// Credential names which credential failed authentication.
+type Credential string
+
+const (
+	// CredentialToken is the bearer access token.
+	CredentialToken Credential = "token"
+	// CredentialAPIKey is the MIS client's api-key.
+	CredentialAPIKey Credential = "api-key"
+)
+
+// AuthError means the caller could not be authenticated. Reason is for logs
+// and metrics only; clients learn no more than which credential was refused.
+type AuthError struct {
+	Credential Credential
+	Reason     string
+}
+
+// Error implements error.
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Credential, e.Reason)
+}
+
+// ForbiddenError means an authenticated caller lacks a scope.
+type ForbiddenError struct {
+	MissingScopes []string
+}
+
+// Error implements error.
+func (e *ForbiddenError) Error() string {
+	return fmt.Sprintf("missing scopes %v", e.MissingScopes)
+}

@@ -1,0 +1,54 @@
+package domain
+
+import (
+	"crypto/rand"
+	"fmt"
+)
+
+// ID is a job identifier: a UUID in canonical, lower-case, hyphenated form.
+type ID string
+
+// idLen is the length of the canonical textual UUID form (8-4-4-4-12).
+const idLen = 36
+
+// ParseID accepts exactly the canonical 36-character hyphenated UUID form,
+// in any letter case, and returns it lower-cased. Braced, URN and 32-digit
+// forms are rejected so that every job has exactly one spelling.
+func ParseID(s string) (ID, error) {
+	if len(s) != idLen {
+		return "", &ValidationError{Field: "asyncJobId", Reason: "must be a UUID"}
+	}
+	var b [idLen]byte
+	for i := 0; i < idLen; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", &ValidationError{Field: "asyncJobId", Reason: "must be a UUID"}
+			}
+		default:
+			switch {
+			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+			case c >= 'A' && c <= 'F':
+				c += 'a' - 'A'
+			default:
+				return "", &ValidationError{Field: "asyncJobId", Reason: "must be a UUID"}
+			}
+		}
+		b[i] = c
+	}
+	return ID(b[:]), nil
+}
+
+// NewID returns a random (version 4) ID.
+func NewID() ID {
+	var u [16]byte
+	// crypto/rand.Read never returns an error on supported platforms.
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return ID(fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]))
+}
+
+// String returns the canonical form.
+func (id ID) String() string { return string(id) }

@@ -1,0 +1,153 @@
+package domain
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Link points at a resource a finished job produced.
+type Link struct {
+	Entity string `json:"entity"`
+	Href   string `json:"href"`
+}
+
+// Failure says why a job failed.
+type Failure struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// Job is an asynchronous composition job as the registry tracks it.
+type Job struct {
+	ID         ID
+	ClientID   string // the MIS client that created the job and alone may see it
+	Status     Status
+	ETA        time.Time
+	Links      []Link
+	Failure    *Failure // set only when Status is StatusFailed
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+// NewParams are the inputs of New.
+type NewParams struct {
+	ID       ID
+	ClientID string
+	ETA      time.Time
+	Now      time.Time
+}
+
+// New returns a PENDING job. Every job starts pending.
+func New(p NewParams) (Job, error) {
+	if _, err := ParseID(string(p.ID)); err != nil {
+		return Job{}, err
+	}
+	if strings.TrimSpace(p.ClientID) == "" {
+		return Job{}, &ValidationError{Field: "client", Reason: "must not be empty"}
+	}
+	if p.ETA.IsZero() {
+		return Job{}, &ValidationError{Field: "eta", Reason: "must be set"}
+	}
+	now := p.Now.UTC()
+	return Job{
+		ID:        p.ID,
+		ClientID:  p.ClientID,
+		Status:    StatusPending,
+		ETA:       p.ETA.UTC(),
+		Links:     []Link{},
+		CreatedAt: now,
+		UpdatedAt: now,
+	}, nil
+}
+
+// VisibleTo reports whether clientID may see the job.
+func (j Job) VisibleTo(clientID string) bool {
+	return clientID != "" && j.ClientID == clientID
+}
+
+// Outcome is how a job ends: DONE with links, or FAILED with a reason.
+// Build it with Done or Failed, which enforce the rules.
+type Outcome struct {
+	Status  Status
+	Links   []Link
+	Failure *Failure
+	At      time.Time
+}
+
+// CompositionEntity is the link entity that names a created composition.
+const CompositionEntity = "composition"
+
+// Done returns the outcome of a successful job. It needs at least one link,
+// each with an entity and an absolute-path href.
+func Done(links []Link, at time.Time) (Outcome, error) {
+	if len(links) == 0 {
+		return Outcome{}, &ValidationError{Field: "links", Reason: "a DONE job needs at least one link"}
+	}
+	for _, l := range links {
+		if strings.TrimSpace(l.Entity) == "" {
+			return Outcome{}, &ValidationError{Field: "links", Reason: "every link needs an entity"}
+		}
+		if !strings.HasPrefix(l.Href, "/") || strings.ContainsAny(l.Href, " \t\r\n?#") {
+			return Outcome{}, &ValidationError{Field: "links", Reason: "every href must be an absolute path"}
+		}
+	}
+	return Outcome{Status: StatusDone, Links: slices.Clone(links), At: at.UTC()}, nil
+}
+
+// Failed returns the outcome of a failed job. It needs a non-zero code and a
+// message.
+func Failed(code int, message string, at time.Time) (Outcome, error) {
+	if code == 0 {
+		return Outcome{}, &ValidationError{Field: "code", Reason: "a FAILED job needs a non-zero code"}
+	}
+	if strings.TrimSpace(message) == "" {
+		return Outcome{}, &ValidationError{Field: "message", Reason: "a FAILED job needs a message"}
+	}
+	return Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: at.UTC()}, nil
+}
+
+// sameAs reports whether o describes the same ending as the job already has;
+// the time of the ending is not part of it.
+func (o Outcome) sameAs(j Job) bool {
+	if o.Status != j.Status {
+		return false
+	}
+	switch o.Status {
+	case StatusDone:
+		return slices.Equal(o.Links, j.Links)
+	case StatusFailed:
+		return j.Failure != nil && o.Failure != nil && *o.Failure == *j.Failure
+	}
+	return false
+}
+
+// Finish applies o to the job. A PENDING job takes the outcome and changed is
+// true. A finished job never changes: repeating its own outcome is a no-op
+// (changed is false), any other outcome is ErrConflict.
+func (j Job) Finish(o Outcome) (next Job, changed bool, err error) {
+	if !o.Status.Terminal() {
+		return j, false, &ValidationError{Field: "status", Reason: "an outcome must be DONE or FAILED"}
+	}
+	if j.Status.Terminal() {
+		if o.sameAs(j) {
+			return j, false, nil
+		}
+		return j, false, ErrConflict
+	}
+	next = j
+	next.Status = o.Status
+	next.Links = slices.Clone(o.Links)
+	if next.Links == nil {
+		next.Links = []Link{}
+	}
+	if o.Failure != nil {
+		f := *o.Failure
+		next.Failure = &f
+	}
+	at := o.At
+	next.UpdatedAt = at
+	next.FinishedAt = &at
+	return next, true, nil
+}
