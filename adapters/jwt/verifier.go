@@ -56,10 +56,10 @@ type Config struct {
 
 // Verifier is a ports.TokenVerifier.
 type Verifier struct {
-	parser  *gojwt.Parser
-	keys    keyfunc.Keyfunc
-	cancel  context.CancelFunc
-	logger  *zap.Logger
+	parser *gojwt.Parser
+	keys   keyfunc.Keyfunc
+	cancel context.CancelFunc
+	logger *zap.Logger
 }
 
 // NewVerifier validates cfg and loads the keys. A JWKS URL that cannot be
@@ -168,6 +168,11 @@ func (v *Verifier) Close() { v.cancel() }
 // RFC 7515 section 4.1.11).
 var forbiddenHeaders = []string{"crit", "jwk", "jku", "x5u", "x5c"}
 
+var (
+	errHeader = errors.New("header not accepted")
+	errKey    = errors.New("no usable key")
+)
+
 // Verify implements ports.TokenVerifier.
 func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, error) {
 	if reason := shape(token); reason != "" {
@@ -177,18 +182,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 	_, err := v.parser.ParseWithClaims(token, &claims, func(t *gojwt.Token) (any, error) {
 		for _, h := range forbiddenHeaders {
 			if _, ok := t.Header[h]; ok {
-				return nil, fmt.Errorf("header %q is not accepted", h)
+				return nil, fmt.Errorf("%w: %q", errHeader, h)
 			}
 		}
 		if typ, ok := t.Header["typ"]; ok && !acceptedType(typ) {
-			return nil, errors.New("header \"typ\" is not an access token type")
+			return nil, fmt.Errorf("%w: \"typ\" is not an access token type", errHeader)
 		}
 		if kid, ok := t.Header["kid"]; ok {
 			if s, isStr := kid.(string); !isStr || s == "" {
-				return nil, errors.New("header \"kid\" must be a non-empty string")
+				return nil, fmt.Errorf("%w: \"kid\" must be a non-empty string", errHeader)
 			}
 		}
-		return v.keys.KeyfuncCtx(ctx)(t)
+		key, err := v.keys.KeyfuncCtx(ctx)(t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errKey, err)
+		}
+		return key, nil
 	})
 	if err != nil {
 		return domain.Principal{}, tokenError(reason(err))
@@ -234,6 +243,10 @@ func acceptedType(typ any) bool {
 // reason names the failure for logs and metrics, never for the client.
 func reason(err error) string {
 	switch {
+	case errors.Is(err, errHeader):
+		return "header not accepted"
+	case errors.Is(err, errKey):
+		return "no matching key"
 	case errors.Is(err, gojwt.ErrTokenExpired):
 		return "expired"
 	case errors.Is(err, gojwt.ErrTokenNotValidYet):
@@ -247,9 +260,9 @@ func reason(err error) string {
 	case errors.Is(err, gojwt.ErrTokenRequiredClaimMissing):
 		return "required claim missing"
 	case errors.Is(err, gojwt.ErrTokenSignatureInvalid):
-		return "bad signature"
+		return "bad signature or algorithm"
 	case errors.Is(err, gojwt.ErrTokenUnverifiable):
-		return "unverifiable (algorithm, key or header)"
+		return "unverifiable"
 	case errors.Is(err, errClaims):
 		return "malformed claims"
 	case errors.Is(err, gojwt.ErrTokenMalformed):

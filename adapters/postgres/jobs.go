@@ -55,7 +55,7 @@ type Jobs struct {
 	db      *sqlx.DB
 	timeout time.Duration
 
-	mu      sync.Mutex                 // serialises preparing
+	mu      sync.Mutex                // serialises preparing
 	getStmt atomic.Pointer[sqlx.Stmt] // prepared on first use: lib/pq pays a round trip per unprepared query
 }
 

@@ -1,0 +1,166 @@
+package jwt_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+func setup(t *testing.T) (*jwt.Verifier, *testkit.Kit) {
+	t.Helper()
+	kit := testkit.New(t)
+	v, err := jwt.NewVerifier(jwt.Config{
+		Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, Leeway: 5 * time.Second,
+	}, nil)
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+	return v, kit
+}
+
+func TestVerifyAcceptsValidTokens(t *testing.T) {
+	t.Parallel()
+	v, kit := setup(t)
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			h := map[string]any{"alg": alg, "typ": "at+jwt", "kid": map[string]string{
+				"ES256": kit.KID, "RS256": kit.RSAKID, "EdDSA": kit.EdKID}[alg]}
+			p, err := v.Verify(context.Background(), kit.Sign(h, testkit.Claims(testkit.ClientA)))
+			require.NoError(t, err)
+			require.Equal(t, testkit.ClientA, p.ClientID)
+			require.Equal(t, "doctor-1", p.Subject)
+			require.Equal(t, []string{"composition:create", testkit.Scope}, p.Scopes)
+		})
+	}
+	t.Run("AudienceList", func(t *testing.T) {
+		t.Parallel()
+		c := testkit.Claims(testkit.ClientA)
+		c["aud"] = []string{"other", testkit.Audience}
+		_, err := v.Verify(context.Background(), kit.Sign(kit.Header(), c))
+		require.NoError(t, err)
+	})
+	t.Run("PlainJWTType", func(t *testing.T) {
+		t.Parallel()
+		h := kit.Header()
+		h["typ"] = "JWT"
+		_, err := v.Verify(context.Background(), kit.Sign(h, testkit.Claims(testkit.ClientA)))
+		require.NoError(t, err)
+	})
+	t.Run("ExpiredWithinLeeway", func(t *testing.T) {
+		t.Parallel()
+		c := testkit.Claims(testkit.ClientA)
+		c["exp"] = time.Now().Add(-2 * time.Second).Unix()
+		_, err := v.Verify(context.Background(), kit.Sign(kit.Header(), c))
+		require.NoError(t, err)
+	})
+	t.Run("MintedBySigner", func(t *testing.T) {
+		t.Parallel()
+		tok, err := kit.Signer.Mint(jwt.TokenParams{Issuer: testkit.Issuer, Audience: testkit.Audience,
+			Subject: "s", ClientID: testkit.ClientB, Scopes: []string{testkit.Scope}})
+		require.NoError(t, err)
+		p, err := v.Verify(context.Background(), tok)
+		require.NoError(t, err)
+		require.Equal(t, testkit.ClientB, p.ClientID)
+	})
+}
+
+func TestVerifyRefusesBadTokens(t *testing.T) {
+	t.Parallel()
+	v, kit := setup(t)
+	cases := kit.BadTokens()
+	require.GreaterOrEqual(t, len(cases), 30)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			_, err := v.Verify(context.Background(), tc.Token)
+			var authErr *domain.AuthError
+			require.True(t, errors.As(err, &authErr), "want AuthError, got %v", err)
+			require.Equal(t, domain.CredentialToken, authErr.Credential)
+			require.Equal(t, tc.Reason, authErr.Reason)
+		})
+	}
+}
+
+func TestNewVerifierRefusesBadConfig(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	empty := kit.Dir + "/empty.json"
+	require.NoError(t, os.WriteFile(empty, []byte(`{"keys":[]}`), 0o600))
+	tests := []struct {
+		name string
+		cfg  jwt.Config
+	}{
+		{"NoIssuer", jwt.Config{Audience: "a", JWKSFile: kit.JWKSFile}},
+		{"NoAudience", jwt.Config{Issuer: "i", JWKSFile: kit.JWKSFile}},
+		{"NoKeys", jwt.Config{Issuer: "i", Audience: "a"}},
+		{"TwoKeySources", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, JWKSURL: "http://127.0.0.1:1"}},
+		{"SymmetricAlg", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"HS256"}}},
+		{"NoneAlg", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"none"}}},
+		{"MissingFile", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.Dir + "/nope.json"}},
+		{"EmptyJWKS", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: empty}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := jwt.NewVerifier(tt.cfg, nil)
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestAlgorithmAllowList(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+		JWKSFile: kit.JWKSFile, Algorithms: []string{"RS256"}}, nil)
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+	_, err = v.Verify(context.Background(), kit.Token(testkit.ClientA)) // ES256
+	require.Error(t, err, "ES256 is not on this allow-list")
+	h := map[string]any{"alg": "RS256", "kid": kit.RSAKID}
+	_, err = v.Verify(context.Background(), kit.Sign(h, testkit.Claims(testkit.ClientA)))
+	require.NoError(t, err)
+}
+
+func TestJWKSURL(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	jwks, err := os.ReadFile(kit.JWKSFile)
+	require.NoError(t, err)
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(srv.Close)
+
+	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+		JWKSURL: srv.URL, JWKSUnknownKIDInterval: time.Hour}, nil)
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+
+	_, err = v.Verify(context.Background(), kit.Token(testkit.ClientA))
+	require.NoError(t, err)
+	require.Equal(t, int32(1), fetches.Load())
+
+	// A flood of made-up kids refetches at most once per interval.
+	for i := range 50 {
+		h := kit.Header()
+		h["kid"] = "unknown-" + string(rune('a'+i%26))
+		_, err := v.Verify(context.Background(), kit.Sign(h, testkit.Claims(testkit.ClientA)))
+		require.Error(t, err)
+	}
+	require.LessOrEqual(t, fetches.Load(), int32(2), "unknown kids must not hammer the JWKS endpoint")
+}
