@@ -1,0 +1,41 @@
+# jobstatus — see README.md. Every target works on a fresh Debian machine
+# with Go; `make test` installs and starts what its tests need.
+
+GO          ?= go
+BIN         ?= bin/jobstatus
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 30s
+
+# Integration tests run PostgreSQL in containers: host networking on
+# loopback, no reaper image (no registry here), see scripts/test-env.sh.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
+
+.PHONY: run test test-unit test-env build lint fuzz clean
+
+run: ## serve with the in-memory store and --dev auth, printing curl lines
+	$(GO) run ./cmd/jobstatus serve --dev
+
+test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
+	@image="$$(scripts/test-env.sh)" && \
+	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./...
+
+test-unit: ## tests that need no container
+	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...
+
+test-env: ## only prepare the Docker engine and the PostgreSQL image
+	scripts/test-env.sh
+
+build: ## static binary in bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/jobstatus
+
+lint: ## gofmt, go vet, staticcheck
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fuzz: ## run each fuzz target for FUZZTIME
+	$(GO) test ./domain -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

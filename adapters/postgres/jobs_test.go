@@ -1,0 +1,127 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/contract"
+	"github.com/jobstatus/jobstatus/test/pgtest"
+)
+
+var pg *pgtest.Postgres
+
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, func(p *pgtest.Postgres) int {
+		pg = p
+		return m.Run()
+	}))
+}
+
+// newJobs returns a repository on a fresh schema of the package's container.
+func newJobs(t *testing.T, timeout time.Duration) (*postgres.Jobs, string) {
+	t.Helper()
+	pgtest.Skip(t, pg)
+	url := pg.Schema(t)
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	jobs := postgres.NewJobs(db, timeout)
+	t.Cleanup(func() { _ = jobs.Close() })
+	return jobs, url
+}
+
+func TestJobsContract(t *testing.T) {
+	t.Parallel()
+	contract.JobRepository(t, func(t *testing.T) ports.JobRepository {
+		jobs, _ := newJobs(t, 5*time.Second)
+		return jobs
+	})
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
+	_, url := newJobs(t, time.Second)
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	require.NoError(t, err)
+	defer db.Close()
+	res, err := postgres.Migrate(context.Background(), db)
+	require.NoError(t, err)
+	require.Empty(t, res.Applied, "a second run applies nothing")
+	require.Equal(t, int64(1), res.Current)
+}
+
+func TestSchemaRefusesImpossibleRows(t *testing.T) {
+	t.Parallel()
+	_, url := newJobs(t, time.Second)
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	require.NoError(t, err)
+	defer db.Close()
+	bad := []string{
+		`INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at) VALUES (gen_random_uuid(), 'c', 'pending', now(), now(), now())`,
+		`INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at, finished_at) VALUES (gen_random_uuid(), 'c', 'DONE', now(), now(), now(), now())`,
+		`INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at, finished_at) VALUES (gen_random_uuid(), 'c', 'FAILED', now(), now(), now(), now())`,
+		`INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at) VALUES (gen_random_uuid(), '', 'PENDING', now(), now(), now())`,
+	}
+	for _, q := range bad {
+		_, err := db.ExecContext(context.Background(), q)
+		require.Error(t, err, q)
+	}
+}
+
+func TestStoreFaultsAreUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("QueryPastDeadline", func(t *testing.T) {
+		t.Parallel()
+		jobs, url := newJobs(t, 300*time.Millisecond)
+		// Another session holds the table: the lookup waits past its deadline.
+		db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+		require.NoError(t, err)
+		defer db.Close()
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback() }()
+		_, err = tx.ExecContext(ctx, "LOCK TABLE async_jobs IN ACCESS EXCLUSIVE MODE")
+		require.NoError(t, err)
+		_, err = jobs.Get(ctx, domain.NewID())
+		require.ErrorIs(t, err, domain.ErrUnavailable)
+	})
+
+	t.Run("NothingListening", func(t *testing.T) {
+		t.Parallel()
+		port, err := pgtest.FreePort()
+		require.NoError(t, err)
+		db, err := postgres.Open("postgres://u:p@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=1", postgres.PoolConfig{})
+		require.NoError(t, err)
+		defer db.Close()
+		jobs := postgres.NewJobs(db, time.Second)
+		_, err = jobs.Get(ctx, domain.NewID())
+		require.ErrorIs(t, err, domain.ErrUnavailable)
+		_, _, err = jobs.Finish(ctx, domain.NewID(), domain.Outcome{Status: domain.StatusDone})
+		require.ErrorIs(t, err, domain.ErrUnavailable)
+		require.ErrorIs(t, jobs.Ping(ctx), domain.ErrUnavailable)
+	})
+
+	t.Run("MissingTableIsNotUnavailable", func(t *testing.T) {
+		t.Parallel()
+		jobs, url := newJobs(t, time.Second)
+		db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+		require.NoError(t, err)
+		defer db.Close()
+		_, err = db.ExecContext(ctx, "DROP TABLE async_jobs")
+		require.NoError(t, err)
+		_, err = jobs.Get(ctx, domain.NewID())
+		require.Error(t, err)
+		require.NotErrorIs(t, err, domain.ErrUnavailable, "a broken schema is a fault, not a transient outage")
+		require.NotErrorIs(t, err, domain.ErrNotFound)
+	})
+}

@@ -1,0 +1,214 @@
+// Package pgtest runs PostgreSQL in a container for tests, the way
+// ../shared/CONTAINERS.md describes: host networking on a free loopback
+// port, no reaper, readiness by the second "ready" log line (the first comes
+// from the init server), and per-test isolation by schema.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+)
+
+// ImageEnv names the image to run; `make test` sets it.
+const ImageEnv = "TEST_POSTGRES_IMAGE"
+
+// SkipEnv, when set, skips container tests explicitly (make test-unit).
+const SkipEnv = "JOBSTATUS_SKIP_CONTAINERS"
+
+const (
+	user     = "jobstatus"
+	password = "jobstatus-test"
+	database = "jobstatus"
+)
+
+// Postgres is a running container.
+type Postgres struct {
+	Container *testcontainers.DockerContainer
+	Port      int
+}
+
+// Main is the body of a TestMain that needs PostgreSQL: it starts one
+// container for the package, runs the tests, and removes the container
+// whatever happened. run receives the container.
+func Main(m *testing.M, run func(*Postgres) int) int {
+	if os.Getenv(SkipEnv) != "" {
+		fmt.Fprintf(os.Stderr, "pgtest: %s set, container tests skipped\n", SkipEnv)
+		return run(nil)
+	}
+	ctx := context.Background()
+	pg, err := Start(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := pg.Terminate(); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: remove container: %v\n", err)
+		}
+	}()
+	return run(pg)
+}
+
+// Skip skips the test when container tests are switched off.
+func Skip(t testing.TB, pg *Postgres) {
+	t.Helper()
+	if pg == nil {
+		t.Skipf("%s is set", SkipEnv)
+	}
+}
+
+// Start runs the image named by TEST_POSTGRES_IMAGE and waits until it takes
+// connections. It fails fast when the image is missing rather than letting
+// testcontainers try to pull it for minutes.
+func Start(ctx context.Context) (*Postgres, error) {
+	image := os.Getenv(ImageEnv)
+	if image == "" {
+		return nil, fmt.Errorf("%s is not set: run the tests with `make test`, which prepares Docker and the image "+
+			"(or set %s=1 to skip container tests)", ImageEnv, SkipEnv)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", image).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("image %s is not available (%s): run scripts/test-env.sh", image, strings.TrimSpace(string(out)))
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := testcontainers.Run(ctx, image,
+		testcontainers.WithEnv(map[string]string{
+			"POSTGRES_USER": user, "POSTGRES_PASSWORD": password, "POSTGRES_DB": database,
+			"PGPORT": strconv.Itoa(port),
+		}),
+		testcontainers.WithCmd("postgres", "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+			"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.NetworkMode = "host" }),
+		testcontainers.WithWaitStrategyAndDeadline(90*time.Second,
+			wait.ForLog("database system is ready to accept connections").WithOccurrence(2)),
+	)
+	if err != nil {
+		if ctr != nil {
+			_ = ctr.Terminate(context.Background(), testcontainers.StopTimeout(0))
+		}
+		return nil, fmt.Errorf("start postgres container: %w", err)
+	}
+	pg := &Postgres{Container: ctr, Port: port}
+	if err := pg.waitSQL(ctx, 30*time.Second); err != nil {
+		_ = pg.Terminate()
+		return nil, err
+	}
+	return pg, nil
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// URL returns a connection URL; with schema set, the connection's
+// search_path is that schema.
+func (p *Postgres) URL(schema string) string {
+	u := fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=5", user, password, p.Port, database)
+	if schema != "" {
+		u += "&search_path=" + schema
+	}
+	return u
+}
+
+func (p *Postgres) waitSQL(ctx context.Context, within time.Duration) error {
+	db, err := postgres.Open(p.URL(""), postgres.PoolConfig{MaxOpenConns: 1})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(within)
+	for {
+		pingCtx, cancel := context.WithTimeout(ctx, time.Second)
+		err = db.PingContext(pingCtx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres did not answer within %s: %w", within, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Schema creates an empty, migrated schema for one test and returns a URL
+// whose connections use it. The schema is dropped when the test ends.
+func (p *Postgres) Schema(t testing.TB) string {
+	t.Helper()
+	name := "t_" + strings.ToLower(rand.Text())
+	ctx := context.Background()
+	admin, err := postgres.Open(p.URL(""), postgres.PoolConfig{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := postgres.Open(p.URL(""), postgres.PoolConfig{MaxOpenConns: 1})
+		if err == nil {
+			_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+			_ = db.Close()
+		}
+	})
+	url := p.URL(name)
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := postgres.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return url
+}
+
+// Stop stops the server (the container keeps its data).
+func (p *Postgres) Stop(ctx context.Context) error {
+	timeout := 10 * time.Second
+	return p.Container.Stop(ctx, &timeout)
+}
+
+// Restart starts a stopped server again on the same port and waits for it.
+func (p *Postgres) Restart(ctx context.Context) error {
+	if err := p.Container.Start(ctx); err != nil {
+		return err
+	}
+	return p.waitSQL(ctx, 60*time.Second)
+}
+
+// Terminate removes the container.
+func (p *Postgres) Terminate() error {
+	if p == nil || p.Container == nil {
+		return nil
+	}
+	err := p.Container.Terminate(context.Background(), testcontainers.StopTimeout(0))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
