@@ -42,7 +42,8 @@ func Execute(ctx context.Context, args []string, stdio IO) int {
 	}
 	fmt.Fprintf(stdio.Stderr, "jobstatus: %s\n", describe(err))
 	var ue usageError
-	if errors.As(err, &ue) || strings.Contains(err.Error(), "flag") || strings.Contains(err.Error(), "unknown command") ||
+	var ve *domain.ValidationError
+	if errors.As(err, &ue) || errors.As(err, &ve) || strings.Contains(err.Error(), "flag") || strings.Contains(err.Error(), "unknown command") ||
 		strings.Contains(err.Error(), "arg(s)") {
 		return 2
 	}

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobstatus/jobstatus/test/pgtest"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// TestBlackBox is the operator's path: migrate, create a job in each state
+// with the job commands, serve with production configuration, and check
+// every answer SPEC.md describes.
+func TestBlackBox(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	kit := testkit.New(t)
+	dbURL := pg.URL(pg.BareSchema(t))
+	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + dbURL}
+
+	m := jobstatus(t, dbEnv, "migrate")
+	require.Equal(t, 0, m.code, m.stderr)
+	require.Contains(t, m.stdout, `"version": 1`)
+
+	pending := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA, "--eta", "2m"))
+	require.Equal(t, "PENDING", pending.Status)
+	done := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
+	href := "/patients/p1/encounter/e1/composition/c1"
+	done = mustJob(t, jobstatus(t, dbEnv, "jobs", "complete", done.ID, "--link", "composition="+href))
+	require.Equal(t, "DONE", done.Status)
+	failed := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
+	failed = mustJob(t, jobstatus(t, dbEnv, "jobs", "fail", failed.ID, "--code", "422", "--message", "Signature is not valid"))
+	require.Equal(t, "FAILED", failed.Status)
+	theirs := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientB))
+
+	svc := serve(t, append(dbEnv, authEnv(kit)...))
+
+	// A token minted by the token command, like an operator would.
+	tok := jobstatus(t, authEnv(kit), "token", "--key", kit.KeyPEM, "--client", testkit.ClientA)
+	require.Equal(t, 0, tok.code, tok.stderr)
+	token := strings.TrimSpace(tok.stdout)
+	good := creds(token, testkit.KeyA)
+
+	t.Run("200Pending", func(t *testing.T) {
+		r := svc.get(t, "GET", jobPath(pending.ID), good)
+		require.Equal(t, 200, r.status, r.raw)
+		data := r.body["data"].(map[string]any)
+		require.Equal(t, "PENDING", data["status"])
+		require.Equal(t, pending.ETA.UTC().Format("2006-01-02T15:04:05.000Z"), data["eta"])
+		require.Equal(t, []any{}, data["links"])
+		require.Equal(t, jobPath(pending.ID), r.body["meta"].(map[string]any)["url"])
+	})
+	t.Run("200Done", func(t *testing.T) {
+		r := svc.get(t, "GET", jobPath(strings.ToUpper(done.ID)), good)
+		require.Equal(t, 200, r.status, r.raw)
+		data := r.body["data"].(map[string]any)
+		require.Equal(t, done.ID, data["id"])
+		require.Equal(t, []any{map[string]any{"entity": "composition", "href": href}}, data["links"])
+	})
+	t.Run("200Failed", func(t *testing.T) {
+		r := svc.get(t, "GET", jobPath(failed.ID), good)
+		require.Equal(t, 200, r.status, r.raw)
+		require.Equal(t, map[string]any{"code": float64(422), "message": "Signature is not valid"},
+			r.body["data"].(map[string]any)["error"])
+	})
+	t.Run("HeadHasNoBody", func(t *testing.T) {
+		r := svc.get(t, "HEAD", jobPath(done.ID), good)
+		require.Equal(t, 200, r.status)
+		require.Empty(t, r.raw)
+	})
+	t.Run("400", func(t *testing.T) {
+		r := svc.get(t, "GET", jobPath("{"+done.ID+"}"), good)
+		require.Equal(t, 400, r.status, r.raw)
+		require.Equal(t, "validation_failed", errorType(r))
+	})
+	t.Run("401", func(t *testing.T) {
+		for name, h := range map[string]map[string]string{
+			"NoToken":      {"api-key": testkit.KeyA},
+			"BadToken":     creds(token+"x", testkit.KeyA),
+			"NoKey":        {"Authorization": "Bearer " + token},
+			"UnknownKey":   creds(token, "nope"),
+			"OtherClients": creds(token, testkit.KeyB),
+		} {
+			r := svc.get(t, "GET", jobPath(done.ID), h)
+			require.Equal(t, 401, r.status, name)
+			require.Equal(t, "access_denied", errorType(r), name)
+			require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer", name)
+		}
+	})
+	t.Run("403", func(t *testing.T) {
+		noScope := jobstatus(t, authEnv(kit), "token", "--key", kit.KeyPEM, "--client", testkit.ClientA, "--scope", "composition:create")
+		require.Equal(t, 0, noScope.code)
+		r := svc.get(t, "GET", jobPath(done.ID), creds(strings.TrimSpace(noScope.stdout), testkit.KeyA))
+		require.Equal(t, 403, r.status, r.raw)
+		require.Equal(t, "Your scope does not allow to access this resource. Missing allowances: composition:read", errorMessage(r))
+	})
+	t.Run("404", func(t *testing.T) {
+		r := svc.get(t, "GET", jobPath("00000000-0000-4000-8000-000000000000"), good)
+		require.Equal(t, 404, r.status)
+		require.Equal(t, "Task not found", errorMessage(r))
+		r = svc.get(t, "GET", jobPath(theirs.ID), good)
+		require.Equal(t, 404, r.status, "another client's job is not found")
+		require.Equal(t, "Task not found", errorMessage(r))
+		r = svc.get(t, "GET", jobPath(theirs.ID), creds(kit.Token(testkit.ClientB), testkit.KeyB))
+		require.Equal(t, 200, r.status, "but its owner sees it")
+	})
+	t.Run("405", func(t *testing.T) {
+		r := svc.get(t, "DELETE", jobPath(done.ID), good)
+		require.Equal(t, 405, r.status)
+		require.Equal(t, "method_not_allowed", errorType(r))
+	})
+	t.Run("431", func(t *testing.T) {
+		h := map[string]string{"Authorization": "Bearer " + token, "api-key": testkit.KeyA, "X-Pad": strings.Repeat("p", 20<<10)}
+		r := svc.get(t, "GET", jobPath(done.ID), h)
+		require.Equal(t, 431, r.status)
+		require.Equal(t, "request_too_large", errorType(r))
+	})
+	t.Run("NoSecretsInLogs", func(t *testing.T) {
+		logs := svc.stderr.String()
+		require.NotContains(t, logs, token)
+		require.NotContains(t, logs, testkit.KeyA)
+		require.NotContains(t, logs, "jobstatus-test", "the database password")
+	})
+}
+
+// TestBrokenSchemaIs500 serves from a schema whose table is gone: a genuine
+// internal fault, answered with a 500 that names nothing internal.
+func TestBrokenSchemaIs500(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	kit := testkit.New(t)
+	schema := pg.BareSchema(t)
+	env := append([]string{"JOBSTATUS_DATABASE_URL=" + pg.URL(schema)}, authEnv(kit)...)
+	svc := serve(t, env)
+	r := svc.get(t, "GET", jobPath("00000000-0000-4000-8000-000000000000"), creds(kit.Token(testkit.ClientA), testkit.KeyA))
+	require.Equal(t, 500, r.status, r.raw)
+	require.Equal(t, "internal_error", errorType(r))
+	require.NotContains(t, r.raw, "async_jobs")
+	require.NotContains(t, r.raw, "pq")
+}
+
+// TestDatabaseRestart stops PostgreSQL under a running service: answers
+// turn into 503 with Retry-After, and back into 200 once it is up again,
+// with no restart of the service.
+func TestDatabaseRestart(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	own, err := pgtest.Start(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = own.Terminate() })
+	kit := testkit.New(t)
+	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + own.URL(""), "JOBSTATUS_DATABASE_QUERY_TIMEOUT=1s"}
+
+	// serve --migrate prepares a fresh database itself.
+	svc := serve(t, append(dbEnv, authEnv(kit)...), "--migrate")
+	job := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
+	h := creds(kit.Token(testkit.ClientA), testkit.KeyA)
+	require.Equal(t, 200, svc.get(t, "GET", jobPath(job.ID), h).status)
+
+	require.NoError(t, own.Stop(ctx))
+	r := eventually(t, 20*time.Second, func() reply { return svc.get(t, "GET", jobPath(job.ID), h) },
+		func(r reply) bool { return r.status != 200 })
+	require.Equal(t, 503, r.status, r.raw)
+	require.Equal(t, "service_unavailable", errorType(r))
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+
+	require.NoError(t, own.Restart(ctx))
+	r = eventually(t, 30*time.Second, func() reply { return svc.get(t, "GET", jobPath(job.ID), h) },
+		func(r reply) bool { return r.status == 200 })
+	require.Equal(t, 200, r.status, r.raw)
+	require.Equal(t, "PENDING", r.body["data"].(map[string]any)["status"])
+}
+
+// eventually polls get until ok says yes or the deadline passes, and
+// returns the last reply; it never passes a 500 silently.
+func eventually(t *testing.T, within time.Duration, get func() reply, ok func(reply) bool) reply {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := get()
+		require.NotEqual(t, 500, r.status, "never a 500 while the database is away: %s", r.raw)
+		if ok(r) || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
