@@ -21,10 +21,13 @@ need_root() {
 apt_install() {
 	need_root "$*"
 	if [ ! -f "$STATE_DIR/apt-updated" ]; then
-		apt-get update -qq >&2
+		apt-get update -qq >"$STATE_DIR/apt.log" 2>&1 || { log "apt-get update failed; see $STATE_DIR/apt.log"; exit 1; }
 		touch "$STATE_DIR/apt-updated"
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$STATE_DIR/apt.log" 2>&1 || {
+		log "apt-get install $* failed; see $STATE_DIR/apt.log"
+		exit 1
+	}
 }
 
 engine_up() { docker info >/dev/null 2>&1; }
