@@ -18,7 +18,8 @@ run: ## serve with the in-memory store and --dev auth, printing curl lines
 
 test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
 	@image="$$(scripts/test-env.sh)" && \
-	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./...
+	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./...; \
+	status=$$?; scripts/test-env.sh --cleanup; exit $$status
 
 test-unit: ## tests that need no container
 	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...

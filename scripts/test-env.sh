@@ -115,6 +115,14 @@ remove_leftovers() {
 	fi
 }
 
+if [ "${1:-}" = "--cleanup" ]; then
+	# After a run, also a failed or killed one: nothing of ours stays behind.
+	if engine_up; then
+		remove_leftovers
+	fi
+	exit 0
+fi
+
 ensure_engine
 ensure_image
 remove_leftovers
