@@ -6,6 +6,11 @@ import "github.com/jobstatus/jobstatus/ports"
 
 // Application groups the use cases.
 type Application struct {
+	// ETA estimates new jobs' duration; refresh it periodically from the store.
+	ETA *ETA
+	// Changes is the hub waiting requests subscribe to.
+	Changes *Changes
+
 	Authenticate AuthenticateHandler
 	GetJobStatus GetJobStatusHandler
 	GetJob       GetJobHandler
@@ -14,23 +19,45 @@ type Application struct {
 	FailJob      FailJobHandler
 }
 
-// Deps are the ports the use cases need.
+// Deps are the ports the use cases need, and their tuning.
 type Deps struct {
 	Jobs    ports.JobRepository
 	Tokens  ports.TokenVerifier
 	Clients ports.ClientStore
 	Clock   ports.Clock
+	// Durations feeds the eta estimator; nil means in-process history only.
+	Durations ports.DurationSource
+	// Changes wakes waiting requests; nil means a hub of DefaultMaxWaiters.
+	Changes *Changes
+	// ETA and Polling are zero for defaults.
+	ETA     ETAConfig
+	Polling PollingConfig
 }
+
+// DefaultMaxWaiters bounds waiting requests when Deps.Changes is nil.
+const DefaultMaxWaiters = 10000
 
 // New wires every use case to deps. Tokens and Clients may be nil for tools
 // that never authenticate (the jobs commands); Authenticate then panics if
 // called.
 func New(d Deps) *Application {
+	if d.ETA == (ETAConfig{}) {
+		d.ETA = DefaultETAConfig()
+	}
+	if d.Polling == (PollingConfig{}) {
+		d.Polling = DefaultPollingConfig()
+	}
+	if d.Changes == nil {
+		d.Changes = NewChanges(DefaultMaxWaiters)
+	}
+	eta := NewETA(d.ETA, d.Durations)
 	a := &Application{
-		GetJobStatus: NewGetJobStatusHandler(d.Jobs),
+		ETA:          eta,
+		Changes:      d.Changes,
+		GetJobStatus: NewGetJobStatusHandler(d.Jobs, d.Clock, eta, d.Changes, d.Polling),
 		GetJob:       NewGetJobHandler(d.Jobs),
-		CreateJob:    NewCreateJobHandler(d.Jobs, d.Clock),
-		CompleteJob:  NewCompleteJobHandler(d.Jobs, d.Clock),
+		CreateJob:    NewCreateJobHandler(d.Jobs, d.Clock, eta),
+		CompleteJob:  NewCompleteJobHandler(d.Jobs, d.Clock, eta),
 		FailJob:      NewFailJobHandler(d.Jobs, d.Clock),
 	}
 	if d.Tokens != nil && d.Clients != nil {

@@ -76,7 +76,7 @@ func TestInProcessLifecycle(t *testing.T) {
 
 	got, err := a.GetJobStatus.Handle(ctx, app.GetJobStatus{Principal: reader, ID: created.ID.String()})
 	require.NoError(t, err)
-	require.Equal(t, created, got)
+	require.Equal(t, created, got.Job)
 
 	b.clock.Advance(10 * time.Second)
 	links := []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}
@@ -174,8 +174,8 @@ func TestGetJobStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			j, err := a.GetJobStatus.Handle(ctx, app.GetJobStatus{Principal: tt.p, ID: tt.id})
-			tt.want(t, j, err)
+			st, err := a.GetJobStatus.Handle(ctx, app.GetJobStatus{Principal: tt.p, ID: tt.id})
+			tt.want(t, st.Job, err)
 		})
 	}
 }
@@ -214,9 +214,9 @@ func TestAuthenticate(t *testing.T) {
 
 func TestConstructorsPanicOnNilDeps(t *testing.T) {
 	t.Parallel()
-	require.Panics(t, func() { app.NewGetJobStatusHandler(nil) })
-	require.Panics(t, func() { app.NewCreateJobHandler(nil, nil) })
-	require.Panics(t, func() { app.NewCompleteJobHandler(memory.NewJobs(), nil) })
+	require.Panics(t, func() { app.NewGetJobStatusHandler(nil, nil, nil, nil, app.PollingConfig{}) })
+	require.Panics(t, func() { app.NewCreateJobHandler(nil, nil, nil) })
+	require.Panics(t, func() { app.NewCompleteJobHandler(memory.NewJobs(), nil, nil) })
 	require.Panics(t, func() { app.NewFailJobHandler(nil, ports.ClockFunc(time.Now)) })
 	require.Panics(t, func() { app.NewAuthenticateHandler(nil, nil) })
 }

@@ -18,14 +18,15 @@ type CompleteJob struct {
 type CompleteJobHandler struct {
 	jobs  ports.JobRepository
 	clock ports.Clock
+	eta   *ETA
 }
 
 // NewCompleteJobHandler returns a CompleteJobHandler; it panics on nil deps.
-func NewCompleteJobHandler(jobs ports.JobRepository, clock ports.Clock) CompleteJobHandler {
-	if jobs == nil || clock == nil {
+func NewCompleteJobHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA) CompleteJobHandler {
+	if jobs == nil || clock == nil || eta == nil {
 		panic("app: nil dependency for CompleteJobHandler")
 	}
-	return CompleteJobHandler{jobs: jobs, clock: clock}
+	return CompleteJobHandler{jobs: jobs, clock: clock, eta: eta}
 }
 
 // Handle completes the job. Completing an already DONE job with the same
@@ -39,6 +40,9 @@ func (h CompleteJobHandler) Handle(ctx context.Context, c CompleteJob) (domain.J
 	if err != nil {
 		return domain.Job{}, err
 	}
-	job, _, err := h.jobs.Finish(ctx, id, outcome)
+	job, changed, err := h.jobs.Finish(ctx, id, outcome)
+	if err == nil && changed {
+		h.eta.Observe(outcome.At.Sub(job.CreatedAt))
+	}
 	return job, err
 }

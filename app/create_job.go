@@ -8,28 +8,29 @@ import (
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// DefaultETA is how far ahead a job's eta lies when the caller names none.
+// DefaultETA is how far ahead a job's eta lies while there is no history.
 const DefaultETA = 30 * time.Second
 
 // CreateJob starts a PENDING job for a client.
 type CreateJob struct {
 	ClientID string
 	ID       string        // optional; a random id when empty
-	ETA      time.Duration // optional; DefaultETA when zero
+	ETA      time.Duration // optional; estimated from recent jobs when zero
 }
 
 // CreateJobHandler handles CreateJob.
 type CreateJobHandler struct {
 	jobs  ports.JobRepository
 	clock ports.Clock
+	eta   *ETA
 }
 
 // NewCreateJobHandler returns a CreateJobHandler; it panics on nil deps.
-func NewCreateJobHandler(jobs ports.JobRepository, clock ports.Clock) CreateJobHandler {
-	if jobs == nil || clock == nil {
+func NewCreateJobHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA) CreateJobHandler {
+	if jobs == nil || clock == nil || eta == nil {
 		panic("app: nil dependency for CreateJobHandler")
 	}
-	return CreateJobHandler{jobs: jobs, clock: clock}
+	return CreateJobHandler{jobs: jobs, clock: clock, eta: eta}
 }
 
 // Handle creates and stores the job.
@@ -47,7 +48,7 @@ func (h CreateJobHandler) Handle(ctx context.Context, c CreateJob) (domain.Job, 
 	}
 	eta := c.ETA
 	if eta == 0 {
-		eta = DefaultETA
+		eta = h.eta.Estimate()
 	}
 	now := h.clock.Now().UTC().Truncate(time.Microsecond)
 	job, err := domain.New(domain.NewParams{ID: id, ClientID: c.ClientID, ETA: now.Add(eta), Now: now})

@@ -2,47 +2,151 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
+// PollingConfig bounds what polling clients may ask for.
+type PollingConfig struct {
+	MaxWait       time.Duration // longest a request may be held (Prefer: wait)
+	MaxRetryAfter time.Duration // longest Retry-After suggested for a pending job
+}
+
+// DefaultPollingConfig returns sensible defaults.
+func DefaultPollingConfig() PollingConfig {
+	return PollingConfig{MaxWait: 30 * time.Second, MaxRetryAfter: 30 * time.Second}
+}
+
 // GetJobStatus asks for one job on behalf of an authenticated principal.
 type GetJobStatus struct {
 	Principal domain.Principal
-	ID        string // as the caller sent it; validated here
+	ID        string        // as the caller sent it; validated here
+	Wait      time.Duration // if positive and the job is PENDING, wait up to this long for a change
+}
+
+// JobStatus is the answer: the job as the caller may see it, and polling hints.
+type JobStatus struct {
+	Job domain.Job
+	// RetryAfter suggests when to poll a PENDING job again; zero otherwise.
+	RetryAfter time.Duration
+	// Waited is how long the caller was allowed to be held (capped), zero when
+	// the request was answered at once.
+	Waited time.Duration
 }
 
 // GetJobStatusHandler answers GetJobStatus.
 type GetJobStatusHandler struct {
-	jobs ports.JobRepository
+	jobs    ports.JobRepository
+	clock   ports.Clock
+	eta     *ETA
+	changes *Changes
+	cfg     PollingConfig
 }
 
 // NewGetJobStatusHandler returns a GetJobStatusHandler; it panics on nil deps.
-func NewGetJobStatusHandler(jobs ports.JobRepository) GetJobStatusHandler {
-	if jobs == nil {
+func NewGetJobStatusHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA, changes *Changes, cfg PollingConfig) GetJobStatusHandler {
+	if jobs == nil || clock == nil || eta == nil || changes == nil {
 		panic("app: nil dependency for GetJobStatusHandler")
 	}
-	return GetJobStatusHandler{jobs: jobs}
+	return GetJobStatusHandler{jobs: jobs, clock: clock, eta: eta, changes: changes, cfg: cfg}
 }
 
 // Handle checks scope, then id format, then looks the job up. A job that
 // belongs to another client is reported as domain.ErrNotFound, so a caller
-// cannot learn that it exists.
-func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (domain.Job, error) {
+// cannot learn that it exists. With Wait, a PENDING job is watched until it
+// changes, the wait ends, or the service shuts down.
+func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (JobStatus, error) {
 	if err := q.Principal.Require(domain.ScopeCompositionRead); err != nil {
-		return domain.Job{}, err
+		return JobStatus{}, err
 	}
 	id, err := domain.ParseID(q.ID)
 	if err != nil {
-		return domain.Job{}, err
+		return JobStatus{}, err
 	}
+	job, err := h.lookup(ctx, id, q.Principal)
+	if err != nil {
+		return JobStatus{}, err
+	}
+	var waited time.Duration
+	if job.Status == domain.StatusPending && q.Wait > 0 && h.cfg.MaxWait > 0 {
+		d := min(q.Wait, h.cfg.MaxWait)
+		var applied bool
+		if job, applied, err = h.wait(ctx, job, q.Principal, d); err != nil {
+			return JobStatus{}, err
+		}
+		if applied {
+			waited = d
+		}
+	}
+	return h.present(job, waited), nil
+}
+
+func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.Principal) (domain.Job, error) {
 	job, err := h.jobs.Get(ctx, id)
 	if err != nil {
 		return domain.Job{}, err
 	}
-	if !job.VisibleTo(q.Principal.ClientID) {
+	if !job.VisibleTo(p.ClientID) {
 		return domain.Job{}, domain.ErrNotFound
 	}
 	return job, nil
+}
+
+// wait holds the request until the job is no longer PENDING or d passes.
+// applied is false when no waiter could be registered at all (too many
+// waiters, or shutting down). Every wake-up re-reads the job, so a missed or
+// spurious notification costs one lookup, never a wrong answer.
+func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		changed, cancel, ok := h.changes.Subscribe(job.ID)
+		if !ok {
+			if !applied {
+				return job, false, nil
+			}
+			// Shutting down: answer with the current state.
+			fresh, err := h.lookup(ctx, job.ID, p)
+			return fresh, true, err
+		}
+		applied = true
+		// Re-read after subscribing: the job may have finished in between.
+		fresh, err := h.lookup(ctx, job.ID, p)
+		if err != nil || fresh.Status != domain.StatusPending {
+			cancel()
+			return fresh, true, err
+		}
+		job = fresh
+		select {
+		case <-changed:
+			cancel()
+		case <-timer.C:
+			cancel()
+			fresh, err := h.lookup(ctx, job.ID, p)
+			return fresh, true, err
+		case <-ctx.Done():
+			cancel()
+			return domain.Job{}, true, ctx.Err()
+		}
+	}
+}
+
+// present applies the polling rules: a PENDING job past its eta gets a fresh
+// estimate instead of a date in the past, and a Retry-After derived from
+// its eta, at least one second.
+func (h GetJobStatusHandler) present(job domain.Job, waited time.Duration) JobStatus {
+	st := JobStatus{Job: job, Waited: waited}
+	if job.Status != domain.StatusPending {
+		return st
+	}
+	now := h.clock.Now()
+	if !job.ETA.After(now) {
+		st.Job.ETA = now.Add(h.eta.Estimate()).UTC()
+	}
+	retry := st.Job.ETA.Sub(now)
+	retry = (retry + time.Second - 1).Truncate(time.Second) // whole seconds, rounded up
+	st.RetryAfter = clamp(retry, time.Second, max(time.Second, h.cfg.MaxRetryAfter))
+	return st
 }

@@ -273,6 +273,12 @@ func newJobsCmd(stdio IO) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+				if eta == 0 {
+					// Estimate from the store's recent history, as the service does.
+					if err := a.ETA.Refresh(cmd.Context()); err != nil {
+						return err
+					}
+				}
 				j, err := a.CreateJob.Handle(cmd.Context(), app.CreateJob{ClientID: client, ID: id, ETA: eta})
 				if err != nil {
 					return err
@@ -283,7 +289,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	}
 	create.Flags().StringVar(&client, "client", "", "owning MIS client id (required)")
 	create.Flags().StringVar(&id, "id", "", "job id (UUID); random when omitted")
-	create.Flags().DurationVar(&eta, "eta", app.DefaultETA, "expected time to completion")
+	create.Flags().DurationVar(&eta, "eta", 0, "expected time to completion (default: estimated from recent jobs)")
 	_ = create.MarkFlagRequired("client")
 
 	var links []string

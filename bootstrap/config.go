@@ -28,7 +28,33 @@ type Config struct {
 	Database    DatabaseConfig `yaml:"database" envPrefix:"DATABASE_"`
 	Auth        AuthConfig     `yaml:"auth" envPrefix:"AUTH_"`
 	APIKeysFile string         `yaml:"api_keys_file" env:"API_KEYS_FILE"`
+	Cache       CacheConfig    `yaml:"cache" envPrefix:"CACHE_"`
+	Polling     PollingConfig  `yaml:"polling" envPrefix:"POLLING_"`
+	ETA         ETAConfig      `yaml:"eta" envPrefix:"ETA_"`
 	Log         LogConfig      `yaml:"log" envPrefix:"LOG_"`
+}
+
+// CacheConfig bounds the in-process caches and what clients may cache.
+type CacheConfig struct {
+	Jobs           int           `yaml:"jobs" env:"JOBS"`     // finished jobs kept in memory
+	Tokens         int           `yaml:"tokens" env:"TOKENS"` // verified tokens kept in memory
+	TerminalMaxAge time.Duration `yaml:"terminal_max_age" env:"TERMINAL_MAX_AGE"`
+}
+
+// PollingConfig bounds wait-for-change requests and polling hints.
+type PollingConfig struct {
+	MaxWait       time.Duration `yaml:"max_wait" env:"MAX_WAIT"`
+	MaxWaiters    int           `yaml:"max_waiters" env:"MAX_WAITERS"`
+	MaxRetryAfter time.Duration `yaml:"max_retry_after" env:"MAX_RETRY_AFTER"`
+}
+
+// ETAConfig tunes the estimate of new jobs' eta.
+type ETAConfig struct {
+	Default    time.Duration `yaml:"default" env:"DEFAULT"`
+	Percentile float64       `yaml:"percentile" env:"PERCENTILE"`
+	Window     int           `yaml:"window" env:"WINDOW"`
+	MinSamples int           `yaml:"min_samples" env:"MIN_SAMPLES"`
+	Refresh    time.Duration `yaml:"refresh" env:"REFRESH"`
 }
 
 // HTTPConfig configures the public listener.
@@ -92,7 +118,10 @@ func DefaultConfig() Config {
 			JWKSRefresh:            15 * time.Minute,
 			JWKSUnknownKIDInterval: time.Minute,
 		},
-		Log: LogConfig{Level: "info", Format: "json"},
+		Cache:   CacheConfig{Jobs: 100_000, Tokens: 100_000, TerminalMaxAge: time.Hour},
+		Polling: PollingConfig{MaxWait: 30 * time.Second, MaxWaiters: 10_000, MaxRetryAfter: 30 * time.Second},
+		ETA:     ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
+		Log:     LogConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -155,6 +184,21 @@ func (c Config) Validate(dev bool) error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.Cache.Jobs <= 0 || c.Cache.Tokens <= 0 {
+		errs = append(errs, errors.New("cache.jobs and cache.tokens must be positive"))
+	}
+	if c.Cache.TerminalMaxAge < 0 {
+		errs = append(errs, errors.New("cache.terminal_max_age must not be negative"))
+	}
+	if c.Polling.MaxWait < 0 || c.Polling.MaxWaiters < 0 || c.Polling.MaxRetryAfter < time.Second {
+		errs = append(errs, errors.New("polling: max_wait and max_waiters must not be negative, max_retry_after at least 1s"))
+	}
+	if c.HTTP.WriteTimeout <= c.Polling.MaxWait {
+		errs = append(errs, errors.New("http.write_timeout must exceed polling.max_wait, or held requests are cut off"))
+	}
+	if c.ETA.Default <= 0 || c.ETA.Percentile <= 0 || c.ETA.Percentile > 1 || c.ETA.Window <= 0 || c.ETA.Refresh <= 0 {
+		errs = append(errs, errors.New("eta: default, window and refresh must be positive, percentile in (0, 1]"))
 	}
 	if c.Database.MaxOpenConns <= 0 {
 		errs = append(errs, errors.New("database.max_open_conns must be positive"))

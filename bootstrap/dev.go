@@ -49,7 +49,7 @@ var DevModule = fx.Module("dev",
 			if err != nil {
 				return nil, err
 			}
-			return jwt.NewVerifier(jwt.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys}, logger.Named("jwt"))
+			return jwt.NewVerifier(jwt.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
 		},
 		func(k *DevKit) (ports.ClientStore, error) {
 			return apikey.New([]apikey.Entry{
@@ -114,6 +114,7 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
 		MemoryModule,
+		CacheModule,
 		DevModule,
 		ServiceAppModule,
 		HTTPModule,

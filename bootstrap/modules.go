@@ -11,20 +11,41 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
+	"github.com/jobstatus/jobstatus/adapters/jobcache"
 	"github.com/jobstatus/jobstatus/adapters/jwt"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
+// store is the repository of the configured store, before caching.
+type store struct{ ports.JobRepository }
+
 // ClockModule provides the wall clock.
 var ClockModule = fx.Module("clock",
 	fx.Provide(func() ports.Clock { return ports.ClockFunc(time.Now) }),
 )
 
-// MemoryModule binds the in-memory store to ports.JobRepository.
+// ChangesModule provides the hub that wakes waiting requests.
+var ChangesModule = fx.Module("changes",
+	fx.Provide(func(cfg Config) *app.Changes { return app.NewChanges(cfg.Polling.MaxWaiters) }),
+)
+
+// MemoryModule binds the in-memory store; it tells waiters of changes itself.
 var MemoryModule = fx.Module("memory",
-	fx.Provide(fx.Annotate(memory.NewJobs, fx.As(new(ports.JobRepository)))),
+	fx.Provide(
+		func(ch *app.Changes) *memory.Jobs { return memory.NewJobs(memory.OnChange(ch.Publish)) },
+		func(j *memory.Jobs) store { return store{j} },
+		func(j *memory.Jobs) ports.DurationSource { return j },
+	),
+)
+
+// CacheModule serves finished jobs from memory, in front of any store.
+var CacheModule = fx.Module("jobcache",
+	fx.Provide(
+		func(s store, cfg Config) (*jobcache.Repository, error) { return jobcache.New(s.JobRepository, cfg.Cache.Jobs) },
+		func(c *jobcache.Repository) ports.JobRepository { return c },
+	),
 )
 
 // AuthModule binds the JWT verifier and the api-key file to their ports.
@@ -35,31 +56,41 @@ var AuthModule = fx.Module("auth",
 	),
 )
 
-// ServiceAppModule provides the use cases with authentication, for serving.
+// ServiceAppModule provides the use cases with authentication, for serving,
+// and keeps the eta estimate fresh from the store.
 var ServiceAppModule = fx.Module("app",
-	fx.Provide(func(jobs ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore, clock ports.Clock) *app.Application {
-		return app.New(app.Deps{Jobs: jobs, Tokens: tokens, Clients: clients, Clock: clock})
+	fx.Provide(func(jobs ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore, clock ports.Clock,
+		durations ports.DurationSource, changes *app.Changes, cfg Config) *app.Application {
+		return app.New(app.Deps{Jobs: jobs, Tokens: tokens, Clients: clients, Clock: clock, Durations: durations,
+			Changes: changes, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
 	}),
+	fx.Invoke(refreshETA),
 )
 
 // ToolAppModule provides the use cases without authentication, for the
 // in-process job commands and batch tools.
 var ToolAppModule = fx.Module("app",
-	fx.Provide(func(jobs ports.JobRepository, clock ports.Clock) *app.Application {
-		return app.New(app.Deps{Jobs: jobs, Clock: clock})
+	fx.Provide(func(jobs ports.JobRepository, durations ports.DurationSource, clock ports.Clock, cfg Config) *app.Application {
+		return app.New(app.Deps{Jobs: jobs, Clock: clock, Durations: durations, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
 	}),
 )
 
 // HTTPModule serves the public API for the lifetime of the app.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
+		func(cfg Config) httpadapter.CacheConfig {
+			return httpadapter.CacheConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge}
+		},
 		httpadapter.NewHandler,
 		newHTTPServer,
 	),
-	fx.Invoke(func(lc fx.Lifecycle, s *httpadapter.Server, cfg Config) {
+	fx.Invoke(func(lc fx.Lifecycle, s *httpadapter.Server, changes *app.Changes, cfg Config) {
 		lc.Append(fx.Hook{
 			OnStart: s.Start,
 			OnStop: func(ctx context.Context) error {
+				// Held requests answer with the current state at once, so
+				// the drain below does not wait out their timers.
+				changes.Close()
 				ctx, cancel := context.WithTimeout(ctx, cfg.HTTP.ShutdownTimeout)
 				defer cancel()
 				return s.Stop(ctx)
@@ -87,19 +118,25 @@ func baseOptions(cfg Config, logger *zap.Logger) fx.Option {
 			return l
 		}),
 		ClockModule,
+		ChangesModule,
 	)
 }
 
 // ServeOptions is the module graph of `jobstatus serve`.
 func ServeOptions(cfg Config, logger *zap.Logger) fx.Option {
-	return fx.Options(
+	opts := []fx.Option{
 		baseOptions(cfg, logger),
 		StoreModule(cfg),
+		CacheModule,
 		AuthModule,
 		ServiceAppModule,
 		HTTPModule,
-		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second),
-	)
+		fx.StopTimeout(cfg.HTTP.ShutdownTimeout + 5*time.Second),
+	}
+	if cfg.Database.URL != "" {
+		opts = append(opts, ListenerModule)
+	}
+	return fx.Options(opts...)
 }
 
 // ToolOptions is the module graph of the in-process commands (jobs, report).
@@ -107,8 +144,50 @@ func ToolOptions(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
 		StoreModule(cfg),
+		fx.Provide(func(s store) ports.JobRepository { return s.JobRepository }),
 		ToolAppModule,
 	)
+}
+
+func etaConfig(cfg Config) app.ETAConfig {
+	return app.ETAConfig{Default: cfg.ETA.Default, Percentile: cfg.ETA.Percentile, Window: cfg.ETA.Window,
+		MinSamples: cfg.ETA.MinSamples, Min: time.Second, Max: time.Hour}
+}
+
+func pollingConfig(cfg Config) app.PollingConfig {
+	return app.PollingConfig{MaxWait: cfg.Polling.MaxWait, MaxRetryAfter: cfg.Polling.MaxRetryAfter}
+}
+
+// refreshETA reloads the eta history from the store in the background, so
+// the estimate follows what other instances and workers see.
+func refreshETA(lc fx.Lifecycle, a *app.Application, cfg Config, logger *zap.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				ticker := time.NewTicker(cfg.ETA.Refresh)
+				defer ticker.Stop()
+				for {
+					if err := a.ETA.Refresh(ctx); err != nil && ctx.Err() == nil {
+						logger.Warn("eta history not refreshed", zap.Error(err))
+					}
+					select {
+					case <-ctx.Done():
+						return
+					case <-ticker.C:
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			cancel()
+			<-done
+			return nil
+		},
+	})
 }
 
 func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwt.Verifier, error) {
@@ -121,6 +200,7 @@ func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwt.Verifier
 		JWKSURL:                cfg.Auth.JWKSURL,
 		JWKSRefresh:            cfg.Auth.JWKSRefresh,
 		JWKSUnknownKIDInterval: cfg.Auth.JWKSUnknownKIDInterval,
+		CacheSize:              cfg.Cache.Tokens,
 	}, logger.Named("jwt"))
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
@@ -17,8 +18,24 @@ var PostgresModule = fx.Module("postgres",
 	fx.Provide(
 		newDB,
 		newPostgresJobs,
-		func(j *postgres.Jobs) ports.JobRepository { return j },
+		func(j *postgres.Jobs) store { return store{j} },
+		func(j *postgres.Jobs) ports.DurationSource { return j },
 	),
+)
+
+// ListenerModule wakes waiting requests on PostgreSQL notifications, so a
+// change made by any instance or command reaches every instance.
+var ListenerModule = fx.Module("pglistener",
+	fx.Invoke(func(lc fx.Lifecycle, cfg Config, changes *app.Changes, logger *zap.Logger) {
+		var ln *postgres.Listener
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error {
+				ln = postgres.Listen(cfg.Database.URL, changes.Publish, changes.PublishAll, logger.Named("pglistener"))
+				return nil
+			},
+			OnStop: func(ctx context.Context) error { return ln.Close(ctx) },
+		})
+	}),
 )
 
 func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {

@@ -1,6 +1,9 @@
 package domain
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // ScopeCompositionRead is the scope needed to read composition job status.
 const ScopeCompositionRead = "composition:read"
@@ -13,9 +16,10 @@ type Client struct {
 
 // Principal is an authenticated caller: a user acting through an MIS client.
 type Principal struct {
-	ClientID string
-	Subject  string
-	Scopes   []string
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	ExpiresAt time.Time // when the credential stops being valid
 }
 
 // HasScope reports whether the principal was granted scope. Scopes match

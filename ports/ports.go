@@ -24,6 +24,12 @@ type JobRepository interface {
 	Finish(ctx context.Context, id domain.ID, outcome domain.Outcome) (job domain.Job, changed bool, err error)
 }
 
+// DurationSource reports how long recently finished jobs took, newest
+// first, so that new jobs get a realistic eta.
+type DurationSource interface {
+	RecentDurations(ctx context.Context, limit int) ([]time.Duration, error)
+}
+
 // TokenVerifier checks a bearer access token and returns the claims it carries.
 // Any failure is a *domain.AuthError for domain.CredentialToken.
 type TokenVerifier interface {

@@ -1,10 +1,15 @@
 package http
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	nethttp "net/http"
 	"strconv"
+	"strings"
+
+	"github.com/jobstatus/jobstatus/app"
 
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -30,11 +35,6 @@ type JobData struct {
 type ErrorData struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
-}
-
-type jobEnvelope struct {
-	Data JobData `json:"data"`
-	Meta Meta    `json:"meta"`
 }
 
 type errorEnvelope struct {
@@ -138,6 +138,10 @@ func write(w nethttp.ResponseWriter, r *nethttp.Request, status int, body any) {
 		status = nethttp.StatusInternalServerError
 		buf = []byte(`{"error":{"type":"internal_error","message":"Internal server error"}}`)
 	}
+	writeRaw(w, r, status, buf)
+}
+
+func writeRaw(w nethttp.ResponseWriter, r *nethttp.Request, status int, buf []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(buf)))
@@ -152,9 +156,58 @@ func meta(r *nethttp.Request, status int) Meta {
 	return Meta{Code: status, URL: r.URL.EscapedPath(), Type: "object", RequestID: RequestIDFrom(r.Context())}
 }
 
-func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, j domain.Job) {
-	w.Header().Set("Cache-Control", "no-store")
-	write(w, r, nethttp.StatusOK, jobEnvelope{Data: toJobData(j), Meta: meta(r, nethttp.StatusOK)})
+// writeJob answers 200 with the job, or 304 when the caller already holds
+// this representation (If-None-Match). The strong ETag covers data only:
+// meta differs per request.
+func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache CacheConfig) {
+	data, err := json.Marshal(toJobData(st.Job))
+	if err != nil {
+		writeProblem(w, r, problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"})
+		return
+	}
+	sum := sha256.Sum256(data)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	h := w.Header()
+	h.Set("ETag", etag)
+	if st.Job.Status.Terminal() {
+		// Finished jobs never change: let the client's own cache keep them.
+		h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(cache.TerminalMaxAge.Seconds())))
+	} else {
+		h.Set("Cache-Control", "no-store")
+		h.Set("Retry-After", strconv.Itoa(int(st.RetryAfter.Seconds())))
+	}
+	if st.Waited > 0 {
+		h.Set("Preference-Applied", "wait="+strconv.Itoa(int(st.Waited.Seconds())))
+	}
+	if matches(r.Header.Values("If-None-Match"), etag) {
+		w.WriteHeader(nethttp.StatusNotModified)
+		return
+	}
+	m, err := json.Marshal(meta(r, nethttp.StatusOK))
+	if err != nil {
+		writeProblem(w, r, problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"})
+		return
+	}
+	body := make([]byte, 0, len(data)+len(m)+20)
+	body = append(body, `{"data":`...)
+	body = append(body, data...)
+	body = append(body, `,"meta":`...)
+	body = append(body, m...)
+	body = append(body, '}')
+	writeRaw(w, r, nethttp.StatusOK, body)
+}
+
+// matches implements If-None-Match's weak comparison (RFC 9110 13.1.2).
+func matches(headers []string, etag string) bool {
+	for _, h := range headers {
+		for _, tag := range strings.Split(h, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {

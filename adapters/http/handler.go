@@ -5,7 +5,9 @@ package http
 import (
 	"errors"
 	nethttp "net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -17,18 +19,30 @@ import (
 // JobPath is the route of the status endpoint.
 const JobPath = "/patients/composition/job/{asyncJobId}"
 
+// CacheConfig says how long clients may keep answers.
+type CacheConfig struct {
+	// TerminalMaxAge is the Cache-Control max-age of DONE and FAILED jobs.
+	TerminalMaxAge time.Duration
+}
+
+// DefaultCacheConfig returns sensible defaults.
+func DefaultCacheConfig() CacheConfig {
+	return CacheConfig{TerminalMaxAge: time.Hour}
+}
+
 // Handler serves the public API.
 type Handler struct {
 	app    *app.Application
 	logger *zap.Logger
+	cache  CacheConfig
 }
 
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
-func NewHandler(a *app.Application, logger *zap.Logger) nethttp.Handler {
+func NewHandler(a *app.Application, logger *zap.Logger, cache CacheConfig) nethttp.Handler {
 	if a == nil || logger == nil {
 		panic("http: nil dependency for NewHandler")
 	}
-	h := &Handler{app: a, logger: logger}
+	h := &Handler{app: a, logger: logger, cache: cache}
 	r := mux.NewRouter()
 	// Unclean paths are not redirected: they simply do not match.
 	r.SkipClean(true)
@@ -63,12 +77,37 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		return
 	}
 	setClientID(ctx, p.ClientID)
-	job, err := h.app.GetJobStatus.Handle(ctx, app.GetJobStatus{Principal: p, ID: mux.Vars(r)["asyncJobId"]})
+	st, err := h.app.GetJobStatus.Handle(ctx, app.GetJobStatus{
+		Principal: p, ID: mux.Vars(r)["asyncJobId"], Wait: preferredWait(r.Header.Values("Prefer")),
+	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return // the client left while waiting: nobody to answer
+		}
 		h.fail(w, r, err)
 		return
 	}
-	writeJob(w, r, job)
+	writeJob(w, r, st, h.cache)
+}
+
+// preferredWait reads "Prefer: wait=N" (RFC 7240 section 4.3); the use
+// case caps it. Anything unreadable means no wait.
+func preferredWait(headers []string) time.Duration {
+	for _, h := range headers {
+		for _, pref := range strings.Split(h, ",") {
+			pref, _, _ = strings.Cut(pref, ";")
+			name, value, ok := strings.Cut(strings.TrimSpace(pref), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(value), `"`))
+			if err != nil || n <= 0 {
+				return 0
+			}
+			return time.Duration(min(n, 3600)) * time.Second
+		}
+	}
+	return 0
 }
 
 func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error) {

@@ -62,14 +62,15 @@ func setup(t *testing.T) *testBundle {
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)
 	require.NoError(t, err)
-	repo := &faultyRepo{JobRepository: memory.NewJobs()}
-	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now)})
+	changes := app.NewChanges(100)
+	repo := &faultyRepo{JobRepository: memory.NewJobs(memory.OnChange(changes.Publish))}
+	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now), Changes: changes})
 
 	core, logs := observer.New(zap.DebugLevel)
 	logger := zap.New(core)
 	cfg := httpadapter.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	srv := httpadapter.NewServer(cfg, httpadapter.NewHandler(a, logger), logger)
+	srv := httpadapter.NewServer(cfg, httpadapter.NewHandler(a, logger, httpadapter.DefaultCacheConfig()), logger)
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 

@@ -5,17 +5,20 @@ package jwt
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	gojwt "github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -50,6 +53,8 @@ type Config struct {
 	// JWKSUnknownKIDInterval is the least time between fetches triggered by
 	// an unknown kid, so a flood of made-up kids cannot hammer the issuer.
 	JWKSUnknownKIDInterval time.Duration
+	// CacheSize bounds the verified-token cache (entries); zero disables it.
+	CacheSize int
 	// Now replaces time.Now in tests.
 	Now func() time.Time
 }
@@ -60,6 +65,12 @@ type Verifier struct {
 	keys   keyfunc.Keyfunc
 	cancel context.CancelFunc
 	logger *zap.Logger
+	now    func() time.Time
+	// cache holds principals of verified tokens until they expire, keyed by
+	// the token's SHA-256: a repeat costs a hash, not a signature check, and
+	// the token itself is never stored.
+	cache        *lru.Cache[[sha256.Size]byte, domain.Principal]
+	hits, misses atomic.Uint64
 }
 
 // NewVerifier validates cfg and loads the keys. A JWKS URL that cannot be
@@ -98,10 +109,19 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 		gojwt.WithStrictDecoding(),
 		gojwt.WithLeeway(cfg.Leeway),
 	}
+	now := time.Now
 	if cfg.Now != nil {
+		now = cfg.Now
 		opts = append(opts, gojwt.WithTimeFunc(cfg.Now))
 	}
-	return &Verifier{parser: gojwt.NewParser(opts...), keys: keys, cancel: cancel, logger: logger}, nil
+	v := &Verifier{parser: gojwt.NewParser(opts...), keys: keys, cancel: cancel, logger: logger, now: now}
+	if cfg.CacheSize > 0 {
+		if v.cache, err = lru.New[[sha256.Size]byte, domain.Principal](cfg.CacheSize); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger) (keyfunc.Keyfunc, error) {
@@ -175,6 +195,29 @@ var (
 
 // Verify implements ports.TokenVerifier.
 func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, error) {
+	if v.cache == nil {
+		return v.verify(ctx, token)
+	}
+	key := sha256.Sum256([]byte(token))
+	if p, ok := v.cache.Get(key); ok {
+		if v.now().Before(p.ExpiresAt) {
+			v.hits.Add(1)
+			return p, nil
+		}
+		v.cache.Remove(key)
+	}
+	v.misses.Add(1)
+	p, err := v.verify(ctx, token)
+	if err == nil {
+		v.cache.Add(key, p)
+	}
+	return p, err
+}
+
+// CacheStats returns verified-token cache hits and misses.
+func (v *Verifier) CacheStats() (hits, misses uint64) { return v.hits.Load(), v.misses.Load() }
+
+func (v *Verifier) verify(ctx context.Context, token string) (domain.Principal, error) {
 	if reason := shape(token); reason != "" {
 		return domain.Principal{}, tokenError(reason)
 	}
@@ -202,7 +245,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 	if err != nil {
 		return domain.Principal{}, tokenError(reason(err))
 	}
-	return domain.Principal{ClientID: claims.ClientID, Subject: claims.Subject, Scopes: claims.Scopes()}, nil
+	return domain.Principal{ClientID: claims.ClientID, Subject: claims.Subject, Scopes: claims.Scopes(),
+		ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
 // shape rejects what is not a compact JWS before any decoding: only

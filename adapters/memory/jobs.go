@@ -6,19 +6,33 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 )
 
 // Jobs is a JobRepository kept in a map. It is safe for concurrent use.
 type Jobs struct {
-	mu   sync.RWMutex
-	jobs map[domain.ID]domain.Job
+	mu       sync.RWMutex
+	jobs     map[domain.ID]domain.Job
+	onChange func(domain.ID)
+}
+
+// Option configures Jobs.
+type Option func(*Jobs)
+
+// OnChange registers fn to be told, outside any lock, when a job changes.
+func OnChange(fn func(domain.ID)) Option {
+	return func(j *Jobs) { j.onChange = fn }
 }
 
 // NewJobs returns an empty store.
-func NewJobs() *Jobs {
-	return &Jobs{jobs: make(map[domain.ID]domain.Job)}
+func NewJobs(opts ...Option) *Jobs {
+	j := &Jobs{jobs: make(map[domain.ID]domain.Job)}
+	for _, o := range opts {
+		o(j)
+	}
+	return j
 }
 
 // Get implements ports.JobRepository.
@@ -55,19 +69,46 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 		return domain.Job{}, false, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	job, ok := s.jobs[id]
 	if !ok {
+		s.mu.Unlock()
 		return domain.Job{}, false, domain.ErrNotFound
 	}
 	next, changed, err := job.Finish(o)
 	if err != nil {
+		s.mu.Unlock()
 		return clone(job), false, err
 	}
 	if changed {
 		s.jobs[id] = clone(next)
 	}
+	s.mu.Unlock()
+	if changed && s.onChange != nil {
+		s.onChange(id)
+	}
 	return clone(next), changed, nil
+}
+
+// RecentDurations implements ports.DurationSource: how long the most
+// recently finished DONE jobs took, newest first.
+func (s *Jobs) RecentDurations(ctx context.Context, limit int) ([]time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	done := make([]domain.Job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		if j.Status == domain.StatusDone && j.FinishedAt != nil {
+			done = append(done, j)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(done, func(a, b domain.Job) int { return b.FinishedAt.Compare(*a.FinishedAt) })
+	out := make([]time.Duration, 0, min(limit, len(done)))
+	for _, j := range done[:min(limit, len(done))] {
+		out = append(out, j.FinishedAt.Sub(j.CreatedAt))
+	}
+	return out, nil
 }
 
 // clone copies the job's slices and pointers so callers cannot alias stored state.

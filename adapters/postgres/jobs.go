@@ -295,6 +295,25 @@ func unavailableClass(code string) bool {
 	return false
 }
 
+const qRecentDurations = `SELECT EXTRACT(EPOCH FROM finished_at - created_at)::float8
+	FROM async_jobs WHERE finished_at IS NOT NULL AND status = 'DONE'
+	ORDER BY finished_at DESC LIMIT $1`
+
+// RecentDurations implements ports.DurationSource, newest first.
+func (s *Jobs) RecentDurations(ctx context.Context, limit int) ([]time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var secs []float64
+	if err := s.db.SelectContext(ctx, &secs, qRecentDurations, limit); err != nil {
+		return nil, translate(ctx, "recent durations", err)
+	}
+	out := make([]time.Duration, len(secs))
+	for i, v := range secs {
+		out[i] = time.Duration(v * float64(time.Second))
+	}
+	return out, nil
+}
+
 // Ping checks that the database answers.
 func (s *Jobs) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)

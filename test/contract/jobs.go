@@ -159,6 +159,30 @@ func JobRepository(t *testing.T, newRepo Factory) {
 		})
 	}
 
+	t.Run("RecentDurationsNewestDoneFirst", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		src, ok := repo.(ports.DurationSource)
+		if !ok {
+			t.Skip("repository does not report durations")
+		}
+		for i, took := range []time.Duration{3 * time.Second, 5 * time.Second, 7 * time.Second} {
+			j := newJob(t, "mis-alpha")
+			require.NoError(t, repo.Create(ctx, j))
+			_, _, err := repo.Finish(ctx, j.ID, mustDone(t, "/c", t0.Add(took).Add(time.Duration(i)*time.Hour)))
+			require.NoError(t, err)
+		}
+		failed := newJob(t, "mis-alpha")
+		require.NoError(t, repo.Create(ctx, failed))
+		_, _, err := repo.Finish(ctx, failed.ID, mustFailed(t, 500, "x", t0.Add(48*time.Hour)))
+		require.NoError(t, err)
+
+		got, err := src.RecentDurations(ctx, 2)
+		require.NoError(t, err)
+		// Finished at t0+7s+2h and t0+5s+1h: durations from the shared creation time t0.
+		require.Equal(t, []time.Duration{7*time.Second + 2*time.Hour, 5*time.Second + time.Hour}, got)
+	})
+
 	t.Run("RacingOutcomesHaveExactlyOneWinner", func(t *testing.T) {
 		t.Parallel()
 		repo := newRepo(t)

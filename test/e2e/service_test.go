@@ -24,7 +24,10 @@ func TestBlackBox(t *testing.T) {
 
 	m := jobstatus(t, dbEnv, "migrate")
 	require.Equal(t, 0, m.code, m.stderr)
-	require.Contains(t, m.stdout, `"version": 1`)
+	require.Contains(t, m.stdout, `"applied": [`+"\n    1,")
+	m = jobstatus(t, dbEnv, "migrate")
+	require.Equal(t, 0, m.code, m.stderr)
+	require.Contains(t, m.stdout, `"applied": []`, "a second run applies nothing")
 
 	pending := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA, "--eta", "2m"))
 	require.Equal(t, "PENDING", pending.Status)
@@ -159,8 +162,11 @@ func TestDatabaseRestart(t *testing.T) {
 	// serve --migrate prepares a fresh database itself.
 	svc := serve(t, append(dbEnv, authEnv(kit)...), "--migrate")
 	job := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
+	finished := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
+	mustJob(t, jobstatus(t, dbEnv, "jobs", "fail", finished.ID, "--code", "500", "--message", "x"))
 	h := creds(kit.Token(testkit.ClientA), testkit.KeyA)
 	require.Equal(t, 200, svc.get(t, "GET", jobPath(job.ID), h).status)
+	require.Equal(t, 200, svc.get(t, "GET", jobPath(finished.ID), h).status)
 
 	require.NoError(t, own.Stop(ctx))
 	r := eventually(t, 20*time.Second, func() reply { return svc.get(t, "GET", jobPath(job.ID), h) },
@@ -168,6 +174,9 @@ func TestDatabaseRestart(t *testing.T) {
 	require.Equal(t, 503, r.status, r.raw)
 	require.Equal(t, "service_unavailable", errorType(r))
 	require.NotEmpty(t, r.header.Get("Retry-After"))
+	cached := svc.get(t, "GET", jobPath(finished.ID), h)
+	require.Equal(t, 200, cached.status, "a finished job is served from memory with the database down")
+	require.Equal(t, "FAILED", cached.body["data"].(map[string]any)["status"])
 
 	require.NoError(t, own.Restart(ctx))
 	r = eventually(t, 30*time.Second, func() reply { return svc.get(t, "GET", jobPath(job.ID), h) },
@@ -188,5 +197,42 @@ func eventually(t *testing.T, within time.Duration, get func() reply, ok func(re
 			return r
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWaitForChangeAcrossProcesses holds a request with Prefer: wait=20 and
+// completes the job from another process: PostgreSQL's NOTIFY wakes the
+// waiter, which answers DONE well before its wait ends.
+func TestWaitForChangeAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	kit := testkit.New(t)
+	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + pg.Schema(t)}
+	svc := serve(t, append(dbEnv, authEnv(kit)...))
+	job := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
+
+	h := creds(kit.Token(testkit.ClientA), testkit.KeyA)
+	h["Prefer"] = "wait=20"
+	type answer struct {
+		r    reply
+		took time.Duration
+	}
+	got := make(chan answer, 1)
+	start := time.Now()
+	go func() {
+		r := svc.get(t, "GET", jobPath(job.ID), h)
+		got <- answer{r, time.Since(start)}
+	}()
+	time.Sleep(500 * time.Millisecond) // let the request start waiting
+	mustJob(t, jobstatus(t, dbEnv, "jobs", "complete", job.ID, "--link", "composition=/patients/p/encounter/e/composition/c"))
+
+	select {
+	case a := <-got:
+		require.Equal(t, 200, a.r.status, a.r.raw)
+		require.Equal(t, "DONE", a.r.body["data"].(map[string]any)["status"])
+		require.Equal(t, "wait=20", a.r.header.Get("Preference-Applied"))
+		require.Less(t, a.took, 15*time.Second, "woken by the change, not by the end of the wait")
+	case <-time.After(25 * time.Second):
+		t.Fatal("the held request never answered")
 	}
 }
