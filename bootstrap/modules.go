@@ -43,7 +43,9 @@ var MemoryModule = fx.Module("memory",
 // CacheModule serves finished jobs from memory, in front of any store.
 var CacheModule = fx.Module("jobcache",
 	fx.Provide(
-		func(s store, cfg Config) (*jobcache.Repository, error) { return jobcache.New(s.JobRepository, cfg.Cache.Jobs) },
+		func(s store, cfg Config) (*jobcache.Repository, error) {
+			return jobcache.New(s.JobRepository, cfg.Cache.Jobs)
+		},
 		func(c *jobcache.Repository) ports.JobRepository { return c },
 	),
 )
