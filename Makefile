@@ -11,7 +11,7 @@ FUZZTIME    ?= 30s
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-.PHONY: run test test-unit test-env build lint fuzz clean
+.PHONY: run test test-unit test-env build lint fuzz bench clean
 
 run: ## serve with the in-memory store and --dev auth, printing curl lines
 	$(GO) run ./cmd/jobstatus serve --dev
@@ -34,6 +34,10 @@ lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+bench: ## micro-benchmarks, then the load run against PostgreSQL with 10^6 jobs (scripts/bench.sh)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwt ./adapters/jobcache ./adapters/http
+	scripts/bench.sh
 
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test ./domain -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME)

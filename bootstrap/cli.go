@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/jobstatus/jobstatus/adapters/jwt"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
@@ -115,11 +116,14 @@ func newServeCmd(stdio IO) *cobra.Command {
 			if err := cfg.Validate(dev); err != nil {
 				return fmt.Errorf("configuration: %w", err)
 			}
-			logger, err := NewLogger(cfg.Log, stdio.Stderr)
+			// One access-log line per request: buffer them rather than pay a
+			// write per request; flushed every second and at exit.
+			logs := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(stdio.Stderr), Size: 256 << 10, FlushInterval: time.Second}
+			defer func() { _ = logs.Stop() }()
+			logger, err := NewLogger(cfg.Log, logs)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = logger.Sync() }()
 			if migrate && !dev {
 				if err := runMigrations(cmd.Context(), cfg, logger); err != nil {
 					return err

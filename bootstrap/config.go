@@ -107,8 +107,8 @@ func DefaultConfig() Config {
 			ShutdownTimeout:   20 * time.Second,
 		},
 		Database: DatabaseConfig{
-			MaxOpenConns:    32,
-			MaxIdleConns:    32,
+			MaxOpenConns:    16,
+			MaxIdleConns:    16,
 			ConnMaxLifetime: 30 * time.Minute,
 			QueryTimeout:    2 * time.Second,
 		},

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/jmoiron/sqlx"
 	"go.uber.org/fx"
@@ -55,6 +56,7 @@ func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
 				return nil
 			}
 			logger.Info("database connected", zap.String("url", cfg.RedactedDatabaseURL()))
+			warmPool(ctx, db, cfg.Database.MaxIdleConns)
 			return nil
 		},
 		OnStop: func(context.Context) error { return db.Close() },
@@ -66,4 +68,20 @@ func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config) *postgres.Jobs {
 	j := postgres.NewJobs(db, cfg.Database.QueryTimeout)
 	lc.Append(fx.StopHook(j.Close))
 	return j
+}
+
+// warmPool opens n connections before traffic arrives, so the first burst
+// of requests does not queue behind n authentication handshakes at once.
+func warmPool(ctx context.Context, db *sqlx.DB, n int) {
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		_ = c.Close() // back to the idle pool
+	}
 }

@@ -87,3 +87,12 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := domain.ParseID("89678F60-4CDC-4FE3-AE83-E8B3EBD35C59"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,7 +5,7 @@
 # built from Debian packages (see ../shared/CONTAINERS.md for why).
 set -euo pipefail
 
-IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15}"
+IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}"
 STATE_DIR="${JOBSTATUS_TEST_STATE:-/var/tmp/jobstatus-test}"
 mkdir -p "$STATE_DIR"
 
@@ -78,7 +78,8 @@ build_image() {
 	# Slim it: docs, locales, apt lists, JIT, and Debian's pre-created cluster.
 	rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
 		"$root"/usr/share/locale/* "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* \
-		"$root"/usr/lib/postgresql/15/lib/bitcode "$root"/usr/lib/x86_64-linux-gnu/libLLVM* \
+		"$root"/usr/lib/postgresql/15/lib/bitcode "$root"/usr/lib/postgresql/15/lib/llvmjit* \
+		"$root"/usr/lib/x86_64-linux-gnu/libLLVM* \
 		"$root"/var/lib/postgresql/15 "$root"/etc/postgresql/15
 	install -m 0755 "$(dirname "$0")/postgres-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
 	mkdir -p "$root/var/lib/postgresql/data" "$root/var/run/postgresql" "$root/docker-entrypoint-initdb.d"

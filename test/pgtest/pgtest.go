@@ -94,7 +94,7 @@ func Start(ctx context.Context) (*Postgres, error) {
 			"PGPORT": strconv.Itoa(port),
 		}),
 		testcontainers.WithCmd("postgres", "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-			"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"),
+			"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "jit=off"),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.NetworkMode = "host" }),
 		// PostgreSQL's fast shutdown, as the official image's STOPSIGNAL
 		// (docker import cannot set it on the locally built image).

@@ -1,0 +1,58 @@
+package http_test
+
+import (
+	nethttp "net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/apikey"
+	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
+	"github.com/jobstatus/jobstatus/adapters/jobcache"
+	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// BenchmarkGetFinishedJob is the hot path in process: routing, api-key,
+// cached token, cached finished job, ETag and JSON, with logging on.
+func BenchmarkGetFinishedJob(b *testing.B) {
+	kit := testkit.New(b)
+	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 1000}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer verifier.Close()
+	clients, err := apikey.Load(kit.KeysFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	repo, _ := jobcache.New(memory.NewJobs(), 1000)
+	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now)})
+	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.CompleteJob.Handle(b.Context(), app.CompleteJob{ID: j.ID.String(),
+		Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}}); err != nil {
+		b.Fatal(err)
+	}
+	h := httpadapter.NewHandler(a, zap.NewNop(), httpadapter.DefaultCacheConfig())
+	req := httptest.NewRequest("GET", "/patients/composition/job/"+j.ID.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+kit.Token(testkit.ClientA))
+	req.Header.Set("api-key", testkit.KeyA)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != nethttp.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
