@@ -97,7 +97,7 @@ start_service() {
 		"$JOBSTATUS" serve 2>/dev/null &  # info-level access logs are written, to /dev/null
 	SVC_PID=$!
 	for _ in $(seq 1 100); do
-		if curl -s -o /dev/null "$SVC_URL/"; then return; fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return; fi
 		sleep 0.1
 	done
 	log "service did not start (run it by hand to see why)"; exit 1
