@@ -17,6 +17,10 @@ type Application struct {
 	CreateJob    CreateJobHandler
 	CompleteJob  CompleteJobHandler
 	FailJob      FailJobHandler
+	// Set only when Deps.Maintenance / Deps.Reports are given.
+	SweepStale SweepStaleHandler
+	PurgeJobs  PurgeJobsHandler
+	Report     ReportHandler
 }
 
 // Deps are the ports the use cases need, and their tuning.
@@ -27,6 +31,10 @@ type Deps struct {
 	Clock   ports.Clock
 	// Durations feeds the eta estimator; nil means in-process history only.
 	Durations ports.DurationSource
+	// Maintenance and Reports are optional: tools that sweep, purge or
+	// report need them.
+	Maintenance ports.JobMaintenance
+	Reports     ports.ReportSource
 	// Changes wakes waiting requests; nil means a hub of DefaultMaxWaiters.
 	Changes *Changes
 	// ETA and Polling are zero for defaults.
@@ -59,6 +67,13 @@ func New(d Deps) *Application {
 		CreateJob:    NewCreateJobHandler(d.Jobs, d.Clock, eta),
 		CompleteJob:  NewCompleteJobHandler(d.Jobs, d.Clock, eta),
 		FailJob:      NewFailJobHandler(d.Jobs, d.Clock),
+	}
+	if d.Maintenance != nil {
+		a.SweepStale = NewSweepStaleHandler(d.Maintenance, d.Clock)
+		a.PurgeJobs = NewPurgeJobsHandler(d.Maintenance, d.Clock)
+	}
+	if d.Reports != nil {
+		a.Report = NewReportHandler(d.Reports)
 	}
 	if d.Tokens != nil && d.Clients != nil {
 		a.Authenticate = NewAuthenticateHandler(d.Tokens, d.Clients)

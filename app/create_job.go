@@ -14,8 +14,11 @@ const DefaultETA = 30 * time.Second
 // CreateJob starts a PENDING job for a client.
 type CreateJob struct {
 	ClientID string
-	ID       string        // optional; a random id when empty
-	ETA      time.Duration // optional; estimated from recent jobs when zero
+	// IdempotencyKey, when set, dedupes repeats: while the client's job with
+	// this key is PENDING, creating again returns that job.
+	IdempotencyKey string
+	ID             string        // optional; a random id when empty
+	ETA            time.Duration // optional; estimated from recent jobs when zero
 }
 
 // CreateJobHandler handles CreateJob.
@@ -51,12 +54,14 @@ func (h CreateJobHandler) Handle(ctx context.Context, c CreateJob) (domain.Job, 
 		eta = h.eta.Estimate()
 	}
 	now := h.clock.Now().UTC().Truncate(time.Microsecond)
-	job, err := domain.New(domain.NewParams{ID: id, ClientID: c.ClientID, ETA: now.Add(eta), Now: now})
+	job, err := domain.New(domain.NewParams{ID: id, ClientID: c.ClientID, IdempotencyKey: c.IdempotencyKey,
+		ETA: now.Add(eta), Now: now})
 	if err != nil {
 		return domain.Job{}, err
 	}
-	if err := h.jobs.Create(ctx, job); err != nil {
+	stored, _, err := h.jobs.Create(ctx, job)
+	if err != nil {
 		return domain.Job{}, err
 	}
-	return job, nil
+	return stored, nil
 }

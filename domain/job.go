@@ -20,24 +20,31 @@ type Failure struct {
 
 // Job is an asynchronous composition job as the registry tracks it.
 type Job struct {
-	ID         ID
-	ClientID   string // the MIS client that created the job and alone may see it
-	Status     Status
-	ETA        time.Time
-	Links      []Link
-	Failure    *Failure // set only when Status is StatusFailed
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	FinishedAt *time.Time
+	ID       ID
+	ClientID string // the MIS client that created the job and alone may see it
+	// IdempotencyKey, when set, makes a repeated create of the same request
+	// return the job still pending instead of starting another.
+	IdempotencyKey string
+	Status         Status
+	ETA            time.Time
+	Links          []Link
+	Failure        *Failure // set only when Status is StatusFailed
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FinishedAt     *time.Time
 }
 
 // NewParams are the inputs of New.
 type NewParams struct {
-	ID       ID
-	ClientID string
-	ETA      time.Time
-	Now      time.Time
+	ID             ID
+	ClientID       string
+	IdempotencyKey string
+	ETA            time.Time
+	Now            time.Time
 }
+
+// MaxIdempotencyKeyLength bounds idempotency keys.
+const MaxIdempotencyKeyLength = 255
 
 // New returns a PENDING job. Every job starts pending.
 func New(p NewParams) (Job, error) {
@@ -50,15 +57,19 @@ func New(p NewParams) (Job, error) {
 	if p.ETA.IsZero() {
 		return Job{}, &ValidationError{Field: "eta", Reason: "must be set"}
 	}
+	if len(p.IdempotencyKey) > MaxIdempotencyKeyLength {
+		return Job{}, &ValidationError{Field: "idempotency_key", Reason: "must be at most 255 bytes"}
+	}
 	now := p.Now.UTC()
 	return Job{
-		ID:        p.ID,
-		ClientID:  p.ClientID,
-		Status:    StatusPending,
-		ETA:       p.ETA.UTC(),
-		Links:     []Link{},
-		CreatedAt: now,
-		UpdatedAt: now,
+		ID:             p.ID,
+		ClientID:       p.ClientID,
+		IdempotencyKey: p.IdempotencyKey,
+		Status:         StatusPending,
+		ETA:            p.ETA.UTC(),
+		Links:          []Link{},
+		CreatedAt:      now,
+		UpdatedAt:      now,
 	}, nil
 }
 
@@ -106,6 +117,15 @@ func Failed(code int, message string, at time.Time) (Outcome, error) {
 		return Outcome{}, &ValidationError{Field: "message", Reason: "a FAILED job needs a message"}
 	}
 	return Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: at.UTC()}, nil
+}
+
+// Timeout is the failure of a job that stayed PENDING past its deadline.
+var Timeout = Failure{Code: 504, Message: "job timed out"}
+
+// TimedOut returns the outcome of a job that stayed PENDING too long.
+func TimedOut(at time.Time) Outcome {
+	f := Timeout
+	return Outcome{Status: StatusFailed, Failure: &f, At: at.UTC()}
 }
 
 // sameAs reports whether o describes the same ending as the job already has;

@@ -16,12 +16,60 @@ import (
 type JobRepository interface {
 	// Get returns the job with id.
 	Get(ctx context.Context, id domain.ID) (domain.Job, error)
-	// Create stores a new job.
-	Create(ctx context.Context, job domain.Job) error
+	// Create stores a new job. When the job has an idempotency key and the
+	// same client has a PENDING job with that key, nothing is stored: that
+	// job is returned with created false.
+	Create(ctx context.Context, job domain.Job) (stored domain.Job, created bool, err error)
 	// Finish applies the outcome atomically, following domain.Job.Finish:
 	// exactly one of several concurrent, different outcomes wins, the others
 	// get domain.ErrConflict.
 	Finish(ctx context.Context, id domain.ID, outcome domain.Outcome) (job domain.Job, changed bool, err error)
+}
+
+// JobMaintenance is what operators' background work needs from the store.
+type JobMaintenance interface {
+	// FailPendingCreatedBefore applies outcome to at most limit PENDING jobs
+	// created before the given time and returns how many changed. With
+	// several instances only one runs it at a time.
+	FailPendingCreatedBefore(ctx context.Context, before time.Time, outcome domain.Outcome, limit int) (int, error)
+	// DeleteFinishedBefore removes at most limit DONE or FAILED jobs that
+	// finished before the given time and returns how many it removed; with
+	// dryRun it only counts them (all of them, not a batch).
+	DeleteFinishedBefore(ctx context.Context, before time.Time, limit int, dryRun bool) (int, error)
+}
+
+// ReportFilter selects the jobs a report covers: created in [From, To),
+// optionally of one client.
+type ReportFilter struct {
+	From, To time.Time
+	ClientID string
+}
+
+// DailyCount is one row of the jobs-per-day report.
+type DailyCount struct {
+	Day      time.Time
+	ClientID string
+	Status   domain.Status
+	Jobs     int64
+}
+
+// FailureCount is how often a failure code occurred.
+type FailureCount struct {
+	Code    int
+	Message string // the most frequent message of that code
+	Jobs    int64
+}
+
+// ReportSource reads aggregates for reports. Implementations stream:
+// memory stays constant however many jobs match.
+type ReportSource interface {
+	// DailyCounts calls fn for each (day, client, status) in order.
+	DailyCounts(ctx context.Context, f ReportFilter, fn func(DailyCount) error) error
+	// TimeToDone returns the given quantiles (0..1) of created→finished
+	// durations of DONE jobs, and how many jobs they cover.
+	TimeToDone(ctx context.Context, f ReportFilter, quantiles []float64) ([]time.Duration, int64, error)
+	// TopFailures returns the most frequent failure codes, most frequent first.
+	TopFailures(ctx context.Context, f ReportFilter, limit int) ([]FailureCount, error)
 }
 
 // DurationSource reports how long recently finished jobs took, newest

@@ -15,7 +15,7 @@ func BenchmarkCacheHit(b *testing.B) {
 	now := time.Now()
 	r, _ := jobcache.New(memory.NewJobs(), 1000)
 	j, _ := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
-	_ = r.Create(ctx, j)
+	_, _, _ = r.Create(ctx, j)
 	o, _ := domain.Failed(500, "x", now)
 	_, _, _ = r.Finish(ctx, j.ID, o)
 	b.ReportAllocs()

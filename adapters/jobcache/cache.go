@@ -47,7 +47,7 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 }
 
 // Create implements ports.JobRepository.
-func (r *Repository) Create(ctx context.Context, job domain.Job) error {
+func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
 	return r.next.Create(ctx, job)
 }
 

@@ -49,7 +49,8 @@ func TestFinishedJobsAreServedWithoutTheStore(t *testing.T) {
 	mk := func() domain.Job {
 		j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
 		require.NoError(t, err)
-		require.NoError(t, r.Create(ctx, j))
+		_, _, err = r.Create(ctx, j)
+		require.NoError(t, err)
 		return j
 	}
 	pending, done := mk(), mk()
@@ -93,7 +94,8 @@ func TestBounded(t *testing.T) {
 	for range 50 {
 		j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
 		require.NoError(t, err)
-		require.NoError(t, r.Create(ctx, j))
+		_, _, err = r.Create(ctx, j)
+		require.NoError(t, err)
 		o, err := domain.Failed(500, "x", now)
 		require.NoError(t, err)
 		_, _, err = r.Finish(ctx, j.ID, o)

@@ -50,17 +50,24 @@ func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
 }
 
 // Create implements ports.JobRepository.
-func (s *Jobs) Create(ctx context.Context, job domain.Job) error {
+func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return domain.Job{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if job.IdempotencyKey != "" {
+		for _, j := range s.jobs {
+			if j.ClientID == job.ClientID && j.IdempotencyKey == job.IdempotencyKey && j.Status == domain.StatusPending {
+				return clone(j), false, nil
+			}
+		}
+	}
 	if _, ok := s.jobs[job.ID]; ok {
-		return domain.ErrAlreadyExists
+		return domain.Job{}, false, domain.ErrAlreadyExists
 	}
 	s.jobs[job.ID] = clone(job)
-	return nil
+	return clone(job), true, nil
 }
 
 // Finish implements ports.JobRepository.
@@ -109,6 +116,59 @@ func (s *Jobs) RecentDurations(ctx context.Context, limit int) ([]time.Duration,
 		out = append(out, j.FinishedAt.Sub(j.CreatedAt))
 	}
 	return out, nil
+}
+
+// FailPendingCreatedBefore implements ports.JobMaintenance.
+func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o domain.Outcome, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var changed []domain.ID
+	s.mu.Lock()
+	for id, j := range s.jobs {
+		if len(changed) >= limit {
+			break
+		}
+		if j.Status != domain.StatusPending || !j.CreatedAt.Before(before) {
+			continue
+		}
+		next, ok, err := j.Finish(o)
+		if err != nil || !ok {
+			continue
+		}
+		s.jobs[id] = next
+		changed = append(changed, id)
+	}
+	s.mu.Unlock()
+	if s.onChange != nil {
+		for _, id := range changed {
+			s.onChange(id)
+		}
+	}
+	return len(changed), nil
+}
+
+// DeleteFinishedBefore implements ports.JobMaintenance.
+func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit int, dryRun bool) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, j := range s.jobs {
+		if !dryRun && n >= limit {
+			break
+		}
+		if j.FinishedAt == nil || !j.FinishedAt.Before(before) {
+			continue
+		}
+		if !dryRun {
+			delete(s.jobs, id)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // clone copies the job's slices and pointers so callers cannot alias stored state.

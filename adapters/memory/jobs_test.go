@@ -10,5 +10,9 @@ import (
 
 func TestJobsContract(t *testing.T) {
 	t.Parallel()
-	contract.JobRepository(t, func(*testing.T) ports.JobRepository { return memory.NewJobs() })
+	newRepo := func(*testing.T) ports.JobRepository { return memory.NewJobs() }
+	t.Run("Repository", func(t *testing.T) { t.Parallel(); contract.JobRepository(t, newRepo) })
+	t.Run("Durations", func(t *testing.T) { t.Parallel(); contract.Durations(t, newRepo) })
+	t.Run("Maintenance", func(t *testing.T) { t.Parallel(); contract.Maintenance(t, newRepo) })
+	t.Run("Reports", func(t *testing.T) { t.Parallel(); contract.Reports(t, newRepo) })
 }

@@ -59,12 +59,18 @@ type Jobs struct {
 	getStmt atomic.Pointer[sqlx.Stmt] // prepared on first use: lib/pq pays a round trip per unprepared query
 }
 
-const columns = `id, client_id, status, eta, links, error_code, error_message, created_at, updated_at, finished_at`
+const columns = `id, client_id, idempotency_key, status, eta, links, error_code, error_message, created_at, updated_at, finished_at`
 
 const (
-	qGet    = `SELECT ` + columns + ` FROM async_jobs WHERE id = $1`
+	qGet = `SELECT ` + columns + ` FROM async_jobs WHERE id = $1`
+	// qCreate inserts, unless the client has a PENDING job with the same
+	// idempotency key: then nothing is inserted and no row comes back.
 	qCreate = `INSERT INTO async_jobs (` + columns + `)
-		VALUES (:id, :client_id, :status, :eta, :links, :error_code, :error_message, :created_at, :updated_at, :finished_at)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (client_id, idempotency_key) WHERE status = 'PENDING' AND idempotency_key IS NOT NULL DO NOTHING
+		RETURNING ` + columns
+	qPendingByKey = `SELECT ` + columns + ` FROM async_jobs
+		WHERE client_id = $1 AND idempotency_key = $2 AND status = 'PENDING'`
 	// qFinish is the whole transition in one statement: only a PENDING row
 	// changes, so of several racing outcomes exactly one wins.
 	qFinish = `UPDATE async_jobs
@@ -83,26 +89,28 @@ func NewJobs(db *sqlx.DB, timeout time.Duration) *Jobs {
 
 // row is the table's shape.
 type row struct {
-	ID           string         `db:"id"`
-	ClientID     string         `db:"client_id"`
-	Status       string         `db:"status"`
-	ETA          time.Time      `db:"eta"`
-	Links        []byte         `db:"links"`
-	ErrorCode    sql.NullInt64  `db:"error_code"`
-	ErrorMessage sql.NullString `db:"error_message"`
-	CreatedAt    time.Time      `db:"created_at"`
-	UpdatedAt    time.Time      `db:"updated_at"`
-	FinishedAt   sql.NullTime   `db:"finished_at"`
+	ID             string         `db:"id"`
+	ClientID       string         `db:"client_id"`
+	IdempotencyKey sql.NullString `db:"idempotency_key"`
+	Status         string         `db:"status"`
+	ETA            time.Time      `db:"eta"`
+	Links          []byte         `db:"links"`
+	ErrorCode      sql.NullInt64  `db:"error_code"`
+	ErrorMessage   sql.NullString `db:"error_message"`
+	CreatedAt      time.Time      `db:"created_at"`
+	UpdatedAt      time.Time      `db:"updated_at"`
+	FinishedAt     sql.NullTime   `db:"finished_at"`
 }
 
 func (r row) toDomain() (domain.Job, error) {
 	j := domain.Job{
-		ID:        domain.ID(strings.ToLower(r.ID)),
-		ClientID:  r.ClientID,
-		Status:    domain.Status(r.Status),
-		ETA:       r.ETA.UTC(),
-		CreatedAt: r.CreatedAt.UTC(),
-		UpdatedAt: r.UpdatedAt.UTC(),
+		ID:             domain.ID(strings.ToLower(r.ID)),
+		ClientID:       r.ClientID,
+		IdempotencyKey: r.IdempotencyKey.String,
+		Status:         domain.Status(r.Status),
+		ETA:            r.ETA.UTC(),
+		CreatedAt:      r.CreatedAt.UTC(),
+		UpdatedAt:      r.UpdatedAt.UTC(),
 	}
 	if !j.Status.Valid() {
 		return domain.Job{}, fmt.Errorf("job %s: unknown status %q", r.ID, r.Status)
@@ -135,6 +143,7 @@ func fromDomain(j domain.Job) (row, error) {
 	r := row{
 		ID: j.ID.String(), ClientID: j.ClientID, Status: string(j.Status), ETA: j.ETA,
 		Links: raw, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		IdempotencyKey: sql.NullString{String: j.IdempotencyKey, Valid: j.IdempotencyKey != ""},
 	}
 	if j.Failure != nil {
 		r.ErrorCode = sql.NullInt64{Int64: int64(j.Failure.Code), Valid: true}
@@ -192,17 +201,37 @@ func (s *Jobs) Close() error {
 }
 
 // Create implements ports.JobRepository.
-func (s *Jobs) Create(ctx context.Context, job domain.Job) error {
+func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	r, err := fromDomain(job)
 	if err != nil {
-		return err
+		return domain.Job{}, false, err
 	}
-	if _, err := s.db.NamedExecContext(ctx, qCreate, r); err != nil {
-		return translate(ctx, "create job", err)
+	// Twice at most: the pending job we collided with may finish before we
+	// read it, and then the insert goes through.
+	for range 2 {
+		var stored row
+		err := s.db.GetContext(ctx, &stored, qCreate, r.ID, r.ClientID, r.IdempotencyKey, r.Status, r.ETA, r.Links,
+			r.ErrorCode, r.ErrorMessage, r.CreatedAt, r.UpdatedAt, r.FinishedAt)
+		if err == nil {
+			j, err := stored.toDomain()
+			return j, err == nil, err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return domain.Job{}, false, translate(ctx, "create job", err)
+		}
+		var existing row
+		err = s.db.GetContext(ctx, &existing, qPendingByKey, r.ClientID, r.IdempotencyKey)
+		if err == nil {
+			j, err := existing.toDomain()
+			return j, false, err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return domain.Job{}, false, translate(ctx, "create job", err)
+		}
 	}
-	return nil
+	return domain.Job{}, false, fmt.Errorf("create job: %w: idempotent create kept colliding", domain.ErrUnavailable)
 }
 
 // Finish implements ports.JobRepository.

@@ -40,10 +40,14 @@ func newJobs(t *testing.T, timeout time.Duration) (*postgres.Jobs, string) {
 
 func TestJobsContract(t *testing.T) {
 	t.Parallel()
-	contract.JobRepository(t, func(t *testing.T) ports.JobRepository {
+	newRepo := func(t *testing.T) ports.JobRepository {
 		jobs, _ := newJobs(t, 5*time.Second)
 		return jobs
-	})
+	}
+	t.Run("Repository", func(t *testing.T) { t.Parallel(); contract.JobRepository(t, newRepo) })
+	t.Run("Durations", func(t *testing.T) { t.Parallel(); contract.Durations(t, newRepo) })
+	t.Run("Maintenance", func(t *testing.T) { t.Parallel(); contract.Maintenance(t, newRepo) })
+	t.Run("Reports", func(t *testing.T) { t.Parallel(); contract.Reports(t, newRepo) })
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
@@ -137,7 +141,8 @@ func TestListenerWakesOnEveryChange(t *testing.T) {
 	now := time.Now()
 	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
 	require.NoError(t, err)
-	require.NoError(t, jobs.Create(ctx, j))
+	_, _, err = jobs.Create(ctx, j)
+	require.NoError(t, err)
 	o, err := domain.Done([]domain.Link{{Entity: "composition", Href: "/c"}}, now)
 	require.NoError(t, err)
 	// The listener connects in the background: keep finishing fresh jobs
@@ -157,7 +162,8 @@ func TestListenerWakesOnEveryChange(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 			j, err = domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
 			require.NoError(t, err)
-			require.NoError(t, jobs.Create(ctx, j))
+			_, _, err = jobs.Create(ctx, j)
+			require.NoError(t, err)
 		}
 	}
 }

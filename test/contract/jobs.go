@@ -27,6 +27,15 @@ func newJob(t *testing.T, client string) domain.Job {
 	return j
 }
 
+// create stores j and requires that it was stored as given.
+func create(t *testing.T, repo ports.JobRepository, j domain.Job) {
+	t.Helper()
+	stored, created, err := repo.Create(context.Background(), j)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, j, stored)
+}
+
 func links(href string) []domain.Link {
 	return []domain.Link{{Entity: domain.CompositionEntity, Href: href}}
 }
@@ -59,20 +68,47 @@ func JobRepository(t *testing.T, newRepo Factory) {
 		t.Parallel()
 		repo := newRepo(t)
 		j := newJob(t, "mis-alpha")
-		require.NoError(t, repo.Create(ctx, j))
+		create(t, repo, j)
 		got, err := repo.Get(ctx, j.ID)
 		require.NoError(t, err)
 		require.Equal(t, j, got)
+	})
+
+	t.Run("IdempotentCreateReturnsThePendingJob", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		first := newJob(t, "mis-alpha")
+		first.IdempotencyKey = "req-1"
+		create(t, repo, first)
+
+		again := newJob(t, "mis-alpha")
+		again.IdempotencyKey = "req-1"
+		stored, created, err := repo.Create(ctx, again)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, first, stored, "the pending job with the same key comes back")
+		_, err = repo.Get(ctx, again.ID)
+		require.ErrorIs(t, err, domain.ErrNotFound, "no second job was stored")
+
+		other := newJob(t, "mis-beta")
+		other.IdempotencyKey = "req-1"
+		create(t, repo, other) // keys are per client
+
+		// Once the first job finished, the same key starts a new job.
+		_, _, err = repo.Finish(ctx, first.ID, mustDone(t, "/c", t0))
+		require.NoError(t, err)
+		create(t, repo, again)
 	})
 
 	t.Run("CreateDuplicateIsRejected", func(t *testing.T) {
 		t.Parallel()
 		repo := newRepo(t)
 		j := newJob(t, "mis-alpha")
-		require.NoError(t, repo.Create(ctx, j))
+		create(t, repo, j)
 		j2 := newJob(t, "mis-beta")
 		j2.ID = j.ID
-		require.ErrorIs(t, repo.Create(ctx, j2), domain.ErrAlreadyExists)
+		_, _, err := repo.Create(ctx, j2)
+		require.ErrorIs(t, err, domain.ErrAlreadyExists)
 		got, err := repo.Get(ctx, j.ID)
 		require.NoError(t, err)
 		require.Equal(t, "mis-alpha", got.ClientID, "the first job must survive")
@@ -88,7 +124,7 @@ func JobRepository(t *testing.T, newRepo Factory) {
 		t.Parallel()
 		repo := newRepo(t)
 		j := newJob(t, "mis-alpha")
-		require.NoError(t, repo.Create(ctx, j))
+		create(t, repo, j)
 		at := t0.Add(time.Minute)
 		got, changed, err := repo.Finish(ctx, j.ID, mustDone(t, "/patients/p/encounter/e/composition/c", at))
 		require.NoError(t, err)
@@ -107,7 +143,7 @@ func JobRepository(t *testing.T, newRepo Factory) {
 		t.Parallel()
 		repo := newRepo(t)
 		j := newJob(t, "mis-alpha")
-		require.NoError(t, repo.Create(ctx, j))
+		create(t, repo, j)
 		got, changed, err := repo.Finish(ctx, j.ID, mustFailed(t, 422, "signature is not valid", t0.Add(time.Minute)))
 		require.NoError(t, err)
 		require.True(t, changed)
@@ -143,7 +179,7 @@ func JobRepository(t *testing.T, newRepo Factory) {
 			t.Parallel()
 			repo := newRepo(t)
 			j := newJob(t, "mis-alpha")
-			require.NoError(t, repo.Create(ctx, j))
+			create(t, repo, j)
 			first, changed, err := repo.Finish(ctx, j.ID, tt.first(t))
 			require.NoError(t, err)
 			require.True(t, changed)
@@ -159,30 +195,6 @@ func JobRepository(t *testing.T, newRepo Factory) {
 		})
 	}
 
-	t.Run("RecentDurationsNewestDoneFirst", func(t *testing.T) {
-		t.Parallel()
-		repo := newRepo(t)
-		src, ok := repo.(ports.DurationSource)
-		if !ok {
-			t.Skip("repository does not report durations")
-		}
-		for i, took := range []time.Duration{3 * time.Second, 5 * time.Second, 7 * time.Second} {
-			j := newJob(t, "mis-alpha")
-			require.NoError(t, repo.Create(ctx, j))
-			_, _, err := repo.Finish(ctx, j.ID, mustDone(t, "/c", t0.Add(took).Add(time.Duration(i)*time.Hour)))
-			require.NoError(t, err)
-		}
-		failed := newJob(t, "mis-alpha")
-		require.NoError(t, repo.Create(ctx, failed))
-		_, _, err := repo.Finish(ctx, failed.ID, mustFailed(t, 500, "x", t0.Add(48*time.Hour)))
-		require.NoError(t, err)
-
-		got, err := src.RecentDurations(ctx, 2)
-		require.NoError(t, err)
-		// Finished at t0+7s+2h and t0+5s+1h: durations from the shared creation time t0.
-		require.Equal(t, []time.Duration{7*time.Second + 2*time.Hour, 5*time.Second + time.Hour}, got)
-	})
-
 	t.Run("RacingOutcomesHaveExactlyOneWinner", func(t *testing.T) {
 		t.Parallel()
 		repo := newRepo(t)
@@ -190,7 +202,7 @@ func JobRepository(t *testing.T, newRepo Factory) {
 		ids := make([]domain.ID, jobs)
 		for i := range ids {
 			j := newJob(t, "mis-alpha")
-			require.NoError(t, repo.Create(ctx, j))
+			create(t, repo, j)
 			ids[i] = j.ID
 		}
 		type result struct {
@@ -249,5 +261,243 @@ func JobRepository(t *testing.T, newRepo Factory) {
 				require.Equal(t, winners[i].Failure, stored.Failure)
 			}
 		}
+	})
+
+}
+
+// jobAt returns a job of client created at the given time.
+func jobAt(t *testing.T, client string, created time.Time) domain.Job {
+	t.Helper()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: client, ETA: created.Add(time.Minute), Now: created})
+	require.NoError(t, err)
+	return j
+}
+
+// Maintenance runs the contract of ports.JobMaintenance: the stale-job
+// sweep and the retention purge.
+func Maintenance(t *testing.T, newRepo Factory) {
+	ctx := context.Background()
+	asMaintenance := func(t *testing.T, repo ports.JobRepository) ports.JobMaintenance {
+		m, ok := repo.(ports.JobMaintenance)
+		require.True(t, ok, "%T must implement ports.JobMaintenance", repo)
+		return m
+	}
+
+	t.Run("FailsOnlyOldPendingJobsInBatches", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		m := asMaintenance(t, repo)
+		var old []domain.ID
+		for range 5 {
+			j := jobAt(t, "mis-alpha", t0.Add(-2*time.Hour))
+			create(t, repo, j)
+			old = append(old, j.ID)
+		}
+		fresh := jobAt(t, "mis-alpha", t0)
+		create(t, repo, fresh)
+		oldDone := jobAt(t, "mis-alpha", t0.Add(-3*time.Hour))
+		create(t, repo, oldDone)
+		_, _, err := repo.Finish(ctx, oldDone.ID, mustDone(t, "/c", t0.Add(-3*time.Hour)))
+		require.NoError(t, err)
+
+		var counts []int
+		for {
+			n, err := m.FailPendingCreatedBefore(ctx, t0.Add(-time.Hour), domain.TimedOut(t0), 2)
+			require.NoError(t, err)
+			counts = append(counts, n)
+			if n < 2 {
+				break
+			}
+		}
+		require.Equal(t, []int{2, 2, 1}, counts)
+		for _, id := range old {
+			j, err := repo.Get(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, domain.StatusFailed, j.Status)
+			require.Equal(t, &domain.Failure{Code: 504, Message: "job timed out"}, j.Failure)
+		}
+		j, err := repo.Get(ctx, fresh.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusPending, j.Status, "a recent job is left alone")
+		j, err = repo.Get(ctx, oldDone.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusDone, j.Status, "a finished job is never swept")
+	})
+
+	t.Run("TwoSweepersNeverDoubleAJob", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		m := asMaintenance(t, repo)
+		const n = 40
+		for range n {
+			create(t, repo, jobAt(t, "mis-alpha", t0.Add(-2*time.Hour)))
+		}
+		var wg sync.WaitGroup
+		totals := make([]int, 2)
+		for i := range totals {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 100 {
+					got, err := m.FailPendingCreatedBefore(ctx, t0.Add(-time.Hour), domain.TimedOut(t0), 3)
+					if err != nil {
+						t.Errorf("sweeper %d: %v", i, err)
+						return
+					}
+					totals[i] += got
+				}
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, n, totals[0]+totals[1], "every stale job failed exactly once")
+	})
+
+	t.Run("PurgesOnlyOldFinishedJobs", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		m := asMaintenance(t, repo)
+		var oldFinished []domain.ID
+		for i := range 5 {
+			j := jobAt(t, "mis-alpha", t0.Add(-72*time.Hour))
+			create(t, repo, j)
+			o := mustDone(t, "/c", t0.Add(-48*time.Hour))
+			if i%2 == 1 {
+				o = mustFailed(t, 500, "x", t0.Add(-48*time.Hour))
+			}
+			_, _, err := repo.Finish(ctx, j.ID, o)
+			require.NoError(t, err)
+			oldFinished = append(oldFinished, j.ID)
+		}
+		recent := jobAt(t, "mis-alpha", t0.Add(-2*time.Hour))
+		create(t, repo, recent)
+		_, _, err := repo.Finish(ctx, recent.ID, mustDone(t, "/c", t0.Add(-time.Hour)))
+		require.NoError(t, err)
+		oldPending := jobAt(t, "mis-alpha", t0.Add(-100*time.Hour))
+		create(t, repo, oldPending)
+
+		n, err := m.DeleteFinishedBefore(ctx, t0.Add(-24*time.Hour), 2, true)
+		require.NoError(t, err)
+		require.Equal(t, 5, n, "a dry run counts everything")
+		for _, id := range oldFinished {
+			_, err := repo.Get(ctx, id)
+			require.NoError(t, err, "a dry run deletes nothing")
+		}
+
+		var counts []int
+		for {
+			n, err := m.DeleteFinishedBefore(ctx, t0.Add(-24*time.Hour), 2, false)
+			require.NoError(t, err)
+			counts = append(counts, n)
+			if n < 2 {
+				break
+			}
+		}
+		require.Equal(t, []int{2, 2, 1}, counts)
+		for _, id := range oldFinished {
+			_, err := repo.Get(ctx, id)
+			require.ErrorIs(t, err, domain.ErrNotFound)
+		}
+		_, err = repo.Get(ctx, recent.ID)
+		require.NoError(t, err)
+		_, err = repo.Get(ctx, oldPending.ID)
+		require.NoError(t, err, "pending jobs are never purged")
+	})
+}
+
+// Reports runs the contract of ports.ReportSource on known data.
+func Reports(t *testing.T, newRepo Factory) {
+	ctx := context.Background()
+	repo := newRepo(t)
+	src, ok := repo.(ports.ReportSource)
+	require.True(t, ok, "%T must implement ports.ReportSource", repo)
+
+	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	day2 := day1.Add(24 * time.Hour)
+	add := func(client string, created time.Time, outcome func(created time.Time) domain.Outcome) {
+		j := jobAt(t, client, created)
+		create(t, repo, j)
+		if outcome != nil {
+			_, _, err := repo.Finish(ctx, j.ID, outcome(created))
+			require.NoError(t, err)
+		}
+	}
+	done := func(took time.Duration) func(time.Time) domain.Outcome {
+		return func(created time.Time) domain.Outcome { return mustDone(t, "/c", created.Add(took)) }
+	}
+	failed := func(code int, msg string) func(time.Time) domain.Outcome {
+		return func(created time.Time) domain.Outcome { return mustFailed(t, code, msg, created.Add(time.Second)) }
+	}
+	// Day 1: alpha has 4 DONE (10, 20, 30, 40 s) and 1 PENDING; beta 2 FAILED 422, 1 FAILED 500.
+	for i, took := range []time.Duration{10, 20, 30, 40} {
+		add("mis-alpha", day1.Add(time.Duration(i)*time.Hour), done(took*time.Second))
+	}
+	add("mis-alpha", day1.Add(5*time.Hour), nil)
+	add("mis-beta", day1.Add(time.Hour), failed(422, "bad signature"))
+	add("mis-beta", day1.Add(2*time.Hour), failed(422, "bad signature"))
+	add("mis-beta", day1.Add(3*time.Hour), failed(500, "registry error"))
+	// Day 2: alpha 1 DONE (100 s) and 1 FAILED 422 with another message.
+	add("mis-alpha", day2.Add(time.Hour), done(100*time.Second))
+	add("mis-alpha", day2.Add(2*time.Hour), failed(422, "expired certificate"))
+	// Outside the range: day 3.
+	add("mis-alpha", day2.Add(30*time.Hour), done(time.Hour))
+
+	all := ports.ReportFilter{From: day1, To: day2.Add(24 * time.Hour)}
+	var rows []ports.DailyCount
+	require.NoError(t, src.DailyCounts(ctx, all, func(r ports.DailyCount) error { rows = append(rows, r); return nil }))
+	require.Equal(t, []ports.DailyCount{
+		{Day: day1, ClientID: "mis-alpha", Status: domain.StatusDone, Jobs: 4},
+		{Day: day1, ClientID: "mis-alpha", Status: domain.StatusPending, Jobs: 1},
+		{Day: day1, ClientID: "mis-beta", Status: domain.StatusFailed, Jobs: 3},
+		{Day: day2, ClientID: "mis-alpha", Status: domain.StatusDone, Jobs: 1},
+		{Day: day2, ClientID: "mis-alpha", Status: domain.StatusFailed, Jobs: 1},
+	}, rows)
+	require.Len(t, rows, 5, "day 3 is outside the range")
+
+	qs, n, err := src.TimeToDone(ctx, all, []float64{0.5, 0.9, 0.99})
+	require.NoError(t, err)
+	require.Equal(t, int64(5), n)
+	// Durations 10, 20, 30, 40, 100 s; linear interpolation between ranks.
+	require.Len(t, qs, 3)
+	for i, want := range []time.Duration{30 * time.Second, 76 * time.Second, 97600 * time.Millisecond} {
+		require.InDelta(t, want.Seconds(), qs[i].Seconds(), 0.001, "quantile %d", i)
+	}
+
+	top, err := src.TopFailures(ctx, all, 10)
+	require.NoError(t, err)
+	require.Equal(t, []ports.FailureCount{
+		{Code: 422, Message: "bad signature", Jobs: 3},
+		{Code: 500, Message: "registry error", Jobs: 1},
+	}, top)
+
+	beta := all
+	beta.ClientID = "mis-beta"
+	rows = nil
+	require.NoError(t, src.DailyCounts(ctx, beta, func(r ports.DailyCount) error { rows = append(rows, r); return nil }))
+	require.Equal(t, []ports.DailyCount{{Day: day1, ClientID: "mis-beta", Status: domain.StatusFailed, Jobs: 3}}, rows)
+}
+
+// Durations runs the contract of ports.DurationSource.
+func Durations(t *testing.T, newRepo Factory) {
+	ctx := context.Background()
+	t.Run("RecentDurationsNewestDoneFirst", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		src, ok := repo.(ports.DurationSource)
+		require.True(t, ok, "%T must implement ports.DurationSource", repo)
+		for i, took := range []time.Duration{3 * time.Second, 5 * time.Second, 7 * time.Second} {
+			j := newJob(t, "mis-alpha")
+			create(t, repo, j)
+			_, _, err := repo.Finish(ctx, j.ID, mustDone(t, "/c", t0.Add(took).Add(time.Duration(i)*time.Hour)))
+			require.NoError(t, err)
+		}
+		failed := newJob(t, "mis-alpha")
+		create(t, repo, failed)
+		_, _, err := repo.Finish(ctx, failed.ID, mustFailed(t, 500, "x", t0.Add(48*time.Hour)))
+		require.NoError(t, err)
+
+		got, err := src.RecentDurations(ctx, 2)
+		require.NoError(t, err)
+		// Finished at t0+7s+2h and t0+5s+1h: durations from the shared creation time t0.
+		require.Equal(t, []time.Duration{7*time.Second + 2*time.Hour, 5*time.Second + time.Hour}, got)
 	})
 }

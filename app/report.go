@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// Report asks for the activity of the days From..To (inclusive, UTC),
+// optionally of one client.
+type Report struct {
+	From, To time.Time
+	ClientID string
+	// TopFailures is how many failure codes to list; 10 when zero.
+	TopFailures int
+}
+
+// ReportSummary closes a report.
+type ReportSummary struct {
+	DoneJobs   int64                 // DONE jobs the percentiles cover
+	TimeToDone map[int]time.Duration // percentile (50, 90, 99) → duration
+	Failures   []ports.FailureCount
+}
+
+// ReportSink receives a report as it is produced: rows first, in order,
+// then the summary. Writers stream them; nothing is held in memory.
+type ReportSink interface {
+	Row(ports.DailyCount) error
+	Summary(ReportSummary) error
+}
+
+// ReportHandler handles Report.
+type ReportHandler struct {
+	source ports.ReportSource
+}
+
+// NewReportHandler returns a ReportHandler; it panics on nil deps.
+func NewReportHandler(source ports.ReportSource) ReportHandler {
+	if source == nil {
+		panic("app: nil dependency for ReportHandler")
+	}
+	return ReportHandler{source: source}
+}
+
+// Percentiles reported for time to DONE.
+var reportPercentiles = []int{50, 90, 99}
+
+// Handle streams the report into sink.
+func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) error {
+	from := r.From.UTC().Truncate(24 * time.Hour)
+	to := r.To.UTC().Truncate(24 * time.Hour)
+	if from.IsZero() || to.IsZero() {
+		return &domain.ValidationError{Field: "from/to", Reason: "both dates are required"}
+	}
+	if to.Before(from) {
+		return &domain.ValidationError{Field: "to", Reason: "must not be before from"}
+	}
+	f := ports.ReportFilter{From: from, To: to.Add(24 * time.Hour), ClientID: r.ClientID}
+	if err := h.source.DailyCounts(ctx, f, sink.Row); err != nil {
+		return err
+	}
+	qs := make([]float64, len(reportPercentiles))
+	for i, p := range reportPercentiles {
+		qs[i] = float64(p) / 100
+	}
+	durations, done, err := h.source.TimeToDone(ctx, f, qs)
+	if err != nil {
+		return err
+	}
+	top := r.TopFailures
+	if top <= 0 {
+		top = 10
+	}
+	failures, err := h.source.TopFailures(ctx, f, top)
+	if err != nil {
+		return err
+	}
+	s := ReportSummary{DoneJobs: done, TimeToDone: map[int]time.Duration{}, Failures: failures}
+	for i, p := range reportPercentiles {
+		if i < len(durations) {
+			s.TimeToDone[p] = durations[i]
+		}
+	}
+	return sink.Summary(s)
+}
