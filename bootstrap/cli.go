@@ -14,9 +14,11 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 
 	"github.com/jobstatus/jobstatus/adapters/jwt"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/adapters/report"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -76,7 +78,8 @@ func newRootCmd(stdio IO) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newTokenCmd(stdio), newKeygenCmd(stdio))
+	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newReportCmd(stdio),
+		newTokenCmd(stdio), newKeygenCmd(stdio))
 	return root
 }
 
@@ -222,7 +225,7 @@ func withApp(ctx context.Context, stdio IO, fn func(*app.Application) error) err
 		return err
 	}
 	if cfg.Database.URL == "" {
-		return usageError{errors.New("jobs commands need JOBSTATUS_DATABASE_URL: the in-memory store lives only inside one process")}
+		return usageError{errors.New("this command needs JOBSTATUS_DATABASE_URL: the in-memory store lives only inside one process")}
 	}
 	cfg.Log.Level = "warn"
 	logger, err := NewLogger(cfg.Log, stdio.Stderr)
@@ -269,7 +272,7 @@ func printJSON(w io.Writer, v any) error {
 func newJobsCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{Use: "jobs", Short: "Create, finish and inspect jobs in-process (no HTTP)"}
 
-	var client, id string
+	var client, id, idempotencyKey string
 	var eta time.Duration
 	create := &cobra.Command{
 		Use:   "create --client ID [--id UUID] [--eta DURATION]",
@@ -283,7 +286,8 @@ func newJobsCmd(stdio IO) *cobra.Command {
 						return err
 					}
 				}
-				j, err := a.CreateJob.Handle(cmd.Context(), app.CreateJob{ClientID: client, ID: id, ETA: eta})
+				j, err := a.CreateJob.Handle(cmd.Context(), app.CreateJob{ClientID: client, ID: id, ETA: eta,
+					IdempotencyKey: idempotencyKey})
 				if err != nil {
 					return err
 				}
@@ -293,6 +297,8 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	}
 	create.Flags().StringVar(&client, "client", "", "owning MIS client id (required)")
 	create.Flags().StringVar(&id, "id", "", "job id (UUID); random when omitted")
+	create.Flags().StringVar(&idempotencyKey, "idempotency-key", "",
+		"repeat-safe create: while the client's job with this key is PENDING, print that job instead")
 	create.Flags().DurationVar(&eta, "eta", 0, "expected time to completion (default: estimated from recent jobs)")
 	_ = create.MarkFlagRequired("client")
 
@@ -353,7 +359,63 @@ func newJobsCmd(stdio IO) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, complete, fail, get)
+	var olderThan time.Duration
+	var dryRun bool
+	purge := &cobra.Command{
+		Use:   "purge --older-than DURATION [--dry-run]",
+		Short: "Delete DONE and FAILED jobs that finished longer ago than DURATION, in batches",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+				n, err := a.PurgeJobs.Handle(cmd.Context(), app.PurgeJobs{OlderThan: olderThan, DryRun: dryRun})
+				if err != nil {
+					return fmt.Errorf("purged %d jobs, then: %w", n, err)
+				}
+				return printJSON(stdio.Stdout, map[string]any{"dry_run": dryRun, "jobs": n})
+			})
+		},
+	}
+	purge.Flags().DurationVar(&olderThan, "older-than", 0, "age of the finish time, e.g. 720h (required)")
+	purge.Flags().BoolVar(&dryRun, "dry-run", false, "only count what would be deleted")
+	_ = purge.MarkFlagRequired("older-than")
+
+	cmd.AddCommand(create, complete, fail, get, purge)
+	return cmd
+}
+
+func newReportCmd(stdio IO) *cobra.Command {
+	var from, to, client, format string
+	cmd := &cobra.Command{
+		Use:   "report --from DATE --to DATE [--client ID] [--format csv|json|table]",
+		Short: "Jobs per day, client and status; time to DONE; top failures (in-process, streamed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fromDay, err := time.Parse(time.DateOnly, from)
+			if err != nil {
+				return usageError{fmt.Errorf("--from %q: want YYYY-MM-DD", from)}
+			}
+			toDay, err := time.Parse(time.DateOnly, to)
+			if err != nil {
+				return usageError{fmt.Errorf("--to %q: want YYYY-MM-DD", to)}
+			}
+			sink, err := report.New(format, stdio.Stdout, report.Header{From: fromDay, To: toDay, ClientID: client})
+			if err != nil {
+				return usageError{err}
+			}
+			if f, ok := stdio.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				sink = report.Progress(sink, stdio.Stderr, 200*time.Millisecond)
+			}
+			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+				return a.Report.Handle(cmd.Context(), app.Report{From: fromDay, To: toDay, ClientID: client}, sink)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (UTC, required)")
+	cmd.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (UTC, inclusive, required)")
+	cmd.Flags().StringVar(&client, "client", "", "only this client's jobs")
+	cmd.Flags().StringVar(&format, "format", "table", "csv, json or table")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 

@@ -25,13 +25,22 @@ import (
 // JOBSTATUS_* environment variables.
 type Config struct {
 	HTTP        HTTPConfig     `yaml:"http" envPrefix:"HTTP_"`
+	AdminAddr   string         `yaml:"admin_addr" env:"ADMIN_ADDR"` // empty disables the admin listener
 	Database    DatabaseConfig `yaml:"database" envPrefix:"DATABASE_"`
 	Auth        AuthConfig     `yaml:"auth" envPrefix:"AUTH_"`
 	APIKeysFile string         `yaml:"api_keys_file" env:"API_KEYS_FILE"`
 	Cache       CacheConfig    `yaml:"cache" envPrefix:"CACHE_"`
 	Polling     PollingConfig  `yaml:"polling" envPrefix:"POLLING_"`
 	ETA         ETAConfig      `yaml:"eta" envPrefix:"ETA_"`
+	Sweeper     SweeperConfig  `yaml:"sweeper" envPrefix:"SWEEPER_"`
 	Log         LogConfig      `yaml:"log" envPrefix:"LOG_"`
+}
+
+// SweeperConfig tunes the failing of jobs left PENDING too long.
+type SweeperConfig struct {
+	Interval       time.Duration `yaml:"interval" env:"INTERVAL"` // 0 disables the sweeper
+	PendingTimeout time.Duration `yaml:"pending_timeout" env:"PENDING_TIMEOUT"`
+	Batch          int           `yaml:"batch" env:"BATCH"`
 }
 
 // CacheConfig bounds the in-process caches and what clients may cache.
@@ -98,6 +107,7 @@ type LogConfig struct {
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
+		AdminAddr: "127.0.0.1:9090",
 		HTTP: HTTPConfig{
 			Addr:              ":8080",
 			ReadHeaderTimeout: 5 * time.Second,
@@ -121,6 +131,7 @@ func DefaultConfig() Config {
 		Cache:   CacheConfig{Jobs: 100_000, Tokens: 100_000, TerminalMaxAge: time.Hour},
 		Polling: PollingConfig{MaxWait: 30 * time.Second, MaxWaiters: 10_000, MaxRetryAfter: 30 * time.Second},
 		ETA:     ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
+		Sweeper: SweeperConfig{Interval: time.Minute, PendingTimeout: time.Hour, Batch: 1000},
 		Log:     LogConfig{Level: "info", Format: "json"},
 	}
 }
@@ -199,6 +210,9 @@ func (c Config) Validate(dev bool) error {
 	}
 	if c.ETA.Default <= 0 || c.ETA.Percentile <= 0 || c.ETA.Percentile > 1 || c.ETA.Window <= 0 || c.ETA.Refresh <= 0 {
 		errs = append(errs, errors.New("eta: default, window and refresh must be positive, percentile in (0, 1]"))
+	}
+	if c.Sweeper.Interval < 0 || (c.Sweeper.Interval > 0 && (c.Sweeper.PendingTimeout <= 0 || c.Sweeper.Batch <= 0)) {
+		errs = append(errs, errors.New("sweeper: interval must not be negative; pending_timeout and batch must be positive"))
 	}
 	if c.Database.MaxOpenConns <= 0 {
 		errs = append(errs, errors.New("database.max_open_conns must be positive"))

@@ -44,13 +44,19 @@ type DevKit struct {
 var DevModule = fx.Module("dev",
 	fx.Provide(
 		newDevKit,
-		func(k *DevKit, logger *zap.Logger) (ports.TokenVerifier, error) {
+		func(lc fx.Lifecycle, k *DevKit, logger *zap.Logger) (*jwt.Verifier, error) {
 			keys, err := k.Signer.Storage()
 			if err != nil {
 				return nil, err
 			}
-			return jwt.NewVerifier(jwt.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
+			v, err := jwt.NewVerifier(jwt.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
+			if err != nil {
+				return nil, err
+			}
+			lc.Append(fx.StopHook(v.Close))
+			return v, nil
 		},
+		func(v *jwt.Verifier) ports.TokenVerifier { return v },
 		func(k *DevKit) (ports.ClientStore, error) {
 			return apikey.New([]apikey.Entry{
 				{ID: DevClientID, Name: "Demo clinic MIS", KeySHA256: apikey.Digest(k.APIKey)},
@@ -116,8 +122,10 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 		MemoryModule,
 		CacheModule,
 		DevModule,
+		MetricsModule,
 		ServiceAppModule,
 		HTTPModule,
+		AdminModule,
 		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpadapter.Server) {
 			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr()) }))
 		}),

@@ -5,6 +5,7 @@ import (
 	nethttp "net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -14,6 +15,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/jobcache"
 	"github.com/jobstatus/jobstatus/adapters/jwt"
 	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/adapters/metrics"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
@@ -37,43 +39,91 @@ var MemoryModule = fx.Module("memory",
 		func(ch *app.Changes) *memory.Jobs { return memory.NewJobs(memory.OnChange(ch.Publish)) },
 		func(j *memory.Jobs) store { return store{j} },
 		func(j *memory.Jobs) ports.DurationSource { return j },
+		func(j *memory.Jobs) ports.JobMaintenance { return j },
+		func(j *memory.Jobs) ports.ReportSource { return j },
+		func() storeReadiness {
+			return func(context.Context) (string, error) { return "in-memory store", nil }
+		},
 	),
 )
 
-// CacheModule serves finished jobs from memory, in front of any store.
+// CacheModule serves finished jobs from memory, in front of any store, and
+// counts transitions on the way in.
 var CacheModule = fx.Module("jobcache",
 	fx.Provide(
 		func(s store, cfg Config) (*jobcache.Repository, error) {
 			return jobcache.New(s.JobRepository, cfg.Cache.Jobs)
 		},
-		func(c *jobcache.Repository) ports.JobRepository { return c },
+		func(c *jobcache.Repository, m *metrics.Metrics) ports.JobRepository { return m.Jobs(c) },
 	),
+	fx.Invoke(func(c *jobcache.Repository, m *metrics.Metrics) {
+		jobs := prometheus.Labels{"cache": "jobs"}
+		m.CounterFunc("cache_hits_total", "Cache hits.", jobs, func() float64 { return float64(c.Stats().Hits) })
+		m.CounterFunc("cache_misses_total", "Cache misses.", jobs, func() float64 { return float64(c.Stats().Misses) })
+		m.GaugeFunc("cache_entries", "Entries in the cache.", jobs, func() float64 { return float64(c.Stats().Len) })
+	}),
 )
 
 // AuthModule binds the JWT verifier and the api-key file to their ports.
 var AuthModule = fx.Module("auth",
 	fx.Provide(
-		fx.Annotate(newVerifier, fx.As(new(ports.TokenVerifier))),
+		newVerifier,
+		func(v *jwt.Verifier) ports.TokenVerifier { return v },
 		fx.Annotate(newClientStore, fx.As(new(ports.ClientStore))),
 	),
+)
+
+// MetricsModule provides the Prometheus metrics and binds them as the HTTP
+// adapter's observer.
+var MetricsModule = fx.Module("metrics",
+	fx.Provide(
+		metrics.New,
+		func(m *metrics.Metrics) httpadapter.Observer { return m },
+	),
+	fx.Invoke(func(m *metrics.Metrics, v *jwt.Verifier, changes *app.Changes) {
+		tokens := prometheus.Labels{"cache": "tokens"}
+		m.CounterFunc("cache_hits_total", "Cache hits.", tokens, func() float64 { h, _ := v.CacheStats(); return float64(h) })
+		m.CounterFunc("cache_misses_total", "Cache misses.", tokens, func() float64 { _, x := v.CacheStats(); return float64(x) })
+		m.GaugeFunc("waiters", "Requests held waiting for a job to change.", nil, func() float64 { return float64(changes.Waiting()) })
+	}),
+)
+
+// storeReadiness says whether the store answers.
+type storeReadiness func(ctx context.Context) (string, error)
+
+// AdminModule serves /healthz, /readyz and /metrics on the admin listener.
+var AdminModule = fx.Module("admin",
+	fx.Invoke(func(lc fx.Lifecycle, cfg Config, m *metrics.Metrics, v *jwt.Verifier, ready storeReadiness, logger *zap.Logger) {
+		if cfg.AdminAddr == "" {
+			return
+		}
+		checks := []httpadapter.Check{{Name: "store", Fn: ready}, {Name: "keys", Fn: v.Ready}}
+		srv := httpadapter.NewServer(httpadapter.ServerConfig{
+			Addr: cfg.AdminAddr, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
+		}, httpadapter.NewAdminHandler(checks, m.Handler()), logger.Named("admin"))
+		lc.Append(fx.Hook{OnStart: srv.Start, OnStop: srv.Stop})
+	}),
 )
 
 // ServiceAppModule provides the use cases with authentication, for serving,
 // and keeps the eta estimate fresh from the store.
 var ServiceAppModule = fx.Module("app",
 	fx.Provide(func(jobs ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore, clock ports.Clock,
-		durations ports.DurationSource, changes *app.Changes, cfg Config) *app.Application {
+		durations ports.DurationSource, maintenance ports.JobMaintenance, changes *app.Changes, cfg Config) *app.Application {
 		return app.New(app.Deps{Jobs: jobs, Tokens: tokens, Clients: clients, Clock: clock, Durations: durations,
-			Changes: changes, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
+			Maintenance: maintenance, Changes: changes, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
 	}),
-	fx.Invoke(refreshETA),
+	fx.Invoke(refreshETA, sweepStale),
 )
 
 // ToolAppModule provides the use cases without authentication, for the
 // in-process job commands and batch tools.
 var ToolAppModule = fx.Module("app",
-	fx.Provide(func(jobs ports.JobRepository, durations ports.DurationSource, clock ports.Clock, cfg Config) *app.Application {
-		return app.New(app.Deps{Jobs: jobs, Clock: clock, Durations: durations, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
+	fx.Provide(func(jobs ports.JobRepository, durations ports.DurationSource, maintenance ports.JobMaintenance,
+		reports ports.ReportSource, clock ports.Clock, cfg Config) *app.Application {
+		return app.New(app.Deps{Jobs: jobs, Clock: clock, Durations: durations, Maintenance: maintenance, Reports: reports,
+			ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
 	}),
 )
 
@@ -131,12 +181,14 @@ func ServeOptions(cfg Config, logger *zap.Logger) fx.Option {
 		StoreModule(cfg),
 		CacheModule,
 		AuthModule,
+		MetricsModule,
 		ServiceAppModule,
 		HTTPModule,
+		AdminModule,
 		fx.StopTimeout(cfg.HTTP.ShutdownTimeout + 5*time.Second),
 	}
 	if cfg.Database.URL != "" {
-		opts = append(opts, ListenerModule)
+		opts = append(opts, ListenerModule, PoolMetricsModule)
 	}
 	return fx.Options(opts...)
 }
@@ -160,21 +212,19 @@ func pollingConfig(cfg Config) app.PollingConfig {
 	return app.PollingConfig{MaxWait: cfg.Polling.MaxWait, MaxRetryAfter: cfg.Polling.MaxRetryAfter}
 }
 
-// refreshETA reloads the eta history from the store in the background, so
-// the estimate follows what other instances and workers see.
-func refreshETA(lc fx.Lifecycle, a *app.Application, cfg Config, logger *zap.Logger) {
+// every runs fn now and then every interval for the app's lifetime, in one
+// goroutine that stops with the app.
+func every(lc fx.Lifecycle, interval time.Duration, fn func(context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {
 				defer close(done)
-				ticker := time.NewTicker(cfg.ETA.Refresh)
+				ticker := time.NewTicker(interval)
 				defer ticker.Stop()
 				for {
-					if err := a.ETA.Refresh(ctx); err != nil && ctx.Err() == nil {
-						logger.Warn("eta history not refreshed", zap.Error(err))
-					}
+					fn(ctx)
 					select {
 					case <-ctx.Done():
 						return
@@ -189,6 +239,34 @@ func refreshETA(lc fx.Lifecycle, a *app.Application, cfg Config, logger *zap.Log
 			<-done
 			return nil
 		},
+	})
+}
+
+// refreshETA reloads the eta history from the store in the background, so
+// the estimate follows what other instances and workers see.
+func refreshETA(lc fx.Lifecycle, a *app.Application, cfg Config, logger *zap.Logger) {
+	every(lc, cfg.ETA.Refresh, func(ctx context.Context) {
+		if err := a.ETA.Refresh(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("eta history not refreshed", zap.Error(err))
+		}
+	})
+}
+
+// sweepStale fails jobs left PENDING past the deadline. Several instances
+// may run it: the store lets one sweep at a time.
+func sweepStale(lc fx.Lifecycle, a *app.Application, cfg Config, logger *zap.Logger, m *metrics.Metrics) {
+	if cfg.Sweeper.Interval <= 0 {
+		return
+	}
+	every(lc, cfg.Sweeper.Interval, func(ctx context.Context) {
+		n, err := a.SweepStale.Handle(ctx, app.SweepStale{PendingTimeout: cfg.Sweeper.PendingTimeout, Batch: cfg.Sweeper.Batch})
+		m.StaleJobsFailed(n)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("stale job sweep failed", zap.Int("failed_jobs", n), zap.Error(err))
+		case n > 0:
+			logger.Info("stale jobs failed", zap.Int("jobs", n), zap.Duration("pending_timeout", cfg.Sweeper.PendingTimeout))
+		}
 	})
 }
 

@@ -61,7 +61,7 @@ func TestServeDevPrintsWorkingCurlLines(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{
-			Stdout: stdout, Stderr: stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0"},
+			Stdout: stdout, Stderr: stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
 		})
 	}()
 	curl := regexp.MustCompile(`curl -i '([^']+)' -H 'Authorization: ([^']+)' -H 'api-key: ([^']+)'`)
@@ -116,7 +116,7 @@ func TestServeRefusesWithoutAuth(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
 	code := bootstrap.Execute(context.Background(), []string{"serve"}, bootstrap.IO{
-		Stdout: io.Discard, Stderr: &stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0"},
+		Stdout: io.Discard, Stderr: &stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
 	})
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr.String(), "no auth configuration")

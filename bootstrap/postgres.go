@@ -3,11 +3,14 @@ package bootstrap
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/jobstatus/jobstatus/adapters/metrics"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
@@ -21,7 +24,24 @@ var PostgresModule = fx.Module("postgres",
 		newPostgresJobs,
 		func(j *postgres.Jobs) store { return store{j} },
 		func(j *postgres.Jobs) ports.DurationSource { return j },
+		func(j *postgres.Jobs) ports.JobMaintenance { return j },
+		func(j *postgres.Jobs) ports.ReportSource { return j },
+		func(j *postgres.Jobs) storeReadiness {
+			return func(ctx context.Context) (string, error) {
+				if err := j.Ping(ctx); err != nil {
+					return "", errors.New("database unreachable")
+				}
+				return "database answers", nil
+			}
+		},
 	),
+)
+
+// PoolMetricsModule exports the connection pool's statistics.
+var PoolMetricsModule = fx.Module("poolmetrics",
+	fx.Invoke(func(m *metrics.Metrics, db *sqlx.DB) {
+		m.Registry().MustRegister(collectors.NewDBStatsCollector(db.DB, "jobstatus"))
+	}),
 )
 
 // ListenerModule wakes waiting requests on PostgreSQL notifications, so a

@@ -90,7 +90,7 @@ working_set() { # the jobs clinics are polling: a random sample, 80/20 as in the
 start_service() {
 	local port; port="$(free_port)"
 	SVC_URL="http://127.0.0.1:$port"
-	JOBSTATUS_HTTP_ADDR="127.0.0.1:$port" JOBSTATUS_DATABASE_URL="$DB_URL" \
+	JOBSTATUS_HTTP_ADDR="127.0.0.1:$port" JOBSTATUS_ADMIN_ADDR=127.0.0.1:0 JOBSTATUS_DATABASE_URL="$DB_URL" \
 	JOBSTATUS_AUTH_JWKS_FILE="$WORK/jwks.json" JOBSTATUS_API_KEYS_FILE="$WORK/clients.yaml" \
 	JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus \
 	JOBSTATUS_LOG_LEVEL=info \

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/jobstatus/jobstatus/api"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -30,37 +31,70 @@ func DefaultCacheConfig() CacheConfig {
 	return CacheConfig{TerminalMaxAge: time.Hour}
 }
 
+// Observer is told about every request and every refused credential
+// (metrics); NopObserver ignores them.
+type Observer interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+	AuthFailure(credential, reason string)
+}
+
+// NopObserver is an Observer that records nothing.
+type NopObserver struct{}
+
+// ObserveRequest implements Observer.
+func (NopObserver) ObserveRequest(string, string, int, time.Duration) {}
+
+// AuthFailure implements Observer.
+func (NopObserver) AuthFailure(string, string) {}
+
 // Handler serves the public API.
 type Handler struct {
 	app    *app.Application
 	logger *zap.Logger
 	cache  CacheConfig
+	obs    Observer
 }
 
+// OpenAPIPath serves the API description.
+const OpenAPIPath = "/openapi.yaml"
+
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
-func NewHandler(a *app.Application, logger *zap.Logger, cache CacheConfig) nethttp.Handler {
-	if a == nil || logger == nil {
+func NewHandler(a *app.Application, logger *zap.Logger, cache CacheConfig, obs Observer) nethttp.Handler {
+	if a == nil || logger == nil || obs == nil {
 		panic("http: nil dependency for NewHandler")
 	}
-	h := &Handler{app: a, logger: logger, cache: cache}
+	h := &Handler{app: a, logger: logger, cache: cache, obs: obs}
 	r := mux.NewRouter()
 	// Unclean paths are not redirected: they simply do not match.
 	r.SkipClean(true)
 	r.UseEncodedPath()
 	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
+	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{nethttp.StatusNotFound, typeNotFound, "Resource not found"})
 	})
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{nethttp.StatusMethodNotAllowed, typeMethod, "Method " + r.Method + " is not allowed"})
 	})
-	return observe(logger, limitHeaders(r))
+	return observe(logger, obs, limitHeaders(r))
+}
+
+func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
+	setRoute(r.Context(), OpenAPIPath)
+	h := w.Header()
+	h.Set("Content-Type", "application/yaml")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Content-Length", strconv.Itoa(len(api.OpenAPI)))
+	if r.Method != nethttp.MethodHead {
+		_, _ = w.Write(api.OpenAPI)
+	}
 }
 
 // errMalformed is a request the service will not read, whoever sent it.
 var errMalformed = &domain.ValidationError{Field: "request", Reason: "malformed"}
 
 func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
+	setRoute(r.Context(), JobPath)
 	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
 		h.fail(w, r, errMalformed)
 		return
@@ -118,6 +152,7 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error) 
 	case p.status == nethttp.StatusUnauthorized:
 		var authErr *domain.AuthError
 		if errors.As(err, &authErr) {
+			h.obs.AuthFailure(string(authErr.Credential), authErr.Reason)
 			h.logger.Info("authentication failed", zap.String("request_id", RequestIDFrom(r.Context())),
 				zap.String("credential", string(authErr.Credential)), zap.String("reason", authErr.Reason))
 		}

@@ -21,6 +21,16 @@ type ctxKey struct{}
 type requestInfo struct {
 	id       string
 	clientID string
+	route    string
+}
+
+// unmatched is the route label of requests no route took.
+const unmatched = "unmatched"
+
+func setRoute(ctx context.Context, route string) {
+	if info, ok := ctx.Value(ctxKey{}).(*requestInfo); ok {
+		info.route = route
+	}
 }
 
 // RequestIDFrom returns the request id set by the middleware, or "".
@@ -85,10 +95,10 @@ func (s *statusRecorder) Unwrap() nethttp.ResponseWriter { return s.ResponseWrit
 // observe assigns the request id, recovers panics into a 500 envelope and
 // writes one access-log line per request. It never logs credentials: only
 // method, path, status, duration, client id and request id.
-func observe(logger *zap.Logger, next nethttp.Handler) nethttp.Handler {
+func observe(logger *zap.Logger, obs Observer, next nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		start := time.Now()
-		info := &requestInfo{id: r.Header.Get("X-Request-ID")}
+		info := &requestInfo{id: r.Header.Get("X-Request-ID"), route: unmatched}
 		if !validRequestID(info.id) {
 			info.id = newRequestID()
 		}
@@ -106,11 +116,13 @@ func observe(logger *zap.Logger, next nethttp.Handler) nethttp.Handler {
 					writeProblem(rec, r, problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"})
 				}
 			}
+			took := time.Since(start)
+			obs.ObserveRequest(info.route, r.Method, rec.status, took)
 			logger.Info("request",
 				zap.String("method", r.Method),
 				zap.String("path", r.URL.EscapedPath()),
 				zap.Int("status", rec.status),
-				zap.Duration("duration", time.Since(start)),
+				zap.Duration("duration", took),
 				zap.String("client_id", info.clientID),
 				zap.String("request_id", info.id),
 			)

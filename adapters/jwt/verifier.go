@@ -71,6 +71,13 @@ type Verifier struct {
 	// the token itself is never stored.
 	cache        *lru.Cache[[sha256.Size]byte, domain.Principal]
 	hits, misses atomic.Uint64
+	// refreshFailure is the last failed JWKS refresh, if any.
+	refreshFailure atomic.Pointer[refreshFailure]
+}
+
+type refreshFailure struct {
+	at  time.Time
+	err error
 }
 
 // NewVerifier validates cfg and loads the keys. A JWKS URL that cannot be
@@ -95,11 +102,15 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 		logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	keys, err := loadKeys(ctx, cfg, logger)
+	v := &Verifier{cancel: cancel, logger: logger}
+	keys, err := loadKeys(ctx, cfg, logger, func(err error) {
+		v.refreshFailure.Store(&refreshFailure{at: time.Now(), err: err})
+	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
+	v.keys = keys
 	opts := []gojwt.ParserOption{
 		gojwt.WithValidMethods(algs),
 		gojwt.WithIssuer(cfg.Issuer),
@@ -114,7 +125,7 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 		now = cfg.Now
 		opts = append(opts, gojwt.WithTimeFunc(cfg.Now))
 	}
-	v := &Verifier{parser: gojwt.NewParser(opts...), keys: keys, cancel: cancel, logger: logger, now: now}
+	v.parser, v.now = gojwt.NewParser(opts...), now
 	if cfg.CacheSize > 0 {
 		if v.cache, err = lru.New[[sha256.Size]byte, domain.Principal](cfg.CacheSize); err != nil {
 			cancel()
@@ -124,7 +135,7 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 	return v, nil
 }
 
-func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger) (keyfunc.Keyfunc, error) {
+func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger, onRefreshError func(error)) (keyfunc.Keyfunc, error) {
 	set := 0
 	for _, b := range []bool{cfg.Keys != nil, cfg.JWKSFile != "", cfg.JWKSURL != ""} {
 		if b {
@@ -173,11 +184,30 @@ func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger) (keyfunc.Keyf
 			RefreshUnknownKID: rate.NewLimiter(rate.Every(unknown), 1),
 			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 				return func(_ context.Context, err error) {
+					onRefreshError(err)
 					logger.Warn("JWKS refresh failed; keeping the last good keys", zap.String("url", u), zap.Error(err))
 				}
 			},
 		})
 	}
+}
+
+// Ready reports how many verification keys are loaded, and says when the
+// last JWKS refresh failed; it fails only when no key is loaded.
+func (v *Verifier) Ready(ctx context.Context) (string, error) {
+	all, err := v.keys.Storage().KeyReadAll(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read keys: %w", err)
+	}
+	detail := fmt.Sprintf("%d verification keys", len(all))
+	if f := v.refreshFailure.Load(); f != nil {
+		detail += fmt.Sprintf("; last JWKS refresh failed at %s (%v), using the last good keys",
+			f.at.UTC().Format(time.RFC3339), f.err)
+	}
+	if len(all) == 0 {
+		return "", errors.New("no verification keys loaded: " + detail)
+	}
+	return detail, nil
 }
 
 // Close stops background key refreshes.

@@ -132,7 +132,7 @@ func serve(t *testing.T, env []string, args ...string) *service {
 	require.NoError(t, err)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "JOBSTATUS_HTTP_ADDR=" + addr}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "JOBSTATUS_HTTP_ADDR=" + addr, "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"}, env...)
 	s := &service{url: "http://" + addr, cmd: cmd, stderr: newLockedBuffer()}
 	cmd.Stdout, cmd.Stderr = io.Discard, s.stderr
 	require.NoError(t, cmd.Start())

@@ -1,0 +1,130 @@
+// Package metrics exports the service's Prometheus metrics: requests by
+// route and status, authentication failures by reason, job transitions by
+// outcome, swept stale jobs, and whatever gauges the composition root
+// registers (caches, waiters, database pool).
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+const namespace = "jobstatus"
+
+// Metrics holds the collectors. Its methods are safe for concurrent use.
+type Metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+	transitions  *prometheus.CounterVec
+	stale        prometheus.Counter
+}
+
+// New returns metrics registered on a fresh registry, with the Go runtime
+// and process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds", Help: "HTTP request latency by route and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "status"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "auth_failures_total", Help: "Refused credentials by credential and reason.",
+		}, []string{"credential", "reason"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "job_transitions_total",
+			Help: "Job finish attempts in this process by outcome: done, failed, repeated, conflict.",
+		}, []string{"outcome"}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "stale_jobs_failed_total", Help: "PENDING jobs failed by the sweeper for timing out.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.authFailures, m.transitions, m.stale,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is where more collectors may be registered.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveRequest records one HTTP request.
+func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	s := strconv.Itoa(status)
+	m.requests.WithLabelValues(route, method, s).Inc()
+	m.latency.WithLabelValues(route, s).Observe(d.Seconds())
+}
+
+// AuthFailure records a refused credential.
+func (m *Metrics) AuthFailure(credential, reason string) {
+	m.authFailures.WithLabelValues(credential, reason).Inc()
+}
+
+// StaleJobsFailed records jobs failed by the sweeper.
+func (m *Metrics) StaleJobsFailed(n int) {
+	if n > 0 {
+		m.stale.Add(float64(n))
+		m.transitions.WithLabelValues("timed_out").Add(float64(n))
+	}
+}
+
+// GaugeFunc registers a gauge read from fn at scrape time.
+func (m *Metrics) GaugeFunc(name, help string, labels prometheus.Labels, fn func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: name, Help: help, ConstLabels: labels,
+	}, fn))
+}
+
+// CounterFunc registers a counter read from fn at scrape time.
+func (m *Metrics) CounterFunc(name, help string, labels prometheus.Labels, fn func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: namespace, Name: name, Help: help, ConstLabels: labels,
+	}, fn))
+}
+
+// Repository counts the outcomes of Finish on the repository it wraps.
+type Repository struct {
+	ports.JobRepository
+	m *Metrics
+}
+
+// Jobs wraps next so every finish is counted.
+func (m *Metrics) Jobs(next ports.JobRepository) *Repository {
+	return &Repository{JobRepository: next, m: m}
+}
+
+// Finish implements ports.JobRepository.
+func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
+	j, changed, err := r.JobRepository.Finish(ctx, id, o)
+	switch {
+	case err == nil && changed && o.Status == domain.StatusDone:
+		r.m.transitions.WithLabelValues("done").Inc()
+	case err == nil && changed:
+		r.m.transitions.WithLabelValues("failed").Inc()
+	case err == nil:
+		r.m.transitions.WithLabelValues("repeated").Inc()
+	case errors.Is(err, domain.ErrConflict):
+		r.m.transitions.WithLabelValues("conflict").Inc()
+	}
+	return j, changed, err
+}
