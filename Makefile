@@ -11,7 +11,9 @@ FUZZTIME    ?= 30s
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-.PHONY: run test test-unit test-env build lint fuzz bench clean
+IMAGE       ?= jobstatus:latest
+
+.PHONY: run test test-unit test-env build image image-smoke lint fuzz bench clean
 
 run: ## serve with the in-memory store and --dev auth, printing curl lines
 	$(GO) run ./cmd/jobstatus serve --dev
@@ -29,6 +31,14 @@ test-env: ## only prepare the Docker engine and the PostgreSQL image
 
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/jobstatus
+
+image: build ## FROM scratch image, non-root, built with the local engine (no registry needed)
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || scripts/test-env.sh >/dev/null
+	cp /etc/ssl/certs/ca-certificates.crt bin/ca-certificates.crt
+	docker build -t $(IMAGE) .
+
+image-smoke: image ## run the image against PostgreSQL on loopback and query the status endpoint
+	scripts/image-smoke.sh $(IMAGE)
 
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

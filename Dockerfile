@@ -1,0 +1,11 @@
+# A static jobstatus binary in an empty image, running as a non-root user.
+# Build it with `make image` (the binary is built on the host, so no base
+# image is pulled); see docker-compose.yml for a deployment sketch.
+FROM scratch
+COPY bin/jobstatus /jobstatus
+COPY bin/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+USER 65532:65532
+ENV JOBSTATUS_HTTP_ADDR=:8080 JOBSTATUS_ADMIN_ADDR=:9090
+EXPOSE 8080 9090
+ENTRYPOINT ["/jobstatus"]
+CMD ["serve"]
