@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/contract"
@@ -166,4 +168,47 @@ func TestListenerWakesOnEveryChange(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
+}
+
+// TestTwoInstancesSweep runs the sweep use case from two instances, each
+// with its own pool, on the same jobs: each stale job fails exactly once.
+func TestTwoInstancesSweep(t *testing.T) {
+	t.Parallel()
+	first, url := newJobs(t, 5*time.Second)
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	second := postgres.NewJobs(db, 5*time.Second)
+	ctx := context.Background()
+	old := time.Now().Add(-2 * time.Hour)
+	const n = 500
+	for range n {
+		j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: old, Now: old})
+		require.NoError(t, err)
+		_, _, err = first.Create(ctx, j)
+		require.NoError(t, err)
+	}
+	clock := ports.ClockFunc(time.Now)
+	sweepers := []app.SweepStaleHandler{app.NewSweepStaleHandler(first, clock), app.NewSweepStaleHandler(second, clock)}
+	counts := make([]int, len(sweepers))
+	var wg sync.WaitGroup
+	for i, s := range sweepers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 { // keep trying while the other holds the lock
+				got, err := s.Handle(ctx, app.SweepStale{PendingTimeout: time.Hour, Batch: 25})
+				if err != nil {
+					t.Errorf("sweeper %d: %v", i, err)
+					return
+				}
+				counts[i] += got
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, n, counts[0]+counts[1], "every stale job failed exactly once (%v)", counts)
+	var left int
+	require.NoError(t, db.GetContext(ctx, &left, `SELECT count(*) FROM async_jobs WHERE status = 'PENDING'`))
+	require.Zero(t, left)
 }
