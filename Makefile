@@ -49,8 +49,11 @@ bench: ## micro-benchmarks, then the load run against PostgreSQL with 10^6 jobs 
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwt ./adapters/jobcache ./adapters/http
 	scripts/bench.sh
 
-fuzz: ## run each fuzz target for FUZZTIME
+fuzz: ## run each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test` too)
 	$(GO) test ./domain -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/http -run '^$$' -fuzz '^FuzzCredentials$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/http -run '^$$' -fuzz '^FuzzPreferWait$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/jwt -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin
