@@ -29,6 +29,8 @@ type Deps struct {
 	Tokens  ports.TokenVerifier
 	Clients ports.ClientStore
 	Clock   ports.Clock
+	// Limits is the per-client rate limit; nil means none.
+	Limits ports.RateLimiter
 	// Durations feeds the eta estimator; nil means in-process history only.
 	Durations ports.DurationSource
 	// Maintenance and Reports are optional: tools that sweep, purge or
@@ -76,7 +78,7 @@ func New(d Deps) *Application {
 		a.Report = NewReportHandler(d.Reports)
 	}
 	if d.Tokens != nil && d.Clients != nil {
-		a.Authenticate = NewAuthenticateHandler(d.Tokens, d.Clients)
+		a.Authenticate = NewAuthenticateHandler(d.Tokens, d.Clients, d.Limits)
 	}
 	return a
 }

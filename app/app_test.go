@@ -218,5 +218,5 @@ func TestConstructorsPanicOnNilDeps(t *testing.T) {
 	require.Panics(t, func() { app.NewCreateJobHandler(nil, nil, nil) })
 	require.Panics(t, func() { app.NewCompleteJobHandler(memory.NewJobs(), nil, nil) })
 	require.Panics(t, func() { app.NewFailJobHandler(nil, ports.ClockFunc(time.Now)) })
-	require.Panics(t, func() { app.NewAuthenticateHandler(nil, nil) })
+	require.Panics(t, func() { app.NewAuthenticateHandler(nil, nil, nil) })
 }

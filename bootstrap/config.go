@@ -24,16 +24,17 @@ import (
 // built-in defaults, the YAML file named by JOBSTATUS_CONFIG, then
 // JOBSTATUS_* environment variables.
 type Config struct {
-	HTTP        HTTPConfig     `yaml:"http" envPrefix:"HTTP_"`
-	AdminAddr   string         `yaml:"admin_addr" env:"ADMIN_ADDR"` // empty disables the admin listener
-	Database    DatabaseConfig `yaml:"database" envPrefix:"DATABASE_"`
-	Auth        AuthConfig     `yaml:"auth" envPrefix:"AUTH_"`
-	APIKeysFile string         `yaml:"api_keys_file" env:"API_KEYS_FILE"`
-	Cache       CacheConfig    `yaml:"cache" envPrefix:"CACHE_"`
-	Polling     PollingConfig  `yaml:"polling" envPrefix:"POLLING_"`
-	ETA         ETAConfig      `yaml:"eta" envPrefix:"ETA_"`
-	Sweeper     SweeperConfig  `yaml:"sweeper" envPrefix:"SWEEPER_"`
-	Log         LogConfig      `yaml:"log" envPrefix:"LOG_"`
+	HTTP        HTTPConfig      `yaml:"http" envPrefix:"HTTP_"`
+	AdminAddr   string          `yaml:"admin_addr" env:"ADMIN_ADDR"` // empty disables the admin listener
+	Database    DatabaseConfig  `yaml:"database" envPrefix:"DATABASE_"`
+	Auth        AuthConfig      `yaml:"auth" envPrefix:"AUTH_"`
+	APIKeysFile string          `yaml:"api_keys_file" env:"API_KEYS_FILE"`
+	Cache       CacheConfig     `yaml:"cache" envPrefix:"CACHE_"`
+	Polling     PollingConfig   `yaml:"polling" envPrefix:"POLLING_"`
+	ETA         ETAConfig       `yaml:"eta" envPrefix:"ETA_"`
+	Sweeper     SweeperConfig   `yaml:"sweeper" envPrefix:"SWEEPER_"`
+	RateLimit   RateLimitConfig `yaml:"rate_limit" envPrefix:"RATE_LIMIT_"`
+	Log         LogConfig       `yaml:"log" envPrefix:"LOG_"`
 }
 
 // SweeperConfig tunes the failing of jobs left PENDING too long.
@@ -74,6 +75,20 @@ type HTTPConfig struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout" env:"WRITE_TIMEOUT"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+	MaxInFlight       int           `yaml:"max_in_flight" env:"MAX_IN_FLIGHT"` // past it: 503 at once
+}
+
+// RateLimitConfig is the per-client token bucket: a default and overrides.
+type RateLimitConfig struct {
+	RPS     float64                `yaml:"rps" env:"RPS"` // 0 disables the default limit
+	Burst   int                    `yaml:"burst" env:"BURST"`
+	Clients map[string]ClientLimit `yaml:"clients"`
+}
+
+// ClientLimit overrides the rate limit of one client.
+type ClientLimit struct {
+	RPS   float64 `yaml:"rps"`
+	Burst int     `yaml:"burst"`
 }
 
 // DatabaseConfig configures the PostgreSQL store. An empty URL selects the
@@ -115,6 +130,7 @@ func DefaultConfig() Config {
 			WriteTimeout:      40 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   20 * time.Second,
+			MaxInFlight:       8192,
 		},
 		Database: DatabaseConfig{
 			MaxOpenConns:    16,
@@ -128,11 +144,12 @@ func DefaultConfig() Config {
 			JWKSRefresh:            15 * time.Minute,
 			JWKSUnknownKIDInterval: time.Minute,
 		},
-		Cache:   CacheConfig{Jobs: 100_000, Tokens: 100_000, TerminalMaxAge: time.Hour},
-		Polling: PollingConfig{MaxWait: 30 * time.Second, MaxWaiters: 10_000, MaxRetryAfter: 30 * time.Second},
-		ETA:     ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
-		Sweeper: SweeperConfig{Interval: time.Minute, PendingTimeout: time.Hour, Batch: 1000},
-		Log:     LogConfig{Level: "info", Format: "json"},
+		Cache:     CacheConfig{Jobs: 100_000, Tokens: 100_000, TerminalMaxAge: time.Hour},
+		Polling:   PollingConfig{MaxWait: 30 * time.Second, MaxWaiters: 4096, MaxRetryAfter: 30 * time.Second},
+		RateLimit: RateLimitConfig{RPS: 200, Burst: 400},
+		ETA:       ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
+		Sweeper:   SweeperConfig{Interval: time.Minute, PendingTimeout: time.Hour, Batch: 1000},
+		Log:       LogConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -204,6 +221,17 @@ func (c Config) Validate(dev bool) error {
 	}
 	if c.Polling.MaxWait < 0 || c.Polling.MaxWaiters < 0 || c.Polling.MaxRetryAfter < time.Second {
 		errs = append(errs, errors.New("polling: max_wait and max_waiters must not be negative, max_retry_after at least 1s"))
+	}
+	if c.HTTP.MaxInFlight < 0 || (c.HTTP.MaxInFlight > 0 && c.Polling.MaxWaiters >= c.HTTP.MaxInFlight) {
+		errs = append(errs, errors.New("http.max_in_flight must exceed polling.max_waiters, or held requests starve the rest"))
+	}
+	if c.RateLimit.RPS < 0 || (c.RateLimit.RPS > 0 && c.RateLimit.Burst < 1) {
+		errs = append(errs, errors.New("rate_limit: rps must not be negative; burst at least 1 when limiting"))
+	}
+	for id, l := range c.RateLimit.Clients {
+		if l.RPS < 0 || (l.RPS > 0 && l.Burst < 1) {
+			errs = append(errs, fmt.Errorf("rate_limit.clients.%s: rps must not be negative; burst at least 1 when limiting", id))
+		}
 	}
 	if c.HTTP.WriteTimeout <= c.Polling.MaxWait {
 		errs = append(errs, errors.New("http.write_timeout must exceed polling.max_wait, or held requests are cut off"))

@@ -16,6 +16,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/jwt"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/adapters/metrics"
+	"github.com/jobstatus/jobstatus/adapters/ratelimit"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
@@ -109,11 +110,21 @@ var AdminModule = fx.Module("admin",
 // ServiceAppModule provides the use cases with authentication, for serving,
 // and keeps the eta estimate fresh from the store.
 var ServiceAppModule = fx.Module("app",
-	fx.Provide(func(jobs ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore, clock ports.Clock,
-		durations ports.DurationSource, maintenance ports.JobMaintenance, changes *app.Changes, cfg Config) *app.Application {
-		return app.New(app.Deps{Jobs: jobs, Tokens: tokens, Clients: clients, Clock: clock, Durations: durations,
-			Maintenance: maintenance, Changes: changes, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
-	}),
+	fx.Provide(
+		func(cfg Config) ports.RateLimiter {
+			clients := map[string]ratelimit.Limit{}
+			for id, l := range cfg.RateLimit.Clients {
+				clients[id] = ratelimit.Limit{RPS: l.RPS, Burst: l.Burst}
+			}
+			return ratelimit.New(ratelimit.Limit{RPS: cfg.RateLimit.RPS, Burst: cfg.RateLimit.Burst}, clients)
+		},
+		func(jobs ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore, limits ports.RateLimiter,
+			clock ports.Clock, durations ports.DurationSource, maintenance ports.JobMaintenance, changes *app.Changes,
+			cfg Config) *app.Application {
+			return app.New(app.Deps{Jobs: jobs, Tokens: tokens, Clients: clients, Limits: limits, Clock: clock,
+				Durations: durations, Maintenance: maintenance, Changes: changes, ETA: etaConfig(cfg), Polling: pollingConfig(cfg)})
+		},
+	),
 	fx.Invoke(refreshETA, sweepStale),
 )
 
@@ -130,8 +141,8 @@ var ToolAppModule = fx.Module("app",
 // HTTPModule serves the public API for the lifetime of the app.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
-		func(cfg Config) httpadapter.CacheConfig {
-			return httpadapter.CacheConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge}
+		func(cfg Config) httpadapter.HandlerConfig {
+			return httpadapter.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight}
 		},
 		httpadapter.NewHandler,
 		newHTTPServer,

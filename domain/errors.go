@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNotFound means the job does not exist, or is not visible to the caller:
@@ -61,4 +62,16 @@ type ForbiddenError struct {
 // Error implements error.
 func (e *ForbiddenError) Error() string {
 	return fmt.Sprintf("missing scopes %v", e.MissingScopes)
+}
+
+// RateLimitedError means the client sent more requests than it may; it
+// may try again after RetryAfter.
+type RateLimitedError struct {
+	ClientID   string
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("client %s is over its rate limit; retry after %s", e.ClientID, e.RetryAfter)
 }

@@ -90,6 +90,12 @@ type ClientStore interface {
 	ClientByAPIKey(ctx context.Context, apiKey string) (domain.Client, error)
 }
 
+// RateLimiter decides whether a client may make one more request now; if
+// not, it says how long to wait.
+type RateLimiter interface {
+	Allow(clientID string) (ok bool, retryAfter time.Duration)
+}
+
 // Clock tells the time; tests replace it.
 type Clock interface {
 	Now() time.Time

@@ -42,7 +42,7 @@ func BenchmarkGetFinishedJob(b *testing.B) {
 		Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}}); err != nil {
 		b.Fatal(err)
 	}
-	h := httpadapter.NewHandler(a, zap.NewNop(), httpadapter.DefaultCacheConfig(), httpadapter.NopObserver{})
+	h := httpadapter.NewHandler(a, zap.NewNop(), httpadapter.DefaultHandlerConfig(), httpadapter.NopObserver{})
 	req := httptest.NewRequest("GET", "/patients/composition/job/"+j.ID.String(), nil)
 	req.Header.Set("Authorization", "Bearer "+kit.Token(testkit.ClientA))
 	req.Header.Set("api-key", testkit.KeyA)

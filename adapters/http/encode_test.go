@@ -21,6 +21,6 @@ func BenchmarkEncodeJob(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()
-		writeJob(w, req, st, DefaultCacheConfig())
+		writeJob(w, req, st, DefaultHandlerConfig())
 	}
 }

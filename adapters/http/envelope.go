@@ -8,6 +8,7 @@ import (
 	nethttp "net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jobstatus/jobstatus/app"
 
@@ -67,6 +68,7 @@ const (
 	typeTooLarge     = "request_too_large"
 	typeInternal     = "internal_error"
 	typeUnavailable  = "service_unavailable"
+	typeRateLimited  = "too_many_requests"
 
 	msgInvalidToken  = "Invalid access token"
 	msgInvalidAPIKey = "Invalid api-key"
@@ -75,9 +77,10 @@ const (
 
 // problem is an error as the client will see it.
 type problem struct {
-	status  int
-	kind    string
-	message string
+	status     int
+	kind       string
+	message    string
+	retryAfter time.Duration // for 429; 503 always says retryAfterUnavailable
 }
 
 // retryAfterUnavailable is what a 503 tells clients to wait, in seconds.
@@ -91,24 +94,27 @@ func classify(err error) problem {
 		authErr  *domain.AuthError
 		forbid   *domain.ForbiddenError
 		validErr *domain.ValidationError
+		limited  *domain.RateLimitedError
 	)
 	switch {
+	case errors.As(err, &limited):
+		return problem{nethttp.StatusTooManyRequests, typeRateLimited, "Rate limit exceeded, retry later", limited.RetryAfter}
 	case errors.As(err, &authErr):
 		msg := msgInvalidToken
 		if authErr.Credential == domain.CredentialAPIKey {
 			msg = msgInvalidAPIKey
 		}
-		return problem{nethttp.StatusUnauthorized, typeAccessDenied, msg}
+		return problem{status: nethttp.StatusUnauthorized, kind: typeAccessDenied, message: msg}
 	case errors.As(err, &forbid):
-		return problem{nethttp.StatusForbidden, typeForbidden, forbiddenMessage(forbid.MissingScopes)}
+		return problem{status: nethttp.StatusForbidden, kind: typeForbidden, message: forbiddenMessage(forbid.MissingScopes)}
 	case errors.As(err, &validErr):
-		return problem{nethttp.StatusBadRequest, typeValidation, validationMessage(validErr)}
+		return problem{status: nethttp.StatusBadRequest, kind: typeValidation, message: validationMessage(validErr)}
 	case errors.Is(err, domain.ErrNotFound):
-		return problem{nethttp.StatusNotFound, typeNotFound, msgTaskNotFound}
+		return problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound}
 	case errors.Is(err, domain.ErrUnavailable):
-		return problem{nethttp.StatusServiceUnavailable, typeUnavailable, "Service is temporarily unavailable, retry later"}
+		return problem{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: "Service is temporarily unavailable, retry later"}
 	}
-	return problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"}
+	return problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"}
 }
 
 func forbiddenMessage(missing []string) string {
@@ -159,10 +165,10 @@ func meta(r *nethttp.Request, status int) Meta {
 // writeJob answers 200 with the job, or 304 when the caller already holds
 // this representation (If-None-Match). The strong ETag covers data only:
 // meta differs per request.
-func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache CacheConfig) {
+func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache HandlerConfig) {
 	data, err := json.Marshal(toJobData(st.Job))
 	if err != nil {
-		writeProblem(w, r, problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"})
+		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"})
 		return
 	}
 	sum := sha256.Sum256(data)
@@ -185,7 +191,7 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, ca
 	}
 	m, err := json.Marshal(meta(r, nethttp.StatusOK))
 	if err != nil {
-		writeProblem(w, r, problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"})
+		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"})
 		return
 	}
 	body := make([]byte, 0, len(data)+len(m)+20)
@@ -220,6 +226,8 @@ func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {
 		h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+domain.ScopeCompositionRead+`"`)
 	case nethttp.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+	case nethttp.StatusTooManyRequests:
+		h.Set("Retry-After", strconv.Itoa(max(1, int((p.retryAfter+time.Second-1)/time.Second))))
 	case nethttp.StatusMethodNotAllowed:
 		h.Set("Allow", "GET, HEAD")
 	}

@@ -20,15 +20,18 @@ import (
 // JobPath is the route of the status endpoint.
 const JobPath = "/patients/composition/job/{asyncJobId}"
 
-// CacheConfig says how long clients may keep answers.
-type CacheConfig struct {
+// HandlerConfig tunes the public API.
+type HandlerConfig struct {
 	// TerminalMaxAge is the Cache-Control max-age of DONE and FAILED jobs.
 	TerminalMaxAge time.Duration
+	// MaxInFlight caps requests being served at once; past it the service
+	// answers 503 at once instead of queueing. Zero means no cap.
+	MaxInFlight int
 }
 
-// DefaultCacheConfig returns sensible defaults.
-func DefaultCacheConfig() CacheConfig {
-	return CacheConfig{TerminalMaxAge: time.Hour}
+// DefaultHandlerConfig returns sensible defaults.
+func DefaultHandlerConfig() HandlerConfig {
+	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192}
 }
 
 // Observer is told about every request and every refused credential
@@ -51,7 +54,7 @@ func (NopObserver) AuthFailure(string, string) {}
 type Handler struct {
 	app    *app.Application
 	logger *zap.Logger
-	cache  CacheConfig
+	cache  HandlerConfig
 	obs    Observer
 }
 
@@ -59,7 +62,7 @@ type Handler struct {
 const OpenAPIPath = "/openapi.yaml"
 
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
-func NewHandler(a *app.Application, logger *zap.Logger, cache CacheConfig, obs Observer) nethttp.Handler {
+func NewHandler(a *app.Application, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
 	if a == nil || logger == nil || obs == nil {
 		panic("http: nil dependency for NewHandler")
 	}
@@ -71,12 +74,12 @@ func NewHandler(a *app.Application, logger *zap.Logger, cache CacheConfig, obs O
 	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{nethttp.StatusNotFound, typeNotFound, "Resource not found"})
+		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: "Resource not found"})
 	})
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{nethttp.StatusMethodNotAllowed, typeMethod, "Method " + r.Method + " is not allowed"})
+		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 	})
-	return observe(logger, obs, limitHeaders(r))
+	return observe(logger, obs, limitInFlight(cache.MaxInFlight, limitHeaders(r)))
 }
 
 func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {

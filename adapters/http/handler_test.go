@@ -70,7 +70,7 @@ func setup(t *testing.T) *testBundle {
 	logger := zap.New(core)
 	cfg := httpadapter.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	srv := httpadapter.NewServer(cfg, httpadapter.NewHandler(a, logger, httpadapter.DefaultCacheConfig(), httpadapter.NopObserver{}), logger)
+	srv := httpadapter.NewServer(cfg, httpadapter.NewHandler(a, logger, httpadapter.DefaultHandlerConfig(), httpadapter.NopObserver{}), logger)
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 

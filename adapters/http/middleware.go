@@ -113,7 +113,7 @@ func observe(logger *zap.Logger, obs Observer, next nethttp.Handler) nethttp.Han
 				logger.Error("panic serving request",
 					zap.String("request_id", info.id), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 				if !rec.wrote {
-					writeProblem(rec, r, problem{nethttp.StatusInternalServerError, typeInternal, "Internal server error"})
+					writeProblem(rec, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"})
 				}
 			}
 			took := time.Since(start)
@@ -143,9 +143,27 @@ func limitHeaders(next nethttp.Handler) nethttp.Handler {
 			}
 		}
 		if size > HeaderLimit {
-			writeProblem(w, r, problem{nethttp.StatusRequestHeaderFieldsTooLarge, typeTooLarge, "Request headers are too large"})
+			writeProblem(w, r, problem{status: nethttp.StatusRequestHeaderFieldsTooLarge, kind: typeTooLarge, message: "Request headers are too large"})
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// limitInFlight answers 503 at once when n requests are already being
+// served: under overload, fast refusals beat a queue that times out.
+func limitInFlight(n int, next nethttp.Handler) nethttp.Handler {
+	if n <= 0 {
+		return next
+	}
+	slots := make(chan struct{}, n)
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			next.ServeHTTP(w, r)
+		default:
+			writeProblem(w, r, problem{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: "Service is busy, retry later"})
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,4 +164,65 @@ func TestJWKSURL(t *testing.T) {
 		require.Error(t, err)
 	}
 	require.LessOrEqual(t, fetches.Load(), int32(2), "unknown kids must not hammer the JWKS endpoint")
+}
+
+// jwksServer serves the kit's JWKS until down is set, then 503s.
+func jwksServer(t *testing.T, kit *testkit.Kit, down *atomic.Bool) *httptest.Server {
+	t.Helper()
+	jwks, err := os.ReadFile(kit.JWKSFile)
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestJWKSURLGoesDownLater(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	var down atomic.Bool
+	srv := jwksServer(t, kit, &down)
+	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond}, nil)
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+	ctx := context.Background()
+	_, err = v.Verify(ctx, kit.Token(testkit.ClientA))
+	require.NoError(t, err)
+
+	down.Store(true)
+	require.Eventually(t, func() bool {
+		detail, err := v.Ready(ctx)
+		return err == nil && strings.Contains(detail, "last JWKS refresh failed")
+	}, 5*time.Second, 20*time.Millisecond, "readiness says the refresh failed")
+	_, err = v.Verify(ctx, kit.Token(testkit.ClientA))
+	require.NoError(t, err, "the last good keys keep verifying")
+}
+
+func TestJWKSURLDownAtStart(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	var down atomic.Bool
+	down.Store(true)
+	srv := jwksServer(t, kit, &down)
+	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond}, nil)
+	require.NoError(t, err, "a JWKS endpoint that is down does not stop the service")
+	t.Cleanup(v.Close)
+	ctx := context.Background()
+	_, err = v.Ready(ctx)
+	require.ErrorContains(t, err, "no verification keys")
+	_, err = v.Verify(ctx, kit.Token(testkit.ClientA))
+	require.Error(t, err)
+
+	down.Store(false)
+	require.Eventually(t, func() bool { _, err := v.Ready(ctx); return err == nil }, 5*time.Second, 20*time.Millisecond)
+	_, err = v.Verify(ctx, kit.Token(testkit.ClientA))
+	require.NoError(t, err)
 }

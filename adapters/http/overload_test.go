@@ -1,0 +1,111 @@
+package http_test
+
+import (
+	"context"
+	nethttp "net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/apikey"
+	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
+	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/adapters/ratelimit"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// blockingRepo holds every Get until released.
+type blockingRepo struct {
+	ports.JobRepository
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.JobRepository.Get(ctx, id)
+}
+
+// serveWith starts the public API on loopback with the given pieces.
+func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter, cfg httpadapter.HandlerConfig) (string, *testkit.Kit, domain.Job) {
+	t.Helper()
+	kit := testkit.New(t)
+	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 100}, nil)
+	require.NoError(t, err)
+	t.Cleanup(verifier.Close)
+	clients, err := apikey.Load(kit.KeysFile)
+	require.NoError(t, err)
+	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Limits: limits, Clock: ports.ClockFunc(time.Now)})
+	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	scfg := httpadapter.DefaultServerConfig()
+	scfg.Addr = "127.0.0.1:0"
+	srv := httpadapter.NewServer(scfg, httpadapter.NewHandler(a, zap.NewNop(), cfg, httpadapter.NopObserver{}), zap.NewNop())
+	require.NoError(t, srv.Start(context.Background()))
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	return "http://" + srv.Addr().String(), kit, job
+}
+
+func get(t *testing.T, url string, h nethttp.Header) response {
+	t.Helper()
+	b := &testBundle{baseURL: url}
+	return b.do(t, "GET", "", h, nil)
+}
+
+func TestPerClientRateLimit(t *testing.T) {
+	t.Parallel()
+	limits := ratelimit.New(ratelimit.Limit{RPS: 0.5, Burst: 2}, nil)
+	base, kit, job := serveWith(t, memory.NewJobs(), limits, httpadapter.DefaultHandlerConfig())
+	url := base + jobPath(job.ID)
+	a := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}
+	require.Equal(t, 200, get(t, url, a).status)
+	require.Equal(t, 200, get(t, url, a).status)
+	r := get(t, url, a)
+	requireError(t, r, 429, "too_many_requests", "Rate limit exceeded, retry later")
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, secs, 1)
+	require.LessOrEqual(t, secs, 2)
+
+	// Another client has its own bucket; an unknown key is refused before any bucket.
+	b := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientB)}, "Api-Key": {testkit.KeyB}}
+	require.Equal(t, 404, get(t, url, b).status, "B is not limited by A (and does not see A's job)")
+	bad := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {"guess"}}
+	requireError(t, get(t, url, bad), 401, "access_denied", "Invalid api-key")
+}
+
+func TestInFlightCap(t *testing.T) {
+	t.Parallel()
+	repo := &blockingRepo{JobRepository: memory.NewJobs(), entered: make(chan struct{}, 10), release: make(chan struct{})}
+	cfg := httpadapter.DefaultHandlerConfig()
+	cfg.MaxInFlight = 2
+	base, kit, job := serveWith(t, repo, nil, cfg)
+	url := base + jobPath(job.ID)
+	h := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}
+
+	var wg sync.WaitGroup
+	held := make([]int, 2)
+	for i := range held {
+		wg.Add(1)
+		go func() { defer wg.Done(); held[i] = get(t, url, h).status }()
+	}
+	<-repo.entered
+	<-repo.entered
+	start := time.Now()
+	r := get(t, url, h)
+	requireError(t, r, 503, "service_unavailable", "Service is busy, retry later")
+	require.Equal(t, "1", r.header.Get("Retry-After"))
+	require.Less(t, time.Since(start), 2*time.Second, "refused at once, not queued")
+	close(repo.release)
+	wg.Wait()
+	require.Equal(t, []int{200, 200}, held)
+}
