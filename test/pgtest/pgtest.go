@@ -203,6 +203,12 @@ func (p *Postgres) Stop(ctx context.Context) error {
 	return p.Container.Stop(ctx, &timeout)
 }
 
+// Kill stops the server without letting it shut down: a crash.
+func (p *Postgres) Kill(ctx context.Context) error {
+	var zero time.Duration
+	return p.Container.Stop(ctx, &zero)
+}
+
 // Restart starts a stopped server again on the same port and waits for it.
 func (p *Postgres) Restart(ctx context.Context) error {
 	if err := p.Container.Start(ctx); err != nil {

@@ -1,0 +1,216 @@
+// Package faults runs the service in-process against PostgreSQL in a
+// container and breaks the database under it: slow statements, a crash and
+// a restart under load. Answers must be 200 or 503 with Retry-After, never
+// a 500 or a hang, the service must recover by itself, and stopping it must
+// leave no goroutine behind.
+package faults
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/test/pgtest"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+var pg *pgtest.Postgres
+
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, func(p *pgtest.Postgres) int {
+		pg = p
+		return m.Run()
+	}))
+}
+
+// service is the whole serve graph, in this process.
+type service struct {
+	url string
+	app *app.Application
+	fx  *fx.App
+	kit *testkit.Kit
+}
+
+func start(t *testing.T, dbURL string, queryTimeout time.Duration) *service {
+	t.Helper()
+	kit := testkit.New(t)
+	port, err := pgtest.FreePort()
+	require.NoError(t, err)
+	cfg := bootstrap.DefaultConfig()
+	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(port)
+	cfg.AdminAddr = ""
+	cfg.Database.URL = dbURL
+	cfg.Database.QueryTimeout = queryTimeout
+	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
+	cfg.RateLimit.RPS = 0
+	require.NoError(t, cfg.Validate(false))
+	s := &service{url: "http://" + cfg.HTTP.Addr, kit: kit}
+	s.fx = fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(&s.app), fx.NopLogger)
+	require.NoError(t, s.fx.Err())
+	require.NoError(t, s.fx.Start(context.Background()))
+	return s
+}
+
+func (s *service) stop(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, s.fx.Stop(ctx))
+}
+
+// client has its own connections, closed when the test ends.
+func client(t *testing.T) *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func (s *service) get(c *http.Client, id domain.ID) (int, http.Header, error) {
+	req, _ := http.NewRequest("GET", s.url+"/patients/composition/job/"+id.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+s.kit.Token(testkit.ClientA))
+	req.Header.Set("api-key", testkit.KeyA)
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, res.Header, nil
+}
+
+func TestSlowDatabaseIs503(t *testing.T) {
+	pgtest.Skip(t, pg)
+	before := goleak.IgnoreCurrent()
+	url := pg.Schema(t)
+	s := start(t, url, 300*time.Millisecond)
+	ctx := context.Background()
+	job, err := s.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+
+	// Another session holds the table: every lookup sleeps past its deadline.
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	require.NoError(t, err)
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, "LOCK TABLE async_jobs IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+	c := client(t)
+	for range 5 {
+		began := time.Now()
+		status, h, err := s.get(c, job.ID)
+		require.NoError(t, err)
+		require.Equal(t, 503, status)
+		require.Equal(t, "1", h.Get("Retry-After"))
+		require.Less(t, time.Since(began), 5*time.Second, "answered by the deadline, not held by the lock")
+	}
+	require.NoError(t, tx.Rollback())
+	status, _, err := s.get(c, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, 200, status, "recovered once the lock is gone")
+	require.NoError(t, db.Close())
+	c.CloseIdleConnections()
+	s.stop(t)
+	goleak.VerifyNone(t, before)
+}
+
+func TestDatabaseCrashUnderLoad(t *testing.T) {
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	own, err := pgtest.Start(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = own.Terminate() })
+	before := goleak.IgnoreCurrent()
+
+	dbURL := own.URL("")
+	db, err := postgres.Open(dbURL, postgres.PoolConfig{MaxOpenConns: 1})
+	require.NoError(t, err)
+	_, err = postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s := start(t, dbURL, time.Second)
+	pending, err := s.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	done, err := s.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	_, err = s.app.FailJob.Handle(ctx, app.FailJob{ID: done.ID.String(), Code: 500, Message: "x"})
+	require.NoError(t, err)
+
+	var (
+		stop     atomic.Bool
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		problems []string
+		wg       sync.WaitGroup
+	)
+	c := client(t)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := pending.ID
+			if w%2 == 1 {
+				id = done.ID
+			}
+			for !stop.Load() {
+				status, h, err := s.get(c, id)
+				mu.Lock()
+				switch {
+				case err != nil:
+					problems = append(problems, err.Error())
+				case status == 503 && h.Get("Retry-After") == "":
+					problems = append(problems, "503 without Retry-After")
+				case status != 200 && status != 503:
+					problems = append(problems, fmt.Sprintf("status %d", status))
+				}
+				statuses[status]++
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, own.Kill(ctx))
+	time.Sleep(2 * time.Second)
+	require.NoError(t, own.Restart(ctx))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, _, err := s.get(c, pending.ID)
+		if err == nil && status == 200 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the service did not recover by itself")
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, problems, "only 200 and 503 with Retry-After; statuses %v", statuses)
+	require.Positive(t, statuses[503], "the crash was visible: %v", statuses)
+	require.Positive(t, statuses[200], "%v", statuses)
+	t.Logf("statuses during the crash: %v", statuses)
+
+	c.CloseIdleConnections()
+	s.stop(t)
+	goleak.VerifyNone(t, before)
+}
+
