@@ -3,6 +3,8 @@
 package http
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	nethttp "net/http"
 	"strconv"
@@ -110,6 +112,12 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 	ctx := r.Context()
 	p, err := h.app.Authenticate.Handle(ctx, creds)
 	if err != nil {
+		var authErr *domain.AuthError
+		if errors.As(err, &authErr) {
+			// A short hash lets operators match failures of one token
+			// without ever logging the token.
+			h.logger.Debug("token refused", zap.String("request_id", RequestIDFrom(ctx)), zap.String("token_sha256", tokenRef(creds.Token)))
+		}
 		h.fail(w, r, err)
 		return
 	}
@@ -161,6 +169,12 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error) 
 		}
 	}
 	writeProblem(w, r, p)
+}
+
+// tokenRef is the first 12 hex digits of the token's SHA-256.
+func tokenRef(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:6])
 }
 
 // credentials reads exactly one Authorization header with the Bearer scheme

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,6 +104,24 @@ type service struct {
 	url    string
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
+	exited chan error
+	once   sync.Once
+	exit   error
+}
+
+// terminate sends SIGTERM and waits for the process to end; it is safe to
+// call more than once.
+func (s *service) terminate(within time.Duration) (error, bool) {
+	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case s.exit = <-s.exited:
+		case <-time.After(within):
+			_ = s.cmd.Process.Kill()
+			s.exit = errors.New("did not stop in time")
+		}
+	})
+	return s.exit, s.exit == nil
 }
 
 type lockedBuffer struct {
@@ -133,20 +152,14 @@ func serve(t *testing.T, env []string, args ...string) *service {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "JOBSTATUS_HTTP_ADDR=" + addr, "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"}, env...)
-	s := &service{url: "http://" + addr, cmd: cmd, stderr: newLockedBuffer()}
+	s := &service{url: "http://" + addr, cmd: cmd, stderr: newLockedBuffer(), exited: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = io.Discard, s.stderr
 	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
+	exited := s.exited
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			require.NoError(t, err, "serve must exit 0 on SIGTERM; stderr:\n%s", s.stderr.String())
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("serve did not stop on SIGTERM")
-		}
+		err, _ := s.terminate(30 * time.Second)
+		require.NoError(t, err, "serve must exit 0 on SIGTERM; stderr:\n%s", s.stderr.String())
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
