@@ -13,7 +13,10 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
 IMAGE       ?= jobstatus:latest
 
-.PHONY: run test test-unit test-env build image image-smoke lint fuzz bench clean
+SOAK_DURATION ?= 10m
+SOAK_RATE     ?= 300
+
+.PHONY: run test test-unit test-env build image image-smoke lint fuzz bench soak clean
 
 run: ## serve with the in-memory store and --dev auth, printing curl lines
 	$(GO) run ./cmd/jobstatus serve --dev
@@ -48,6 +51,11 @@ lint: ## gofmt, go vet, staticcheck
 bench: ## micro-benchmarks, then the load run against PostgreSQL with 10^6 jobs (scripts/bench.sh)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwt ./adapters/jobcache ./adapters/http
 	scripts/bench.sh
+
+soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
+	@image="$$(scripts/test-env.sh)" && \
+	TEST_POSTGRES_IMAGE="$$image" SOAK_DURATION=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) $(GO) run ./test/soak; \
+	status=$$?; scripts/test-env.sh --cleanup; exit $$status
 
 fuzz: ## run each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test` too)
 	$(GO) test ./domain -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME)

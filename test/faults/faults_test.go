@@ -213,4 +213,3 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 	s.stop(t)
 	goleak.VerifyNone(t, before)
 }
-
