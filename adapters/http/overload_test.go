@@ -89,6 +89,9 @@ func TestInFlightCap(t *testing.T) {
 	cfg := httpadapter.DefaultHandlerConfig()
 	cfg.MaxInFlight = 2
 	base, kit, job := serveWith(t, repo, nil, cfg)
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(repo.release) }) }
+	t.Cleanup(release) // runs before the server's cleanup, even if the test fails
 	url := base + jobPath(job.ID)
 	h := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}
 
@@ -101,11 +104,20 @@ func TestInFlightCap(t *testing.T) {
 	<-repo.entered
 	<-repo.entered
 	start := time.Now()
-	r := get(t, url, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, err := nethttp.NewRequestWithContext(ctx, "GET", url, nil)
+	require.NoError(t, err)
+	req.Header = h
+	res, err := nethttp.DefaultClient.Do(req)
+	require.NoError(t, err, "the third request must be refused at once, not queued")
+	res.Body.Close()
+	r := get(t, url, h) // a fourth, read in full
+	require.Equal(t, 503, res.StatusCode)
 	requireError(t, r, 503, "service_unavailable", "Service is busy, retry later")
 	require.Equal(t, "1", r.header.Get("Retry-After"))
 	require.Less(t, time.Since(start), 2*time.Second, "refused at once, not queued")
-	close(repo.release)
+	release()
 	wg.Wait()
 	require.Equal(t, []int{200, 200}, held)
 }
