@@ -333,4 +333,3 @@ func metric(admin, name string) (int, error) {
 	v, err := strconv.ParseFloat(string(m[1]), 64)
 	return int(v), err
 }
-
