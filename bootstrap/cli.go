@@ -171,20 +171,25 @@ func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger) 
 }
 
 func runMigrations(ctx context.Context, cfg Config, logger *zap.Logger) error {
-	if cfg.Database.URL == "" {
-		return usageError{errors.New("migrate needs JOBSTATUS_DATABASE_URL")}
-	}
-	db, err := postgres.Open(cfg.Database.URL, postgres.PoolConfig{MaxOpenConns: 2})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	res, err := postgres.Migrate(ctx, db)
+	res, err := migrateDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	logger.Info("migrations applied", zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
 	return nil
+}
+
+// migrateDB applies the embedded migrations to the configured database.
+func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error) {
+	if cfg.Database.URL == "" {
+		return postgres.MigrationResult{}, usageError{errors.New("migrate needs JOBSTATUS_DATABASE_URL")}
+	}
+	db, err := postgres.Open(cfg.Database.URL, postgres.PoolConfig{MaxOpenConns: 2})
+	if err != nil {
+		return postgres.MigrationResult{}, err
+	}
+	defer db.Close()
+	return postgres.Migrate(ctx, db)
 }
 
 func newMigrateCmd(stdio IO) *cobra.Command {
@@ -197,15 +202,7 @@ func newMigrateCmd(stdio IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.Database.URL == "" {
-				return usageError{errors.New("migrate needs JOBSTATUS_DATABASE_URL")}
-			}
-			db, err := postgres.Open(cfg.Database.URL, postgres.PoolConfig{MaxOpenConns: 2})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			res, err := postgres.Migrate(cmd.Context(), db)
+			res, err := migrateDB(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
