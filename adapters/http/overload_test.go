@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"net"
 	nethttp "net/http"
 	"strconv"
 	"sync"
@@ -120,4 +121,40 @@ func TestInFlightCap(t *testing.T) {
 	release()
 	wg.Wait()
 	require.Equal(t, []int{200, 200}, held)
+}
+
+// TestSlowHeadersAreCutOff is the slowloris defence: a client that trickles
+// its headers loses the connection after ReadHeaderTimeout.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
+	require.NoError(t, err)
+	t.Cleanup(verifier.Close)
+	clients, err := apikey.Load(kit.KeysFile)
+	require.NoError(t, err)
+	a := app.New(app.Deps{Jobs: memory.NewJobs(), Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now)})
+	scfg := httpadapter.DefaultServerConfig()
+	scfg.Addr, scfg.ReadHeaderTimeout = "127.0.0.1:0", 300*time.Millisecond
+	srv := httpadapter.NewServer(scfg, httpadapter.NewHandler(a, zap.NewNop(), httpadapter.DefaultHandlerConfig(), httpadapter.NopObserver{}), zap.NewNop())
+	require.NoError(t, srv.Start(context.Background()))
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+
+	conn, err := net.Dial("tcp", srv.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = conn.Write([]byte("GET /patients/composition/job/x HTTP/1.1\r\nHost: x\r\n"))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	buf := make([]byte, 1)
+	for {
+		if _, err := conn.Write([]byte("X-Slow: 1\r\n")); err != nil {
+			break
+		}
+		if _, err := conn.Read(buf); err != nil {
+			break // closed (EOF or reset): cut off
+		}
+	}
+	require.Less(t, time.Since(start), 3*time.Second, "a trickling client is dropped after the header timeout")
 }

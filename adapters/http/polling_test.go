@@ -116,3 +116,29 @@ func TestPreferWait(t *testing.T) {
 		require.Empty(t, r.header.Get("Preference-Applied"))
 	})
 }
+
+// TestDroppedClientFreesItsWaiter: a client that hangs up while held frees
+// its place at once.
+func TestDroppedClientFreesItsWaiter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	j, err := b.app.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := nethttp.NewRequestWithContext(ctx, "GET", b.baseURL+jobPath(j.ID), nil)
+	require.NoError(t, err)
+	req.Header = b.auth(testkit.ClientA, testkit.KeyA)
+	req.Header.Set("Prefer", "wait=30")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if res, err := nethttp.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	require.Eventually(t, func() bool { return b.app.Changes.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	<-done
+	require.Eventually(t, func() bool { return b.app.Changes.Waiting() == 0 }, 2*time.Second, time.Millisecond,
+		"the waiter is released when the client goes away, not after 30 s")
+}
