@@ -32,7 +32,10 @@ func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Lo
 		logger = zap.NewNop()
 	}
 	ln := &Listener{done: make(chan struct{}), logger: logger}
-	ln.l = pq.NewListener(url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+	// Reconnect backoff from 100 ms up to 2 s: quick to come back, and
+	// lib/pq's reconnect loop sleeps out its backoff before it notices Close,
+	// so its goroutine outlives Close by at most 2 s.
+	ln.l = pq.NewListener(url, 100*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventConnectionAttemptFailed:
 			logger.Warn("notification listener cannot connect", zap.Error(err))
