@@ -34,9 +34,9 @@ type IO struct {
 type usageError struct{ error }
 
 // Execute runs the command line and returns the process exit status.
-func Execute(ctx context.Context, args []string, stdio IO) int {
+func Execute(ctx context.Context, argv []string, stdio IO) int {
 	root := newRootCmd(stdio)
-	root.SetArgs(args)
+	root.SetArgs(argv)
 	root.SetOut(stdio.Stdout)
 	root.SetErr(stdio.Stderr)
 	err := root.ExecuteContext(ctx)
@@ -46,11 +46,24 @@ func Execute(ctx context.Context, args []string, stdio IO) int {
 	fmt.Fprintf(stdio.Stderr, "jobstatus: %s\n", describe(err))
 	var ue usageError
 	var ve *domain.ValidationError
-	if errors.As(err, &ue) || errors.As(err, &ve) || strings.Contains(err.Error(), "flag") || strings.Contains(err.Error(), "unknown command") ||
-		strings.Contains(err.Error(), "arg(s)") {
+	// cobra reports missing required flags and unknown commands as plain
+	// errors; everything else of the command line is wrapped as usageError.
+	msg := err.Error()
+	if errors.As(err, &ue) || errors.As(err, &ve) ||
+		strings.HasPrefix(msg, "required flag(s)") || strings.HasPrefix(msg, "unknown command") {
 		return 2
 	}
 	return 1
+}
+
+// args wraps a cobra argument check so its failures are usage errors.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 }
 
 // describe turns domain errors into sentences for a person at a terminal.
@@ -78,6 +91,7 @@ func newRootCmd(stdio IO) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newReportCmd(stdio),
 		newTokenCmd(stdio), newKeygenCmd(stdio))
 	return root
@@ -101,7 +115,7 @@ func newServeCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP service",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(stdio)
 			if err != nil {
@@ -196,7 +210,7 @@ func newMigrateCmd(stdio IO) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply database migrations",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(stdio)
 			if err != nil {
@@ -274,7 +288,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create --client ID [--id UUID] [--eta DURATION]",
 		Short: "Create a PENDING job",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
 				if eta == 0 {
@@ -303,7 +317,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	complete := &cobra.Command{
 		Use:   "complete ID --link ENTITY=HREF...",
 		Short: "Move a PENDING job to DONE",
-		Args:  cobra.ExactArgs(1),
+		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			parsed, err := parseLinks(links)
 			if err != nil {
@@ -326,7 +340,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	fail := &cobra.Command{
 		Use:   "fail ID --code N --message TEXT",
 		Short: "Move a PENDING job to FAILED",
-		Args:  cobra.ExactArgs(1),
+		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
 				j, err := a.FailJob.Handle(cmd.Context(), app.FailJob{ID: args[0], Code: code, Message: message})
@@ -345,7 +359,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get ID",
 		Short: "Print a job",
-		Args:  cobra.ExactArgs(1),
+		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
 				j, err := a.GetJob.Handle(cmd.Context(), app.GetJob{ID: args[0]})
@@ -361,7 +375,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	purge := &cobra.Command{
 		Use:   "purge --older-than DURATION [--dry-run]",
 		Short: "Delete DONE and FAILED jobs that finished longer ago than DURATION, in batches",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
 				n, err := a.PurgeJobs.Handle(cmd.Context(), app.PurgeJobs{OlderThan: olderThan, DryRun: dryRun})
@@ -385,7 +399,7 @@ func newReportCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report --from DATE --to DATE [--client ID] [--format csv|json|table]",
 		Short: "Jobs per day, client and status; time to DONE; top failures (in-process, streamed)",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fromDay, err := time.Parse(time.DateOnly, from)
 			if err != nil {
@@ -434,7 +448,7 @@ func newTokenCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token --key FILE --client ID [--scope S] [--ttl D]",
 		Short: "Mint an access token (development and tests)",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(stdio)
 			if err != nil {
@@ -483,7 +497,7 @@ func newKeygenCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keygen --key-out FILE --jwks-out FILE [--alg ES256|RS256|EdDSA]",
 		Short: "Make a signing key and its public JWKS (development and tests)",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			key, err := jwt.GenerateKey(alg)
 			if err != nil {
