@@ -101,24 +101,18 @@ var errMalformed = &domain.ValidationError{Field: "request", Reason: "malformed"
 func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 	setRoute(r.Context(), JobPath)
 	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		h.fail(w, r, errMalformed)
+		h.fail(w, r, errMalformed, "")
 		return
 	}
 	creds, err := credentials(r)
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, err, "")
 		return
 	}
 	ctx := r.Context()
 	p, err := h.app.Authenticate.Handle(ctx, creds)
 	if err != nil {
-		var authErr *domain.AuthError
-		if errors.As(err, &authErr) {
-			// A short hash lets operators match failures of one token
-			// without ever logging the token.
-			h.logger.Debug("token refused", zap.String("request_id", RequestIDFrom(ctx)), zap.String("token_sha256", tokenRef(creds.Token)))
-		}
-		h.fail(w, r, err)
+		h.fail(w, r, err, creds.Token)
 		return
 	}
 	setClientID(ctx, p.ClientID)
@@ -129,7 +123,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		if ctx.Err() != nil {
 			return // the client left while waiting: nobody to answer
 		}
-		h.fail(w, r, err)
+		h.fail(w, r, err, "")
 		return
 	}
 	writeJob(w, r, st, h.cache)
@@ -155,7 +149,10 @@ func preferredWait(headers []string) time.Duration {
 	return 0
 }
 
-func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+// fail answers err. token is the presented bearer token, or "" where none
+// was read; a refused token is logged only as a short hash, which lets
+// operators match failures of one token without ever logging it.
+func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, token string) {
 	p := classify(err)
 	switch {
 	case p.status >= 500:
@@ -164,8 +161,12 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error) 
 		var authErr *domain.AuthError
 		if errors.As(err, &authErr) {
 			h.obs.AuthFailure(string(authErr.Credential), authErr.Reason)
-			h.logger.Info("authentication failed", zap.String("request_id", RequestIDFrom(r.Context())),
-				zap.String("credential", string(authErr.Credential)), zap.String("reason", authErr.Reason))
+			fields := []zap.Field{zap.String("request_id", RequestIDFrom(r.Context())),
+				zap.String("credential", string(authErr.Credential)), zap.String("reason", authErr.Reason)}
+			if authErr.Credential == domain.CredentialToken && token != "" {
+				fields = append(fields, zap.String("token_sha256", tokenRef(token)))
+			}
+			h.logger.Info("authentication failed", fields...)
 		}
 	}
 	writeProblem(w, r, p)
