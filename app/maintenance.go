@@ -13,6 +13,25 @@ import (
 // statement holds locks for long.
 const DefaultBatch = 1000
 
+// inBatches calls step until it touches fewer than batch rows, fails, or
+// ctx ends, and returns how many rows it touched in all.
+func inBatches(ctx context.Context, batch int, step func(batch int) (int, error)) (int, error) {
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	total := 0
+	for {
+		n, err := step(batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, errors.Join(err, errors.New("interrupted between batches"))
+		}
+	}
+}
+
 // SweepStale fails jobs still PENDING longer than PendingTimeout after
 // their creation, with code 504 "job timed out".
 type SweepStale struct {
@@ -40,19 +59,10 @@ func (h SweepStaleHandler) Handle(ctx context.Context, c SweepStale) (int, error
 	if c.PendingTimeout <= 0 {
 		return 0, &domain.ValidationError{Field: "pending_timeout", Reason: "must be positive"}
 	}
-	batch := c.Batch
-	if batch <= 0 {
-		batch = DefaultBatch
-	}
 	now := h.clock.Now()
-	total := 0
-	for {
-		n, err := h.store.FailPendingCreatedBefore(ctx, now.Add(-c.PendingTimeout), domain.TimedOut(now), batch)
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
+	return inBatches(ctx, c.Batch, func(batch int) (int, error) {
+		return h.store.FailPendingCreatedBefore(ctx, now.Add(-c.PendingTimeout), domain.TimedOut(now), batch)
+	})
 }
 
 // PurgeJobs deletes finished jobs older than OlderThan (by finish time).
@@ -82,23 +92,11 @@ func (h PurgeJobsHandler) Handle(ctx context.Context, c PurgeJobs) (int, error) 
 	if c.OlderThan <= 0 {
 		return 0, &domain.ValidationError{Field: "older-than", Reason: "must be positive"}
 	}
-	batch := c.Batch
-	if batch <= 0 {
-		batch = DefaultBatch
-	}
 	before := h.clock.Now().Add(-c.OlderThan)
-	if c.DryRun {
-		return h.store.DeleteFinishedBefore(ctx, before, batch, true)
+	if c.DryRun { // counts every match; the limit does not apply
+		return h.store.DeleteFinishedBefore(ctx, before, c.Batch, true)
 	}
-	total := 0
-	for {
-		n, err := h.store.DeleteFinishedBefore(ctx, before, batch, false)
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-		if err := ctx.Err(); err != nil {
-			return total, errors.Join(err, errors.New("purge interrupted"))
-		}
-	}
+	return inBatches(ctx, c.Batch, func(batch int) (int, error) {
+		return h.store.DeleteFinishedBefore(ctx, before, batch, false)
+	})
 }
