@@ -5,6 +5,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,8 +37,10 @@ func (b *blockingRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error
 	return b.JobRepository.Get(ctx, id)
 }
 
-// serveWith starts the public API on loopback with the given pieces.
-func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter, cfg httpadapter.HandlerConfig) (string, *testkit.Kit, domain.Job) {
+// serveWith starts the public API on loopback with the given pieces; edits
+// change the server's limits.
+func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter, cfg httpadapter.HandlerConfig,
+	edits ...func(*httpadapter.ServerConfig)) (string, *testkit.Kit, domain.Job) {
 	t.Helper()
 	kit := testkit.New(t)
 	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 100}, nil)
@@ -50,6 +53,9 @@ func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter,
 	require.NoError(t, err)
 	scfg := httpadapter.DefaultServerConfig()
 	scfg.Addr = "127.0.0.1:0"
+	for _, edit := range edits {
+		edit(&scfg)
+	}
 	srv := httpadapter.NewServer(scfg, httpadapter.NewHandler(a, zap.NewNop(), cfg, httpadapter.NopObserver{}), zap.NewNop())
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
@@ -127,20 +133,10 @@ func TestInFlightCap(t *testing.T) {
 // its headers loses the connection after ReadHeaderTimeout.
 func TestSlowHeadersAreCutOff(t *testing.T) {
 	t.Parallel()
-	kit := testkit.New(t)
-	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
-	require.NoError(t, err)
-	t.Cleanup(verifier.Close)
-	clients, err := apikey.Load(kit.KeysFile)
-	require.NoError(t, err)
-	a := app.New(app.Deps{Jobs: memory.NewJobs(), Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now)})
-	scfg := httpadapter.DefaultServerConfig()
-	scfg.Addr, scfg.ReadHeaderTimeout = "127.0.0.1:0", 300*time.Millisecond
-	srv := httpadapter.NewServer(scfg, httpadapter.NewHandler(a, zap.NewNop(), httpadapter.DefaultHandlerConfig(), httpadapter.NopObserver{}), zap.NewNop())
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	base, _, _ := serveWith(t, memory.NewJobs(), nil, httpadapter.DefaultHandlerConfig(),
+		func(c *httpadapter.ServerConfig) { c.ReadHeaderTimeout = 300 * time.Millisecond })
 
-	conn, err := net.Dial("tcp", srv.Addr().String())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
 	defer conn.Close()
 	start := time.Now()
