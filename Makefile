@@ -49,7 +49,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run $(STATICCHECK) ./...
 
 bench: ## micro-benchmarks, then the load run against PostgreSQL with 10^6 jobs (scripts/bench.sh)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwt ./adapters/jobcache ./adapters/http
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
 	scripts/bench.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
@@ -59,9 +59,9 @@ soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL cra
 
 fuzz: ## run each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test` too)
 	$(GO) test ./domain -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./adapters/http -run '^$$' -fuzz '^FuzzCredentials$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./adapters/http -run '^$$' -fuzz '^FuzzPreferWait$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./adapters/jwt -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzCredentials$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzPreferWait$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/jwtauth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/adapters/report"
 	"github.com/jobstatus/jobstatus/app"
@@ -463,15 +463,15 @@ func newTokenCmd(stdio IO) *cobra.Command {
 			if issuer == "" || audience == "" {
 				return usageError{errors.New("token needs --issuer and --audience (or JOBSTATUS_AUTH_ISSUER and JOBSTATUS_AUTH_AUDIENCE)")}
 			}
-			key, err := jwt.LoadPrivateKey(keyFile)
+			key, err := jwtauth.LoadPrivateKey(keyFile)
 			if err != nil {
 				return err
 			}
-			signer, err := jwt.NewSigner(key)
+			signer, err := jwtauth.NewSigner(key)
 			if err != nil {
 				return err
 			}
-			tok, err := signer.Mint(jwt.TokenParams{Issuer: issuer, Audience: audience, Subject: subject,
+			tok, err := signer.Mint(jwtauth.TokenParams{Issuer: issuer, Audience: audience, Subject: subject,
 				ClientID: client, Scopes: strings.Fields(scope), TTL: ttl})
 			if err != nil {
 				return err
@@ -499,15 +499,15 @@ func newKeygenCmd(stdio IO) *cobra.Command {
 		Short: "Make a signing key and its public JWKS (development and tests)",
 		Args:  args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
-			key, err := jwt.GenerateKey(alg)
+			key, err := jwtauth.GenerateKey(alg)
 			if err != nil {
 				return usageError{err}
 			}
-			signer, err := jwt.NewSigner(key)
+			signer, err := jwtauth.NewSigner(key)
 			if err != nil {
 				return err
 			}
-			pemBytes, err := jwt.EncodePrivateKey(key)
+			pemBytes, err := jwtauth.EncodePrivateKey(key)
 			if err != nil {
 				return err
 			}

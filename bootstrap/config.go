@@ -17,7 +17,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 )
 
 // Config is the whole service configuration. Sources, weakest first:
@@ -139,7 +139,7 @@ func DefaultConfig() Config {
 			QueryTimeout:    2 * time.Second,
 		},
 		Auth: AuthConfig{
-			Algorithms:             slices.Clone(jwt.DefaultAlgorithms),
+			Algorithms:             slices.Clone(jwtauth.DefaultAlgorithms),
 			Leeway:                 30 * time.Second,
 			JWKSRefresh:            15 * time.Minute,
 			JWKSUnknownKIDInterval: time.Minute,
@@ -292,9 +292,9 @@ func (c Config) validateAuth() []error {
 		errs = append(errs, errors.New("JOBSTATUS_AUTH_ALGORITHMS must name at least one algorithm"))
 	}
 	for _, alg := range a.Algorithms {
-		if !slices.Contains(jwt.SupportedAlgorithms, alg) {
+		if !slices.Contains(jwtauth.SupportedAlgorithms, alg) {
 			errs = append(errs, fmt.Errorf("JOBSTATUS_AUTH_ALGORITHMS: %q is not allowed (choose from %s)",
-				alg, strings.Join(jwt.SupportedAlgorithms, ",")))
+				alg, strings.Join(jwtauth.SupportedAlgorithms, ",")))
 		}
 	}
 	return errs

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
@@ -34,7 +34,7 @@ const (
 // DevKit is what --dev makes up at start: a signing key, an api-key and the
 // demo jobs.
 type DevKit struct {
-	Signer *jwt.Signer
+	Signer *jwtauth.Signer
 	APIKey string
 	Jobs   []domain.Job
 }
@@ -44,19 +44,19 @@ type DevKit struct {
 var DevModule = fx.Module("dev",
 	fx.Provide(
 		newDevKit,
-		func(lc fx.Lifecycle, k *DevKit, logger *zap.Logger) (*jwt.Verifier, error) {
+		func(lc fx.Lifecycle, k *DevKit, logger *zap.Logger) (*jwtauth.Verifier, error) {
 			keys, err := k.Signer.Storage()
 			if err != nil {
 				return nil, err
 			}
-			v, err := jwt.NewVerifier(jwt.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
+			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
 			if err != nil {
 				return nil, err
 			}
 			lc.Append(fx.StopHook(v.Close))
 			return v, nil
 		},
-		func(v *jwt.Verifier) ports.TokenVerifier { return v },
+		func(v *jwtauth.Verifier) ports.TokenVerifier { return v },
 		func(k *DevKit) (ports.ClientStore, error) {
 			return apikey.New([]apikey.Entry{
 				{ID: DevClientID, Name: "Demo clinic MIS", KeySHA256: apikey.Digest(k.APIKey)},
@@ -68,11 +68,11 @@ var DevModule = fx.Module("dev",
 )
 
 func newDevKit() (*DevKit, error) {
-	key, err := jwt.GenerateKey("ES256")
+	key, err := jwtauth.GenerateKey("ES256")
 	if err != nil {
 		return nil, err
 	}
-	signer, err := jwt.NewSigner(key)
+	signer, err := jwtauth.NewSigner(key)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 		ServiceAppModule,
 		HTTPModule,
 		AdminModule,
-		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpadapter.Server) {
+		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpapi.Server) {
 			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr()) }))
 		}),
 		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second),
@@ -135,7 +135,7 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 
 // announce prints ready-to-paste curl lines for the demo jobs.
 func announce(out io.Writer, k *DevKit, addr net.Addr) error {
-	token, err := k.Signer.Mint(jwt.TokenParams{
+	token, err := k.Signer.Mint(jwtauth.TokenParams{
 		Issuer: DevIssuer, Audience: DevAudience, Subject: devSubject, ClientID: DevClientID,
 		Scopes: []string{domain.ScopeCompositionRead}, TTL: devTokenTTL,
 	})

@@ -11,9 +11,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jobcache"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/adapters/metrics"
 	"github.com/jobstatus/jobstatus/adapters/ratelimit"
@@ -69,7 +69,7 @@ var CacheModule = fx.Module("jobcache",
 var AuthModule = fx.Module("auth",
 	fx.Provide(
 		newVerifier,
-		func(v *jwt.Verifier) ports.TokenVerifier { return v },
+		func(v *jwtauth.Verifier) ports.TokenVerifier { return v },
 		fx.Annotate(newClientStore, fx.As(new(ports.ClientStore))),
 	),
 )
@@ -79,9 +79,9 @@ var AuthModule = fx.Module("auth",
 var MetricsModule = fx.Module("metrics",
 	fx.Provide(
 		metrics.New,
-		func(m *metrics.Metrics) httpadapter.Observer { return m },
+		func(m *metrics.Metrics) httpapi.Observer { return m },
 	),
-	fx.Invoke(func(m *metrics.Metrics, v *jwt.Verifier, changes *app.Changes) {
+	fx.Invoke(func(m *metrics.Metrics, v *jwtauth.Verifier, changes *app.Changes) {
 		tokens := prometheus.Labels{"cache": "tokens"}
 		m.CounterFunc("cache_hits_total", "Cache hits.", tokens, func() float64 { h, _ := v.CacheStats(); return float64(h) })
 		m.CounterFunc("cache_misses_total", "Cache misses.", tokens, func() float64 { _, x := v.CacheStats(); return float64(x) })
@@ -94,15 +94,15 @@ type storeReadiness func(ctx context.Context) (string, error)
 
 // AdminModule serves /healthz, /readyz and /metrics on the admin listener.
 var AdminModule = fx.Module("admin",
-	fx.Invoke(func(lc fx.Lifecycle, cfg Config, m *metrics.Metrics, v *jwt.Verifier, ready storeReadiness, logger *zap.Logger) {
+	fx.Invoke(func(lc fx.Lifecycle, cfg Config, m *metrics.Metrics, v *jwtauth.Verifier, ready storeReadiness, logger *zap.Logger) {
 		if cfg.AdminAddr == "" {
 			return
 		}
-		checks := []httpadapter.Check{{Name: "store", Fn: ready}, {Name: "keys", Fn: v.Ready}}
-		srv := httpadapter.NewServer(httpadapter.ServerConfig{
+		checks := []httpapi.Check{{Name: "store", Fn: ready}, {Name: "keys", Fn: v.Ready}}
+		srv := httpapi.NewServer(httpapi.ServerConfig{
 			Addr: cfg.AdminAddr, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
-		}, httpadapter.NewAdminHandler(checks, m.Handler()), logger.Named("admin"))
+		}, httpapi.NewAdminHandler(checks, m.Handler()), logger.Named("admin"))
 		lc.Append(fx.Hook{OnStart: srv.Start, OnStop: srv.Stop})
 	}),
 )
@@ -141,13 +141,13 @@ var ToolAppModule = fx.Module("app",
 // HTTPModule serves the public API for the lifetime of the app.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
-		func(cfg Config) httpadapter.HandlerConfig {
-			return httpadapter.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight}
+		func(cfg Config) httpapi.HandlerConfig {
+			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight}
 		},
-		httpadapter.NewHandler,
+		httpapi.NewHandler,
 		newHTTPServer,
 	),
-	fx.Invoke(func(lc fx.Lifecycle, s *httpadapter.Server, changes *app.Changes, cfg Config) {
+	fx.Invoke(func(lc fx.Lifecycle, s *httpapi.Server, changes *app.Changes, cfg Config) {
 		lc.Append(fx.Hook{
 			OnStart: s.Start,
 			OnStop: func(ctx context.Context) error {
@@ -281,8 +281,8 @@ func sweepStale(lc fx.Lifecycle, a *app.Application, cfg Config, logger *zap.Log
 	})
 }
 
-func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwt.Verifier, error) {
-	v, err := jwt.NewVerifier(jwt.Config{
+func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwtauth.Verifier, error) {
+	v, err := jwtauth.NewVerifier(jwtauth.Config{
 		Issuer:                 cfg.Auth.Issuer,
 		Audience:               cfg.Auth.Audience,
 		Algorithms:             cfg.Auth.Algorithms,
@@ -309,8 +309,8 @@ func newClientStore(cfg Config, logger *zap.Logger) (*apikey.Store, error) {
 	return s, nil
 }
 
-func newHTTPServer(cfg Config, h nethttp.Handler, logger *zap.Logger) *httpadapter.Server {
-	return httpadapter.NewServer(httpadapter.ServerConfig{
+func newHTTPServer(cfg Config, h nethttp.Handler, logger *zap.Logger) *httpapi.Server {
+	return httpapi.NewServer(httpapi.ServerConfig{
 		Addr:              cfg.HTTP.Addr,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 )
@@ -74,11 +74,11 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/jobstatus/jobstatus/cmd/jobstatus").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v: %s", err, out)
 	}
-	key, err := jwt.GenerateKey("RS256")
+	key, err := jwtauth.GenerateKey("RS256")
 	if err != nil {
 		return err
 	}
-	signer, _ := jwt.NewSigner(key)
+	signer, _ := jwtauth.NewSigner(key)
 	jwks, _ := signer.JWKS()
 	if err := os.WriteFile(filepath.Join(dir, "jwks.json"), jwks, 0o600); err != nil {
 		return err
@@ -87,7 +87,7 @@ func run() error {
 	if err := os.WriteFile(filepath.Join(dir, "clients.yaml"), []byte(clients), 0o600); err != nil {
 		return err
 	}
-	token, err := signer.Mint(jwt.TokenParams{Issuer: "https://auth.soak", Audience: "jobstatus", Subject: "s",
+	token, err := signer.Mint(jwtauth.TokenParams{Issuer: "https://auth.soak", Audience: "jobstatus", Subject: "s",
 		ClientID: "mis-soak", Scopes: []string{"composition:read"}, TTL: duration + time.Hour})
 	if err != nil {
 		return err

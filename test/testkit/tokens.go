@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 )
 
 // Defaults shared by the suites.
@@ -48,8 +48,8 @@ type Kit struct {
 	KeysFile  string
 	KeyPEM    string // the ES256 private key as PEM, for the token command
 	Dir       string
-	Signer    *jwt.Signer
-	RSASigner *jwt.Signer
+	Signer    *jwtauth.Signer
+	RSASigner *jwtauth.Signer
 }
 
 // sharedRSA is one RSA key per test binary: generating them is slow.
@@ -111,7 +111,7 @@ func New(t testing.TB) *Kit {
     key_sha256: %s
 `, ClientA, apikey.Digest(KeyA), ClientB, apikey.Digest(KeyB))))
 
-	pemBytes, err := jwt.EncodePrivateKey(ec)
+	pemBytes, err := jwtauth.EncodePrivateKey(ec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +120,9 @@ func New(t testing.TB) *Kit {
 	return k
 }
 
-func must(t testing.TB, key crypto.Signer) *jwt.Signer {
+func must(t testing.TB, key crypto.Signer) *jwtauth.Signer {
 	t.Helper()
-	s, err := jwt.NewSigner(key)
+	s, err := jwtauth.NewSigner(key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
-package jwt_test
+package jwtauth_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
@@ -15,7 +15,7 @@ import (
 // the token.
 func FuzzVerify(f *testing.F) {
 	kit := testkit.New(f)
-	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

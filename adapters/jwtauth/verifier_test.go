@@ -1,4 +1,4 @@
-package jwt_test
+package jwtauth_test
 
 import (
 	"context"
@@ -13,15 +13,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
-func setup(t *testing.T) (*jwt.Verifier, *testkit.Kit) {
+func setup(t *testing.T) (*jwtauth.Verifier, *testkit.Kit) {
 	t.Helper()
 	kit := testkit.New(t)
-	v, err := jwt.NewVerifier(jwt.Config{
+	v, err := jwtauth.NewVerifier(jwtauth.Config{
 		Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, Leeway: 5 * time.Second,
 	}, nil)
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 	})
 	t.Run("MintedBySigner", func(t *testing.T) {
 		t.Parallel()
-		tok, err := kit.Signer.Mint(jwt.TokenParams{Issuer: testkit.Issuer, Audience: testkit.Audience,
+		tok, err := kit.Signer.Mint(jwtauth.TokenParams{Issuer: testkit.Issuer, Audience: testkit.Audience,
 			Subject: "s", ClientID: testkit.ClientB, Scopes: []string{testkit.Scope}})
 		require.NoError(t, err)
 		p, err := v.Verify(context.Background(), tok)
@@ -100,21 +100,21 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(empty, []byte(`{"keys":[]}`), 0o600))
 	tests := []struct {
 		name string
-		cfg  jwt.Config
+		cfg  jwtauth.Config
 	}{
-		{"NoIssuer", jwt.Config{Audience: "a", JWKSFile: kit.JWKSFile}},
-		{"NoAudience", jwt.Config{Issuer: "i", JWKSFile: kit.JWKSFile}},
-		{"NoKeys", jwt.Config{Issuer: "i", Audience: "a"}},
-		{"TwoKeySources", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, JWKSURL: "http://127.0.0.1:1"}},
-		{"SymmetricAlg", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"HS256"}}},
-		{"NoneAlg", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"none"}}},
-		{"MissingFile", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: kit.Dir + "/nope.json"}},
-		{"EmptyJWKS", jwt.Config{Issuer: "i", Audience: "a", JWKSFile: empty}},
+		{"NoIssuer", jwtauth.Config{Audience: "a", JWKSFile: kit.JWKSFile}},
+		{"NoAudience", jwtauth.Config{Issuer: "i", JWKSFile: kit.JWKSFile}},
+		{"NoKeys", jwtauth.Config{Issuer: "i", Audience: "a"}},
+		{"TwoKeySources", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, JWKSURL: "http://127.0.0.1:1"}},
+		{"SymmetricAlg", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"HS256"}}},
+		{"NoneAlg", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"none"}}},
+		{"MissingFile", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.Dir + "/nope.json"}},
+		{"EmptyJWKS", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: empty}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := jwt.NewVerifier(tt.cfg, nil)
+			_, err := jwtauth.NewVerifier(tt.cfg, nil)
 			require.Error(t, err)
 		})
 	}
@@ -123,7 +123,7 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 func TestAlgorithmAllowList(t *testing.T) {
 	t.Parallel()
 	kit := testkit.New(t)
-	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
 		JWKSFile: kit.JWKSFile, Algorithms: []string{"RS256"}}, nil)
 	require.NoError(t, err)
 	t.Cleanup(v.Close)
@@ -147,7 +147,7 @@ func TestJWKSURL(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
 		JWKSURL: srv.URL, JWKSUnknownKIDInterval: time.Hour}, nil)
 	require.NoError(t, err)
 	t.Cleanup(v.Close)
@@ -188,7 +188,7 @@ func TestJWKSURLGoesDownLater(t *testing.T) {
 	kit := testkit.New(t)
 	var down atomic.Bool
 	srv := jwksServer(t, kit, &down)
-	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
 		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond}, nil)
 	require.NoError(t, err)
 	t.Cleanup(v.Close)
@@ -211,7 +211,7 @@ func TestJWKSURLDownAtStart(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
 	srv := jwksServer(t, kit, &down)
-	v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
 		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond}, nil)
 	require.NoError(t, err, "a JWKS endpoint that is down does not stop the service")
 	t.Cleanup(v.Close)

@@ -1,4 +1,4 @@
-package http_test
+package httpapi_test
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
@@ -57,7 +57,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	kit := testkit.New(t)
-	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
 	require.NoError(t, err)
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)
@@ -68,9 +68,9 @@ func setup(t *testing.T) *testBundle {
 
 	core, logs := observer.New(zap.DebugLevel)
 	logger := zap.New(core)
-	cfg := httpadapter.DefaultServerConfig()
+	cfg := httpapi.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	srv := httpadapter.NewServer(cfg, httpadapter.NewHandler(a, logger, httpadapter.DefaultHandlerConfig(), httpadapter.NopObserver{}), logger)
+	srv := httpapi.NewServer(cfg, httpapi.NewHandler(a, logger, httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), logger)
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 

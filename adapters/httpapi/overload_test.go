@@ -1,4 +1,4 @@
-package http_test
+package httpapi_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/adapters/ratelimit"
 	"github.com/jobstatus/jobstatus/app"
@@ -39,11 +39,11 @@ func (b *blockingRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error
 
 // serveWith starts the public API on loopback with the given pieces; edits
 // change the server's limits.
-func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter, cfg httpadapter.HandlerConfig,
-	edits ...func(*httpadapter.ServerConfig)) (string, *testkit.Kit, domain.Job) {
+func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter, cfg httpapi.HandlerConfig,
+	edits ...func(*httpapi.ServerConfig)) (string, *testkit.Kit, domain.Job) {
 	t.Helper()
 	kit := testkit.New(t)
-	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 100}, nil)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 100}, nil)
 	require.NoError(t, err)
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)
@@ -51,12 +51,12 @@ func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter,
 	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Limits: limits, Clock: ports.ClockFunc(time.Now)})
 	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
 	require.NoError(t, err)
-	scfg := httpadapter.DefaultServerConfig()
+	scfg := httpapi.DefaultServerConfig()
 	scfg.Addr = "127.0.0.1:0"
 	for _, edit := range edits {
 		edit(&scfg)
 	}
-	srv := httpadapter.NewServer(scfg, httpadapter.NewHandler(a, zap.NewNop(), cfg, httpadapter.NopObserver{}), zap.NewNop())
+	srv := httpapi.NewServer(scfg, httpapi.NewHandler(a, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 	return "http://" + srv.Addr().String(), kit, job
@@ -71,7 +71,7 @@ func get(t *testing.T, url string, h nethttp.Header) response {
 func TestPerClientRateLimit(t *testing.T) {
 	t.Parallel()
 	limits := ratelimit.New(ratelimit.Limit{RPS: 0.5, Burst: 2}, nil)
-	base, kit, job := serveWith(t, memory.NewJobs(), limits, httpadapter.DefaultHandlerConfig())
+	base, kit, job := serveWith(t, memory.NewJobs(), limits, httpapi.DefaultHandlerConfig())
 	url := base + jobPath(job.ID)
 	a := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}
 	require.Equal(t, 200, get(t, url, a).status)
@@ -93,7 +93,7 @@ func TestPerClientRateLimit(t *testing.T) {
 func TestInFlightCap(t *testing.T) {
 	t.Parallel()
 	repo := &blockingRepo{JobRepository: memory.NewJobs(), entered: make(chan struct{}, 10), release: make(chan struct{})}
-	cfg := httpadapter.DefaultHandlerConfig()
+	cfg := httpapi.DefaultHandlerConfig()
 	cfg.MaxInFlight = 2
 	base, kit, job := serveWith(t, repo, nil, cfg)
 	var releaseOnce sync.Once
@@ -133,8 +133,8 @@ func TestInFlightCap(t *testing.T) {
 // its headers loses the connection after ReadHeaderTimeout.
 func TestSlowHeadersAreCutOff(t *testing.T) {
 	t.Parallel()
-	base, _, _ := serveWith(t, memory.NewJobs(), nil, httpadapter.DefaultHandlerConfig(),
-		func(c *httpadapter.ServerConfig) { c.ReadHeaderTimeout = 300 * time.Millisecond })
+	base, _, _ := serveWith(t, memory.NewJobs(), nil, httpapi.DefaultHandlerConfig(),
+		func(c *httpapi.ServerConfig) { c.ReadHeaderTimeout = 300 * time.Millisecond })
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)

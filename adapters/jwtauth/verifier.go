@@ -1,7 +1,7 @@
-// Package jwt verifies RFC 9068 access tokens with golang-jwt, taking keys
+// Package jwtauth verifies RFC 9068 access tokens with golang-jwt, taking keys
 // from a JWKS (file or URL, through keyfunc/jwkset), and mints tokens for
 // development and tests.
-package jwt
+package jwtauth
 
 import (
 	"context"

@@ -1,6 +1,6 @@
-// Package http is the inbound HTTP adapter: the public status endpoint on
+// Package httpapi is the inbound HTTP adapter: the public status endpoint on
 // gorilla/mux, with the SPEC.md envelope, error mapping and access log.
-package http
+package httpapi
 
 import (
 	"crypto/sha256"

@@ -1,10 +1,10 @@
-package jwt_test
+package jwtauth_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -23,7 +23,7 @@ func BenchmarkVerify(b *testing.B) {
 		{"CachedHit", "ES256", kit.KID, 100},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			v, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
 				JWKSFile: kit.JWKSFile, CacheSize: tc.cache}, nil)
 			if err != nil {
 				b.Fatal(err)

@@ -1,4 +1,4 @@
-package http_test
+package httpapi_test
 
 import (
 	nethttp "net/http"
@@ -9,9 +9,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	httpadapter "github.com/jobstatus/jobstatus/adapters/http"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jobcache"
-	"github.com/jobstatus/jobstatus/adapters/jwt"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
@@ -23,7 +23,7 @@ import (
 // cached token, cached finished job, ETag and JSON, with logging on.
 func BenchmarkGetFinishedJob(b *testing.B) {
 	kit := testkit.New(b)
-	verifier, err := jwt.NewVerifier(jwt.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 1000}, nil)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 1000}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func BenchmarkGetFinishedJob(b *testing.B) {
 		Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}}); err != nil {
 		b.Fatal(err)
 	}
-	h := httpadapter.NewHandler(a, zap.NewNop(), httpadapter.DefaultHandlerConfig(), httpadapter.NopObserver{})
+	h := httpapi.NewHandler(a, zap.NewNop(), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{})
 	req := httptest.NewRequest("GET", "/patients/composition/job/"+j.ID.String(), nil)
 	req.Header.Set("Authorization", "Bearer "+kit.Token(testkit.ClientA))
 	req.Header.Set("api-key", testkit.KeyA)
