@@ -1,84 +1,142 @@
 // Package app holds the use cases. It depends only on domain and ports, so it
 // runs the same behind HTTP, in a command-line tool or in a batch job.
+//
+// The use cases are split by who may call them: Public is what the public
+// API may reach (authenticate, read a job with the ownership check);
+// Operator is what workers, commands and background services may do
+// (create, finish, read any job, sweep, purge, report). An adapter that
+// holds only a Public cannot read a job unchecked by accident.
 package app
 
-import "github.com/jobstatus/jobstatus/ports"
+import (
+	"context"
+	"errors"
+	"fmt"
 
-// Application groups the use cases.
-type Application struct {
-	// ETA estimates new jobs' duration; refresh it periodically from the store.
-	ETA *ETA
-	// Changes is the hub waiting requests subscribe to.
-	Changes *Changes
+	"github.com/jobstatus/jobstatus/ports"
+)
 
-	Authenticate AuthenticateHandler
-	GetJobStatus GetJobStatusHandler
-	GetJob       GetJobHandler
-	CreateJob    CreateJobHandler
-	CompleteJob  CompleteJobHandler
-	FailJob      FailJobHandler
-	// Set only when Deps.Maintenance / Deps.Reports are given.
-	SweepStale SweepStaleHandler
-	PurgeJobs  PurgeJobsHandler
-	Report     ReportHandler
+// errUnwired is what a handler built as a zero value answers, instead of
+// panicking: use its constructor.
+var errUnwired = errors.New("app: use case not wired: build it with its constructor")
+
+// missing names a nil dependency of constructor what.
+func missing(what, dep string) error {
+	return fmt.Errorf("app: %s needs %s", what, dep)
 }
 
-// Deps are the ports the use cases need, and their tuning.
-type Deps struct {
+// Public is what the public API may call.
+type Public struct {
+	Authenticate AuthenticateHandler
+	GetJobStatus GetJobStatusHandler
+}
+
+// PublicDeps are what Public needs; every field is required.
+type PublicDeps struct {
 	Jobs    ports.JobRepository
 	Tokens  ports.TokenVerifier
 	Clients ports.ClientStore
+	Limits  ports.RateLimiter // ports.Unlimited when no limit applies
 	Clock   ports.Clock
-	// Limits is the per-client rate limit; nil means none.
-	Limits ports.RateLimiter
-	// Durations feeds the eta estimator; nil means in-process history only.
-	Durations ports.DurationSource
-	// Maintenance and Reports are optional: tools that sweep, purge or
-	// report need them.
-	Maintenance ports.JobMaintenance
-	Reports     ports.ReportSource
-	// Changes wakes waiting requests; nil means a hub of DefaultMaxWaiters.
+	ETA     *ETA
 	Changes *Changes
-	// ETA and Polling are zero for defaults.
-	ETA     ETAConfig
 	Polling PollingConfig
 }
 
-// DefaultMaxWaiters bounds waiting requests when Deps.Changes is nil.
-const DefaultMaxWaiters = 10000
+// NewPublic wires the public use cases; it returns an error naming the
+// first missing dependency or invalid setting.
+func NewPublic(d PublicDeps) (*Public, error) {
+	auth, err := NewAuthenticateHandler(d.Tokens, d.Clients, d.Limits)
+	if err != nil {
+		return nil, err
+	}
+	status, err := NewGetJobStatusHandler(d.Jobs, d.Clock, d.ETA, d.Changes, d.Polling)
+	if err != nil {
+		return nil, err
+	}
+	return &Public{Authenticate: auth, GetJobStatus: status}, nil
+}
 
-// New wires every use case to deps. Tokens and Clients may be nil for tools
-// that never authenticate (the jobs commands); Authenticate then panics if
-// called.
-func New(d Deps) *Application {
-	if d.ETA == (ETAConfig{}) {
-		d.ETA = DefaultETAConfig()
+// Operator is what workers, operators' commands and background services
+// may call. Nothing here checks who owns a job.
+type Operator struct {
+	CreateJob   CreateJobHandler
+	CompleteJob CompleteJobHandler
+	FailJob     FailJobHandler
+	GetJob      GetJobHandler
+	SweepStale  SweepStaleHandler
+	PurgeJobs   PurgeJobsHandler
+	Report      ReportHandler
+
+	eta *ETA
+}
+
+// RefreshETA reloads the eta history from the store, so that a one-shot
+// command estimates new jobs from the same history as the service.
+func (o *Operator) RefreshETA(ctx context.Context) error {
+	if o.eta == nil {
+		return errUnwired
 	}
-	if d.Polling == (PollingConfig{}) {
-		d.Polling = DefaultPollingConfig()
+	return o.eta.Refresh(ctx)
+}
+
+// OperatorDeps are what Operator needs; every field is required.
+type OperatorDeps struct {
+	Jobs        ports.JobRepository
+	Maintenance ports.JobMaintenance
+	Reports     ports.ReportSource
+	Clock       ports.Clock
+	ETA         *ETA
+	// Batch is how many rows one maintenance statement touches, so that
+	// no statement holds locks for long.
+	Batch int
+}
+
+// NewOperator wires the operators' use cases; it returns an error naming
+// the first missing dependency or invalid setting.
+func NewOperator(d OperatorDeps) (*Operator, error) {
+	var (
+		o    Operator
+		errs []error
+		err  error
+	)
+	o.CreateJob, err = NewCreateJobHandler(d.Jobs, d.Clock, d.ETA)
+	errs = append(errs, err)
+	o.CompleteJob, err = NewCompleteJobHandler(d.Jobs, d.Clock, d.ETA)
+	errs = append(errs, err)
+	o.FailJob, err = NewFailJobHandler(d.Jobs, d.Clock)
+	errs = append(errs, err)
+	o.GetJob, err = NewGetJobHandler(d.Jobs)
+	errs = append(errs, err)
+	o.SweepStale, err = NewSweepStaleHandler(d.Maintenance, d.Clock, d.Batch)
+	errs = append(errs, err)
+	o.PurgeJobs, err = NewPurgeJobsHandler(d.Maintenance, d.Clock, d.Batch)
+	errs = append(errs, err)
+	o.Report, err = NewReportHandler(d.Reports)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if d.Changes == nil {
-		d.Changes = NewChanges(DefaultMaxWaiters)
+	o.eta = d.ETA
+	return &o, nil
+}
+
+// need returns an error naming the first nil among the dependencies most
+// use cases take: a repository and a clock.
+func need(what string, jobs ports.JobRepository, clock ports.Clock) error {
+	switch {
+	case jobs == nil:
+		return missing(what, "a job repository")
+	case clock == nil:
+		return missing(what, "a clock")
 	}
-	eta := NewETA(d.ETA, d.Durations)
-	a := &Application{
-		ETA:          eta,
-		Changes:      d.Changes,
-		GetJobStatus: NewGetJobStatusHandler(d.Jobs, d.Clock, eta, d.Changes, d.Polling),
-		GetJob:       NewGetJobHandler(d.Jobs),
-		CreateJob:    NewCreateJobHandler(d.Jobs, d.Clock, eta),
-		CompleteJob:  NewCompleteJobHandler(d.Jobs, d.Clock, eta),
-		FailJob:      NewFailJobHandler(d.Jobs, d.Clock),
+	return nil
+}
+
+// needETA is need for the use cases that also estimate etas.
+func needETA(what string, jobs ports.JobRepository, clock ports.Clock, eta *ETA) error {
+	if eta == nil {
+		return missing(what, "an eta estimator")
 	}
-	if d.Maintenance != nil {
-		a.SweepStale = NewSweepStaleHandler(d.Maintenance, d.Clock)
-		a.PurgeJobs = NewPurgeJobsHandler(d.Maintenance, d.Clock)
-	}
-	if d.Reports != nil {
-		a.Report = NewReportHandler(d.Reports)
-	}
-	if d.Tokens != nil && d.Clients != nil {
-		a.Authenticate = NewAuthenticateHandler(d.Tokens, d.Clients, d.Limits)
-	}
-	return a
+	return need(what, jobs, clock)
 }

@@ -44,23 +44,52 @@ func (f fakeClients) ClientByAPIKey(_ context.Context, key string) (domain.Clien
 }
 
 type testBundle struct {
-	clock *fakeClock
-	repo  ports.JobRepository
+	clock    *fakeClock
+	repo     *memory.Jobs
+	operator *app.Operator
+	eta      *app.ETA
+}
+
+// services is the use cases a test drives: what the public API may call
+// and what operators may.
+type services struct {
+	*app.Public
+	*app.Operator
+	Changes *app.Changes
+}
+
+// testETA is the estimator configuration of the tests.
+var testETA = app.ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Min: time.Second, Max: time.Hour}
+
+// wire builds both halves of the use cases over repo.
+func wire(t *testing.T, repo *memory.Jobs, clock ports.Clock, changes *app.Changes, eta app.ETAConfig, polling app.PollingConfig) (services, *app.ETA) {
+	t.Helper()
+	est, err := app.NewETA(eta, repo)
+	require.NoError(t, err)
+	pub, err := app.NewPublic(app.PublicDeps{
+		Jobs:    repo,
+		Tokens:  fakeTokens{"tok-a": reader, "tok-b": {ClientID: "mis-beta", Scopes: []string{domain.ScopeCompositionRead}}},
+		Clients: fakeClients{"key-a": "mis-alpha", "key-b": "mis-beta"},
+		Limits:  ports.Unlimited{},
+		Clock:   clock, ETA: est, Changes: changes, Polling: polling,
+	})
+	require.NoError(t, err)
+	op, err := app.NewOperator(app.OperatorDeps{Jobs: repo, Maintenance: repo, Reports: repo, Clock: clock, ETA: est, Batch: 2})
+	require.NoError(t, err)
+	return services{Public: pub, Operator: op, Changes: changes}, est
 }
 
 var reader = domain.Principal{ClientID: "mis-alpha", Subject: "doc", Scopes: []string{domain.ScopeCompositionRead}}
 
 // setup wires the use cases to the memory repository directly: no HTTP, no
 // fx. This is how a batch tool reuses them in-process.
-func setup(t *testing.T) (*app.Application, *testBundle) {
+func setup(t *testing.T) (services, *testBundle) {
 	t.Helper()
 	b := &testBundle{clock: &fakeClock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}, repo: memory.NewJobs()}
-	a := app.New(app.Deps{
-		Jobs:    b.repo,
-		Tokens:  fakeTokens{"tok-a": reader, "tok-b": {ClientID: "mis-beta", Scopes: []string{domain.ScopeCompositionRead}}},
-		Clients: fakeClients{"key-a": "mis-alpha", "key-b": "mis-beta"},
-		Clock:   b.clock,
-	})
+	changes, err := app.NewChanges(10)
+	require.NoError(t, err)
+	a, est := wire(t, b.repo, b.clock, changes, testETA, app.PollingConfig{MaxWait: 30 * time.Second, MaxRetryAfter: 30 * time.Second})
+	b.operator, b.eta = a.Operator, est
 	return a, b
 }
 
@@ -122,7 +151,7 @@ func TestCreateJob(t *testing.T) {
 			if tt.in.ID != "" {
 				require.Equal(t, "89678f60-4cdc-4fe3-ae83-e8b3ebd35c59", j.ID.String())
 			}
-			require.Equal(t, b.clock.Now().Add(app.DefaultETA), j.ETA)
+			require.Equal(t, b.clock.Now().Add(testETA.Default), j.ETA)
 		})
 	}
 	t.Run("DuplicateID", func(t *testing.T) {
@@ -212,11 +241,103 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func TestConstructorsPanicOnNilDeps(t *testing.T) {
+func TestConstructorsRefuseMissingDeps(t *testing.T) {
 	t.Parallel()
-	require.Panics(t, func() { app.NewGetJobStatusHandler(nil, nil, nil, nil, app.PollingConfig{}) })
-	require.Panics(t, func() { app.NewCreateJobHandler(nil, nil, nil) })
-	require.Panics(t, func() { app.NewCompleteJobHandler(memory.NewJobs(), nil, nil) })
-	require.Panics(t, func() { app.NewFailJobHandler(nil, ports.ClockFunc(time.Now)) })
-	require.Panics(t, func() { app.NewAuthenticateHandler(nil, nil, nil) })
+	repo := memory.NewJobs()
+	clock := ports.ClockFunc(time.Now)
+	est, err := app.NewETA(testETA, repo)
+	require.NoError(t, err)
+	changes, err := app.NewChanges(1)
+	require.NoError(t, err)
+	polling := app.PollingConfig{MaxWait: time.Second, MaxRetryAfter: time.Second}
+	ctorErr := func(_ any, err error) error { return err }
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"GetJobStatusWithoutRepo", ctorErr(app.NewGetJobStatusHandler(nil, clock, est, changes, polling))},
+		{"GetJobStatusWithoutHub", ctorErr(app.NewGetJobStatusHandler(repo, clock, est, nil, polling))},
+		{"GetJobStatusNegativeWait", ctorErr(app.NewGetJobStatusHandler(repo, clock, est, changes, app.PollingConfig{MaxWait: -1, MaxRetryAfter: time.Second}))},
+		{"GetJobStatusZeroRetryAfter", ctorErr(app.NewGetJobStatusHandler(repo, clock, est, changes, app.PollingConfig{MaxWait: time.Second}))},
+		{"CreateJobWithoutETA", ctorErr(app.NewCreateJobHandler(repo, clock, nil))},
+		{"CompleteJobWithoutClock", ctorErr(app.NewCompleteJobHandler(repo, nil, est))},
+		{"FailJobWithoutRepo", ctorErr(app.NewFailJobHandler(nil, clock))},
+		{"GetJobWithoutRepo", ctorErr(app.NewGetJobHandler(nil))},
+		{"AuthenticateWithoutVerifier", ctorErr(app.NewAuthenticateHandler(nil, fakeClients{}, ports.Unlimited{}))},
+		{"AuthenticateWithoutLimiter", ctorErr(app.NewAuthenticateHandler(fakeTokens{}, fakeClients{}, nil))},
+		{"ReportWithoutSource", ctorErr(app.NewReportHandler(nil))},
+		{"SweepZeroBatch", ctorErr(app.NewSweepStaleHandler(repo, clock, 0))},
+		{"PurgeNegativeBatch", ctorErr(app.NewPurgeJobsHandler(repo, clock, -1))},
+		{"PurgeWithoutStore", ctorErr(app.NewPurgeJobsHandler(nil, clock, 1))},
+		{"ChangesNegative", ctorErr(app.NewChanges(-1))},
+		{"ETAWithoutSource", ctorErr(app.NewETA(testETA, nil))},
+		{"PublicEmpty", ctorErr(app.NewPublic(app.PublicDeps{}))},
+		{"OperatorWithoutReports", ctorErr(app.NewOperator(app.OperatorDeps{Jobs: repo, Maintenance: repo, Clock: clock, ETA: est, Batch: 1}))},
+		{"OperatorZeroBatch", ctorErr(app.NewOperator(app.OperatorDeps{Jobs: repo, Maintenance: repo, Reports: repo, Clock: clock, ETA: est}))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Error(t, tt.err)
+		})
+	}
+}
+
+// TestETAConfigRefusesZeroAndNegative: the estimator takes explicit values
+// and substitutes none of its own.
+func TestETAConfigRefusesZeroAndNegative(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*app.ETAConfig)
+	}{
+		{"ZeroDefault", func(c *app.ETAConfig) { c.Default = 0 }},
+		{"NegativeDefault", func(c *app.ETAConfig) { c.Default = -time.Second }},
+		{"ZeroPercentile", func(c *app.ETAConfig) { c.Percentile = 0 }},
+		{"PercentileAboveOne", func(c *app.ETAConfig) { c.Percentile = 1.5 }},
+		{"ZeroWindow", func(c *app.ETAConfig) { c.Window = 0 }},
+		{"ZeroMinSamples", func(c *app.ETAConfig) { c.MinSamples = 0 }},
+		{"NegativeMinSamples", func(c *app.ETAConfig) { c.MinSamples = -3 }},
+		{"MinSamplesOverWindow", func(c *app.ETAConfig) { c.MinSamples = c.Window + 1 }},
+		{"ZeroMin", func(c *app.ETAConfig) { c.Min = 0 }},
+		{"MaxBelowMin", func(c *app.ETAConfig) { c.Max = c.Min / 2 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testETA
+			tt.mutate(&cfg)
+			_, err := app.NewETA(cfg, memory.NewJobs())
+			require.Error(t, err)
+		})
+	}
+	_, err := app.NewETA(testETA, memory.NewJobs())
+	require.NoError(t, err)
+}
+
+// TestZeroValueHandlersDoNotPanic: a handler that was not built by its
+// constructor answers an error instead of a nil dereference.
+func TestZeroValueHandlersDoNotPanic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Authenticate", func() error { _, err := app.AuthenticateHandler{}.Handle(ctx, app.Credentials{Token: "t", APIKey: "k"}); return err }},
+		{"GetJobStatus", func() error { _, err := app.GetJobStatusHandler{}.Handle(ctx, app.GetJobStatus{Principal: reader}); return err }},
+		{"GetJob", func() error { _, err := app.GetJobHandler{}.Handle(ctx, app.GetJob{ID: domain.NewID().String()}); return err }},
+		{"CreateJob", func() error { _, err := app.CreateJobHandler{}.Handle(ctx, app.CreateJob{ClientID: "c"}); return err }},
+		{"CompleteJob", func() error { _, err := app.CompleteJobHandler{}.Handle(ctx, app.CompleteJob{}); return err }},
+		{"FailJob", func() error { _, err := app.FailJobHandler{}.Handle(ctx, app.FailJob{}); return err }},
+		{"SweepStale", func() error { _, err := app.SweepStaleHandler{}.Handle(ctx, app.SweepStale{PendingTimeout: 1}); return err }},
+		{"PurgeJobs", func() error { _, err := app.PurgeJobsHandler{}.Handle(ctx, app.PurgeJobs{OlderThan: 1}); return err }},
+		{"Report", func() error { return app.ReportHandler{}.Handle(ctx, app.Report{TopFailures: 1}, nil) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.NotPanics(t, func() { require.Error(t, tt.call()) })
+		})
+	}
 }

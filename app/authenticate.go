@@ -17,16 +17,21 @@ type Credentials struct {
 type AuthenticateHandler struct {
 	tokens  ports.TokenVerifier
 	clients ports.ClientStore
-	limits  ports.RateLimiter // nil: no limit
+	limits  ports.RateLimiter
 }
 
-// NewAuthenticateHandler returns an AuthenticateHandler; it panics on nil deps.
-// limits may be nil for no rate limit.
-func NewAuthenticateHandler(tokens ports.TokenVerifier, clients ports.ClientStore, limits ports.RateLimiter) AuthenticateHandler {
-	if tokens == nil || clients == nil {
-		panic("app: nil dependency for AuthenticateHandler")
+// NewAuthenticateHandler returns an AuthenticateHandler, or an error for a
+// nil dependency. Pass ports.Unlimited when no rate limit applies.
+func NewAuthenticateHandler(tokens ports.TokenVerifier, clients ports.ClientStore, limits ports.RateLimiter) (AuthenticateHandler, error) {
+	switch {
+	case tokens == nil:
+		return AuthenticateHandler{}, missing("AuthenticateHandler", "a token verifier")
+	case clients == nil:
+		return AuthenticateHandler{}, missing("AuthenticateHandler", "a client store")
+	case limits == nil:
+		return AuthenticateHandler{}, missing("AuthenticateHandler", "a rate limiter")
 	}
-	return AuthenticateHandler{tokens: tokens, clients: clients, limits: limits}
+	return AuthenticateHandler{tokens: tokens, clients: clients, limits: limits}, nil
 }
 
 // Handle checks the api-key first (a cheap digest lookup that names the
@@ -34,6 +39,9 @@ func NewAuthenticateHandler(tokens ports.TokenVerifier, clients ports.ClientStor
 // no signature check, then the token, then that the token was issued to
 // that client.
 func (h AuthenticateHandler) Handle(ctx context.Context, c Credentials) (domain.Principal, error) {
+	if h.tokens == nil {
+		return domain.Principal{}, errUnwired
+	}
 	if c.APIKey == "" {
 		return domain.Principal{}, &domain.AuthError{Credential: domain.CredentialAPIKey, Reason: "missing"}
 	}
@@ -44,10 +52,8 @@ func (h AuthenticateHandler) Handle(ctx context.Context, c Credentials) (domain.
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	if h.limits != nil {
-		if ok, wait := h.limits.Allow(client.ID); !ok {
-			return domain.Principal{}, &domain.RateLimitedError{ClientID: client.ID, RetryAfter: wait}
-		}
+	if ok, wait := h.limits.Allow(client.ID); !ok {
+		return domain.Principal{}, &domain.RateLimitedError{ClientID: client.ID, RetryAfter: wait}
 	}
 	p, err := h.tokens.Verify(ctx, c.Token)
 	if err != nil {

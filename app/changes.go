@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -25,9 +26,13 @@ type waiter struct {
 
 func (w *waiter) wake() { w.once.Do(func() { close(w.ch) }) }
 
-// NewChanges returns a hub admitting at most maxWaiters at once.
-func NewChanges(maxWaiters int) *Changes {
-	return &Changes{max: maxWaiters, waiters: make(map[domain.ID]map[*waiter]struct{})}
+// NewChanges returns a hub admitting at most maxWaiters at once; zero
+// admits none (every request is answered at once), negative is an error.
+func NewChanges(maxWaiters int) (*Changes, error) {
+	if maxWaiters < 0 {
+		return nil, fmt.Errorf("app: max waiters must not be negative, got %d", maxWaiters)
+	}
+	return &Changes{max: maxWaiters, waiters: make(map[domain.ID]map[*waiter]struct{})}, nil
 }
 
 // Subscribe registers interest in id. The channel is closed when the job may

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
@@ -21,22 +20,26 @@ type CompleteJobHandler struct {
 	eta   *ETA
 }
 
-// NewCompleteJobHandler returns a CompleteJobHandler; it panics on nil deps.
-func NewCompleteJobHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA) CompleteJobHandler {
-	if jobs == nil || clock == nil || eta == nil {
-		panic("app: nil dependency for CompleteJobHandler")
+// NewCompleteJobHandler returns a CompleteJobHandler, or an error for a nil
+// dependency.
+func NewCompleteJobHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA) (CompleteJobHandler, error) {
+	if err := needETA("CompleteJobHandler", jobs, clock, eta); err != nil {
+		return CompleteJobHandler{}, err
 	}
-	return CompleteJobHandler{jobs: jobs, clock: clock, eta: eta}
+	return CompleteJobHandler{jobs: jobs, clock: clock, eta: eta}, nil
 }
 
 // Handle completes the job. Completing an already DONE job with the same
 // links is a no-op; any other finished job gives domain.ErrConflict.
 func (h CompleteJobHandler) Handle(ctx context.Context, c CompleteJob) (domain.Job, error) {
+	if h.jobs == nil {
+		return domain.Job{}, errUnwired
+	}
 	id, err := domain.ParseID(c.ID)
 	if err != nil {
 		return domain.Job{}, err
 	}
-	outcome, err := domain.Done(c.Links, h.clock.Now().Truncate(time.Microsecond))
+	outcome, err := domain.Done(c.Links, h.clock.Now())
 	if err != nil {
 		return domain.Job{}, err
 	}

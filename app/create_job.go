@@ -8,9 +8,6 @@ import (
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// DefaultETA is how far ahead a job's eta lies while there is no history.
-const DefaultETA = 30 * time.Second
-
 // CreateJob starts a PENDING job for a client.
 type CreateJob struct {
 	ClientID string
@@ -28,16 +25,20 @@ type CreateJobHandler struct {
 	eta   *ETA
 }
 
-// NewCreateJobHandler returns a CreateJobHandler; it panics on nil deps.
-func NewCreateJobHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA) CreateJobHandler {
-	if jobs == nil || clock == nil || eta == nil {
-		panic("app: nil dependency for CreateJobHandler")
+// NewCreateJobHandler returns a CreateJobHandler, or an error for a nil
+// dependency.
+func NewCreateJobHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA) (CreateJobHandler, error) {
+	if err := needETA("CreateJobHandler", jobs, clock, eta); err != nil {
+		return CreateJobHandler{}, err
 	}
-	return CreateJobHandler{jobs: jobs, clock: clock, eta: eta}
+	return CreateJobHandler{jobs: jobs, clock: clock, eta: eta}, nil
 }
 
 // Handle creates and stores the job.
 func (h CreateJobHandler) Handle(ctx context.Context, c CreateJob) (domain.Job, error) {
+	if h.jobs == nil {
+		return domain.Job{}, errUnwired
+	}
 	id := domain.NewID()
 	if c.ID != "" {
 		parsed, err := domain.ParseID(c.ID)
@@ -53,7 +54,7 @@ func (h CreateJobHandler) Handle(ctx context.Context, c CreateJob) (domain.Job, 
 	if eta == 0 {
 		eta = h.eta.Estimate()
 	}
-	now := h.clock.Now().UTC().Truncate(time.Microsecond)
+	now := h.clock.Now()
 	job, err := domain.New(domain.NewParams{ID: id, ClientID: c.ClientID, IdempotencyKey: c.IdempotencyKey,
 		ETA: now.Add(eta), Now: now})
 	if err != nil {

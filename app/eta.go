@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -11,18 +12,38 @@ import (
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// ETAConfig tunes the estimator.
+// ETAConfig tunes the estimator. Every field is required; bootstrap's
+// configuration holds the defaults.
 type ETAConfig struct {
 	Default    time.Duration // used until MinSamples durations are known
 	Percentile float64       // e.g. 0.9: nine jobs in ten finish within the estimate
 	Window     int           // how many recent durations count
-	MinSamples int
+	MinSamples int           // at least 1
 	Min, Max   time.Duration // bounds of any estimate
 }
 
-// DefaultETAConfig returns sensible defaults.
-func DefaultETAConfig() ETAConfig {
-	return ETAConfig{Default: DefaultETA, Percentile: 0.9, Window: 500, MinSamples: 20, Min: time.Second, Max: time.Hour}
+// Validate refuses zero and negative settings.
+func (c ETAConfig) Validate() error {
+	var errs []error
+	if c.Default <= 0 {
+		errs = append(errs, fmt.Errorf("default must be positive, got %s", c.Default))
+	}
+	if c.Percentile <= 0 || c.Percentile > 1 {
+		errs = append(errs, fmt.Errorf("percentile must be in (0, 1], got %g", c.Percentile))
+	}
+	if c.Window <= 0 {
+		errs = append(errs, fmt.Errorf("window must be positive, got %d", c.Window))
+	}
+	if c.MinSamples <= 0 || c.MinSamples > c.Window {
+		errs = append(errs, fmt.Errorf("min samples must be in [1, window], got %d", c.MinSamples))
+	}
+	if c.Min <= 0 || c.Max < c.Min {
+		errs = append(errs, fmt.Errorf("bounds must satisfy 0 < min <= max, got %s and %s", c.Min, c.Max))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("app: eta: %w", err)
+	}
+	return nil
 }
 
 // ETA estimates how long a new job will take from how long recent jobs
@@ -39,16 +60,16 @@ type ETA struct {
 	changed bool
 }
 
-// NewETA returns an estimator; source may be nil (in-process observations
-// only).
-func NewETA(cfg ETAConfig, source ports.DurationSource) *ETA {
-	if cfg.Window <= 0 {
-		cfg.Window = 1
+// NewETA returns an estimator that Refresh fills from source, or an error
+// for an invalid cfg or a nil source.
+func NewETA(cfg ETAConfig, source ports.DurationSource) (*ETA, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Percentile <= 0 || cfg.Percentile > 1 {
-		cfg.Percentile = 0.9
+	if source == nil {
+		return nil, missing("ETA", "a duration source")
 	}
-	return &ETA{cfg: cfg, source: source, cached: clamp(cfg.Default, cfg.Min, cfg.Max)}
+	return &ETA{cfg: cfg, source: source, cached: clamp(cfg.Default, cfg.Min, cfg.Max)}, nil
 }
 
 // Observe records how long a finished job took.
@@ -75,9 +96,6 @@ func (e *ETA) add(d time.Duration) {
 // every instance (and every one-shot command) estimates from the same
 // history.
 func (e *ETA) Refresh(ctx context.Context) error {
-	if e.source == nil {
-		return nil
-	}
 	ds, err := e.source.RecentDurations(ctx, e.cfg.Window)
 	if err != nil {
 		return fmt.Errorf("refresh eta history: %w", err)

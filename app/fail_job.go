@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
@@ -21,22 +20,26 @@ type FailJobHandler struct {
 	clock ports.Clock
 }
 
-// NewFailJobHandler returns a FailJobHandler; it panics on nil deps.
-func NewFailJobHandler(jobs ports.JobRepository, clock ports.Clock) FailJobHandler {
-	if jobs == nil || clock == nil {
-		panic("app: nil dependency for FailJobHandler")
+// NewFailJobHandler returns a FailJobHandler, or an error for a nil
+// dependency.
+func NewFailJobHandler(jobs ports.JobRepository, clock ports.Clock) (FailJobHandler, error) {
+	if err := need("FailJobHandler", jobs, clock); err != nil {
+		return FailJobHandler{}, err
 	}
-	return FailJobHandler{jobs: jobs, clock: clock}
+	return FailJobHandler{jobs: jobs, clock: clock}, nil
 }
 
 // Handle fails the job. Failing an already FAILED job with the same code and
 // message is a no-op; any other finished job gives domain.ErrConflict.
 func (h FailJobHandler) Handle(ctx context.Context, c FailJob) (domain.Job, error) {
+	if h.jobs == nil {
+		return domain.Job{}, errUnwired
+	}
 	id, err := domain.ParseID(c.ID)
 	if err != nil {
 		return domain.Job{}, err
 	}
-	outcome, err := domain.Failed(c.Code, c.Message, h.clock.Now().Truncate(time.Microsecond))
+	outcome, err := domain.Failed(c.Code, c.Message, h.clock.Now())
 	if err != nil {
 		return domain.Job{}, err
 	}

@@ -17,16 +17,20 @@ type GetJobHandler struct {
 	jobs ports.JobRepository
 }
 
-// NewGetJobHandler returns a GetJobHandler; it panics on nil deps.
-func NewGetJobHandler(jobs ports.JobRepository) GetJobHandler {
+// NewGetJobHandler returns a GetJobHandler, or an error for a nil
+// dependency.
+func NewGetJobHandler(jobs ports.JobRepository) (GetJobHandler, error) {
 	if jobs == nil {
-		panic("app: nil dependency for GetJobHandler")
+		return GetJobHandler{}, missing("GetJobHandler", "a job repository")
 	}
-	return GetJobHandler{jobs: jobs}
+	return GetJobHandler{jobs: jobs}, nil
 }
 
 // Handle returns the job.
 func (h GetJobHandler) Handle(ctx context.Context, q GetJob) (domain.Job, error) {
+	if h.jobs == nil {
+		return domain.Job{}, errUnwired
+	}
 	id, err := domain.ParseID(q.ID)
 	if err != nil {
 		return domain.Job{}, err

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -14,9 +15,16 @@ type PollingConfig struct {
 	MaxRetryAfter time.Duration // longest Retry-After suggested for a pending job
 }
 
-// DefaultPollingConfig returns sensible defaults.
-func DefaultPollingConfig() PollingConfig {
-	return PollingConfig{MaxWait: 30 * time.Second, MaxRetryAfter: 30 * time.Second}
+// Validate refuses negative bounds. MaxWait zero means no request is held;
+// MaxRetryAfter must be at least one second.
+func (c PollingConfig) Validate() error {
+	if c.MaxWait < 0 {
+		return fmt.Errorf("app: polling max wait must not be negative, got %s", c.MaxWait)
+	}
+	if c.MaxRetryAfter < time.Second {
+		return fmt.Errorf("app: polling max retry-after must be at least 1s, got %s", c.MaxRetryAfter)
+	}
+	return nil
 }
 
 // GetJobStatus asks for one job on behalf of an authenticated principal.
@@ -45,12 +53,19 @@ type GetJobStatusHandler struct {
 	cfg     PollingConfig
 }
 
-// NewGetJobStatusHandler returns a GetJobStatusHandler; it panics on nil deps.
-func NewGetJobStatusHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA, changes *Changes, cfg PollingConfig) GetJobStatusHandler {
-	if jobs == nil || clock == nil || eta == nil || changes == nil {
-		panic("app: nil dependency for GetJobStatusHandler")
+// NewGetJobStatusHandler returns a GetJobStatusHandler, or an error for a
+// nil dependency or an invalid cfg.
+func NewGetJobStatusHandler(jobs ports.JobRepository, clock ports.Clock, eta *ETA, changes *Changes, cfg PollingConfig) (GetJobStatusHandler, error) {
+	if err := needETA("GetJobStatusHandler", jobs, clock, eta); err != nil {
+		return GetJobStatusHandler{}, err
 	}
-	return GetJobStatusHandler{jobs: jobs, clock: clock, eta: eta, changes: changes, cfg: cfg}
+	if changes == nil {
+		return GetJobStatusHandler{}, missing("GetJobStatusHandler", "a change hub")
+	}
+	if err := cfg.Validate(); err != nil {
+		return GetJobStatusHandler{}, err
+	}
+	return GetJobStatusHandler{jobs: jobs, clock: clock, eta: eta, changes: changes, cfg: cfg}, nil
 }
 
 // Handle checks scope, then id format, then looks the job up. A job that
@@ -58,6 +73,9 @@ func NewGetJobStatusHandler(jobs ports.JobRepository, clock ports.Clock, eta *ET
 // cannot learn that it exists. With Wait, a PENDING job is watched until it
 // changes, the wait ends, or the service shuts down.
 func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (JobStatus, error) {
+	if h.jobs == nil {
+		return JobStatus{}, errUnwired
+	}
 	if err := q.Principal.Require(domain.ScopeCompositionRead); err != nil {
 		return JobStatus{}, err
 	}

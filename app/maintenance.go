@@ -3,22 +3,16 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// DefaultBatch is how many rows one maintenance statement touches, so no
-// statement holds locks for long.
-const DefaultBatch = 1000
-
 // inBatches calls step until it touches fewer than batch rows, fails, or
 // ctx ends, and returns how many rows it touched in all.
 func inBatches(ctx context.Context, batch int, step func(batch int) (int, error)) (int, error) {
-	if batch <= 0 {
-		batch = DefaultBatch
-	}
 	total := 0
 	for {
 		n, err := step(batch)
@@ -32,71 +26,90 @@ func inBatches(ctx context.Context, batch int, step func(batch int) (int, error)
 	}
 }
 
+// maintenance is what the sweep and the purge share: the store, the clock
+// and the batch size.
+type maintenance struct {
+	store ports.JobMaintenance
+	clock ports.Clock
+	batch int
+}
+
+func newMaintenance(what string, store ports.JobMaintenance, clock ports.Clock, batch int) (maintenance, error) {
+	switch {
+	case store == nil:
+		return maintenance{}, missing(what, "a maintenance store")
+	case clock == nil:
+		return maintenance{}, missing(what, "a clock")
+	case batch <= 0:
+		return maintenance{}, fmt.Errorf("app: %s: batch must be positive, got %d", what, batch)
+	}
+	return maintenance{store: store, clock: clock, batch: batch}, nil
+}
+
 // SweepStale fails jobs still PENDING longer than PendingTimeout after
 // their creation, with code 504 "job timed out".
 type SweepStale struct {
 	PendingTimeout time.Duration
-	Batch          int
 }
 
 // SweepStaleHandler handles SweepStale.
-type SweepStaleHandler struct {
-	store ports.JobMaintenance
-	clock ports.Clock
-}
+type SweepStaleHandler struct{ m maintenance }
 
-// NewSweepStaleHandler returns a SweepStaleHandler; it panics on nil deps.
-func NewSweepStaleHandler(store ports.JobMaintenance, clock ports.Clock) SweepStaleHandler {
-	if store == nil || clock == nil {
-		panic("app: nil dependency for SweepStaleHandler")
-	}
-	return SweepStaleHandler{store: store, clock: clock}
+// NewSweepStaleHandler returns a SweepStaleHandler, or an error for a nil
+// dependency or a batch that is not positive.
+func NewSweepStaleHandler(store ports.JobMaintenance, clock ports.Clock, batch int) (SweepStaleHandler, error) {
+	m, err := newMaintenance("SweepStaleHandler", store, clock, batch)
+	return SweepStaleHandler{m: m}, err
 }
 
 // Handle sweeps in batches until none is left, and returns how many jobs
-// it failed.
+// it failed. The failure time goes through the domain like every other
+// outcome's, so swept jobs carry the same precision.
 func (h SweepStaleHandler) Handle(ctx context.Context, c SweepStale) (int, error) {
+	if h.m.store == nil {
+		return 0, errUnwired
+	}
 	if c.PendingTimeout <= 0 {
 		return 0, &domain.ValidationError{Field: "pending_timeout", Reason: "must be positive"}
 	}
-	now := h.clock.Now()
-	return inBatches(ctx, c.Batch, func(batch int) (int, error) {
-		return h.store.FailPendingCreatedBefore(ctx, now.Add(-c.PendingTimeout), domain.TimedOut(now), batch)
+	now := h.m.clock.Now()
+	outcome := domain.TimedOut(now)
+	return inBatches(ctx, h.m.batch, func(batch int) (int, error) {
+		return h.m.store.FailPendingCreatedBefore(ctx, now.Add(-c.PendingTimeout), outcome, batch)
 	})
 }
 
-// PurgeJobs deletes finished jobs older than OlderThan (by finish time).
+// PurgeJobs deletes finished jobs older than OlderThan (by finish time);
+// with DryRun it only counts them.
 type PurgeJobs struct {
 	OlderThan time.Duration
 	DryRun    bool
-	Batch     int
 }
 
 // PurgeJobsHandler handles PurgeJobs.
-type PurgeJobsHandler struct {
-	store ports.JobMaintenance
-	clock ports.Clock
-}
+type PurgeJobsHandler struct{ m maintenance }
 
-// NewPurgeJobsHandler returns a PurgeJobsHandler; it panics on nil deps.
-func NewPurgeJobsHandler(store ports.JobMaintenance, clock ports.Clock) PurgeJobsHandler {
-	if store == nil || clock == nil {
-		panic("app: nil dependency for PurgeJobsHandler")
-	}
-	return PurgeJobsHandler{store: store, clock: clock}
+// NewPurgeJobsHandler returns a PurgeJobsHandler, or an error for a nil
+// dependency or a batch that is not positive.
+func NewPurgeJobsHandler(store ports.JobMaintenance, clock ports.Clock, batch int) (PurgeJobsHandler, error) {
+	m, err := newMaintenance("PurgeJobsHandler", store, clock, batch)
+	return PurgeJobsHandler{m: m}, err
 }
 
 // Handle deletes in batches (or, with DryRun, counts) and returns how many.
 // Pending jobs are never purged.
 func (h PurgeJobsHandler) Handle(ctx context.Context, c PurgeJobs) (int, error) {
+	if h.m.store == nil {
+		return 0, errUnwired
+	}
 	if c.OlderThan <= 0 {
 		return 0, &domain.ValidationError{Field: "older-than", Reason: "must be positive"}
 	}
-	before := h.clock.Now().Add(-c.OlderThan)
-	if c.DryRun { // counts every match; the limit does not apply
-		return h.store.DeleteFinishedBefore(ctx, before, c.Batch, true)
+	before := h.m.clock.Now().Add(-c.OlderThan)
+	if c.DryRun {
+		return h.m.store.CountFinishedBefore(ctx, before)
 	}
-	return inBatches(ctx, c.Batch, func(batch int) (int, error) {
-		return h.store.DeleteFinishedBefore(ctx, before, batch, false)
+	return inBatches(ctx, h.m.batch, func(batch int) (int, error) {
+		return h.m.store.DeleteFinishedBefore(ctx, before, batch)
 	})
 }

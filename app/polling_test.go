@@ -19,10 +19,16 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 func TestETAEstimate(t *testing.T) {
 	t.Parallel()
 	cfg := app.ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 10, MinSamples: 5, Min: time.Second, Max: time.Hour}
+	newETA := func(t *testing.T, src ports.DurationSource) *app.ETA {
+		t.Helper()
+		e, err := app.NewETA(cfg, src)
+		require.NoError(t, err)
+		return e
+	}
 
 	t.Run("DefaultUntilEnoughSamples", func(t *testing.T) {
 		t.Parallel()
-		e := app.NewETA(cfg, nil)
+		e := newETA(t, durations(nil))
 		for range 4 {
 			e.Observe(2 * time.Second)
 		}
@@ -32,7 +38,7 @@ func TestETAEstimate(t *testing.T) {
 	})
 	t.Run("HighPercentileOfTheWindow", func(t *testing.T) {
 		t.Parallel()
-		e := app.NewETA(cfg, nil)
+		e := newETA(t, durations(nil))
 		for i := 1; i <= 10; i++ {
 			e.Observe(time.Duration(i) * time.Second)
 		}
@@ -46,7 +52,7 @@ func TestETAEstimate(t *testing.T) {
 	})
 	t.Run("Bounded", func(t *testing.T) {
 		t.Parallel()
-		e := app.NewETA(cfg, nil)
+		e := newETA(t, durations(nil))
 		for range 5 {
 			e.Observe(time.Millisecond)
 		}
@@ -59,7 +65,7 @@ func TestETAEstimate(t *testing.T) {
 	t.Run("RefreshFromStore", func(t *testing.T) {
 		t.Parallel()
 		src := durations{5 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second, 7 * time.Second}
-		e := app.NewETA(cfg, src)
+		e := newETA(t, src)
 		require.NoError(t, e.Refresh(context.Background()))
 		require.Equal(t, 7*time.Second, e.Estimate())
 	})
@@ -70,17 +76,14 @@ type durations []time.Duration
 func (d durations) RecentDurations(context.Context, int) ([]time.Duration, error) { return d, nil }
 
 // pollBundle wires the use cases to a memory store whose changes reach the hub.
-func pollSetup(t *testing.T, maxWaiters int) (*app.Application, *fakeClock) {
+func pollSetup(t *testing.T, maxWaiters int) (services, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{now: t0}
-	changes := app.NewChanges(maxWaiters)
-	a := app.New(app.Deps{
-		Jobs:    memory.NewJobs(memory.OnChange(changes.Publish)),
-		Clock:   clock,
-		Changes: changes,
-		ETA:     app.ETAConfig{Default: 40 * time.Second, Percentile: 0.9, Window: 100, MinSamples: 3, Min: time.Second, Max: time.Hour},
-		Polling: app.PollingConfig{MaxWait: 5 * time.Second, MaxRetryAfter: 30 * time.Second},
-	})
+	changes, err := app.NewChanges(maxWaiters)
+	require.NoError(t, err)
+	a, _ := wire(t, memory.NewJobs(memory.OnChange(changes.Publish)), clock, changes,
+		app.ETAConfig{Default: 40 * time.Second, Percentile: 0.9, Window: 100, MinSamples: 3, Min: time.Second, Max: time.Hour},
+		app.PollingConfig{MaxWait: 5 * time.Second, MaxRetryAfter: 30 * time.Second})
 	return a, clock
 }
 

@@ -13,7 +13,7 @@ import (
 type Report struct {
 	From, To time.Time
 	ClientID string
-	// TopFailures is how many failure codes to list; 10 when zero.
+	// TopFailures is how many failure codes to list; it must be positive.
 	TopFailures int
 }
 
@@ -36,12 +36,13 @@ type ReportHandler struct {
 	source ports.ReportSource
 }
 
-// NewReportHandler returns a ReportHandler; it panics on nil deps.
-func NewReportHandler(source ports.ReportSource) ReportHandler {
+// NewReportHandler returns a ReportHandler, or an error for a nil
+// dependency.
+func NewReportHandler(source ports.ReportSource) (ReportHandler, error) {
 	if source == nil {
-		panic("app: nil dependency for ReportHandler")
+		return ReportHandler{}, missing("ReportHandler", "a report source")
 	}
-	return ReportHandler{source: source}
+	return ReportHandler{source: source}, nil
 }
 
 // Percentiles reported for time to DONE.
@@ -49,6 +50,12 @@ var reportPercentiles = []int{50, 90, 99}
 
 // Handle streams the report into sink.
 func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) error {
+	if h.source == nil {
+		return errUnwired
+	}
+	if r.TopFailures <= 0 {
+		return &domain.ValidationError{Field: "top_failures", Reason: "must be positive"}
+	}
 	from := r.From.UTC().Truncate(24 * time.Hour)
 	to := r.To.UTC().Truncate(24 * time.Hour)
 	if from.IsZero() || to.IsZero() {
@@ -69,11 +76,7 @@ func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) er
 	if err != nil {
 		return err
 	}
-	top := r.TopFailures
-	if top <= 0 {
-		top = 10
-	}
-	failures, err := h.source.TopFailures(ctx, f, top)
+	failures, err := h.source.TopFailures(ctx, f, r.TopFailures)
 	if err != nil {
 		return err
 	}

@@ -198,7 +198,7 @@ func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error
 	if cfg.Database.URL == "" {
 		return postgres.MigrationResult{}, usageError{errors.New("migrate needs JOBSTATUS_DATABASE_URL")}
 	}
-	db, err := postgres.Open(cfg.Database.URL, postgres.PoolConfig{MaxOpenConns: 2})
+	db, err := postgres.Open(cfg.Database.URL, migrationPool(cfg))
 	if err != nil {
 		return postgres.MigrationResult{}, err
 	}
@@ -230,7 +230,7 @@ func newMigrateCmd(stdio IO) *cobra.Command {
 
 // withApp runs fn against the use cases wired to the configured store, in
 // process, with no HTTP.
-func withApp(ctx context.Context, stdio IO, fn func(*app.Application) error) error {
+func withApp(ctx context.Context, stdio IO, fn func(*app.Operator) error) error {
 	cfg, err := loadConfig(stdio)
 	if err != nil {
 		return err
@@ -243,7 +243,7 @@ func withApp(ctx context.Context, stdio IO, fn func(*app.Application) error) err
 	if err != nil {
 		return err
 	}
-	var a *app.Application
+	var a *app.Operator
 	fxApp := fx.New(ToolOptions(cfg, logger), fx.Populate(&a))
 	if err := fxApp.Err(); err != nil {
 		return err
@@ -262,16 +262,35 @@ type JobView struct {
 	ClientID   string          `json:"client_id"`
 	Status     domain.Status   `json:"status"`
 	ETA        time.Time       `json:"eta"`
-	Links      []domain.Link   `json:"links"`
-	Error      *domain.Failure `json:"error,omitempty"`
+	Links      []LinkView      `json:"links"`
+	Error      *FailureView    `json:"error,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
 	UpdatedAt  time.Time       `json:"updated_at"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 }
 
+// LinkView is how the job commands print a link.
+type LinkView struct {
+	Entity string `json:"entity"`
+	Href   string `json:"href"`
+}
+
+// FailureView is how the job commands print why a job failed.
+type FailureView struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
 func viewOf(j domain.Job) JobView {
-	return JobView{ID: j.ID.String(), ClientID: j.ClientID, Status: j.Status, ETA: j.ETA, Links: j.Links,
-		Error: j.Failure, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, FinishedAt: j.FinishedAt}
+	v := JobView{ID: j.ID.String(), ClientID: j.ClientID, Status: j.Status, ETA: j.ETA, Links: make([]LinkView, len(j.Links)),
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, FinishedAt: j.FinishedAt}
+	for i, l := range j.Links {
+		v.Links[i] = LinkView{Entity: l.Entity, Href: l.Href}
+	}
+	if j.Failure != nil {
+		v.Error = &FailureView{Code: j.Failure.Code, Message: j.Failure.Message}
+	}
+	return v
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -290,10 +309,10 @@ func newJobsCmd(stdio IO) *cobra.Command {
 		Short: "Create a PENDING job",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+			return withApp(cmd.Context(), stdio, func(a *app.Operator) error {
 				if eta == 0 {
 					// Estimate from the store's recent history, as the service does.
-					if err := a.ETA.Refresh(cmd.Context()); err != nil {
+					if err := a.RefreshETA(cmd.Context()); err != nil {
 						return err
 					}
 				}
@@ -323,7 +342,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+			return withApp(cmd.Context(), stdio, func(a *app.Operator) error {
 				j, err := a.CompleteJob.Handle(cmd.Context(), app.CompleteJob{ID: args[0], Links: parsed})
 				if err != nil {
 					return err
@@ -342,7 +361,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 		Short: "Move a PENDING job to FAILED",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+			return withApp(cmd.Context(), stdio, func(a *app.Operator) error {
 				j, err := a.FailJob.Handle(cmd.Context(), app.FailJob{ID: args[0], Code: code, Message: message})
 				if err != nil {
 					return err
@@ -361,7 +380,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 		Short: "Print a job",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+			return withApp(cmd.Context(), stdio, func(a *app.Operator) error {
 				j, err := a.GetJob.Handle(cmd.Context(), app.GetJob{ID: args[0]})
 				if err != nil {
 					return err
@@ -377,7 +396,7 @@ func newJobsCmd(stdio IO) *cobra.Command {
 		Short: "Delete DONE and FAILED jobs that finished longer ago than DURATION, in batches",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
+			return withApp(cmd.Context(), stdio, func(a *app.Operator) error {
 				n, err := a.PurgeJobs.Handle(cmd.Context(), app.PurgeJobs{OlderThan: olderThan, DryRun: dryRun})
 				if err != nil {
 					return fmt.Errorf("purged %d jobs, then: %w", n, err)
@@ -393,6 +412,9 @@ func newJobsCmd(stdio IO) *cobra.Command {
 	cmd.AddCommand(create, complete, fail, get, purge)
 	return cmd
 }
+
+// reportTopFailures is how many failure codes a report lists.
+const reportTopFailures = 10
 
 func newReportCmd(stdio IO) *cobra.Command {
 	var from, to, client, format string
@@ -416,8 +438,8 @@ func newReportCmd(stdio IO) *cobra.Command {
 			if f, ok := stdio.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				sink = report.Progress(sink, stdio.Stderr, 200*time.Millisecond)
 			}
-			return withApp(cmd.Context(), stdio, func(a *app.Application) error {
-				return a.Report.Handle(cmd.Context(), app.Report{From: fromDay, To: toDay, ClientID: client}, sink)
+			return withApp(cmd.Context(), stdio, func(a *app.Operator) error {
+				return a.Report.Handle(cmd.Context(), app.Report{From: fromDay, To: toDay, ClientID: client, TopFailures: reportTopFailures}, sink)
 			})
 		},
 	}

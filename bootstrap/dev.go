@@ -44,28 +44,32 @@ type DevKit struct {
 var DevModule = fx.Module("dev",
 	fx.Provide(
 		newDevKit,
-		func(lc fx.Lifecycle, k *DevKit, logger *zap.Logger) (*jwtauth.Verifier, error) {
-			keys, err := k.Signer.Storage()
-			if err != nil {
-				return nil, err
-			}
-			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
-			if err != nil {
-				return nil, err
-			}
-			lc.Append(fx.StopHook(v.Close))
-			return v, nil
-		},
-		func(v *jwtauth.Verifier) ports.TokenVerifier { return v },
-		func(k *DevKit) (ports.ClientStore, error) {
-			return apikey.New([]apikey.Entry{
-				{ID: DevClientID, Name: "Demo clinic MIS", KeySHA256: apikey.Digest(k.APIKey)},
-				{ID: DevOtherID, Name: "Another clinic", KeySHA256: apikey.Digest(rand.Text())},
-			})
-		},
+		fx.Annotate(newDevVerifier, fx.As(fx.Self()), fx.As(new(ports.TokenVerifier))),
+		fx.Annotate(newDevClients, fx.As(new(ports.ClientStore))),
 	),
+	verifierContributions,
 	fx.Invoke(seedDemo),
 )
+
+func newDevVerifier(lc fx.Lifecycle, k *DevKit, cfg Config, logger *zap.Logger) (*jwtauth.Verifier, error) {
+	keys, err := k.Signer.Storage()
+	if err != nil {
+		return nil, err
+	}
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: cfg.Cache.Tokens}, logger.Named("jwt"))
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(v.Close))
+	return v, nil
+}
+
+func newDevClients(k *DevKit) (*apikey.Store, error) {
+	return apikey.New([]apikey.Entry{
+		{ID: DevClientID, Name: "Demo clinic MIS", KeySHA256: apikey.Digest(k.APIKey)},
+		{ID: DevOtherID, Name: "Another clinic", KeySHA256: apikey.Digest(rand.Text())},
+	})
+}
 
 func newDevKit() (*DevKit, error) {
 	key, err := jwtauth.GenerateKey("ES256")
@@ -81,7 +85,7 @@ func newDevKit() (*DevKit, error) {
 
 // seedDemo creates the demo jobs through the use cases, exactly as any
 // in-process tool would.
-func seedDemo(a *app.Application, k *DevKit) error {
+func seedDemo(a *app.Operator, k *DevKit) error {
 	ctx := context.Background()
 	newJob := func(client string, eta time.Duration) (domain.Job, error) {
 		return a.CreateJob.Handle(ctx, app.CreateJob{ClientID: client, ETA: eta})
@@ -115,21 +119,16 @@ func seedDemo(a *app.Application, k *DevKit) error {
 	return nil
 }
 
-// devOptions is the module graph of `serve --dev`.
+// devOptions is the module graph of `serve --dev`: serve's graph on the
+// in-memory store, with DevModule in place of AuthModule.
 func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
+	cfg.Database.URL = "" // --dev always runs on the in-memory store
 	return fx.Options(
-		baseOptions(cfg, logger),
-		MemoryModule,
-		CacheModule,
+		serveCore(cfg, logger),
 		DevModule,
-		MetricsModule,
-		ServiceAppModule,
-		HTTPModule,
-		AdminModule,
 		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpapi.Server) {
 			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr()) }))
 		}),
-		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second),
 	)
 }
 

@@ -4,44 +4,47 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/jobstatus/jobstatus/adapters/metrics"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// PostgresModule binds the PostgreSQL store to ports.JobRepository and owns
-// the pool's lifetime.
+// connMaxIdleTime closes connections idle this long, so a quiet service
+// does not pin PostgreSQL backends.
+const connMaxIdleTime = 5 * time.Minute
+
+// PostgresModule binds the PostgreSQL store to every port it implements,
+// owns the pool's lifetime, and contributes the store's readiness check
+// and the pool's statistics.
 var PostgresModule = fx.Module("postgres",
 	fx.Provide(
 		newDB,
-		newPostgresJobs,
-		func(j *postgres.Jobs) store { return store{j} },
-		func(j *postgres.Jobs) ports.DurationSource { return j },
-		func(j *postgres.Jobs) ports.JobMaintenance { return j },
-		func(j *postgres.Jobs) ports.ReportSource { return j },
-		func(j *postgres.Jobs) storeReadiness {
-			return func(ctx context.Context) (string, error) {
+		fx.Annotate(newPostgresJobs,
+			fx.As(fx.Self()),
+			fx.As(new(ports.JobRepository)),
+			fx.As(new(ports.DurationSource)),
+			fx.As(new(ports.JobMaintenance)),
+			fx.As(new(ports.ReportSource)),
+		),
+		readiness(func(j *postgres.Jobs) httpapi.Check {
+			return httpapi.Check{Name: "store", Fn: func(ctx context.Context) (string, error) {
 				if err := j.Ping(ctx); err != nil {
 					return "", errors.New("database unreachable")
 				}
 				return "database answers", nil
-			}
-		},
+			}}
+		}),
+		collector(func(db *sqlx.DB) prometheus.Collector { return collectors.NewDBStatsCollector(db.DB, metricsNamespace) }),
 	),
-)
-
-// PoolMetricsModule exports the connection pool's statistics.
-var PoolMetricsModule = fx.Module("poolmetrics",
-	fx.Invoke(func(m *metrics.Metrics, db *sqlx.DB) {
-		m.Registry().MustRegister(collectors.NewDBStatsCollector(db.DB, "jobstatus"))
-	}),
 )
 
 // ListenerModule wakes waiting requests on PostgreSQL notifications, so a
@@ -60,11 +63,13 @@ var ListenerModule = fx.Module("pglistener",
 )
 
 func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
-	db, err := postgres.Open(cfg.Database.URL, postgres.PoolConfig{
+	pool := postgres.PoolConfig{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
-	})
+		ConnMaxIdleTime: connMaxIdleTime,
+	}
+	db, err := postgres.Open(cfg.Database.URL, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +81,7 @@ func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
 				return nil
 			}
 			logger.Info("database connected", zap.String("url", cfg.RedactedDatabaseURL()))
-			warmPool(ctx, db, cfg.Database.MaxIdleConns)
+			warmPool(ctx, db, pool)
 			return nil
 		},
 		OnStop: func(context.Context) error { return db.Close() },
@@ -84,16 +89,27 @@ func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
 	return db, nil
 }
 
-func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config) *postgres.Jobs {
-	j := postgres.NewJobs(db, cfg.Database.QueryTimeout)
-	lc.Append(fx.StopHook(j.Close))
-	return j
+// migrationPool is the small pool of the migrate commands.
+func migrationPool(cfg Config) postgres.PoolConfig {
+	return postgres.PoolConfig{MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: connMaxIdleTime}
 }
 
-// warmPool opens n connections before traffic arrives, so the first burst
-// of requests does not queue behind n authentication handshakes at once.
-func warmPool(ctx context.Context, db *sqlx.DB, n int) {
-	conns := make([]*sql.Conn, 0, n)
+func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config) (*postgres.Jobs, error) {
+	j, err := postgres.NewJobs(db, cfg.Database.QueryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(j.Close))
+	return j, nil
+}
+
+// warmPool opens the pool's idle connections before traffic arrives, so the
+// first burst of requests does not queue behind that many authentication
+// handshakes at once. It never asks for more than the pool may open: that
+// would wait for ever.
+func warmPool(ctx context.Context, db *sqlx.DB, pool postgres.PoolConfig) {
+	n := min(pool.MaxIdleConns, pool.MaxOpenConns)
+	conns := make([]*sql.Conn, 0, max(n, 0))
 	for range n {
 		c, err := db.Conn(ctx)
 		if err != nil {

@@ -16,7 +16,7 @@ const idLen = 36
 // forms are rejected so that every job has exactly one spelling.
 func ParseID(s string) (ID, error) {
 	if len(s) != idLen {
-		return "", &ValidationError{Field: "asyncJobId", Reason: "must be a UUID"}
+		return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 	}
 	var b [idLen]byte
 	for i := 0; i < idLen; i++ {
@@ -24,7 +24,7 @@ func ParseID(s string) (ID, error) {
 		switch i {
 		case 8, 13, 18, 23:
 			if c != '-' {
-				return "", &ValidationError{Field: "asyncJobId", Reason: "must be a UUID"}
+				return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 			}
 		default:
 			switch {
@@ -32,7 +32,7 @@ func ParseID(s string) (ID, error) {
 			case c >= 'A' && c <= 'F':
 				c += 'a' - 'A'
 			default:
-				return "", &ValidationError{Field: "asyncJobId", Reason: "must be a UUID"}
+				return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 			}
 		}
 		b[i] = c

@@ -8,14 +8,14 @@ import (
 
 // Link points at a resource a finished job produced.
 type Link struct {
-	Entity string `json:"entity"`
-	Href   string `json:"href"`
+	Entity string
+	Href   string
 }
 
 // Failure says why a job failed.
 type Failure struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
+	Code    int
+	Message string
 }
 
 // Job is an asynchronous composition job as the registry tracks it.
@@ -60,13 +60,13 @@ func New(p NewParams) (Job, error) {
 	if len(p.IdempotencyKey) > MaxIdempotencyKeyLength {
 		return Job{}, &ValidationError{Field: "idempotency_key", Reason: "must be at most 255 bytes"}
 	}
-	now := p.Now.UTC()
+	now := Timestamp(p.Now)
 	return Job{
 		ID:             p.ID,
 		ClientID:       p.ClientID,
 		IdempotencyKey: p.IdempotencyKey,
 		Status:         StatusPending,
-		ETA:            p.ETA.UTC(),
+		ETA:            Timestamp(p.ETA),
 		Links:          []Link{},
 		CreatedAt:      now,
 		UpdatedAt:      now,
@@ -104,7 +104,7 @@ func Done(links []Link, at time.Time) (Outcome, error) {
 			return Outcome{}, &ValidationError{Field: "links", Reason: "every href must be an absolute path"}
 		}
 	}
-	return Outcome{Status: StatusDone, Links: slices.Clone(links), At: at.UTC()}, nil
+	return Outcome{Status: StatusDone, Links: slices.Clone(links), At: Timestamp(at)}, nil
 }
 
 // Failed returns the outcome of a failed job. It needs a non-zero code and a
@@ -116,7 +116,7 @@ func Failed(code int, message string, at time.Time) (Outcome, error) {
 	if strings.TrimSpace(message) == "" {
 		return Outcome{}, &ValidationError{Field: "message", Reason: "a FAILED job needs a message"}
 	}
-	return Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: at.UTC()}, nil
+	return Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: Timestamp(at)}, nil
 }
 
 // Timeout is the failure of a job that stayed PENDING past its deadline.
@@ -125,7 +125,7 @@ var Timeout = Failure{Code: 504, Message: "job timed out"}
 // TimedOut returns the outcome of a job that stayed PENDING too long.
 func TimedOut(at time.Time) Outcome {
 	f := Timeout
-	return Outcome{Status: StatusFailed, Failure: &f, At: at.UTC()}
+	return Outcome{Status: StatusFailed, Failure: &f, At: Timestamp(at)}
 }
 
 // sameAs reports whether o describes the same ending as the job already has;
@@ -158,15 +158,12 @@ func (j Job) Finish(o Outcome) (next Job, changed bool, err error) {
 	}
 	next = j
 	next.Status = o.Status
-	next.Links = slices.Clone(o.Links)
-	if next.Links == nil {
-		next.Links = []Link{}
-	}
+	next.Links = Links(o.Links)
 	if o.Failure != nil {
 		f := *o.Failure
 		next.Failure = &f
 	}
-	at := o.At
+	at := Timestamp(o.At)
 	next.UpdatedAt = at
 	next.FinishedAt = &at
 	return next, true, nil

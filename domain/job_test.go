@@ -51,7 +51,7 @@ func TestNew(t *testing.T) {
 		field  string
 	}{
 		{"StartsPending", domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: t0, Now: t0}, ""},
-		{"BadID", domain.NewParams{ID: "nope", ClientID: "c", ETA: t0, Now: t0}, "asyncJobId"},
+		{"BadID", domain.NewParams{ID: "nope", ClientID: "c", ETA: t0, Now: t0}, "id"},
 		{"NoClient", domain.NewParams{ID: domain.NewID(), ClientID: " ", ETA: t0, Now: t0}, "client"},
 		{"NoETA", domain.NewParams{ID: domain.NewID(), ClientID: "c", Now: t0}, "eta"},
 	}

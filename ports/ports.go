@@ -32,10 +32,12 @@ type JobMaintenance interface {
 	// created before the given time and returns how many changed. With
 	// several instances only one runs it at a time.
 	FailPendingCreatedBefore(ctx context.Context, before time.Time, outcome domain.Outcome, limit int) (int, error)
+	// CountFinishedBefore counts the DONE or FAILED jobs that finished
+	// before the given time (all of them, not a batch).
+	CountFinishedBefore(ctx context.Context, before time.Time) (int, error)
 	// DeleteFinishedBefore removes at most limit DONE or FAILED jobs that
-	// finished before the given time and returns how many it removed; with
-	// dryRun it only counts them (all of them, not a batch).
-	DeleteFinishedBefore(ctx context.Context, before time.Time, limit int, dryRun bool) (int, error)
+	// finished before the given time and returns how many it removed.
+	DeleteFinishedBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // ReportFilter selects the jobs a report covers: created in [From, To),
@@ -95,6 +97,12 @@ type ClientStore interface {
 type RateLimiter interface {
 	Allow(clientID string) (ok bool, retryAfter time.Duration)
 }
+
+// Unlimited is a RateLimiter that allows every request.
+type Unlimited struct{}
+
+// Allow implements RateLimiter.
+func (Unlimited) Allow(string) (bool, time.Duration) { return true, 0 }
 
 // Clock tells the time; tests replace it.
 type Clock interface {

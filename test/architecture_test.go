@@ -1,7 +1,11 @@
 package test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,5 +70,29 @@ func TestDomainTestsStayStandard(t *testing.T) {
 		if !isStd(imp) && imp != module+"/domain" {
 			t.Errorf("domain tests import %s: keep the domain free of third-party code", imp)
 		}
+	}
+}
+
+// TestDomainCarriesNoFormats fails when a struct in domain/ carries a tag
+// (json, db, yaml...): wire and storage formats belong to the adapters,
+// which map to types of their own.
+func TestDomainCarriesNoFormats(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join("..", "domain", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no domain sources found: %v", err)
+	}
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if field, ok := n.(*ast.Field); ok && field.Tag != nil {
+				t.Errorf("%s: struct tag %s: the domain carries no wire or storage format", fset.Position(field.Pos()), field.Tag.Value)
+			}
+			return true
+		})
 	}
 }

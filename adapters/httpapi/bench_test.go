@@ -4,7 +4,6 @@ import (
 	nethttp "net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
-	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -32,8 +30,11 @@ func BenchmarkGetFinishedJob(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	repo, _ := jobcache.New(memory.NewJobs(), 1000)
-	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now)})
+	repo, err := jobcache.New(memory.NewJobs(), 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newUseCases(b, repo, verifier, clients, nil, nil)
 	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
 	if err != nil {
 		b.Fatal(err)
@@ -42,7 +43,7 @@ func BenchmarkGetFinishedJob(b *testing.B) {
 		Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}}); err != nil {
 		b.Fatal(err)
 	}
-	h := httpapi.NewHandler(a, zap.NewNop(), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{})
+	h := httpapi.NewHandler(a.Public, zap.NewNop(), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{})
 	req := httptest.NewRequest("GET", "/patients/composition/job/"+j.ID.String(), nil)
 	req.Header.Set("Authorization", "Bearer "+kit.Token(testkit.ClientA))
 	req.Header.Set("api-key", testkit.KeyA)

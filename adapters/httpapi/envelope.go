@@ -25,11 +25,23 @@ type Meta struct {
 
 // JobData is a job as clients see it.
 type JobData struct {
-	ID     string          `json:"id"`
-	Status domain.Status   `json:"status"`
-	ETA    string          `json:"eta"`
-	Links  []domain.Link   `json:"links"`
-	Error  *domain.Failure `json:"error,omitempty"`
+	ID     string        `json:"id"`
+	Status domain.Status `json:"status"`
+	ETA    string        `json:"eta"`
+	Links  []LinkData    `json:"links"`
+	Error  *FailureData  `json:"error,omitempty"`
+}
+
+// LinkData is a link as clients see it.
+type LinkData struct {
+	Entity string `json:"entity"`
+	Href   string `json:"href"`
+}
+
+// FailureData is why a job failed, as clients see it.
+type FailureData struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
 }
 
 // ErrorData says what went wrong, in words safe to show to anyone.
@@ -47,13 +59,13 @@ type errorEnvelope struct {
 const etaLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func toJobData(j domain.Job) JobData {
-	links := j.Links
-	if links == nil {
-		links = []domain.Link{}
+	links := make([]LinkData, len(j.Links))
+	for i, l := range j.Links {
+		links[i] = LinkData{Entity: l.Entity, Href: l.Href}
 	}
 	d := JobData{ID: j.ID.String(), Status: j.Status, ETA: j.ETA.UTC().Format(etaLayout), Links: links}
-	if j.Status == domain.StatusFailed {
-		d.Error = j.Failure
+	if j.Status == domain.StatusFailed && j.Failure != nil {
+		d.Error = &FailureData{Code: j.Failure.Code, Message: j.Failure.Message}
 	}
 	return d
 }
@@ -129,7 +141,7 @@ func forbiddenMessage(missing []string) string {
 }
 
 func validationMessage(e *domain.ValidationError) string {
-	if e.Field == "asyncJobId" {
+	if e.Field == "id" { // the path parameter asyncJobId
 		return "asyncJobId must be a UUID"
 	}
 	return "Request is malformed"

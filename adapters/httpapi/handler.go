@@ -54,7 +54,7 @@ func (NopObserver) AuthFailure(string, string) {}
 
 // Handler serves the public API.
 type Handler struct {
-	app    *app.Application
+	app    *app.Public
 	logger *zap.Logger
 	cache  HandlerConfig
 	obs    Observer
@@ -64,7 +64,7 @@ type Handler struct {
 const OpenAPIPath = "/openapi.yaml"
 
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
-func NewHandler(a *app.Application, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
+func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
 	if a == nil || logger == nil || obs == nil {
 		panic("http: nil dependency for NewHandler")
 	}

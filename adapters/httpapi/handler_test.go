@@ -44,7 +44,7 @@ func (f *faultyRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 
 type testBundle struct {
 	kit     *testkit.Kit
-	app     *app.Application
+	app     useCases
 	repo    *faultyRepo
 	baseURL string
 	logs    *observer.ObservedLogs
@@ -62,15 +62,16 @@ func setup(t *testing.T) *testBundle {
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)
 	require.NoError(t, err)
-	changes := app.NewChanges(100)
+	changes, err := app.NewChanges(100)
+	require.NoError(t, err)
 	repo := &faultyRepo{JobRepository: memory.NewJobs(memory.OnChange(changes.Publish))}
-	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now), Changes: changes})
+	a := newUseCases(t, repo, verifier, clients, nil, changes)
 
 	core, logs := observer.New(zap.DebugLevel)
 	logger := zap.New(core)
 	cfg := httpapi.DefaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
-	srv := httpapi.NewServer(cfg, httpapi.NewHandler(a, logger, httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), logger)
+	srv := httpapi.NewServer(cfg, httpapi.NewHandler(a.Public, logger, httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), logger)
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 

@@ -48,7 +48,7 @@ func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter,
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)
 	require.NoError(t, err)
-	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Limits: limits, Clock: ports.ClockFunc(time.Now)})
+	a := newUseCases(t, repo, verifier, clients, limits, nil)
 	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
 	require.NoError(t, err)
 	scfg := httpapi.DefaultServerConfig()
@@ -56,7 +56,7 @@ func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter,
 	for _, edit := range edits {
 		edit(&scfg)
 	}
-	srv := httpapi.NewServer(scfg, httpapi.NewHandler(a, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
+	srv := httpapi.NewServer(scfg, httpapi.NewHandler(a.Public, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 	return "http://" + srv.Addr().String(), kit, job

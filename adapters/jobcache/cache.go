@@ -5,6 +5,8 @@ package jobcache
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -22,11 +24,18 @@ type Repository struct {
 	misses atomic.Uint64
 }
 
-// New wraps next with a cache of at most size finished jobs.
+// New wraps next with a cache of at most size finished jobs; size must be
+// positive and next not nil.
 func New(next ports.JobRepository, size int) (*Repository, error) {
-	c, err := lru.New[domain.ID, domain.Job](max(size, 1))
+	if next == nil {
+		return nil, errors.New("jobcache: no repository to decorate")
+	}
+	if size <= 0 {
+		return nil, fmt.Errorf("jobcache: size must be positive, got %d", size)
+	}
+	c, err := lru.New[domain.ID, domain.Job](size)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("jobcache: %w", err)
 	}
 	return &Repository{next: next, cache: c}, nil
 }

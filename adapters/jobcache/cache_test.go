@@ -103,3 +103,23 @@ func TestBounded(t *testing.T) {
 	}
 	require.Equal(t, 10, r.Stats().Len)
 }
+
+func TestNewRefusesInvalidSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		next ports.JobRepository
+		size int
+	}{
+		{"ZeroSize", memory.NewJobs(), 0},
+		{"NegativeSize", memory.NewJobs(), -3},
+		{"NoRepository", nil, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := jobcache.New(tt.next, tt.size)
+			require.Error(t, err)
+		})
+	}
+}

@@ -148,8 +148,24 @@ func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o
 	return len(changed), nil
 }
 
+// CountFinishedBefore implements ports.JobMaintenance.
+func (s *Jobs) CountFinishedBefore(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, j := range s.jobs {
+		if finishedBefore(j, before) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // DeleteFinishedBefore implements ports.JobMaintenance.
-func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit int, dryRun bool) (int, error) {
+func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -157,33 +173,21 @@ func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit
 	defer s.mu.Unlock()
 	n := 0
 	for id, j := range s.jobs {
-		if !dryRun && n >= limit {
+		if n >= limit {
 			break
 		}
-		if j.FinishedAt == nil || !j.FinishedAt.Before(before) {
-			continue
-		}
-		if !dryRun {
+		if finishedBefore(j, before) {
 			delete(s.jobs, id)
+			n++
 		}
-		n++
 	}
 	return n, nil
 }
 
-// clone copies the job's slices and pointers so callers cannot alias stored state.
-func clone(j domain.Job) domain.Job {
-	j.Links = slices.Clone(j.Links)
-	if j.Links == nil {
-		j.Links = []domain.Link{}
-	}
-	if j.Failure != nil {
-		f := *j.Failure
-		j.Failure = &f
-	}
-	if j.FinishedAt != nil {
-		t := *j.FinishedAt
-		j.FinishedAt = &t
-	}
-	return j
+func finishedBefore(j domain.Job, before time.Time) bool {
+	return j.FinishedAt != nil && j.FinishedAt.Before(before)
 }
+
+// clone copies the job's slices and pointers so callers cannot alias
+// stored state; the domain's Normalize does exactly that.
+func clone(j domain.Job) domain.Job { return j.Normalize() }

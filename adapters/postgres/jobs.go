@@ -23,72 +23,88 @@ import (
 	"github.com/jobstatus/jobstatus/domain"
 )
 
-// PoolConfig sizes the connection pool.
-type PoolConfig struct {
-	MaxOpenConns    int
-	MaxIdleConns    int
-	ConnMaxLifetime time.Duration
-}
-
-// Open returns a pool for url. It does not connect: the first query does,
-// so the service can start while PostgreSQL is still coming up.
-func Open(url string, pool PoolConfig) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	if pool.MaxOpenConns > 0 {
-		db.SetMaxOpenConns(pool.MaxOpenConns)
-	}
-	if pool.MaxIdleConns > 0 {
-		db.SetMaxIdleConns(pool.MaxIdleConns)
-	}
-	if pool.ConnMaxLifetime > 0 {
-		db.SetConnMaxLifetime(pool.ConnMaxLifetime)
-	}
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	return db, nil
-}
-
-// Jobs is a ports.JobRepository on PostgreSQL.
+// Jobs is a ports.JobRepository on PostgreSQL. Its queries run on an
+// sqlx.ExtContext: the pool, or a transaction given to WithTx.
 type Jobs struct {
-	db      *sqlx.DB
+	db      sqlx.ExtContext
+	pool    *sqlx.DB // nil inside a transaction
 	timeout time.Duration
 
-	mu      sync.Mutex                // serialises preparing
-	getStmt atomic.Pointer[sqlx.Stmt] // prepared on first use: lib/pq pays a round trip per unprepared query
+	mu      sync.Mutex                     // serialises preparing
+	getStmt atomic.Pointer[sqlx.NamedStmt] // prepared on first use: lib/pq pays a round trip per unprepared query
+}
+
+// NewJobs returns the repository on pool, or an error for a nil pool or a
+// timeout that is not positive; timeout bounds every query.
+func NewJobs(pool *sqlx.DB, timeout time.Duration) (*Jobs, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: no database pool")
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("postgres: query timeout must be positive, got %s", timeout)
+	}
+	return &Jobs{db: pool, pool: pool, timeout: timeout}, nil
+}
+
+// WithTx returns the same repository running every query in tx; the caller
+// commits or rolls back.
+func (s *Jobs) WithTx(tx *sqlx.Tx) *Jobs {
+	return &Jobs{db: tx, timeout: s.timeout}
+}
+
+// inTx runs fn on a repository inside a transaction: the one s already
+// runs in, or a new one committed when fn succeeds.
+func (s *Jobs) inTx(ctx context.Context, fn func(*Jobs) error) error {
+	if s.pool == nil {
+		return fn(s)
+	}
+	tx, err := s.pool.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(s.WithTx(tx)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// get runs the named query q with arg and scans one row into dest.
+func (s *Jobs) get(ctx context.Context, dest any, q string, arg any) error {
+	query, args, err := s.db.BindNamed(q, arg)
+	if err != nil {
+		return err
+	}
+	return sqlx.GetContext(ctx, s.db, dest, query, args...)
+}
+
+// selectAll runs the named query q with arg and scans every row into dest.
+func (s *Jobs) selectAll(ctx context.Context, dest any, q string, arg any) error {
+	query, args, err := s.db.BindNamed(q, arg)
+	if err != nil {
+		return err
+	}
+	return sqlx.SelectContext(ctx, s.db, dest, query, args...)
+}
+
+// exec runs the named statement q with arg and returns the rows it touched.
+func (s *Jobs) exec(ctx context.Context, q string, arg any) (int, error) {
+	query, args, err := s.db.BindNamed(q, arg)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 const columns = `id, client_id, idempotency_key, status, eta, links, error_code, error_message, created_at, updated_at, finished_at`
 
-const (
-	qGet = `SELECT ` + columns + ` FROM async_jobs WHERE id = $1`
-	// qCreate inserts, unless the client has a PENDING job with the same
-	// idempotency key: then nothing is inserted and no row comes back.
-	qCreate = `INSERT INTO async_jobs (` + columns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (client_id, idempotency_key) WHERE status = 'PENDING' AND idempotency_key IS NOT NULL DO NOTHING
-		RETURNING ` + columns
-	qPendingByKey = `SELECT ` + columns + ` FROM async_jobs
-		WHERE client_id = $1 AND idempotency_key = $2 AND status = 'PENDING'`
-	// qFinish is the whole transition in one statement: only a PENDING row
-	// changes, so of several racing outcomes exactly one wins.
-	qFinish = `UPDATE async_jobs
-		SET status = $2, links = $3, error_code = $4, error_message = $5, updated_at = $6, finished_at = $6
-		WHERE id = $1 AND status = 'PENDING'
-		RETURNING ` + columns
-)
-
-// NewJobs returns the repository; timeout bounds every query.
-func NewJobs(db *sqlx.DB, timeout time.Duration) *Jobs {
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	return &Jobs{db: db, timeout: timeout}
-}
-
-// row is the table's shape.
-type row struct {
+// jobRow is the table's shape.
+type jobRow struct {
 	ID             string         `db:"id"`
 	ClientID       string         `db:"client_id"`
 	IdempotencyKey sql.NullString `db:"idempotency_key"`
@@ -102,45 +118,57 @@ type row struct {
 	FinishedAt     sql.NullTime   `db:"finished_at"`
 }
 
-func (r row) toDomain() (domain.Job, error) {
+// linkRow is one element of the links column, a JSON array.
+type linkRow struct {
+	Entity string `json:"entity"`
+	Href   string `json:"href"`
+}
+
+func encodeLinks(links []domain.Link) ([]byte, error) {
+	rows := make([]linkRow, len(links))
+	for i, l := range links {
+		rows[i] = linkRow{Entity: l.Entity, Href: l.Href}
+	}
+	return json.Marshal(rows)
+}
+
+func (r jobRow) toDomain() (domain.Job, error) {
 	j := domain.Job{
 		ID:             domain.ID(strings.ToLower(r.ID)),
 		ClientID:       r.ClientID,
 		IdempotencyKey: r.IdempotencyKey.String,
 		Status:         domain.Status(r.Status),
-		ETA:            r.ETA.UTC(),
-		CreatedAt:      r.CreatedAt.UTC(),
-		UpdatedAt:      r.UpdatedAt.UTC(),
+		ETA:            r.ETA,
+		CreatedAt:      r.CreatedAt,
+		UpdatedAt:      r.UpdatedAt,
 	}
 	if !j.Status.Valid() {
 		return domain.Job{}, fmt.Errorf("job %s: unknown status %q", r.ID, r.Status)
 	}
-	if err := json.Unmarshal(r.Links, &j.Links); err != nil {
+	var links []linkRow
+	if err := json.Unmarshal(r.Links, &links); err != nil {
 		return domain.Job{}, fmt.Errorf("job %s: links: %w", r.ID, err)
 	}
-	if j.Links == nil {
-		j.Links = []domain.Link{}
+	for _, l := range links {
+		j.Links = append(j.Links, domain.Link{Entity: l.Entity, Href: l.Href})
 	}
 	if r.ErrorCode.Valid {
 		j.Failure = &domain.Failure{Code: int(r.ErrorCode.Int64), Message: r.ErrorMessage.String}
 	}
 	if r.FinishedAt.Valid {
-		t := r.FinishedAt.Time.UTC()
+		t := r.FinishedAt.Time
 		j.FinishedAt = &t
 	}
-	return j, nil
+	return j.Normalize(), nil
 }
 
-func fromDomain(j domain.Job) (row, error) {
-	links := j.Links
-	if links == nil {
-		links = []domain.Link{}
-	}
-	raw, err := json.Marshal(links)
+func fromDomain(j domain.Job) (jobRow, error) {
+	j = j.Normalize()
+	raw, err := encodeLinks(j.Links)
 	if err != nil {
-		return row{}, err
+		return jobRow{}, err
 	}
-	r := row{
+	r := jobRow{
 		ID: j.ID.String(), ClientID: j.ClientID, Status: string(j.Status), ETA: j.ETA,
 		Links: raw, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		IdempotencyKey: sql.NullString{String: j.IdempotencyKey, Valid: j.IdempotencyKey != ""},
@@ -155,16 +183,28 @@ func fromDomain(j domain.Job) (row, error) {
 	return r, nil
 }
 
+// idParams names a job.
+type idParams struct {
+	ID string `db:"id"`
+}
+
+const qGet = `SELECT ` + columns + ` FROM async_jobs WHERE id = :id`
+
 // Get implements ports.JobRepository.
 func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	stmt, err := s.prepared(ctx)
-	if err != nil {
-		return domain.Job{}, translate(ctx, "get job", err)
+	var r jobRow
+	var err error
+	if s.pool == nil { // in a transaction: no statement cache
+		err = s.get(ctx, &r, qGet, idParams{ID: id.String()})
+	} else {
+		var stmt *sqlx.NamedStmt
+		if stmt, err = s.prepared(ctx); err == nil {
+			err = stmt.GetContext(ctx, &r, idParams{ID: id.String()})
+		}
 	}
-	var r row
-	if err := stmt.GetContext(ctx, &r, id.String()); err != nil {
+	if err != nil {
 		return domain.Job{}, translate(ctx, "get job", err)
 	}
 	return r.toDomain()
@@ -172,7 +212,7 @@ func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
 
 // prepared returns the hot-path statement, preparing it once the database
 // first answers; database/sql re-prepares it on each new connection itself.
-func (s *Jobs) prepared(ctx context.Context) (*sqlx.Stmt, error) {
+func (s *Jobs) prepared(ctx context.Context) (*sqlx.NamedStmt, error) {
 	if stmt := s.getStmt.Load(); stmt != nil {
 		return stmt, nil
 	}
@@ -181,7 +221,7 @@ func (s *Jobs) prepared(ctx context.Context) (*sqlx.Stmt, error) {
 	if stmt := s.getStmt.Load(); stmt != nil {
 		return stmt, nil
 	}
-	stmt, err := s.db.PreparexContext(ctx, qGet)
+	stmt, err := s.pool.PrepareNamedContext(ctx, qGet)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +240,18 @@ func (s *Jobs) Close() error {
 	return stmt.Close()
 }
 
+const (
+	// qCreate inserts, unless the client has a PENDING job with the same
+	// idempotency key: then nothing is inserted and no row comes back.
+	qCreate = `INSERT INTO async_jobs (` + columns + `)
+		VALUES (:id, :client_id, :idempotency_key, :status, :eta, :links, :error_code, :error_message,
+			:created_at, :updated_at, :finished_at)
+		ON CONFLICT (client_id, idempotency_key) WHERE status = 'PENDING' AND idempotency_key IS NOT NULL DO NOTHING
+		RETURNING ` + columns
+	qPendingByKey = `SELECT ` + columns + ` FROM async_jobs
+		WHERE client_id = :client_id AND idempotency_key = :idempotency_key AND status = 'PENDING'`
+)
+
 // Create implements ports.JobRepository.
 func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -211,9 +263,8 @@ func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, er
 	// Twice at most: the pending job we collided with may finish before we
 	// read it, and then the insert goes through.
 	for range 2 {
-		var stored row
-		err := s.db.GetContext(ctx, &stored, qCreate, r.ID, r.ClientID, r.IdempotencyKey, r.Status, r.ETA, r.Links,
-			r.ErrorCode, r.ErrorMessage, r.CreatedAt, r.UpdatedAt, r.FinishedAt)
+		var stored jobRow
+		err := s.get(ctx, &stored, qCreate, r)
 		if err == nil {
 			j, err := stored.toDomain()
 			return j, err == nil, err
@@ -221,8 +272,8 @@ func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, er
 		if !errors.Is(err, sql.ErrNoRows) {
 			return domain.Job{}, false, translate(ctx, "create job", err)
 		}
-		var existing row
-		err = s.db.GetContext(ctx, &existing, qPendingByKey, r.ClientID, r.IdempotencyKey)
+		var existing jobRow
+		err = s.get(ctx, &existing, qPendingByKey, r)
 		if err == nil {
 			j, err := existing.toDomain()
 			return j, false, err
@@ -234,26 +285,39 @@ func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, er
 	return domain.Job{}, false, fmt.Errorf("create job: %w: idempotent create kept colliding", domain.ErrUnavailable)
 }
 
+// finishParams are the values an outcome writes.
+type finishParams struct {
+	ID           string         `db:"id"`
+	Status       string         `db:"status"`
+	Links        []byte         `db:"links"`
+	ErrorCode    sql.NullInt64  `db:"error_code"`
+	ErrorMessage sql.NullString `db:"error_message"`
+	At           time.Time      `db:"at"`
+}
+
+// qFinish is the whole transition in one statement: only a PENDING row
+// changes, so of several racing outcomes exactly one wins.
+const qFinish = `UPDATE async_jobs
+	SET status = :status, links = :links, error_code = :error_code, error_message = :error_message,
+		updated_at = :at, finished_at = :at
+	WHERE id = :id AND status = 'PENDING'
+	RETURNING ` + columns
+
 // Finish implements ports.JobRepository.
 func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	links := o.Links
-	if links == nil {
-		links = []domain.Link{}
-	}
-	raw, err := json.Marshal(links)
+	raw, err := encodeLinks(o.Links)
 	if err != nil {
 		return domain.Job{}, false, err
 	}
-	var code sql.NullInt64
-	var msg sql.NullString
+	p := finishParams{ID: id.String(), Status: string(o.Status), Links: raw, At: domain.Timestamp(o.At)}
 	if o.Failure != nil {
-		code = sql.NullInt64{Int64: int64(o.Failure.Code), Valid: true}
-		msg = sql.NullString{String: o.Failure.Message, Valid: true}
+		p.ErrorCode = sql.NullInt64{Int64: int64(o.Failure.Code), Valid: true}
+		p.ErrorMessage = sql.NullString{String: o.Failure.Message, Valid: true}
 	}
-	var r row
-	err = s.db.GetContext(ctx, &r, qFinish, id.String(), string(o.Status), raw, code, msg, o.At)
+	var r jobRow
+	err = s.get(ctx, &r, qFinish, p)
 	if err == nil {
 		j, err := r.toDomain()
 		return j, err == nil, err
@@ -263,8 +327,8 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 	}
 	// Nothing changed: the job is missing or already finished. The domain
 	// decides whether this outcome repeats the recorded one or conflicts.
-	var cur row
-	if err := s.db.GetContext(ctx, &cur, qGet, id.String()); err != nil {
+	var cur jobRow
+	if err := s.get(ctx, &cur, qGet, idParams{ID: id.String()}); err != nil {
 		return domain.Job{}, false, translate(ctx, "finish job", err)
 	}
 	j, err := cur.toDomain()
@@ -278,6 +342,19 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 	}
 	_, _, err = j.Finish(o)
 	return j, false, err
+}
+
+// Ping checks that the database answers.
+func (s *Jobs) Ping(ctx context.Context) error {
+	if s.pool == nil {
+		return nil // a transaction is a live connection
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.pool.PingContext(ctx); err != nil {
+		return translate(ctx, "ping", err)
+	}
+	return nil
 }
 
 // translate turns driver errors into domain errors: a missing row is
@@ -322,33 +399,4 @@ func unavailableClass(code string) bool {
 		return true
 	}
 	return false
-}
-
-const qRecentDurations = `SELECT EXTRACT(EPOCH FROM finished_at - created_at)::float8
-	FROM async_jobs WHERE finished_at IS NOT NULL AND status = 'DONE'
-	ORDER BY finished_at DESC LIMIT $1`
-
-// RecentDurations implements ports.DurationSource, newest first.
-func (s *Jobs) RecentDurations(ctx context.Context, limit int) ([]time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	var secs []float64
-	if err := s.db.SelectContext(ctx, &secs, qRecentDurations, limit); err != nil {
-		return nil, translate(ctx, "recent durations", err)
-	}
-	out := make([]time.Duration, len(secs))
-	for i, v := range secs {
-		out[i] = time.Duration(v * float64(time.Second))
-	}
-	return out, nil
-}
-
-// Ping checks that the database answers.
-func (s *Jobs) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if err := s.db.PingContext(ctx); err != nil {
-		return translate(ctx, "ping", err)
-	}
-	return nil
 }

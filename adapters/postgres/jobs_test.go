@@ -32,12 +32,55 @@ func newJobs(t *testing.T, timeout time.Duration) (*postgres.Jobs, string) {
 	t.Helper()
 	pgtest.Skip(t, pg)
 	url := pg.Schema(t)
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 20})
+	db, err := postgres.Open(url, pgtest.Pool(20))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	jobs := postgres.NewJobs(db, timeout)
+	jobs, err := postgres.NewJobs(db, timeout)
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = jobs.Close() })
 	return jobs, url
+}
+
+// TestOpenRefusesInvalidPools: a pool with more idle than open connections
+// made serve hang at start warming it; a negative one panicked.
+func TestOpenRefusesInvalidPools(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*postgres.PoolConfig)
+	}{
+		{"IdleAboveOpen", func(p *postgres.PoolConfig) { p.MaxIdleConns = p.MaxOpenConns * 2 }},
+		{"NegativeIdle", func(p *postgres.PoolConfig) { p.MaxIdleConns = -3 }},
+		{"ZeroOpen", func(p *postgres.PoolConfig) { p.MaxOpenConns, p.MaxIdleConns = 0, 0 }},
+		{"NegativeLifetime", func(p *postgres.PoolConfig) { p.ConnMaxLifetime = -time.Minute }},
+		{"ZeroLifetime", func(p *postgres.PoolConfig) { p.ConnMaxLifetime = 0 }},
+		{"ZeroIdleTime", func(p *postgres.PoolConfig) { p.ConnMaxIdleTime = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := pgtest.Pool(16)
+			tt.mutate(&cfg)
+			_, err := postgres.Open("postgres://u:p@127.0.0.1:1/db", cfg)
+			require.Error(t, err)
+		})
+	}
+	db, err := postgres.Open("postgres://u:p@127.0.0.1:1/db", pgtest.Pool(16))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+}
+
+func TestNewJobsRefusesInvalidSettings(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.NewJobs(nil, time.Second)
+	require.Error(t, err)
+	db, err := postgres.Open("postgres://u:p@127.0.0.1:1/db", pgtest.Pool(1))
+	require.NoError(t, err)
+	defer db.Close()
+	for _, timeout := range []time.Duration{0, -time.Second} {
+		_, err := postgres.NewJobs(db, timeout)
+		require.Error(t, err, "timeout %s", timeout)
+	}
 }
 
 func TestJobsContract(t *testing.T) {
@@ -55,7 +98,7 @@ func TestJobsContract(t *testing.T) {
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
 	_, url := newJobs(t, time.Second)
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(url, pgtest.Pool(1))
 	require.NoError(t, err)
 	defer db.Close()
 	res, err := postgres.Migrate(context.Background(), db)
@@ -67,7 +110,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 func TestSchemaRefusesImpossibleRows(t *testing.T) {
 	t.Parallel()
 	_, url := newJobs(t, time.Second)
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(url, pgtest.Pool(1))
 	require.NoError(t, err)
 	defer db.Close()
 	bad := []string{
@@ -90,7 +133,7 @@ func TestStoreFaultsAreUnavailable(t *testing.T) {
 		t.Parallel()
 		jobs, url := newJobs(t, 300*time.Millisecond)
 		// Another session holds the table: the lookup waits past its deadline.
-		db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+		db, err := postgres.Open(url, pgtest.Pool(1))
 		require.NoError(t, err)
 		defer db.Close()
 		tx, err := db.BeginTx(ctx, nil)
@@ -106,10 +149,11 @@ func TestStoreFaultsAreUnavailable(t *testing.T) {
 		t.Parallel()
 		port, err := pgtest.FreePort()
 		require.NoError(t, err)
-		db, err := postgres.Open("postgres://u:p@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=1", postgres.PoolConfig{})
+		db, err := postgres.Open("postgres://u:p@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=1", pgtest.Pool(2))
 		require.NoError(t, err)
 		defer db.Close()
-		jobs := postgres.NewJobs(db, time.Second)
+		jobs, err := postgres.NewJobs(db, time.Second)
+		require.NoError(t, err)
 		_, err = jobs.Get(ctx, domain.NewID())
 		require.ErrorIs(t, err, domain.ErrUnavailable)
 		_, _, err = jobs.Finish(ctx, domain.NewID(), domain.Outcome{Status: domain.StatusDone})
@@ -120,7 +164,7 @@ func TestStoreFaultsAreUnavailable(t *testing.T) {
 	t.Run("MissingTableIsNotUnavailable", func(t *testing.T) {
 		t.Parallel()
 		jobs, url := newJobs(t, time.Second)
-		db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+		db, err := postgres.Open(url, pgtest.Pool(1))
 		require.NoError(t, err)
 		defer db.Close()
 		_, err = db.ExecContext(ctx, "DROP TABLE async_jobs")
@@ -175,10 +219,11 @@ func TestListenerWakesOnEveryChange(t *testing.T) {
 func TestTwoInstancesSweep(t *testing.T) {
 	t.Parallel()
 	first, url := newJobs(t, 5*time.Second)
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 4})
+	db, err := postgres.Open(url, pgtest.Pool(4))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	second := postgres.NewJobs(db, 5*time.Second)
+	second, err := postgres.NewJobs(db, 5*time.Second)
+	require.NoError(t, err)
 	ctx := context.Background()
 	old := time.Now().Add(-2 * time.Hour)
 	const n = 500
@@ -189,7 +234,12 @@ func TestTwoInstancesSweep(t *testing.T) {
 		require.NoError(t, err)
 	}
 	clock := ports.ClockFunc(time.Now)
-	sweepers := []app.SweepStaleHandler{app.NewSweepStaleHandler(first, clock), app.NewSweepStaleHandler(second, clock)}
+	var sweepers []app.SweepStaleHandler
+	for _, store := range []*postgres.Jobs{first, second} {
+		s, err := app.NewSweepStaleHandler(store, clock, 25)
+		require.NoError(t, err)
+		sweepers = append(sweepers, s)
+	}
 	counts := make([]int, len(sweepers))
 	var wg sync.WaitGroup
 	for i, s := range sweepers {
@@ -197,7 +247,7 @@ func TestTwoInstancesSweep(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 20 { // keep trying while the other holds the lock
-				got, err := s.Handle(ctx, app.SweepStale{PendingTimeout: time.Hour, Batch: 25})
+				got, err := s.Handle(ctx, app.SweepStale{PendingTimeout: time.Hour})
 				if err != nil {
 					t.Errorf("sweeper %d: %v", i, err)
 					return
@@ -211,4 +261,57 @@ func TestTwoInstancesSweep(t *testing.T) {
 	var left int
 	require.NoError(t, db.GetContext(ctx, &left, `SELECT count(*) FROM async_jobs WHERE status = 'PENDING'`))
 	require.Zero(t, left)
+}
+
+// TestWithTxRunsInTheCallersTransaction: a transaction passed in holds
+// every write until the caller commits.
+func TestWithTxRunsInTheCallersTransaction(t *testing.T) {
+	t.Parallel()
+	jobs, url := newJobs(t, 5*time.Second)
+	ctx := context.Background()
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	defer db.Close()
+	now := time.Now()
+	newJob := func() domain.Job {
+		j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
+		require.NoError(t, err)
+		return j
+	}
+	tests := []struct {
+		name    string
+		commit  bool
+		visible bool
+	}{
+		{"RolledBack", false, false},
+		{"Committed", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			inTx := jobs.WithTx(tx)
+			j := newJob()
+			_, created, err := inTx.Create(ctx, j)
+			require.NoError(t, err)
+			require.True(t, created)
+			got, err := inTx.Get(ctx, j.ID)
+			require.NoError(t, err, "the transaction sees its own write")
+			require.Equal(t, j, got)
+			n, err := inTx.FailPendingCreatedBefore(ctx, now.Add(time.Hour), domain.TimedOut(now), 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "the sweep runs inside the caller's transaction")
+			if tt.commit {
+				require.NoError(t, tx.Commit())
+			} else {
+				require.NoError(t, tx.Rollback())
+			}
+			_, err = jobs.Get(ctx, j.ID)
+			if tt.visible {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, domain.ErrNotFound)
+			}
+		})
+	}
 }

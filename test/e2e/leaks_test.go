@@ -72,7 +72,7 @@ func TestNothingLeaks(t *testing.T) {
 	send("GET", jobPath(job.ID), beta)
 	seen[send("GET", jobPath(job.ID), beta)] = true // over its limit
 
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(url, pgtest.Pool(1))
 	require.NoError(t, err)
 	defer db.Close()
 	tx, err := db.Begin()

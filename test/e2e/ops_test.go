@@ -137,7 +137,7 @@ func TestReport(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	url := pg.Schema(t)
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(url, pgtest.Pool(1))
 	require.NoError(t, err)
 	defer db.Close()
 	_, err = db.Exec(`INSERT INTO async_jobs (id, client_id, status, eta, links, error_code, error_message, created_at, updated_at, finished_at)

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 // service is the whole serve graph, in this process.
 type service struct {
 	url string
-	app *app.Application
+	app *app.Operator
 	fx  *fx.App
 	kit *testkit.Kit
 }
@@ -116,7 +116,7 @@ func TestSlowDatabaseIs503(t *testing.T) {
 	require.NoError(t, err)
 
 	// Another session holds the table: every lookup sleeps past its deadline.
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(url, pgtest.Pool(1))
 	require.NoError(t, err)
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 
 	dbURL := own.URL("")
-	db, err := postgres.Open(dbURL, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(dbURL, pgtest.Pool(1))
 	require.NoError(t, err)
 	_, err = postgres.Migrate(ctx, db)
 	require.NoError(t, err)

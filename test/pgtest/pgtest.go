@@ -137,7 +137,7 @@ func (p *Postgres) URL(schema string) string {
 }
 
 func (p *Postgres) waitSQL(ctx context.Context, within time.Duration) error {
-	db, err := postgres.Open(p.URL(""), postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(p.URL(""), Pool(1))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (p *Postgres) waitSQL(ctx context.Context, within time.Duration) error {
 func (p *Postgres) Schema(t testing.TB) string {
 	t.Helper()
 	url := p.URL(p.BareSchema(t))
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err := postgres.Open(url, Pool(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func (p *Postgres) BareSchema(t testing.TB) string {
 	t.Helper()
 	name := "t_" + strings.ToLower(rand.Text())
 	ctx := context.Background()
-	admin, err := postgres.Open(p.URL(""), postgres.PoolConfig{MaxOpenConns: 1})
+	admin, err := postgres.Open(p.URL(""), Pool(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func (p *Postgres) BareSchema(t testing.TB) string {
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		db, err := postgres.Open(p.URL(""), postgres.PoolConfig{MaxOpenConns: 1})
+		db, err := postgres.Open(p.URL(""), Pool(1))
 		if err == nil {
 			_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE")
 			_ = db.Close()
@@ -227,4 +227,9 @@ func (p *Postgres) Terminate() error {
 		return err
 	}
 	return nil
+}
+
+// Pool is a valid connection pool of n connections for tests.
+func Pool(n int) postgres.PoolConfig {
+	return postgres.PoolConfig{MaxOpenConns: n, MaxIdleConns: n, ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Minute}
 }

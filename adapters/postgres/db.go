@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// PoolConfig sizes the connection pool. Every field is required; bootstrap's
+// configuration holds the defaults.
+type PoolConfig struct {
+	MaxOpenConns    int           // positive
+	MaxIdleConns    int           // 0..MaxOpenConns
+	ConnMaxLifetime time.Duration // positive
+	ConnMaxIdleTime time.Duration // positive
+}
+
+// Validate refuses zero, negative and contradictory sizes: more idle than
+// open connections cannot be kept, and a pool warmed to that size waits for
+// ever.
+func (c PoolConfig) Validate() error {
+	var errs []error
+	if c.MaxOpenConns <= 0 {
+		errs = append(errs, fmt.Errorf("max open connections must be positive, got %d", c.MaxOpenConns))
+	}
+	if c.MaxIdleConns < 0 || c.MaxIdleConns > c.MaxOpenConns {
+		errs = append(errs, fmt.Errorf("max idle connections must be between 0 and max open connections (%d), got %d",
+			c.MaxOpenConns, c.MaxIdleConns))
+	}
+	if c.ConnMaxLifetime <= 0 {
+		errs = append(errs, fmt.Errorf("connection max lifetime must be positive, got %s", c.ConnMaxLifetime))
+	}
+	if c.ConnMaxIdleTime <= 0 {
+		errs = append(errs, fmt.Errorf("connection max idle time must be positive, got %s", c.ConnMaxIdleTime))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("postgres pool: %w", err)
+	}
+	return nil
+}
+
+// Open returns a pool for url, or an error for an invalid pool. It does not
+// connect: the first query does, so the service can start while PostgreSQL
+// is still coming up.
+func Open(url string, pool PoolConfig) (*sqlx.DB, error) {
+	if err := pool.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(pool.MaxOpenConns)
+	db.SetMaxIdleConns(pool.MaxIdleConns)
+	db.SetConnMaxLifetime(pool.ConnMaxLifetime)
+	db.SetConnMaxIdleTime(pool.ConnMaxIdleTime)
+	return db, nil
+}

@@ -1,0 +1,63 @@
+package bootstrap
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/apikey"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// AuthModule binds the JWT verifier and the api-key file to their ports.
+var AuthModule = fx.Module("auth",
+	fx.Provide(
+		fx.Annotate(newVerifier, fx.As(fx.Self()), fx.As(new(ports.TokenVerifier))),
+		fx.Annotate(newClientStore, fx.As(new(ports.ClientStore))),
+	),
+	verifierContributions,
+)
+
+// verifierContributions are the verifier's readiness check and cache
+// collectors, whichever module made the verifier (AuthModule, DevModule).
+var verifierContributions = fx.Provide(
+	readiness(func(v *jwtauth.Verifier) httpapi.Check { return httpapi.Check{Name: "keys", Fn: v.Ready} }),
+	collector(func(v *jwtauth.Verifier) prometheus.Collector {
+		tokens := prometheus.Labels{"cache": "tokens"}
+		return counterFunc("cache_hits_total", "Cache hits.", tokens, func() float64 { h, _ := v.CacheStats(); return float64(h) })
+	}),
+	collector(func(v *jwtauth.Verifier) prometheus.Collector {
+		tokens := prometheus.Labels{"cache": "tokens"}
+		return counterFunc("cache_misses_total", "Cache misses.", tokens, func() float64 { _, x := v.CacheStats(); return float64(x) })
+	}),
+)
+
+func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwtauth.Verifier, error) {
+	v, err := jwtauth.NewVerifier(jwtauth.Config{
+		Issuer:                 cfg.Auth.Issuer,
+		Audience:               cfg.Auth.Audience,
+		Algorithms:             cfg.Auth.Algorithms,
+		Leeway:                 cfg.Auth.Leeway,
+		JWKSFile:               cfg.Auth.JWKSFile,
+		JWKSURL:                cfg.Auth.JWKSURL,
+		JWKSRefresh:            cfg.Auth.JWKSRefresh,
+		JWKSUnknownKIDInterval: cfg.Auth.JWKSUnknownKIDInterval,
+		CacheSize:              cfg.Cache.Tokens,
+	}, logger.Named("jwt"))
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(v.Close))
+	return v, nil
+}
+
+func newClientStore(cfg Config, logger *zap.Logger) (*apikey.Store, error) {
+	s, err := apikey.Load(cfg.APIKeysFile)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("api keys loaded", zap.Int("clients", s.Len()))
+	return s, nil
+}

@@ -1,0 +1,59 @@
+package bootstrap
+
+import (
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+)
+
+// baseOptions are shared by every app: config, logging, clock.
+func baseOptions(cfg Config, logger *zap.Logger) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, logger),
+		fx.WithLogger(func() fxevent.Logger {
+			l := &fxevent.ZapLogger{Logger: logger.Named("fx")}
+			l.UseLogLevel(zap.DebugLevel)
+			return l
+		}),
+		ClockModule,
+	)
+}
+
+// ServeOptions is the module graph of `jobstatus serve`. `serve --dev`
+// extends it (devOptions) instead of repeating it.
+func ServeOptions(cfg Config, logger *zap.Logger) fx.Option {
+	return fx.Options(
+		serveCore(cfg, logger),
+		AuthModule,
+	)
+}
+
+// serveCore is everything serve needs but authentication, which --dev
+// replaces with its own.
+func serveCore(cfg Config, logger *zap.Logger) fx.Option {
+	return fx.Options(
+		baseOptions(cfg, logger),
+		StoreModule(cfg),
+		storeServing(cfg),
+		CacheDecorator,
+		OperatorModule,
+		PublicModule,
+		BackgroundModule,
+		MetricsModule,
+		HTTPModule,
+		AdminModule,
+		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second),
+	)
+}
+
+// ToolOptions is the module graph of the in-process commands (jobs,
+// report): the store and the operators' use cases, no cache, no HTTP.
+func ToolOptions(cfg Config, logger *zap.Logger) fx.Option {
+	return fx.Options(
+		baseOptions(cfg, logger),
+		StoreModule(cfg),
+		OperatorModule,
+	)
+}
