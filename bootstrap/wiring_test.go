@@ -1,0 +1,137 @@
+package bootstrap_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/metrics"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// serveConfig is a valid serve configuration on loopback.
+func serveConfig(t *testing.T) bootstrap.Config {
+	t.Helper()
+	kit := testkit.New(t)
+	cfg := bootstrap.DefaultConfig()
+	cfg.HTTP.Addr, cfg.AdminAddr = "127.0.0.1:0", freeAddr(t)
+	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
+	return cfg
+}
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return string(body)
+}
+
+// TestModulesContributeThroughGroups: the admin listener serves every
+// module's readiness check and collectors without knowing the modules, and
+// every consumer of ports.JobRepository gets the decorated repository.
+func TestModulesContributeThroughGroups(t *testing.T) {
+	t.Parallel()
+	cfg := serveConfig(t)
+	var (
+		repo     ports.JobRepository
+		operator *app.Operator
+	)
+	fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(&repo, &operator), fx.NopLogger)
+	require.NoError(t, fxApp.Err())
+	require.NoError(t, fxApp.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, fxApp.Stop(ctx))
+	})
+	require.IsType(t, &metrics.Repository{}, repo, "the store is decorated: cache, then transition counts")
+
+	base := "http://" + cfg.AdminAddr
+	ready := fetch(t, base+"/readyz")
+	for _, check := range []string{`"store"`, `"keys"`} {
+		require.Contains(t, ready, check)
+	}
+	exported := fetch(t, base+"/metrics")
+	for _, line := range []string{
+		`jobstatus_cache_hits_total{cache="jobs"}`,
+		`jobstatus_cache_misses_total{cache="jobs"}`,
+		`jobstatus_cache_entries{cache="jobs"}`,
+		`jobstatus_cache_hits_total{cache="tokens"}`,
+		`jobstatus_cache_misses_total{cache="tokens"}`,
+		`jobstatus_waiters`,
+		`jobstatus_stale_jobs_failed_total`,
+	} {
+		require.Contains(t, exported, line)
+	}
+}
+
+// TestServeRefusesInvalidValuesAtOnce: values the adapters and use cases
+// cannot work with stop the start with an error naming them, instead of a
+// hang (more idle than open connections), a panic (negative pool sizes) or
+// silence (negative eta settings).
+func TestServeRefusesInvalidValuesAtOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*bootstrap.Config)
+		want   string
+	}{
+		{"IdleAboveOpen", func(c *bootstrap.Config) { c.Database.MaxIdleConns = c.Database.MaxOpenConns * 2 }, "max idle connections"},
+		{"NegativeIdle", func(c *bootstrap.Config) { c.Database.MaxIdleConns = -3 }, "max idle connections"},
+		{"NegativeLifetime", func(c *bootstrap.Config) { c.Database.ConnMaxLifetime = -time.Minute }, "max lifetime"},
+		{"NegativeMinSamples", func(c *bootstrap.Config) { c.ETA.MinSamples = -1 }, "min samples"},
+		{"NegativeWaiters", func(c *bootstrap.Config) { c.Polling.MaxWaiters = -1 }, "max waiters"},
+		{"ZeroBatch", func(c *bootstrap.Config) { c.Sweeper.Batch = 0 }, "batch"},
+		{"ZeroJobCache", func(c *bootstrap.Config) { c.Cache.Jobs = 0 }, "jobcache"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := serveConfig(t)
+			cfg.Database.URL = "postgres://u:p@127.0.0.1:1/db?sslmode=disable&connect_timeout=1"
+			tt.mutate(&cfg)
+			done := make(chan error, 1)
+			go func() {
+				fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.NopLogger)
+				err := fxApp.Err()
+				if err == nil {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					if err = fxApp.Start(ctx); err == nil {
+						_ = fxApp.Stop(ctx)
+					}
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				require.ErrorContains(t, err, tt.want)
+			case <-time.After(20 * time.Second):
+				t.Fatal("serve neither started nor refused")
+			}
+		})
+	}
+}
