@@ -324,13 +324,25 @@ func TestZeroValueHandlersDoNotPanic(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Authenticate", func() error { _, err := app.AuthenticateHandler{}.Handle(ctx, app.Credentials{Token: "t", APIKey: "k"}); return err }},
-		{"GetJobStatus", func() error { _, err := app.GetJobStatusHandler{}.Handle(ctx, app.GetJobStatus{Principal: reader}); return err }},
-		{"GetJob", func() error { _, err := app.GetJobHandler{}.Handle(ctx, app.GetJob{ID: domain.NewID().String()}); return err }},
+		{"Authenticate", func() error {
+			_, err := app.AuthenticateHandler{}.Handle(ctx, app.Credentials{Token: "t", APIKey: "k"})
+			return err
+		}},
+		{"GetJobStatus", func() error {
+			_, err := app.GetJobStatusHandler{}.Handle(ctx, app.GetJobStatus{Principal: reader})
+			return err
+		}},
+		{"GetJob", func() error {
+			_, err := app.GetJobHandler{}.Handle(ctx, app.GetJob{ID: domain.NewID().String()})
+			return err
+		}},
 		{"CreateJob", func() error { _, err := app.CreateJobHandler{}.Handle(ctx, app.CreateJob{ClientID: "c"}); return err }},
 		{"CompleteJob", func() error { _, err := app.CompleteJobHandler{}.Handle(ctx, app.CompleteJob{}); return err }},
 		{"FailJob", func() error { _, err := app.FailJobHandler{}.Handle(ctx, app.FailJob{}); return err }},
-		{"SweepStale", func() error { _, err := app.SweepStaleHandler{}.Handle(ctx, app.SweepStale{PendingTimeout: 1}); return err }},
+		{"SweepStale", func() error {
+			_, err := app.SweepStaleHandler{}.Handle(ctx, app.SweepStale{PendingTimeout: 1})
+			return err
+		}},
 		{"PurgeJobs", func() error { _, err := app.PurgeJobsHandler{}.Handle(ctx, app.PurgeJobs{OlderThan: 1}); return err }},
 		{"Report", func() error { return app.ReportHandler{}.Handle(ctx, app.Report{TopFailures: 1}, nil) }},
 	}

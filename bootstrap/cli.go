@@ -258,15 +258,15 @@ func withApp(ctx context.Context, stdio IO, fn func(*app.Operator) error) error 
 
 // JobView is how the job commands print a job.
 type JobView struct {
-	ID         string          `json:"id"`
-	ClientID   string          `json:"client_id"`
-	Status     domain.Status   `json:"status"`
-	ETA        time.Time       `json:"eta"`
-	Links      []LinkView      `json:"links"`
-	Error      *FailureView    `json:"error,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	ID         string        `json:"id"`
+	ClientID   string        `json:"client_id"`
+	Status     domain.Status `json:"status"`
+	ETA        time.Time     `json:"eta"`
+	Links      []LinkView    `json:"links"`
+	Error      *FailureView  `json:"error,omitempty"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+	FinishedAt *time.Time    `json:"finished_at,omitempty"`
 }
 
 // LinkView is how the job commands print a link.
