@@ -48,7 +48,9 @@ var DevModule = fx.Module("dev",
 		fx.Annotate(newDevClients, fx.As(new(ports.ClientStore))),
 	),
 	verifierContributions,
-	fx.Invoke(seedDemo),
+	fx.Invoke(func(lc fx.Lifecycle, a *app.Operator, k *DevKit) {
+		lc.Append(fx.StartHook(func(ctx context.Context) error { return seedDemo(ctx, a, k) }))
+	}),
 )
 
 func newDevVerifier(lc fx.Lifecycle, k *DevKit, cfg Config, logger *zap.Logger) (*jwtauth.Verifier, error) {
@@ -85,8 +87,7 @@ func newDevKit() (*DevKit, error) {
 
 // seedDemo creates the demo jobs through the use cases, exactly as any
 // in-process tool would.
-func seedDemo(a *app.Operator, k *DevKit) error {
-	ctx := context.Background()
+func seedDemo(ctx context.Context, a *app.Operator, k *DevKit) error {
 	newJob := func(client string, eta time.Duration) (domain.Job, error) {
 		return a.CreateJob.Handle(ctx, app.CreateJob{ClientID: client, ETA: eta})
 	}

@@ -2,9 +2,13 @@ package bootstrap_test
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -134,4 +138,38 @@ func TestServeRefusesInvalidValuesAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestModuleNamesAreUnique: fx names a module in its errors and events; two
+// modules of one name make both ambiguous.
+func TestModuleNamesAreUnique(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	fset := token.NewFileSet()
+	seen := map[string]string{}
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Module" {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "fx" {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			require.True(t, ok, "%s: module name is not a literal", fset.Position(call.Pos()))
+			pos := fset.Position(call.Pos()).String()
+			require.NotContains(t, seen, lit.Value, "module %s at %s and %s", lit.Value, seen[lit.Value], pos)
+			seen[lit.Value] = pos
+			return true
+		})
+	}
+	require.GreaterOrEqual(t, len(seen), 10)
 }
