@@ -45,8 +45,9 @@ func NewReportHandler(source ports.ReportSource) (ReportHandler, error) {
 	return ReportHandler{source: source}, nil
 }
 
-// Percentiles reported for time to DONE.
-var reportPercentiles = []int{50, 90, 99}
+// ReportPercentiles lists the percentiles of time to DONE a report
+// carries, in order; sinks write them in this order.
+func ReportPercentiles() []int { return []int{50, 90, 99} }
 
 // Handle streams the report into sink.
 func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) error {
@@ -68,8 +69,9 @@ func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) er
 	if err := h.source.DailyCounts(ctx, f, sink.Row); err != nil {
 		return err
 	}
-	qs := make([]float64, len(reportPercentiles))
-	for i, p := range reportPercentiles {
+	percentiles := ReportPercentiles()
+	qs := make([]float64, len(percentiles))
+	for i, p := range percentiles {
 		qs[i] = float64(p) / 100
 	}
 	durations, done, err := h.source.TimeToDone(ctx, f, qs)
@@ -81,7 +83,7 @@ func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) er
 		return err
 	}
 	s := ReportSummary{DoneJobs: done, TimeToDone: map[int]time.Duration{}, Failures: failures}
-	for i, p := range reportPercentiles {
+	for i, p := range percentiles {
 		if i < len(durations) {
 			s.TimeToDone[p] = durations[i]
 		}

@@ -38,9 +38,6 @@ func New(format string, w io.Writer, h Header) (app.ReportSink, error) {
 
 const day = "2006-01-02"
 
-// percentiles in the order they are written.
-var percentiles = []int{50, 90, 99}
-
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
 // csvSink writes one tidy table: every value on its own line.
@@ -69,7 +66,7 @@ func (s *csvSink) Summary(sum app.ReportSummary) error {
 	if err := s.write("done_jobs", "", "", "", "", "", "", strconv.FormatInt(sum.DoneJobs, 10)); err != nil {
 		return err
 	}
-	for _, p := range percentiles {
+	for _, p := range app.ReportPercentiles() {
 		if err := s.write("time_to_done_seconds", "", "", "", "", "", strconv.Itoa(p), seconds(sum.TimeToDone[p])); err != nil {
 			return err
 		}
@@ -145,7 +142,7 @@ func (s *jsonSink) Summary(sum app.ReportSummary) error {
 		TimeToDone map[string]float64 `json:"time_to_done_seconds"`
 		Failures   []failure          `json:"top_failures"`
 	}{DoneJobs: sum.DoneJobs, TimeToDone: map[string]float64{}, Failures: []failure{}}
-	for _, p := range percentiles {
+	for _, p := range app.ReportPercentiles() {
 		v, _ := strconv.ParseFloat(seconds(sum.TimeToDone[p]), 64)
 		tail.TimeToDone["p"+strconv.Itoa(p)] = v
 	}
