@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -352,4 +353,15 @@ func TestZeroValueHandlersDoNotPanic(t *testing.T) {
 			require.NotPanics(t, func() { require.Error(t, tt.call()) })
 		})
 	}
+}
+
+// TestPublicReachesNoUncheckedLookup: what the public API holds is the
+// authentication and the ownership-checked read, nothing else.
+func TestPublicReachesNoUncheckedLookup(t *testing.T) {
+	t.Parallel()
+	var fields []string
+	for f := range reflect.TypeFor[app.Public]().Fields() {
+		fields = append(fields, f.Name)
+	}
+	require.Equal(t, []string{"Authenticate", "GetJobStatus"}, fields)
 }

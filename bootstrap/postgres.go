@@ -53,11 +53,16 @@ var ListenerModule = fx.Module("pglistener",
 	fx.Invoke(func(lc fx.Lifecycle, cfg Config, changes *app.Changes, logger *zap.Logger) {
 		var ln *postgres.Listener
 		lc.Append(fx.Hook{
-			OnStart: func(context.Context) error {
-				ln = postgres.Listen(cfg.Database.URL, changes.Publish, changes.PublishAll, logger.Named("pglistener"))
-				return nil
+			OnStart: func(context.Context) (err error) {
+				ln, err = postgres.Listen(cfg.Database.URL, changes.Publish, changes.PublishAll, logger.Named("pglistener"))
+				return err
 			},
-			OnStop: func(ctx context.Context) error { return ln.Close(ctx) },
+			OnStop: func(ctx context.Context) error {
+				if ln == nil {
+					return nil
+				}
+				return ln.Close(ctx)
+			},
 		})
 	}),
 )

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
@@ -181,7 +182,8 @@ func TestListenerWakesOnEveryChange(t *testing.T) {
 	jobs, url := newJobs(t, 5*time.Second)
 	ctx := context.Background()
 	changed := make(chan domain.ID, 10)
-	ln := postgres.Listen(url, func(id domain.ID) { changed <- id }, func() {}, nil)
+	ln, err := postgres.Listen(url, func(id domain.ID) { changed <- id }, func() {}, zap.NewNop())
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close(ctx) })
 
 	now := time.Now()
@@ -312,6 +314,30 @@ func TestWithTxRunsInTheCallersTransaction(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, domain.ErrNotFound)
 			}
+		})
+	}
+}
+
+func TestListenRefusesMissingArguments(t *testing.T) {
+	t.Parallel()
+	onChange, onReset, logger := func(domain.ID) {}, func() {}, zap.NewNop()
+	tests := []struct {
+		name     string
+		url      string
+		onChange func(domain.ID)
+		onReset  func()
+		logger   *zap.Logger
+	}{
+		{"NoURL", "", onChange, onReset, logger},
+		{"NoChange", "postgres://u@127.0.0.1:1/db", nil, onReset, logger},
+		{"NoReset", "postgres://u@127.0.0.1:1/db", onChange, nil, logger},
+		{"NoLogger", "postgres://u@127.0.0.1:1/db", onChange, onReset, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := postgres.Listen(tt.url, tt.onChange, tt.onReset, tt.logger)
+			require.Error(t, err)
 		})
 	}
 }

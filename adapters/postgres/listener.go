@@ -26,10 +26,10 @@ type Listener struct {
 }
 
 // Listen starts listening in the background; it does not wait for the
-// database, which may still be down.
-func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Logger) *Listener {
-	if logger == nil {
-		logger = zap.NewNop()
+// database, which may still be down. Every argument is required.
+func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Logger) (*Listener, error) {
+	if url == "" || onChange == nil || onReset == nil || logger == nil {
+		return nil, errors.New("postgres listener: url, change and reset callbacks and logger are required")
 	}
 	ln := &Listener{done: make(chan struct{}), logger: logger}
 	// Reconnect backoff from 100 ms up to 2 s: quick to come back, and
@@ -74,7 +74,7 @@ func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Lo
 			}
 		}
 	}()
-	return ln
+	return ln, nil
 }
 
 // Close stops listening.
