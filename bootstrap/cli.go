@@ -130,7 +130,11 @@ func newServeCmd(stdio IO) *cobra.Command {
 					cfg.Log.Format = "console"
 				}
 			}
-			if err := cfg.Validate(dev); err != nil {
+			mode := ModeServe
+			if dev {
+				mode = ModeDev
+			}
+			if err := cfg.Validate(mode); err != nil {
 				return fmt.Errorf("configuration: %w", err)
 			}
 			// One access-log line per request: buffer them rather than pay a
