@@ -16,7 +16,6 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/adapters/metrics"
-	"github.com/jobstatus/jobstatus/adapters/ratelimit"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
@@ -111,13 +110,7 @@ var AdminModule = fx.Module("admin",
 // and keeps the eta estimate fresh from the store.
 var ServiceAppModule = fx.Module("app",
 	fx.Provide(
-		func(cfg Config) ports.RateLimiter {
-			clients := map[string]ratelimit.Limit{}
-			for id, l := range cfg.RateLimit.Clients {
-				clients[id] = ratelimit.Limit{RPS: l.RPS, Burst: l.Burst}
-			}
-			return ratelimit.New(ratelimit.Limit{RPS: cfg.RateLimit.RPS, Burst: cfg.RateLimit.Burst}, clients)
-		},
+		fx.Annotate(newRateLimiter, fx.As(new(ports.RateLimiter))),
 		func(jobs ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore, limits ports.RateLimiter,
 			clock ports.Clock, durations ports.DurationSource, maintenance ports.JobMaintenance, changes *app.Changes,
 			cfg Config) *app.Application {
