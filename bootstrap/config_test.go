@@ -164,7 +164,7 @@ func TestValidate(t *testing.T) {
 		// The pool: more idle than open connections made serve wait 15 s
 		// for connections that can never open; a negative count panicked.
 		{"MoreIdleThanOpen", func(c *bootstrap.Config) { c.Database.MaxIdleConns = 32 }, bootstrap.ModeServe,
-			"JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not exceed JOBSTATUS_DATABASE_MAX_OPEN_CONNS (database.max_open_conns) (16); got 32"},
+			"JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not exceed JOBSTATUS_DATABASE_MAX_OPEN_CONNS (database.max_open_conns) = 16; got 32"},
 		{"NegativeIdle", func(c *bootstrap.Config) { c.Database.MaxIdleConns = -3 }, bootstrap.ModeTool,
 			"JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not be negative; got -3"},
 		{"NoIdleConnections", func(c *bootstrap.Config) { c.Database.MaxIdleConns = 0 }, bootstrap.ModeServe, ""},
@@ -173,15 +173,15 @@ func TestValidate(t *testing.T) {
 		{"ConnectionsKeptForever", func(c *bootstrap.Config) { c.Database.ConnMaxLifetime = 0 }, bootstrap.ModeServe, ""},
 		// The documented waiter cap once exceeded the in-flight cap.
 		{"WaitersAtInFlight", func(c *bootstrap.Config) { c.Polling.MaxWaiters = 8192 }, bootstrap.ModeServe,
-			"JOBSTATUS_HTTP_MAX_IN_FLIGHT (http.max_in_flight) must exceed JOBSTATUS_POLLING_MAX_WAITERS (polling.max_waiters) (8192), or held requests starve the rest; got 8192"},
+			"JOBSTATUS_HTTP_MAX_IN_FLIGHT (http.max_in_flight) must exceed JOBSTATUS_POLLING_MAX_WAITERS (polling.max_waiters) = 8192, or held requests starve the rest; got 8192"},
 		{"NoInFlightCap", func(c *bootstrap.Config) { c.HTTP.MaxInFlight = 0 }, bootstrap.ModeServe, ""},
 		{"WriteTimeoutBelowWait", func(c *bootstrap.Config) { c.HTTP.WriteTimeout = 30 * time.Second }, bootstrap.ModeServe,
-			"JOBSTATUS_HTTP_WRITE_TIMEOUT (http.write_timeout) must exceed JOBSTATUS_POLLING_MAX_WAIT (polling.max_wait) (30s), or held requests are cut off; got 30s"},
+			"JOBSTATUS_HTTP_WRITE_TIMEOUT (http.write_timeout) must exceed JOBSTATUS_POLLING_MAX_WAIT (polling.max_wait) = 30s, or held requests are cut off; got 30s"},
 		{"RetryAfterBelowSecond", func(c *bootstrap.Config) { c.Polling.MaxRetryAfter = 500 * time.Millisecond }, bootstrap.ModeServe,
 			"JOBSTATUS_POLLING_MAX_RETRY_AFTER (polling.max_retry_after) must be at least 1s; got 500ms"},
 		{"ZeroMinSamples", func(c *bootstrap.Config) { c.ETA.MinSamples = 0 }, bootstrap.ModeServe, "JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must be positive; got 0"},
 		{"MinSamplesAboveWindow", func(c *bootstrap.Config) { c.ETA.MinSamples = 501 }, bootstrap.ModeTool,
-			"JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must not exceed JOBSTATUS_ETA_WINDOW (eta.window) (500), or the default is used forever; got 501"},
+			"JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must not exceed JOBSTATUS_ETA_WINDOW (eta.window) = 500, or the default is used forever; got 501"},
 		{"PercentileAboveOne", func(c *bootstrap.Config) { c.ETA.Percentile = 1.5 }, bootstrap.ModeServe, "JOBSTATUS_ETA_PERCENTILE (eta.percentile) must be in (0, 1]; got 1.5"},
 		{"PercentileZero", func(c *bootstrap.Config) { c.ETA.Percentile = 0 }, bootstrap.ModeServe, "JOBSTATUS_ETA_PERCENTILE (eta.percentile) must be in (0, 1]; got 0"},
 		{"PercentileNaN", func(c *bootstrap.Config) { c.ETA.Percentile = math.NaN() }, bootstrap.ModeServe, "JOBSTATUS_ETA_PERCENTILE (eta.percentile) must be a number not below 0; got NaN"},

@@ -44,18 +44,18 @@ func (c Config) Validate(mode Mode) error {
 		p.positive(key)
 	}
 	if p.valid("polling.max_waiters") && c.HTTP.MaxInFlight > 0 && c.Polling.MaxWaiters >= c.HTTP.MaxInFlight {
-		p.add("http.max_in_flight", "must exceed %s (%d), or held requests starve the rest; got %d",
+		p.add("http.max_in_flight", "must exceed %s = %d, or held requests starve the rest; got %d",
 			name("polling.max_waiters"), c.Polling.MaxWaiters, c.HTTP.MaxInFlight)
 	}
 	if p.valid("polling.max_wait") && c.HTTP.WriteTimeout <= c.Polling.MaxWait {
-		p.add("http.write_timeout", "must exceed %s (%s), or held requests are cut off; got %s",
+		p.add("http.write_timeout", "must exceed %s = %s, or held requests are cut off; got %s",
 			name("polling.max_wait"), formatDuration(c.Polling.MaxWait), formatDuration(c.HTTP.WriteTimeout))
 	}
 
 	p.positive("database.max_open_conns")
 	p.positive("database.query_timeout")
 	if p.valid("database.max_open_conns") && c.Database.MaxIdleConns > c.Database.MaxOpenConns {
-		p.add("database.max_idle_conns", "must not exceed %s (%d); got %d",
+		p.add("database.max_idle_conns", "must not exceed %s = %d; got %d",
 			name("database.max_open_conns"), c.Database.MaxOpenConns, c.Database.MaxIdleConns)
 	}
 	if c.Database.URL != "" {
@@ -81,7 +81,7 @@ func (c Config) Validate(mode Mode) error {
 		p.add("eta.percentile", "must be in (0, 1]; got %g", c.ETA.Percentile)
 	}
 	if p.valid("eta.window") && c.ETA.MinSamples > c.ETA.Window {
-		p.add("eta.min_samples", "must not exceed %s (%d), or the default is used forever; got %d",
+		p.add("eta.min_samples", "must not exceed %s = %d, or the default is used forever; got %d",
 			name("eta.window"), c.ETA.Window, c.ETA.MinSamples)
 	}
 
