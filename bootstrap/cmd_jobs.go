@@ -59,14 +59,9 @@ of starting another.
 Example:
   jobstatus jobs create --client mis-alpha --idempotency-key sign-42`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return withApp(cmd.Context(), stdio, func(ctx context.Context, a *app.Application) error {
-				return runCreate(ctx, stdio, a, o)
-			})
-		},
+		RunE: runE(&o, nil, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Application) error { return runCreate(ctx, stdio, a, o) })
+		}),
 	}
 	cmd.Flags().StringVar(&o.Client, "client", "", "owning MIS client id (required)")
 	cmd.Flags().StringVar(&o.ID, "id", "", "job id (UUID); random when omitted")
@@ -83,11 +78,7 @@ func runCreate(ctx context.Context, stdio IO, a *app.Application, o createOption
 			return err
 		}
 	}
-	j, err := a.CreateJob.Handle(ctx, app.CreateJob{ClientID: o.Client, ID: o.ID, ETA: o.ETA, IdempotencyKey: o.IdempotencyKey})
-	if err != nil {
-		return err
-	}
-	return printJSON(stdio.Stdout, jobView(j))
+	return printJob(stdio)(a.CreateJob.Handle(ctx, app.CreateJob{ClientID: o.Client, ID: o.ID, ETA: o.ETA, IdempotencyKey: o.IdempotencyKey}))
 }
 
 // completeOptions are the arguments of `jobs complete`.
@@ -117,20 +108,12 @@ job, or any outcome on a FAILED one, is a conflict (exit 1).
 Example:
   jobstatus jobs complete 0b6f… --link composition=/patients/p/encounter/e/composition/c`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			o.ID = argv[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error {
 			links, _ := parseLinks(o.Links) // checked by Validate
-			return withApp(cmd.Context(), stdio, func(ctx context.Context, a *app.Application) error {
-				j, err := a.CompleteJob.Handle(ctx, app.CompleteJob{ID: o.ID, Links: links})
-				if err != nil {
-					return err
-				}
-				return printJSON(stdio.Stdout, jobView(j))
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Application) error {
+				return printJob(stdio)(a.CompleteJob.Handle(ctx, app.CompleteJob{ID: o.ID, Links: links}))
 			})
-		},
+		}),
 	}
 	cmd.Flags().StringArrayVar(&o.Links, "link", nil, "ENTITY=HREF, repeatable (at least one)")
 	return cmd
@@ -177,19 +160,11 @@ reason is a no-op; another outcome on a finished job is a conflict (exit 1).
 Example:
   jobstatus jobs fail 0b6f… --code 422 --message "Composition signature is not valid"`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			o.ID = argv[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return withApp(cmd.Context(), stdio, func(ctx context.Context, a *app.Application) error {
-				j, err := a.FailJob.Handle(ctx, app.FailJob{ID: o.ID, Code: o.Code, Message: o.Message})
-				if err != nil {
-					return err
-				}
-				return printJSON(stdio.Stdout, jobView(j))
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Application) error {
+				return printJob(stdio)(a.FailJob.Handle(ctx, app.FailJob{ID: o.ID, Code: o.Code, Message: o.Message}))
 			})
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&o.Code, "code", 0, "failure code (required, non-zero)")
 	cmd.Flags().StringVar(&o.Message, "message", "", "failure message (required)")
@@ -217,19 +192,11 @@ func newJobsGetCmd(stdio IO) *cobra.Command {
 Example:
   jobstatus jobs get 0b6f8d0e-6a4b-4c1e-9d51-1b2f6d1c9a77`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			o.ID = argv[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return withApp(cmd.Context(), stdio, func(ctx context.Context, a *app.Application) error {
-				j, err := a.GetJob.Handle(ctx, app.GetJob{ID: o.ID})
-				if err != nil {
-					return err
-				}
-				return printJSON(stdio.Stdout, jobView(j))
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Application) error {
+				return printJob(stdio)(a.GetJob.Handle(ctx, app.GetJob{ID: o.ID}))
 			})
-		},
+		}),
 	}
 }
 
@@ -259,22 +226,30 @@ from cron.
 Example:
   jobstatus jobs purge --older-than 2160h   # 90 days`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return withApp(cmd.Context(), stdio, func(ctx context.Context, a *app.Application) error {
+		RunE: runE(&o, nil, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Application) error {
 				n, err := a.PurgeJobs.Handle(ctx, app.PurgeJobs{OlderThan: o.OlderThan, DryRun: o.DryRun})
 				if err != nil {
 					return fmt.Errorf("purged %d jobs, then: %w", n, err)
 				}
 				return printJSON(stdio.Stdout, purgeView{DryRun: o.DryRun, Jobs: n})
 			})
-		},
+		}),
 	}
 	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "age of the finish time, e.g. 720h (required)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only count what would be deleted")
 	return cmd
+}
+
+// printJob returns what prints the job a use case returned, or passes on
+// its error.
+func printJob(stdio IO) func(domain.Job, error) error {
+	return func(j domain.Job, err error) error {
+		if err != nil {
+			return err
+		}
+		return printJSON(stdio.Stdout, jobView(j))
+	}
 }
 
 // withApp runs fn against the use cases wired to the configured store, in

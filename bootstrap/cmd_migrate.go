@@ -27,12 +27,7 @@ lock.
 Example:
   JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus migrate`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return runMigrate(cmd.Context(), stdio)
-		},
+		RunE: runE(o, nil, func(ctx context.Context) error { return runMigrate(ctx, stdio) }),
 	}
 }
 

@@ -57,12 +57,7 @@ a terminal.
 Example:
   jobstatus report --from 2026-11-01 --to 2026-11-30 --client mis-alpha --format csv`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return runReport(cmd.Context(), stdio, o)
-		},
+		RunE: runE(&o, nil, func(ctx context.Context) error { return runReport(ctx, stdio, o) }),
 	}
 	cmd.Flags().StringVar(&o.From, "from", "", "first day, YYYY-MM-DD (UTC, required)")
 	cmd.Flags().StringVar(&o.To, "to", "", "last day, YYYY-MM-DD (UTC, inclusive, required)")

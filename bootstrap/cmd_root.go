@@ -88,6 +88,23 @@ func describe(err error) string {
 	return err.Error()
 }
 
+// validator is a command's options struct.
+type validator interface{ Validate() error }
+
+// runE is the RunE every command shares: the positional arguments into the
+// options (bind, if any), the options' Validate, then run.
+func runE(opts validator, bind func(argv []string), run func(ctx context.Context) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, argv []string) error {
+		if bind != nil {
+			bind(argv)
+		}
+		if err := opts.Validate(); err != nil {
+			return err
+		}
+		return run(cmd.Context())
+	}
+}
+
 // args wraps a cobra argument check so its failures are usage errors.
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {

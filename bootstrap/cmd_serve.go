@@ -47,12 +47,7 @@ Example:
   JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus serve --migrate
   jobstatus serve --dev   # in-memory demo on 127.0.0.1:8080, prints curl lines`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return runServe(cmd.Context(), stdio, o)
-		},
+		RunE: runE(&o, nil, func(ctx context.Context) error { return runServe(ctx, stdio, o) }),
 	}
 	cmd.Flags().BoolVar(&o.Dev, "dev", false, "in-memory demo jobs, an ephemeral signing key, and curl lines printed at start")
 	cmd.Flags().BoolVar(&o.Migrate, "migrate", false, "apply database migrations before serving")

@@ -51,12 +51,7 @@ JOBSTATUS_AUTH_AUDIENCE.
 Example:
   jobstatus token --key key.pem --client mis-alpha --ttl 15m`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return runToken(cmd.Context(), stdio, o)
-		},
+		RunE: runE(&o, nil, func(context.Context) error { return runToken(stdio, o) }),
 	}
 	cmd.Flags().StringVar(&o.KeyFile, "key", "", "PEM private key (required)")
 	cmd.Flags().StringVar(&o.Client, "client", "", "client_id claim (required)")
@@ -68,7 +63,7 @@ Example:
 	return cmd
 }
 
-func runToken(_ context.Context, stdio IO, o tokenOptions) error {
+func runToken(stdio IO, o tokenOptions) error {
 	cfg, err := loadConfig(stdio, ModeTool)
 	if err != nil {
 		return err
@@ -133,12 +128,7 @@ it, for JOBSTATUS_AUTH_JWKS_FILE; token signs with the key.
 Example:
   jobstatus keygen --key-out key.pem --jwks-out jwks.json --alg EdDSA`,
 		Args: args(cobra.NoArgs),
-		RunE: func(*cobra.Command, []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return runKeygen(stdio, o)
-		},
+		RunE: runE(&o, nil, func(context.Context) error { return runKeygen(stdio, o) }),
 	}
 	cmd.Flags().StringVar(&o.Alg, "alg", "ES256", "ES256, RS256 or EdDSA")
 	cmd.Flags().StringVar(&o.KeyOut, "key-out", "", "where to write the private key (PEM, mode 0600; required)")
