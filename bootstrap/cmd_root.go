@@ -31,7 +31,10 @@ const (
 // decided by this type (and domain.ValidationError) only, never by text.
 type usageError struct{ err error }
 
+// Error returns the mistake as the person should read it.
 func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e usageError) Unwrap() error { return e.err }
 
 // usagef returns a usageError with a formatted message.
