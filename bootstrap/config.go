@@ -20,15 +20,17 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 )
 
-// Config is the whole service configuration. Sources, weakest first:
-// built-in defaults, the YAML file named by JOBSTATUS_CONFIG, then
-// JOBSTATUS_* environment variables.
+// Config is the whole service configuration and the one place its defaults
+// live (DefaultConfig). Sources, weakest first: built-in defaults, the YAML
+// file named by JOBSTATUS_CONFIG, then JOBSTATUS_* environment variables.
+// Each setting's `desc` tag is its documentation: docs/configuration.md is
+// generated from these tags and DefaultConfig (see configReference).
 type Config struct {
 	HTTP        HTTPConfig      `yaml:"http" envPrefix:"HTTP_"`
-	AdminAddr   string          `yaml:"admin_addr" env:"ADMIN_ADDR"` // empty disables the admin listener
+	AdminAddr   string          `yaml:"admin_addr" env:"ADMIN_ADDR" desc:"admin listener (/healthz, /readyz, /metrics); empty disables it"`
 	Database    DatabaseConfig  `yaml:"database" envPrefix:"DATABASE_"`
 	Auth        AuthConfig      `yaml:"auth" envPrefix:"AUTH_"`
-	APIKeysFile string          `yaml:"api_keys_file" env:"API_KEYS_FILE"`
+	APIKeysFile string          `yaml:"api_keys_file" env:"API_KEYS_FILE" desc:"clients and the SHA-256 digests of their api-keys (format in docs/api-keys.md); required by serve"`
 	Cache       CacheConfig     `yaml:"cache" envPrefix:"CACHE_"`
 	Polling     PollingConfig   `yaml:"polling" envPrefix:"POLLING_"`
 	ETA         ETAConfig       `yaml:"eta" envPrefix:"ETA_"`
@@ -37,52 +39,74 @@ type Config struct {
 	Log         LogConfig       `yaml:"log" envPrefix:"LOG_"`
 }
 
-// SweeperConfig tunes the failing of jobs left PENDING too long.
-type SweeperConfig struct {
-	Interval       time.Duration `yaml:"interval" env:"INTERVAL"` // 0 disables the sweeper
-	PendingTimeout time.Duration `yaml:"pending_timeout" env:"PENDING_TIMEOUT"`
-	Batch          int           `yaml:"batch" env:"BATCH"`
+// HTTPConfig configures the public listener.
+type HTTPConfig struct {
+	Addr              string        `yaml:"addr" env:"ADDR" desc:"public listen address (127.0.0.1:8080 with serve --dev unless set)"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"READ_HEADER_TIMEOUT" desc:"time to read a request's headers"`
+	ReadTimeout       time.Duration `yaml:"read_timeout" env:"READ_TIMEOUT" desc:"time to read a whole request"`
+	WriteTimeout      time.Duration `yaml:"write_timeout" env:"WRITE_TIMEOUT" desc:"time to write a response; must exceed polling.max_wait"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT" desc:"how long an idle keep-alive connection stays open"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT" desc:"how long in-flight requests may finish after SIGTERM"`
+	MaxInFlight       int           `yaml:"max_in_flight" env:"MAX_IN_FLIGHT" desc:"requests served at once, past it 503 at once; 0 removes the cap, otherwise it must exceed polling.max_waiters"`
+}
+
+// DatabaseConfig configures the PostgreSQL store. An empty URL selects the
+// in-memory store.
+type DatabaseConfig struct {
+	URL             string        `yaml:"url" env:"URL" desc:"PostgreSQL URL (postgres://…); empty selects the in-memory store"`
+	MaxOpenConns    int           `yaml:"max_open_conns" env:"MAX_OPEN_CONNS" desc:"connections in the pool at most; a few per PostgreSQL core, more only adds contention"`
+	MaxIdleConns    int           `yaml:"max_idle_conns" env:"MAX_IDLE_CONNS" desc:"idle connections kept, and opened at start; at most max_open_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" env:"CONN_MAX_LIFETIME" desc:"recycle connections after this long; 0 keeps them"`
+	QueryTimeout    time.Duration `yaml:"query_timeout" env:"QUERY_TIMEOUT" desc:"deadline of every query"`
+}
+
+// AuthConfig configures token verification.
+type AuthConfig struct {
+	JWKSFile               string        `yaml:"jwks_file" env:"JWKS_FILE" desc:"JWK Set file of the verification keys (set this or jwks_url)"`
+	JWKSURL                string        `yaml:"jwks_url" env:"JWKS_URL" desc:"http(s) URL of the verification keys (set this or jwks_file)"`
+	Issuer                 string        `yaml:"issuer" env:"ISSUER" desc:"required iss of access tokens; required by serve"`
+	Audience               string        `yaml:"audience" env:"AUDIENCE" desc:"required aud of access tokens; required by serve"`
+	Algorithms             []string      `yaml:"algorithms" env:"ALGORITHMS" envSeparator:"," desc:"allowed signature algorithms, comma or space separated (HS* and none are never allowed)"`
+	Leeway                 time.Duration `yaml:"leeway" env:"LEEWAY" desc:"clock skew tolerated on exp, nbf and iat"`
+	JWKSRefresh            time.Duration `yaml:"jwks_refresh" env:"JWKS_REFRESH" desc:"how often keys from jwks_url are refreshed"`
+	JWKSUnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval" env:"JWKS_UNKNOWN_KID_INTERVAL" desc:"least time between refreshes caused by an unknown kid"`
 }
 
 // CacheConfig bounds the in-process caches and what clients may cache.
 type CacheConfig struct {
-	Jobs           int           `yaml:"jobs" env:"JOBS"`     // finished jobs kept in memory
-	Tokens         int           `yaml:"tokens" env:"TOKENS"` // verified tokens kept in memory
-	TerminalMaxAge time.Duration `yaml:"terminal_max_age" env:"TERMINAL_MAX_AGE"`
+	Jobs           int           `yaml:"jobs" env:"JOBS" desc:"finished jobs kept in memory (about 1 KiB each)"`
+	Tokens         int           `yaml:"tokens" env:"TOKENS" desc:"verified tokens kept in memory, keyed by their SHA-256"`
+	TerminalMaxAge time.Duration `yaml:"terminal_max_age" env:"TERMINAL_MAX_AGE" desc:"Cache-Control max-age of DONE and FAILED answers"`
 }
 
 // PollingConfig bounds wait-for-change requests and polling hints.
 type PollingConfig struct {
-	MaxWait       time.Duration `yaml:"max_wait" env:"MAX_WAIT"`
-	MaxWaiters    int           `yaml:"max_waiters" env:"MAX_WAITERS"`
-	MaxRetryAfter time.Duration `yaml:"max_retry_after" env:"MAX_RETRY_AFTER"`
+	MaxWait       time.Duration `yaml:"max_wait" env:"MAX_WAIT" desc:"cap of Prefer: wait=N; 0 disables waiting"`
+	MaxWaiters    int           `yaml:"max_waiters" env:"MAX_WAITERS" desc:"requests held by Prefer: wait at once; must stay below http.max_in_flight"`
+	MaxRetryAfter time.Duration `yaml:"max_retry_after" env:"MAX_RETRY_AFTER" desc:"cap of Retry-After on PENDING answers; at least 1s"`
 }
 
 // ETAConfig tunes the estimate of new jobs' eta.
 type ETAConfig struct {
-	Default    time.Duration `yaml:"default" env:"DEFAULT"`
-	Percentile float64       `yaml:"percentile" env:"PERCENTILE"`
-	Window     int           `yaml:"window" env:"WINDOW"`
-	MinSamples int           `yaml:"min_samples" env:"MIN_SAMPLES"`
-	Refresh    time.Duration `yaml:"refresh" env:"REFRESH"`
+	Default    time.Duration `yaml:"default" env:"DEFAULT" desc:"eta of new jobs while fewer than min_samples DONE jobs are known"`
+	Percentile float64       `yaml:"percentile" env:"PERCENTILE" desc:"percentile of recent durations used as the estimate, in (0, 1]"`
+	Window     int           `yaml:"window" env:"WINDOW" desc:"recent DONE jobs the estimate considers"`
+	MinSamples int           `yaml:"min_samples" env:"MIN_SAMPLES" desc:"DONE jobs needed before the estimate replaces the default; at most window"`
+	Refresh    time.Duration `yaml:"refresh" env:"REFRESH" desc:"how often the history is reloaded from the store"`
 }
 
-// HTTPConfig configures the public listener.
-type HTTPConfig struct {
-	Addr              string        `yaml:"addr" env:"ADDR"`
-	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"READ_HEADER_TIMEOUT"`
-	ReadTimeout       time.Duration `yaml:"read_timeout" env:"READ_TIMEOUT"`
-	WriteTimeout      time.Duration `yaml:"write_timeout" env:"WRITE_TIMEOUT"`
-	IdleTimeout       time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
-	MaxInFlight       int           `yaml:"max_in_flight" env:"MAX_IN_FLIGHT"` // past it: 503 at once
+// SweeperConfig tunes the failing of jobs left PENDING too long.
+type SweeperConfig struct {
+	Interval       time.Duration `yaml:"interval" env:"INTERVAL" desc:"how often stale jobs are failed; 0 disables the sweeper"`
+	PendingTimeout time.Duration `yaml:"pending_timeout" env:"PENDING_TIMEOUT" desc:"jobs PENDING longer than this after creation fail with 504 \"job timed out\""`
+	Batch          int           `yaml:"batch" env:"BATCH" desc:"jobs failed per transaction"`
 }
 
 // RateLimitConfig is the per-client token bucket: a default and overrides.
 type RateLimitConfig struct {
-	RPS     float64                `yaml:"rps" env:"RPS"` // 0 disables the default limit
-	Burst   int                    `yaml:"burst" env:"BURST"`
-	Clients map[string]ClientLimit `yaml:"clients"`
+	RPS     float64                `yaml:"rps" env:"RPS" desc:"requests per second each client may sustain; 0 disables the default limit"`
+	Burst   int                    `yaml:"burst" env:"BURST" desc:"requests a client may send at once; at least 1 when rps is set"`
+	Clients map[string]ClientLimit `yaml:"clients" desc:"per-client overrides, e.g. mis-alpha: {rps: 1000, burst: 2000} (YAML only)"`
 }
 
 // ClientLimit overrides the rate limit of one client.
@@ -91,35 +115,16 @@ type ClientLimit struct {
 	Burst int     `yaml:"burst"`
 }
 
-// DatabaseConfig configures the PostgreSQL store. An empty URL selects the
-// in-memory store.
-type DatabaseConfig struct {
-	URL             string        `yaml:"url" env:"URL"`
-	MaxOpenConns    int           `yaml:"max_open_conns" env:"MAX_OPEN_CONNS"`
-	MaxIdleConns    int           `yaml:"max_idle_conns" env:"MAX_IDLE_CONNS"`
-	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" env:"CONN_MAX_LIFETIME"`
-	QueryTimeout    time.Duration `yaml:"query_timeout" env:"QUERY_TIMEOUT"`
-}
-
-// AuthConfig configures token verification.
-type AuthConfig struct {
-	JWKSFile               string        `yaml:"jwks_file" env:"JWKS_FILE"`
-	JWKSURL                string        `yaml:"jwks_url" env:"JWKS_URL"`
-	Issuer                 string        `yaml:"issuer" env:"ISSUER"`
-	Audience               string        `yaml:"audience" env:"AUDIENCE"`
-	Algorithms             []string      `yaml:"algorithms" env:"ALGORITHMS" envSeparator:","`
-	Leeway                 time.Duration `yaml:"leeway" env:"LEEWAY"`
-	JWKSRefresh            time.Duration `yaml:"jwks_refresh" env:"JWKS_REFRESH"`
-	JWKSUnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval" env:"JWKS_UNKNOWN_KID_INTERVAL"`
-}
-
 // LogConfig configures logging.
 type LogConfig struct {
-	Level  string `yaml:"level" env:"LEVEL"`
-	Format string `yaml:"format" env:"FORMAT"` // json or console
+	Level  string `yaml:"level" env:"LEVEL" desc:"debug, info, warn or error"`
+	Format string `yaml:"format" env:"FORMAT" desc:"json or console (console with serve --dev unless set)"`
 }
 
-// DefaultConfig returns the built-in defaults.
+// DefaultConfig returns the built-in defaults, the only ones: adapters and
+// use cases take explicit values and refuse zero or negative ones. They are
+// valid together for every Mode (see TestDefaultConfigIsValid) and are what
+// docs/configuration.md lists.
 func DefaultConfig() Config {
 	return Config{
 		AdminAddr: "127.0.0.1:9090",
@@ -127,12 +132,14 @@ func DefaultConfig() Config {
 			Addr:              ":8080",
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      40 * time.Second,
+			WriteTimeout:      40 * time.Second, // above Polling.MaxWait, or held requests are cut off
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   20 * time.Second,
-			MaxInFlight:       8192,
+			MaxInFlight:       8192, // above Polling.MaxWaiters, or held requests starve the rest
 		},
 		Database: DatabaseConfig{
+			// On a small PostgreSQL more connections only add contention: 64
+			// halved throughput in the load run (README, Figures).
 			MaxOpenConns:    16,
 			MaxIdleConns:    16,
 			ConnMaxLifetime: 30 * time.Minute,
@@ -155,7 +162,7 @@ func DefaultConfig() Config {
 
 // LoadConfig builds the configuration from defaults, the file named by
 // JOBSTATUS_CONFIG and the environment. environ is os.Environ() in
-// production; tests pass their own.
+// production; tests pass their own. It does not validate: see Validate.
 func LoadConfig(environ []string) (Config, error) {
 	vars := map[string]string{}
 	for _, kv := range environ {
@@ -165,21 +172,39 @@ func LoadConfig(environ []string) (Config, error) {
 	}
 	cfg := DefaultConfig()
 	if path := vars["JOBSTATUS_CONFIG"]; path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("config file: %w", err)
+		if err := decodeFile(path, &cfg); err != nil {
+			return Config{}, err
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, fmt.Errorf("config file %s: %w", path, err)
-		}
+	}
+	// The library's own errors name the Go field; check the values first so
+	// a person reads the variable they set.
+	if err := checkEnvironment(vars); err != nil {
+		return Config{}, err
 	}
 	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: "JOBSTATUS_", Environment: vars}); err != nil {
 		return Config{}, fmt.Errorf("config environment: %w", err)
 	}
 	cfg.Auth.Algorithms = splitList(cfg.Auth.Algorithms)
 	return cfg, nil
+}
+
+// decodeFile reads the YAML file at path over cfg; unknown keys are errors.
+func decodeFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file (JOBSTATUS_CONFIG): %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// One line per file, however many keys are wrong.
+			return fmt.Errorf("config file %s: %s", path, strings.Join(te.Errors, "; "))
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
 }
 
 // splitList accepts "A,B", "A B" and YAML lists alike.
@@ -195,109 +220,6 @@ func splitList(in []string) []string {
 func (c Config) AuthConfigured() bool {
 	a := c.Auth
 	return a.JWKSFile != "" || a.JWKSURL != "" || a.Issuer != "" || a.Audience != "" || c.APIKeysFile != ""
-}
-
-// Validate checks the configuration for serving. dev relaxes the auth
-// requirements: --dev brings its own key, client and jobs.
-func (c Config) Validate(dev bool) error {
-	var errs []error
-	if c.HTTP.Addr == "" {
-		errs = append(errs, errors.New("JOBSTATUS_HTTP_ADDR must not be empty"))
-	}
-	for name, d := range map[string]time.Duration{
-		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout, "http.read_timeout": c.HTTP.ReadTimeout,
-		"http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout,
-		"http.shutdown_timeout": c.HTTP.ShutdownTimeout, "database.query_timeout": c.Database.QueryTimeout,
-	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive", name))
-		}
-	}
-	if c.Cache.Jobs <= 0 || c.Cache.Tokens <= 0 {
-		errs = append(errs, errors.New("cache.jobs and cache.tokens must be positive"))
-	}
-	if c.Cache.TerminalMaxAge < 0 {
-		errs = append(errs, errors.New("cache.terminal_max_age must not be negative"))
-	}
-	if c.Polling.MaxWait < 0 || c.Polling.MaxWaiters < 0 || c.Polling.MaxRetryAfter < time.Second {
-		errs = append(errs, errors.New("polling: max_wait and max_waiters must not be negative, max_retry_after at least 1s"))
-	}
-	if c.HTTP.MaxInFlight < 0 || (c.HTTP.MaxInFlight > 0 && c.Polling.MaxWaiters >= c.HTTP.MaxInFlight) {
-		errs = append(errs, errors.New("http.max_in_flight must exceed polling.max_waiters, or held requests starve the rest"))
-	}
-	if c.RateLimit.RPS < 0 || (c.RateLimit.RPS > 0 && c.RateLimit.Burst < 1) {
-		errs = append(errs, errors.New("rate_limit: rps must not be negative; burst at least 1 when limiting"))
-	}
-	for id, l := range c.RateLimit.Clients {
-		if l.RPS < 0 || (l.RPS > 0 && l.Burst < 1) {
-			errs = append(errs, fmt.Errorf("rate_limit.clients.%s: rps must not be negative; burst at least 1 when limiting", id))
-		}
-	}
-	if c.HTTP.WriteTimeout <= c.Polling.MaxWait {
-		errs = append(errs, errors.New("http.write_timeout must exceed polling.max_wait, or held requests are cut off"))
-	}
-	if c.ETA.Default <= 0 || c.ETA.Percentile <= 0 || c.ETA.Percentile > 1 || c.ETA.Window <= 0 || c.ETA.Refresh <= 0 {
-		errs = append(errs, errors.New("eta: default, window and refresh must be positive, percentile in (0, 1]"))
-	}
-	if c.Sweeper.Interval < 0 || (c.Sweeper.Interval > 0 && (c.Sweeper.PendingTimeout <= 0 || c.Sweeper.Batch <= 0)) {
-		errs = append(errs, errors.New("sweeper: interval must not be negative; pending_timeout and batch must be positive"))
-	}
-	if c.Database.MaxOpenConns <= 0 {
-		errs = append(errs, errors.New("database.max_open_conns must be positive"))
-	}
-	if c.Database.URL != "" {
-		if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			errs = append(errs, errors.New("JOBSTATUS_DATABASE_URL must be a postgres:// URL"))
-		}
-	}
-	if _, err := parseLevel(c.Log.Level); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Log.Format != "json" && c.Log.Format != "console" {
-		errs = append(errs, fmt.Errorf("log.format must be json or console, not %q", c.Log.Format))
-	}
-	if !dev {
-		errs = append(errs, c.validateAuth()...)
-	}
-	return errors.Join(errs...)
-}
-
-func (c Config) validateAuth() []error {
-	a := c.Auth
-	if !c.AuthConfigured() {
-		return []error{errors.New("no auth configuration: set JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL, " +
-			"JOBSTATUS_AUTH_ISSUER, JOBSTATUS_AUTH_AUDIENCE and JOBSTATUS_API_KEYS_FILE, or run with --dev")}
-	}
-	var errs []error
-	switch {
-	case a.JWKSFile == "" && a.JWKSURL == "":
-		errs = append(errs, errors.New("set one of JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL"))
-	case a.JWKSFile != "" && a.JWKSURL != "":
-		errs = append(errs, errors.New("set only one of JOBSTATUS_AUTH_JWKS_FILE and JOBSTATUS_AUTH_JWKS_URL"))
-	case a.JWKSURL != "":
-		if u, err := url.Parse(a.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs = append(errs, errors.New("JOBSTATUS_AUTH_JWKS_URL must be an http(s) URL"))
-		}
-	}
-	if a.Issuer == "" {
-		errs = append(errs, errors.New("JOBSTATUS_AUTH_ISSUER is required"))
-	}
-	if a.Audience == "" {
-		errs = append(errs, errors.New("JOBSTATUS_AUTH_AUDIENCE is required"))
-	}
-	if c.APIKeysFile == "" {
-		errs = append(errs, errors.New("JOBSTATUS_API_KEYS_FILE is required"))
-	}
-	if len(a.Algorithms) == 0 {
-		errs = append(errs, errors.New("JOBSTATUS_AUTH_ALGORITHMS must name at least one algorithm"))
-	}
-	for _, alg := range a.Algorithms {
-		if !slices.Contains(jwtauth.SupportedAlgorithms, alg) {
-			errs = append(errs, fmt.Errorf("JOBSTATUS_AUTH_ALGORITHMS: %q is not allowed (choose from %s)",
-				alg, strings.Join(jwtauth.SupportedAlgorithms, ",")))
-		}
-	}
-	return errs
 }
 
 // RedactedDatabaseURL returns the database URL with its password masked, for logs.

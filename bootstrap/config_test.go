@@ -1,8 +1,11 @@
 package bootstrap_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +54,7 @@ api_keys_file: /etc/keys.yaml
 	require.Equal(t, []string{"RS256", "EdDSA"}, cfg.Auth.Algorithms)
 	require.Equal(t, "/etc/jwks.json", cfg.Auth.JWKSFile)
 	require.Equal(t, "/etc/keys.yaml", cfg.APIKeysFile)
-	require.NoError(t, cfg.Validate(false))
+	require.NoError(t, cfg.Validate(bootstrap.ModeServe))
 }
 
 func TestLoadConfigErrors(t *testing.T) {
@@ -67,51 +70,204 @@ func TestLoadConfigErrors(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestRedactedDatabaseURL(t *testing.T) {
+	t.Parallel()
+	cfg := bootstrap.DefaultConfig()
+	cfg.Database.URL = "postgres://svc:s3cret@127.0.0.1:5432/jobs?sslmode=disable"
+	require.False(t, strings.Contains(cfg.RedactedDatabaseURL(), "s3cret"))
+}
+
+func TestLoadConfigNamesTheVariable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  string
+		want string
+	}{
+		{"JOBSTATUS_HTTP_SHUTDOWN_TIMEOUT=soon", `JOBSTATUS_HTTP_SHUTDOWN_TIMEOUT (http.shutdown_timeout): "soon" is not a duration such as 30s or 5m`},
+		{"JOBSTATUS_DATABASE_MAX_IDLE_CONNS=many", `JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns): "many" is not a whole number`},
+		{"JOBSTATUS_DATABASE_MAX_IDLE_CONNS=1.5", `JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns): "1.5" is not a whole number`},
+		{"JOBSTATUS_ETA_PERCENTILE=most", `JOBSTATUS_ETA_PERCENTILE (eta.percentile): "most" is not a number`},
+		{"JOBSTATUS_AUTH_LEEWAY=30", `JOBSTATUS_AUTH_LEEWAY (auth.leeway): "30" is not a duration such as 30s or 5m`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Parallel()
+			_, err := bootstrap.LoadConfig([]string{tt.env})
+			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+func TestLoadConfigFileErrorIsOneLine(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("htp:\n  addr: x\ndatabase:\n  max_idle_conns: many\n"), 0o600))
+	_, err := bootstrap.LoadConfig([]string{"JOBSTATUS_CONFIG=" + file})
+	require.ErrorContains(t, err, file)
+	require.ErrorContains(t, err, "htp")
+	require.ErrorContains(t, err, "many")
+	require.NotContains(t, err.Error(), "\n")
+}
+
+// full is a configuration valid for serving: the defaults plus auth.
+func full() bootstrap.Config {
+	cfg := bootstrap.DefaultConfig()
+	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = "/j", "i", "a", "/k"
+	return cfg
+}
+
+// TestDefaultConfigIsValid: the defaults work together, in every mode
+// (once, the documented waiter cap exceeded the in-flight cap).
+func TestDefaultConfigIsValid(t *testing.T) {
+	t.Parallel()
+	for name, mode := range map[string]bootstrap.Mode{"Dev": bootstrap.ModeDev, "Tool": bootstrap.ModeTool} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.NoError(t, bootstrap.DefaultConfig().Validate(mode))
+		})
+	}
+	t.Run("ServeWithAuth", func(t *testing.T) {
+		t.Parallel()
+		require.NoError(t, full().Validate(bootstrap.ModeServe))
+	})
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	full := func() bootstrap.Config {
-		cfg := bootstrap.DefaultConfig()
-		cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = "/j", "i", "a", "/k"
-		return cfg
-	}
 	tests := []struct {
 		name string
 		edit func(*bootstrap.Config)
-		dev  bool
-		want string
+		mode bootstrap.Mode
+		want string // the whole message; empty: valid
 	}{
-		{"Complete", func(*bootstrap.Config) {}, false, ""},
-		{"NoAuthRefused", func(c *bootstrap.Config) { *c = bootstrap.DefaultConfig() }, false, "no auth configuration"},
-		{"NoAuthAllowedInDev", func(c *bootstrap.Config) { *c = bootstrap.DefaultConfig() }, true, ""},
-		{"NoIssuer", func(c *bootstrap.Config) { c.Auth.Issuer = "" }, false, "JOBSTATUS_AUTH_ISSUER"},
-		{"NoAudience", func(c *bootstrap.Config) { c.Auth.Audience = "" }, false, "JOBSTATUS_AUTH_AUDIENCE"},
-		{"NoKeys", func(c *bootstrap.Config) { c.Auth.JWKSFile = "" }, false, "JOBSTATUS_AUTH_JWKS_FILE"},
-		{"BothKeySources", func(c *bootstrap.Config) { c.Auth.JWKSURL = "https://x/jwks" }, false, "only one"},
-		{"BadJWKSURL", func(c *bootstrap.Config) { c.Auth.JWKSFile, c.Auth.JWKSURL = "", "ftp://x" }, false, "http(s)"},
-		{"NoAPIKeys", func(c *bootstrap.Config) { c.APIKeysFile = "" }, false, "JOBSTATUS_API_KEYS_FILE"},
-		{"SymmetricAlgorithm", func(c *bootstrap.Config) { c.Auth.Algorithms = []string{"HS256"} }, false, `"HS256" is not allowed`},
-		{"BadDatabaseURL", func(c *bootstrap.Config) { c.Database.URL = "mysql://x" }, false, "postgres://"},
-		{"BadLogLevel", func(c *bootstrap.Config) { c.Log.Level = "loud" }, false, "log.level"},
-		{"ZeroTimeout", func(c *bootstrap.Config) { c.HTTP.ReadTimeout = 0 }, false, "http.read_timeout"},
+		{"NoAuthRefused", func(c *bootstrap.Config) { *c = bootstrap.DefaultConfig() }, bootstrap.ModeServe, "no auth configuration: set JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL, " +
+			"JOBSTATUS_AUTH_ISSUER, JOBSTATUS_AUTH_AUDIENCE and JOBSTATUS_API_KEYS_FILE, or run with --dev"},
+		{"NoAuthAllowedInDev", func(c *bootstrap.Config) { *c = bootstrap.DefaultConfig() }, bootstrap.ModeDev, ""},
+		{"NoIssuer", func(c *bootstrap.Config) { c.Auth.Issuer = "" }, bootstrap.ModeServe, "JOBSTATUS_AUTH_ISSUER (auth.issuer) is required"},
+		{"NoAudience", func(c *bootstrap.Config) { c.Auth.Audience = "" }, bootstrap.ModeServe, "JOBSTATUS_AUTH_AUDIENCE (auth.audience) is required"},
+		{"NoKeys", func(c *bootstrap.Config) { c.Auth.JWKSFile = "" }, bootstrap.ModeServe, "JOBSTATUS_AUTH_JWKS_FILE (auth.jwks_file) or JOBSTATUS_AUTH_JWKS_URL (auth.jwks_url) is required"},
+		{"BothKeySources", func(c *bootstrap.Config) { c.Auth.JWKSURL = "https://x/jwks" }, bootstrap.ModeServe, "JOBSTATUS_AUTH_JWKS_FILE (auth.jwks_file) and JOBSTATUS_AUTH_JWKS_URL (auth.jwks_url): set only one"},
+		{"BadJWKSURL", func(c *bootstrap.Config) { c.Auth.JWKSFile, c.Auth.JWKSURL = "", "ftp://x" }, bootstrap.ModeServe, "JOBSTATUS_AUTH_JWKS_URL (auth.jwks_url) must be an http(s) URL"},
+		{"NoAPIKeys", func(c *bootstrap.Config) { c.APIKeysFile = "" }, bootstrap.ModeServe, "JOBSTATUS_API_KEYS_FILE (api_keys_file) is required"},
+		{"SymmetricAlgorithm", func(c *bootstrap.Config) { c.Auth.Algorithms = []string{"HS256"} }, bootstrap.ModeServe,
+			`JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) "HS256" is not allowed (choose from RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA)`},
+		{"NoAlgorithm", func(c *bootstrap.Config) { c.Auth.Algorithms = nil }, bootstrap.ModeServe, "JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) must name at least one algorithm"},
+		{"BadDatabaseURLNotEchoed", func(c *bootstrap.Config) { c.Database.URL = "mysql://u:secret@x" }, bootstrap.ModeTool, "JOBSTATUS_DATABASE_URL (database.url) must be a postgres:// URL"},
+		{"BadLogLevel", func(c *bootstrap.Config) { c.Log.Level = "loud" }, bootstrap.ModeTool, `JOBSTATUS_LOG_LEVEL (log.level) must be debug, info, warn or error; got "loud"`},
+		{"BadLogFormat", func(c *bootstrap.Config) { c.Log.Format = "xml" }, bootstrap.ModeDev, `JOBSTATUS_LOG_FORMAT (log.format) must be json or console; got "xml"`},
+		{"ZeroTimeout", func(c *bootstrap.Config) { c.HTTP.ReadTimeout = 0 }, bootstrap.ModeServe, "JOBSTATUS_HTTP_READ_TIMEOUT (http.read_timeout) must be positive; got 0s"},
+		{"EmptyAddr", func(c *bootstrap.Config) { c.HTTP.Addr = "" }, bootstrap.ModeServe, `JOBSTATUS_HTTP_ADDR (http.addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got ""`},
+		{"AddrWithoutPort", func(c *bootstrap.Config) { c.HTTP.Addr = "localhost" }, bootstrap.ModeDev, `JOBSTATUS_HTTP_ADDR (http.addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got "localhost"`},
+		{"AddrIgnoredByTools", func(c *bootstrap.Config) { c.HTTP.Addr = "" }, bootstrap.ModeTool, ""},
+		{"AdminDisabled", func(c *bootstrap.Config) { c.AdminAddr = "" }, bootstrap.ModeServe, ""},
+		{"BadAdminAddr", func(c *bootstrap.Config) { c.AdminAddr = "9090" }, bootstrap.ModeServe, `JOBSTATUS_ADMIN_ADDR (admin_addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got "9090"`},
+		// The pool: more idle than open connections made serve wait 15 s
+		// for connections that can never open; a negative count panicked.
+		{"MoreIdleThanOpen", func(c *bootstrap.Config) { c.Database.MaxIdleConns = 32 }, bootstrap.ModeServe,
+			"JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not exceed JOBSTATUS_DATABASE_MAX_OPEN_CONNS (database.max_open_conns) = 16; got 32"},
+		{"NegativeIdle", func(c *bootstrap.Config) { c.Database.MaxIdleConns = -3 }, bootstrap.ModeTool,
+			"JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not be negative; got -3"},
+		{"NoIdleConnections", func(c *bootstrap.Config) { c.Database.MaxIdleConns = 0 }, bootstrap.ModeServe, ""},
+		{"ZeroOpen", func(c *bootstrap.Config) { c.Database.MaxOpenConns, c.Database.MaxIdleConns = 0, 0 }, bootstrap.ModeServe,
+			"JOBSTATUS_DATABASE_MAX_OPEN_CONNS (database.max_open_conns) must be positive; got 0"},
+		{"ConnectionsKeptForever", func(c *bootstrap.Config) { c.Database.ConnMaxLifetime = 0 }, bootstrap.ModeServe, ""},
+		// The documented waiter cap once exceeded the in-flight cap.
+		{"WaitersAtInFlight", func(c *bootstrap.Config) { c.Polling.MaxWaiters = 8192 }, bootstrap.ModeServe,
+			"JOBSTATUS_HTTP_MAX_IN_FLIGHT (http.max_in_flight) must exceed JOBSTATUS_POLLING_MAX_WAITERS (polling.max_waiters) = 8192, or held requests starve the rest; got 8192"},
+		{"NoInFlightCap", func(c *bootstrap.Config) { c.HTTP.MaxInFlight = 0 }, bootstrap.ModeServe, ""},
+		{"WriteTimeoutBelowWait", func(c *bootstrap.Config) { c.HTTP.WriteTimeout = 30 * time.Second }, bootstrap.ModeServe,
+			"JOBSTATUS_HTTP_WRITE_TIMEOUT (http.write_timeout) must exceed JOBSTATUS_POLLING_MAX_WAIT (polling.max_wait) = 30s, or held requests are cut off; got 30s"},
+		{"RetryAfterBelowSecond", func(c *bootstrap.Config) { c.Polling.MaxRetryAfter = 500 * time.Millisecond }, bootstrap.ModeServe,
+			"JOBSTATUS_POLLING_MAX_RETRY_AFTER (polling.max_retry_after) must be at least 1s; got 500ms"},
+		{"ZeroMinSamples", func(c *bootstrap.Config) { c.ETA.MinSamples = 0 }, bootstrap.ModeServe, "JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must be positive; got 0"},
+		{"MinSamplesAboveWindow", func(c *bootstrap.Config) { c.ETA.MinSamples = 501 }, bootstrap.ModeTool,
+			"JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must not exceed JOBSTATUS_ETA_WINDOW (eta.window) = 500, or the default is used forever; got 501"},
+		{"PercentileAboveOne", func(c *bootstrap.Config) { c.ETA.Percentile = 1.5 }, bootstrap.ModeServe, "JOBSTATUS_ETA_PERCENTILE (eta.percentile) must be in (0, 1]; got 1.5"},
+		{"PercentileZero", func(c *bootstrap.Config) { c.ETA.Percentile = 0 }, bootstrap.ModeServe, "JOBSTATUS_ETA_PERCENTILE (eta.percentile) must be in (0, 1]; got 0"},
+		{"PercentileNaN", func(c *bootstrap.Config) { c.ETA.Percentile = math.NaN() }, bootstrap.ModeServe, "JOBSTATUS_ETA_PERCENTILE (eta.percentile) must be a number not below 0; got NaN"},
+		{"RateInfinite", func(c *bootstrap.Config) { c.RateLimit.RPS = math.Inf(1) }, bootstrap.ModeServe, "JOBSTATUS_RATE_LIMIT_RPS (rate_limit.rps) must be a number not below 0; got +Inf"},
+		{"RateWithoutBurst", func(c *bootstrap.Config) { c.RateLimit.Burst = 0 }, bootstrap.ModeServe,
+			"JOBSTATUS_RATE_LIMIT_BURST (rate_limit.burst) must be at least 1 when JOBSTATUS_RATE_LIMIT_RPS (rate_limit.rps) is set; got 0"},
+		{"NoRateLimit", func(c *bootstrap.Config) { c.RateLimit.RPS, c.RateLimit.Burst = 0, 0 }, bootstrap.ModeServe, ""},
+		{"ClientWithoutBurst", func(c *bootstrap.Config) { c.RateLimit.Clients = map[string]bootstrap.ClientLimit{"mis-a": {RPS: 5}} }, bootstrap.ModeServe,
+			"rate_limit.clients mis-a: burst must be at least 1 when rps is set; got 0"},
+		{"ClientNegativeRate", func(c *bootstrap.Config) {
+			c.RateLimit.Clients = map[string]bootstrap.ClientLimit{"mis-a": {RPS: -1, Burst: 1}}
+		}, bootstrap.ModeServe,
+			"rate_limit.clients mis-a: rps must be a number not below 0; got -1"},
+		{"ClientUnlimited", func(c *bootstrap.Config) { c.RateLimit.Clients = map[string]bootstrap.ClientLimit{"mis-a": {}} }, bootstrap.ModeServe, ""},
+		{"SweeperDisabled", func(c *bootstrap.Config) { c.Sweeper.Interval = 0 }, bootstrap.ModeServe, ""},
+		{"ZeroBatch", func(c *bootstrap.Config) { c.Sweeper.Batch = 0 }, bootstrap.ModeServe, "JOBSTATUS_SWEEPER_BATCH (sweeper.batch) must be positive; got 0"},
+		{"ZeroUnknownKIDInterval", func(c *bootstrap.Config) { c.Auth.JWKSUnknownKIDInterval = 0 }, bootstrap.ModeServe,
+			"JOBSTATUS_AUTH_JWKS_UNKNOWN_KID_INTERVAL (auth.jwks_unknown_kid_interval) must be positive; got 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := full()
 			tt.edit(&cfg)
-			err := cfg.Validate(tt.dev)
+			err := cfg.Validate(tt.mode)
 			if tt.want == "" {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorContains(t, err, tt.want)
+			require.EqualError(t, err, tt.want)
 		})
 	}
 }
 
-func TestRedactedDatabaseURL(t *testing.T) {
+// TestValidateRefusesEveryNegativeNumber sets each numeric setting, found
+// by reflection, to a negative value: each must be refused in one line
+// naming its variable. A new setting is covered without a new test line.
+func TestValidateRefusesEveryNegativeNumber(t *testing.T) {
 	t.Parallel()
-	cfg := bootstrap.DefaultConfig()
-	cfg.Database.URL = "postgres://svc:s3cret@127.0.0.1:5432/jobs?sslmode=disable"
-	require.False(t, strings.Contains(cfg.RedactedDatabaseURL(), "s3cret"))
+	var count int
+	for _, s := range numericSettings(reflect.TypeFor[bootstrap.Config](), "JOBSTATUS_", nil) {
+		count++
+		env := s.env
+		t.Run(env, func(t *testing.T) {
+			t.Parallel()
+			cfg := full()
+			f := reflect.ValueOf(&cfg).Elem().FieldByIndex(s.index)
+			if f.Kind() == reflect.Float64 {
+				f.SetFloat(-1)
+			} else {
+				f.SetInt(-1)
+			}
+			for _, mode := range []bootstrap.Mode{bootstrap.ModeServe, bootstrap.ModeDev, bootstrap.ModeTool} {
+				err := cfg.Validate(mode)
+				require.Error(t, err, "mode %d", mode)
+				var line string
+				for l := range strings.Lines(err.Error()) {
+					if strings.HasPrefix(l, env+" (") {
+						line = strings.TrimSuffix(l, "\n")
+					}
+				}
+				require.Regexp(t, `^`+env+` \([a-z_.]+\) must (not be negative|be a number not below 0); got -1(ns)?$`, line, "mode %d: %v", mode, err)
+			}
+		})
+	}
+	require.GreaterOrEqual(t, count, 25, "every duration and count of Config")
+}
+
+// numericSetting is a numeric field of Config and its variable.
+type numericSetting struct {
+	index []int
+	env   string
+}
+
+// numericSettings lists every int, float and duration setting of t.
+func numericSettings(t reflect.Type, prefix string, index []int) []numericSetting {
+	var out []numericSetting
+	for i := range t.NumField() {
+		f := t.Field(i)
+		at := append(slices.Clone(index), i)
+		switch f.Type.Kind() {
+		case reflect.Struct:
+			out = append(out, numericSettings(f.Type, prefix+f.Tag.Get("envPrefix"), at)...)
+		case reflect.Int, reflect.Int64, reflect.Float64:
+			out = append(out, numericSetting{index: at, env: prefix + f.Tag.Get("env")})
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -34,4 +35,14 @@ func NewLogger(cfg LogConfig, w io.Writer) (*zap.Logger, error) {
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
 	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w)))), nil
+}
+
+// newFxLogger logs fx's own events at debug level, its errors included: a
+// failed start is reported once, by the command line, as its root cause in
+// one line (describe), not also as kilobytes of dependency-graph plumbing.
+func newFxLogger(logger *zap.Logger) fxevent.Logger {
+	l := &fxevent.ZapLogger{Logger: logger.Named("fx")}
+	l.UseLogLevel(zap.DebugLevel)
+	l.UseErrorLevel(zap.DebugLevel)
+	return l
 }

@@ -6,7 +6,6 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/jobstatus/jobstatus/adapters/ratelimit"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
@@ -59,14 +58,6 @@ var PublicModule = fx.Module("public",
 		newPublic,
 	),
 )
-
-func newRateLimiter(cfg Config) *ratelimit.Limiter {
-	clients := map[string]ratelimit.Limit{}
-	for id, l := range cfg.RateLimit.Clients {
-		clients[id] = ratelimit.Limit{RPS: l.RPS, Burst: l.Burst}
-	}
-	return ratelimit.New(ratelimit.Limit{RPS: cfg.RateLimit.RPS, Burst: cfg.RateLimit.Burst}, clients)
-}
 
 // publicParams are what the public use cases need.
 type publicParams struct {

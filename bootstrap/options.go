@@ -12,11 +12,7 @@ import (
 func baseOptions(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg, logger),
-		fx.WithLogger(func() fxevent.Logger {
-			l := &fxevent.ZapLogger{Logger: logger.Named("fx")}
-			l.UseLogLevel(zap.DebugLevel)
-			return l
-		}),
+		fx.WithLogger(func() fxevent.Logger { return newFxLogger(logger) }),
 		ClockModule,
 	)
 }

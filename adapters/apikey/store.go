@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -39,40 +41,49 @@ type Store struct {
 	clients []registered
 }
 
-// New validates entries and returns a Store.
+// New validates entries and returns a Store. An error names the entry by
+// its position in the list (from 0, as clients[i] in the file) and its id.
 func New(entries []Entry) (*Store, error) {
+	if len(entries) == 0 {
+		return nil, errors.New("clients: none listed")
+	}
 	s := &Store{}
-	ids := map[string]bool{}
-	digests := map[[sha256.Size]byte]bool{}
+	ids := map[string]int{}
+	digests := map[[sha256.Size]byte]int{}
 	for i, e := range entries {
 		if strings.TrimSpace(e.ID) == "" {
-			return nil, fmt.Errorf("client #%d: id is empty", i+1)
+			return nil, fmt.Errorf("clients[%d]: id is empty", i)
 		}
-		if ids[e.ID] {
-			return nil, fmt.Errorf("client %q: listed twice", e.ID)
+		at := fmt.Sprintf("clients[%d] (id %q)", i, e.ID)
+		if first, ok := ids[e.ID]; ok {
+			return nil, fmt.Errorf("%s: id already used by clients[%d]", at, first)
 		}
 		raw, err := hex.DecodeString(e.KeySHA256)
 		if err != nil || len(raw) != sha256.Size {
-			return nil, fmt.Errorf("client %q: key_sha256 must be 64 hex digits", e.ID)
+			return nil, fmt.Errorf("%s: key_sha256 must be 64 hex digits (the SHA-256 of the key), got %d characters", at, len(e.KeySHA256))
 		}
-		var d [sha256.Size]byte
-		copy(d[:], raw)
-		if digests[d] {
-			return nil, fmt.Errorf("client %q: key_sha256 is shared with another client", e.ID)
+		d := [sha256.Size]byte(raw)
+		if first, ok := digests[d]; ok {
+			return nil, fmt.Errorf("%s: key_sha256 is the same as clients[%d] (id %q): each client needs its own key", at, first, entries[first].ID)
 		}
-		ids[e.ID], digests[d] = true, true
+		ids[e.ID], digests[d] = i, i
 		s.clients = append(s.clients, registered{client: domain.Client{ID: e.ID, Name: e.Name}, digest: d})
 	}
 	return s, nil
 }
 
-// Load reads the clients file described in SPEC.md.
+// Load reads the clients file (format in docs/api-keys.md). Its errors are
+// one line that names the file, and the entry when one is wrong.
 func Load(path string) (*Store, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read api keys file: %w", err)
+		return nil, fmt.Errorf("api keys file: %w", err) // *fs.PathError names the file
 	}
-	return Parse(data)
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("api keys file %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // Parse reads the clients file format from data. Unknown fields are errors,
@@ -82,16 +93,16 @@ func Parse(data []byte) (*Store, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("parse api keys file: %w", err)
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("clients: none listed (the file is empty)")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, errors.New(strings.Join(te.Errors, "; ")) // one line, however many
+		}
+		return nil, err
 	}
-	if len(f.Clients) == 0 {
-		return nil, fmt.Errorf("parse api keys file: no clients listed")
-	}
-	s, err := New(f.Clients)
-	if err != nil {
-		return nil, fmt.Errorf("parse api keys file: %w", err)
-	}
-	return s, nil
+	return New(f.Clients)
 }
 
 // Digest returns the hex SHA-256 digest under which key is registered.

@@ -3,6 +3,8 @@ package apikey_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -54,25 +56,49 @@ func TestClientByAPIKey(t *testing.T) {
 	}
 }
 
-func TestParseRefusesBadFiles(t *testing.T) {
+func TestLoadRefusesBadFilesInOneLine(t *testing.T) {
 	t.Parallel()
-	d := apikey.Digest("x")
-	tests := map[string]string{
-		"Empty":         ``,
-		"NoClients":     `clients: []`,
-		"UnknownField":  "clients:\n  - id: a\n    key: plain\n    key_sha256: " + d,
-		"NoID":          "clients:\n  - key_sha256: " + d,
-		"ShortDigest":   "clients:\n  - id: a\n    key_sha256: abc",
-		"NotHex":        "clients:\n  - id: a\n    key_sha256: " + "zz" + d[2:],
-		"DuplicateID":   "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: a\n    key_sha256: " + apikey.Digest("y"),
-		"SharedDigest":  "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: b\n    key_sha256: " + d,
-		"NotYAMLObject": `- a`,
+	d, e := apikey.Digest("x"), apikey.Digest("y")
+	tests := []struct {
+		name string
+		file string
+		want string // after "api keys file PATH: "
+	}{
+		{"Empty", ``, "clients: none listed (the file is empty)"},
+		{"NoClients", `clients: []`, "clients: none listed"},
+		{"UnknownField", "clients:\n  - id: a\n    key: plain\n    key_sha256: " + d, "line 3: field key not found in type apikey.Entry"},
+		{"TwoUnknownFields", "clients:\n  - id: a\n    key: plain\n    nmae: x\n    key_sha256: " + d,
+			"line 3: field key not found in type apikey.Entry; line 4: field nmae not found in type apikey.Entry"},
+		{"NoID", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - key_sha256: " + e, "clients[1]: id is empty"},
+		{"ShortDigest", "clients:\n  - id: a\n    key_sha256: abc", `clients[0] (id "a"): key_sha256 must be 64 hex digits (the SHA-256 of the key), got 3 characters`},
+		{"NotHex", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: b\n    key_sha256: zz" + e[2:],
+			`clients[1] (id "b"): key_sha256 must be 64 hex digits (the SHA-256 of the key), got 64 characters`},
+		{"DuplicateID", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: a\n    key_sha256: " + e, `clients[1] (id "a"): id already used by clients[0]`},
+		{"SharedDigest", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: b\n    key_sha256: " + d,
+			`clients[1] (id "b"): key_sha256 is the same as clients[0] (id "a"): each client needs its own key`},
+		{"NotYAMLObject", `- a`, "line 1: cannot unmarshal !!seq into apikey.fileFormat"},
 	}
-	for name, in := range tests {
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := apikey.Parse([]byte(in))
-			require.Error(t, err)
+			path := filepath.Join(t.TempDir(), "clients.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.file), 0o600))
+			_, err := apikey.Load(path)
+			require.EqualError(t, err, "api keys file "+path+": "+tt.want)
 		})
 	}
+}
+
+func TestLoadNamesAMissingFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "missing.yaml")
+	_, err := apikey.Load(path)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.ErrorContains(t, err, path)
+}
+
+func TestNewRefusesNoClients(t *testing.T) {
+	t.Parallel()
+	_, err := apikey.New(nil)
+	require.EqualError(t, err, "clients: none listed")
 }

@@ -70,7 +70,8 @@ func get(t *testing.T, url string, h nethttp.Header) response {
 
 func TestPerClientRateLimit(t *testing.T) {
 	t.Parallel()
-	limits := ratelimit.New(ratelimit.Limit{RPS: 0.5, Burst: 2}, nil)
+	limits, err := ratelimit.New(ratelimit.Limit{RPS: 0.5, Burst: 2}, nil)
+	require.NoError(t, err)
 	base, kit, job := serveWith(t, memory.NewJobs(), limits, httpapi.DefaultHandlerConfig())
 	url := base + jobPath(job.ID)
 	a := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}

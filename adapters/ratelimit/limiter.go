@@ -1,8 +1,12 @@
 // Package ratelimit gives every MIS client its own token bucket
-// (golang.org/x/time/rate), with a default size and per-client overrides.
+// (golang.org/x/time/rate), with a default limit and per-client overrides.
+// It has no defaults of its own: the composition root passes every limit.
 package ratelimit
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -13,6 +17,23 @@ import (
 type Limit struct {
 	RPS   float64
 	Burst int
+}
+
+// Unlimited is the Limit that never refuses a request.
+var Unlimited = Limit{RPS: math.Inf(1)}
+
+// Validate refuses a limit that is neither Unlimited nor a positive rate
+// with a burst of at least 1.
+func (l Limit) Validate() error {
+	switch {
+	case l == Unlimited:
+		return nil
+	case math.IsNaN(l.RPS) || math.IsInf(l.RPS, 0) || l.RPS <= 0:
+		return fmt.Errorf("rps must be positive (or the limit Unlimited), got %g", l.RPS)
+	case l.Burst < 1:
+		return fmt.Errorf("burst must be at least 1, got %d", l.Burst)
+	}
+	return nil
 }
 
 // Limiter is a ports.RateLimiter. Buckets are created on first use; their
@@ -27,10 +48,22 @@ type Limiter struct {
 	buckets map[string]*rate.Limiter
 }
 
-// New returns a limiter with a default limit and per-client overrides. A
-// limit with RPS <= 0 does not limit.
-func New(def Limit, clients map[string]Limit) *Limiter {
-	return &Limiter{def: def, clients: clients, now: time.Now, buckets: make(map[string]*rate.Limiter)}
+// New returns a limiter with a default limit and per-client overrides,
+// each valid (see Limit.Validate); use Unlimited for no limit.
+func New(def Limit, clients map[string]Limit) (*Limiter, error) {
+	var errs []error
+	if err := def.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("ratelimit: default: %w", err))
+	}
+	for id, l := range clients {
+		if err := l.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("ratelimit: client %q: %w", id, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Limiter{def: def, clients: clients, now: time.Now, buckets: make(map[string]*rate.Limiter)}, nil
 }
 
 func (l *Limiter) bucket(client string) *rate.Limiter {
@@ -42,10 +75,10 @@ func (l *Limiter) bucket(client string) *rate.Limiter {
 		if !found {
 			lim = l.def
 		}
-		if lim.RPS <= 0 {
+		if lim == Unlimited {
 			b = rate.NewLimiter(rate.Inf, 0)
 		} else {
-			b = rate.NewLimiter(rate.Limit(lim.RPS), max(lim.Burst, 1))
+			b = rate.NewLimiter(rate.Limit(lim.RPS), lim.Burst)
 		}
 		l.buckets[client] = b
 	}

@@ -75,6 +75,25 @@ func TestJobCommands(t *testing.T) {
 		require.Equal(t, "job timed out", f.Error.Message)
 	})
 
+	// Against a reachable database more idle than open connections once
+	// made a command wait out the 15 s start timeout for connections the
+	// pool could never open, and a negative count panicked.
+	for _, bad := range []struct{ value, want string }{
+		{"32", "jobstatus: configuration: JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not exceed " +
+			"JOBSTATUS_DATABASE_MAX_OPEN_CONNS (database.max_open_conns) = 16; got 32\n"},
+		{"-3", "jobstatus: configuration: JOBSTATUS_DATABASE_MAX_IDLE_CONNS (database.max_idle_conns) must not be negative; got -3\n"},
+	} {
+		t.Run("IdleConns"+bad.value, func(t *testing.T) {
+			t.Parallel()
+			for _, args := range [][]string{{"jobs", "get", id}, {"migrate"}} {
+				r := jobstatus(t, append(env, "JOBSTATUS_DATABASE_MAX_IDLE_CONNS="+bad.value), args...)
+				require.Equal(t, 1, r.code, r.stderr)
+				require.Equal(t, bad.want, r.stderr)
+				require.Empty(t, r.stdout)
+			}
+		})
+	}
+
 	t.Run("UnreachableDatabase", func(t *testing.T) {
 		t.Parallel()
 		port, err := pgtest.FreePort()

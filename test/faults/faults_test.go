@@ -59,7 +59,7 @@ func start(t *testing.T, dbURL string, queryTimeout time.Duration) *service {
 	cfg.Database.QueryTimeout = queryTimeout
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
 	cfg.RateLimit.RPS = 0
-	require.NoError(t, cfg.Validate(false))
+	require.NoError(t, cfg.Validate(bootstrap.ModeServe))
 	s := &service{url: "http://" + cfg.HTTP.Addr, kit: kit}
 	s.fx = fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(&s.app), fx.NopLogger)
 	require.NoError(t, s.fx.Err())

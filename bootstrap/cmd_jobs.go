@@ -1,0 +1,281 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/fx"
+
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+func newJobsCmd(stdio IO) *cobra.Command {
+	cmd := group("jobs", "Create, finish and inspect jobs in-process (no HTTP)",
+		`Call the application's use cases in-process against JOBSTATUS_DATABASE_URL,
+with no HTTP: the same use cases a batch tool reuses. Each prints the job
+as JSON.
+
+Example:
+  jobstatus jobs create --client mis-alpha`)
+	cmd.AddCommand(newJobsCreateCmd(stdio), newJobsCompleteCmd(stdio), newJobsFailCmd(stdio),
+		newJobsGetCmd(stdio), newJobsPurgeCmd(stdio))
+	return cmd
+}
+
+// createOptions are the flags of `jobs create`.
+type createOptions struct {
+	Client         string
+	ID             string
+	IdempotencyKey string
+	ETA            time.Duration // 0: estimated from recent jobs
+}
+
+// Validate refuses a missing client and a negative eta.
+func (o createOptions) Validate() error {
+	if o.Client == "" {
+		return usagef("--client is required")
+	}
+	if o.ETA < 0 {
+		return usagef("--eta must not be negative, got %s", formatDuration(o.ETA))
+	}
+	return nil
+}
+
+func newJobsCreateCmd(stdio IO) *cobra.Command {
+	var o createOptions
+	cmd := &cobra.Command{
+		Use:   "create --client ID [--id UUID] [--eta DURATION] [--idempotency-key K]",
+		Short: "Create a PENDING job",
+		Long: `Create a PENDING job owned by a client and print it. Without --eta the eta
+is estimated from recent jobs, as the service does. With --idempotency-key,
+while the client's job with that key is PENDING, that job is printed instead
+of starting another.
+
+Example:
+  jobstatus jobs create --client mis-alpha --idempotency-key sign-42`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(&o, nil, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error { return runCreate(ctx, stdio, a, o) })
+		}),
+	}
+	cmd.Flags().StringVar(&o.Client, "client", "", "owning MIS client id (required)")
+	cmd.Flags().StringVar(&o.ID, "id", "", "job id (UUID); random when omitted")
+	cmd.Flags().StringVar(&o.IdempotencyKey, "idempotency-key", "",
+		"repeat-safe create: while the client's job with this key is PENDING, print that job instead")
+	cmd.Flags().DurationVar(&o.ETA, "eta", 0, "expected time to completion (default: estimated from recent jobs)")
+	return cmd
+}
+
+func runCreate(ctx context.Context, stdio IO, a *app.Operator, o createOptions) error {
+	if o.ETA == 0 {
+		// Estimate from the store's recent history, as the service does.
+		if err := a.RefreshETA(ctx); err != nil {
+			return err
+		}
+	}
+	return printJob(stdio)(a.CreateJob.Handle(ctx, app.CreateJob{ClientID: o.Client, ID: o.ID, ETA: o.ETA, IdempotencyKey: o.IdempotencyKey}))
+}
+
+// completeOptions are the arguments of `jobs complete`.
+type completeOptions struct {
+	ID    string
+	Links []string // ENTITY=HREF
+}
+
+// Validate refuses a missing or malformed --link.
+func (o completeOptions) Validate() error {
+	if len(o.Links) == 0 {
+		return usagef("--link is required: ENTITY=HREF, repeatable")
+	}
+	_, err := parseLinks(o.Links)
+	return err
+}
+
+func newJobsCompleteCmd(stdio IO) *cobra.Command {
+	var o completeOptions
+	cmd := &cobra.Command{
+		Use:   "complete ID --link ENTITY=HREF...",
+		Short: "Move a PENDING job to DONE",
+		Long: `Move a PENDING job to DONE with the links to what it created. Hrefs must be
+absolute paths. Repeating the same links is a no-op; other links on a DONE
+job, or any outcome on a FAILED one, is a conflict (exit 1).
+
+Example:
+  jobstatus jobs complete 0b6f… --link composition=/patients/p/encounter/e/composition/c`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error {
+			links, _ := parseLinks(o.Links) // checked by Validate
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error {
+				return printJob(stdio)(a.CompleteJob.Handle(ctx, app.CompleteJob{ID: o.ID, Links: links}))
+			})
+		}),
+	}
+	cmd.Flags().StringArrayVar(&o.Links, "link", nil, "ENTITY=HREF, repeatable (at least one)")
+	return cmd
+}
+
+func parseLinks(in []string) ([]domain.Link, error) {
+	out := make([]domain.Link, 0, len(in))
+	for _, l := range in {
+		entity, href, ok := strings.Cut(l, "=")
+		if !ok || entity == "" || href == "" {
+			return nil, usagef("--link %q: want ENTITY=HREF", l)
+		}
+		out = append(out, domain.Link{Entity: entity, Href: href})
+	}
+	return out, nil
+}
+
+// failOptions are the arguments of `jobs fail`.
+type failOptions struct {
+	ID      string
+	Code    int
+	Message string
+}
+
+// Validate refuses a missing code or message.
+func (o failOptions) Validate() error {
+	if o.Code == 0 {
+		return usagef("--code is required: a non-zero code")
+	}
+	if strings.TrimSpace(o.Message) == "" {
+		return usagef("--message is required")
+	}
+	return nil
+}
+
+func newJobsFailCmd(stdio IO) *cobra.Command {
+	var o failOptions
+	cmd := &cobra.Command{
+		Use:   "fail ID --code N --message TEXT",
+		Short: "Move a PENDING job to FAILED",
+		Long: `Move a PENDING job to FAILED with a code and a message. Repeating the same
+reason is a no-op; another outcome on a finished job is a conflict (exit 1).
+
+Example:
+  jobstatus jobs fail 0b6f… --code 422 --message "Composition signature is not valid"`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error {
+				return printJob(stdio)(a.FailJob.Handle(ctx, app.FailJob{ID: o.ID, Code: o.Code, Message: o.Message}))
+			})
+		}),
+	}
+	cmd.Flags().IntVar(&o.Code, "code", 0, "failure code (required, non-zero)")
+	cmd.Flags().StringVar(&o.Message, "message", "", "failure message (required)")
+	return cmd
+}
+
+// getOptions are the arguments of `jobs get`.
+type getOptions struct{ ID string }
+
+// Validate refuses an empty id; its form is the use case's to check.
+func (o getOptions) Validate() error {
+	if o.ID == "" {
+		return usagef("a job id is required")
+	}
+	return nil
+}
+
+func newJobsGetCmd(stdio IO) *cobra.Command {
+	var o getOptions
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Print a job",
+		Long: `Print a job as JSON, whichever client owns it.
+
+Example:
+  jobstatus jobs get 0b6f8d0e-6a4b-4c1e-9d51-1b2f6d1c9a77`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error {
+				return printJob(stdio)(a.GetJob.Handle(ctx, app.GetJob{ID: o.ID}))
+			})
+		}),
+	}
+}
+
+// purgeOptions are the flags of `jobs purge`.
+type purgeOptions struct {
+	OlderThan time.Duration
+	DryRun    bool
+}
+
+// Validate refuses a missing or non-positive age.
+func (o purgeOptions) Validate() error {
+	if o.OlderThan <= 0 {
+		return usagef("--older-than is required and must be positive, got %s", formatDuration(o.OlderThan))
+	}
+	return nil
+}
+
+func newJobsPurgeCmd(stdio IO) *cobra.Command {
+	var o purgeOptions
+	cmd := &cobra.Command{
+		Use:   "purge --older-than DURATION [--dry-run]",
+		Short: "Delete DONE and FAILED jobs that finished longer ago than DURATION, in batches",
+		Long: `Delete DONE and FAILED jobs whose finish is older than DURATION, in short
+batches; a PENDING job is never deleted. --dry-run only counts. Run it
+from cron.
+
+Example:
+  jobstatus jobs purge --older-than 2160h   # 90 days`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(&o, nil, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error {
+				n, err := a.PurgeJobs.Handle(ctx, app.PurgeJobs{OlderThan: o.OlderThan, DryRun: o.DryRun})
+				if err != nil {
+					return fmt.Errorf("purged %d jobs, then: %w", n, err)
+				}
+				return printJSON(stdio.Stdout, purgeView{DryRun: o.DryRun, Jobs: n})
+			})
+		}),
+	}
+	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "age of the finish time, e.g. 720h (required)")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only count what would be deleted")
+	return cmd
+}
+
+// printJob returns what prints the job a use case returned, or passes on
+// its error.
+func printJob(stdio IO) func(domain.Job, error) error {
+	return func(j domain.Job, err error) error {
+		if err != nil {
+			return err
+		}
+		return printJSON(stdio.Stdout, jobView(j))
+	}
+}
+
+// withApp runs fn against the use cases wired to the configured store, in
+// process, with no HTTP.
+func withApp(ctx context.Context, stdio IO, fn func(context.Context, *app.Operator) error) error {
+	cfg, err := loadConfig(stdio, ModeTool)
+	if err != nil {
+		return err
+	}
+	if cfg.Database.URL == "" {
+		return usagef("this command needs JOBSTATUS_DATABASE_URL: the in-memory store lives only inside one process")
+	}
+	cfg.Log.Level = "warn"
+	logger, err := NewLogger(cfg.Log, stdio.Stderr)
+	if err != nil {
+		return err
+	}
+	var a *app.Operator
+	fxApp := fx.New(ToolOptions(cfg, logger), fx.Populate(&a))
+	if err := fxApp.Err(); err != nil {
+		return err
+	}
+	if err := fxApp.Start(ctx); err != nil {
+		return err
+	}
+	runErr := fn(ctx, a)
+	stopErr := fxApp.Stop(context.Background())
+	return errors.Join(runErr, stopErr)
+}

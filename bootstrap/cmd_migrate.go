@@ -1,0 +1,66 @@
+package bootstrap
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+)
+
+// migrateOptions are the flags of `jobstatus migrate` (none today).
+type migrateOptions struct{}
+
+// Validate accepts every migrateOptions.
+func (migrateOptions) Validate() error { return nil }
+
+func newMigrateCmd(stdio IO) *cobra.Command {
+	var o migrateOptions
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations",
+		Long: `Apply the embedded migrations to JOBSTATUS_DATABASE_URL and print what was
+applied. Safe to run from several places at once: goose takes an advisory
+lock.
+
+Example:
+  JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus migrate`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(o, nil, func(ctx context.Context) error { return runMigrate(ctx, stdio) }),
+	}
+}
+
+func runMigrate(ctx context.Context, stdio IO) error {
+	cfg, err := loadConfig(stdio, ModeTool)
+	if err != nil {
+		return err
+	}
+	res, err := migrateDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return printJSON(stdio.Stdout, newMigrationView(res))
+}
+
+func runMigrations(ctx context.Context, cfg Config, logger *zap.Logger) error {
+	res, err := migrateDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("migrations applied", zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
+	return nil
+}
+
+// migrateDB applies the embedded migrations to the configured database.
+func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error) {
+	if cfg.Database.URL == "" {
+		return postgres.MigrationResult{}, usagef("migrate needs JOBSTATUS_DATABASE_URL")
+	}
+	db, err := postgres.Open(cfg.Database.URL, migrationPool(cfg))
+	if err != nil {
+		return postgres.MigrationResult{}, err
+	}
+	defer db.Close()
+	return postgres.Migrate(ctx, db)
+}

@@ -1,0 +1,209 @@
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+)
+
+// Mode says what the configuration is validated for.
+type Mode int
+
+const (
+	// ModeServe is `jobstatus serve`: every setting, auth required.
+	ModeServe Mode = iota
+	// ModeDev is `jobstatus serve --dev`, which brings its own key, client
+	// and jobs, so no auth setting is required.
+	ModeDev
+	// ModeTool is the in-process commands (migrate, jobs, report): no
+	// listener and no auth, but the same store and use-case settings.
+	ModeTool
+)
+
+// Validate refuses every invalid value, each in one line that names the
+// variable and the YAML key, all at once. mode decides what is required.
+func (c Config) Validate(mode Mode) error {
+	p := &problems{seen: map[string]bool{}}
+	p.numbers(&c)
+
+	if mode != ModeTool {
+		p.address("http.addr", c.HTTP.Addr, false)
+		p.address("admin_addr", c.AdminAddr, true)
+	}
+	for _, key := range []string{"http.read_header_timeout", "http.read_timeout", "http.write_timeout",
+		"http.idle_timeout", "http.shutdown_timeout"} {
+		p.positive(key)
+	}
+	if p.valid("polling.max_waiters") && c.HTTP.MaxInFlight > 0 && c.Polling.MaxWaiters >= c.HTTP.MaxInFlight {
+		p.add("http.max_in_flight", "must exceed %s = %d, or held requests starve the rest; got %d",
+			name("polling.max_waiters"), c.Polling.MaxWaiters, c.HTTP.MaxInFlight)
+	}
+	if p.valid("polling.max_wait") && c.HTTP.WriteTimeout <= c.Polling.MaxWait {
+		p.add("http.write_timeout", "must exceed %s = %s, or held requests are cut off; got %s",
+			name("polling.max_wait"), formatDuration(c.Polling.MaxWait), formatDuration(c.HTTP.WriteTimeout))
+	}
+
+	p.positive("database.max_open_conns")
+	p.positive("database.query_timeout")
+	if p.valid("database.max_open_conns") && c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		p.add("database.max_idle_conns", "must not exceed %s = %d; got %d",
+			name("database.max_open_conns"), c.Database.MaxOpenConns, c.Database.MaxIdleConns)
+	}
+	if c.Database.URL != "" {
+		if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			// The URL may carry a password: never echo it.
+			p.add("database.url", "must be a postgres:// URL")
+		}
+	}
+
+	p.positive("auth.jwks_refresh")
+	p.positive("auth.jwks_unknown_kid_interval")
+	p.positive("cache.jobs")
+	p.positive("cache.tokens")
+	if c.Polling.MaxRetryAfter < time.Second {
+		p.add("polling.max_retry_after", "must be at least 1s; got %s", formatDuration(c.Polling.MaxRetryAfter))
+	}
+
+	p.positive("eta.default")
+	p.positive("eta.window")
+	p.positive("eta.min_samples")
+	p.positive("eta.refresh")
+	if !(c.ETA.Percentile > 0 && c.ETA.Percentile <= 1) {
+		p.add("eta.percentile", "must be in (0, 1]; got %g", c.ETA.Percentile)
+	}
+	if p.valid("eta.window") && c.ETA.MinSamples > c.ETA.Window {
+		p.add("eta.min_samples", "must not exceed %s = %d, or the default is used forever; got %d",
+			name("eta.window"), c.ETA.Window, c.ETA.MinSamples)
+	}
+
+	p.positive("sweeper.pending_timeout")
+	p.positive("sweeper.batch")
+
+	if c.RateLimit.RPS > 0 && c.RateLimit.Burst < 1 {
+		p.add("rate_limit.burst", "must be at least 1 when %s is set; got %d", name("rate_limit.rps"), c.RateLimit.Burst)
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.RateLimit.Clients)) {
+		l := c.RateLimit.Clients[id]
+		switch {
+		case strings.TrimSpace(id) == "":
+			p.add("rate_limit.clients", "has an entry with an empty client id")
+		case math.IsNaN(l.RPS) || math.IsInf(l.RPS, 0) || l.RPS < 0:
+			p.add("rate_limit.clients", "%s: rps must be a number not below 0; got %g", id, l.RPS)
+		case l.Burst < 0 || (l.RPS > 0 && l.Burst < 1):
+			p.add("rate_limit.clients", "%s: burst must be at least 1 when rps is set; got %d", id, l.Burst)
+		}
+	}
+
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		p.add("log.level", "must be debug, info, warn or error; got %q", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		p.add("log.format", "must be json or console; got %q", c.Log.Format)
+	}
+	if mode == ModeServe {
+		p.auth(c)
+	}
+	return errors.Join(p.errs...)
+}
+
+// problems collects one message per setting: the first found wins, so a
+// negative value is not also reported as "must be positive".
+type problems struct {
+	values map[string]reflect.Value // by YAML key
+	seen   map[string]bool
+	errs   []error
+}
+
+func (p *problems) add(key, format string, args ...any) {
+	if p.seen[key] {
+		return
+	}
+	p.seen[key] = true
+	p.errs = append(p.errs, fmt.Errorf("%s "+format, append([]any{name(key)}, args...)...))
+}
+
+// valid reports whether key has no problem so far: a rule comparing two
+// settings says nothing while the other one is wrong itself.
+func (p *problems) valid(key string) bool { return !p.seen[key] }
+
+// numbers refuses, for every numeric setting found by reflection, negative
+// values and (for fractions) NaN and infinities. No setting means anything
+// by a negative value, so new settings are covered without a new line here.
+func (p *problems) numbers(c *Config) {
+	p.values = map[string]reflect.Value{}
+	for _, s := range settingsOf(c) {
+		p.values[s.yaml] = s.value
+		switch s.value.Kind() {
+		case reflect.Int, reflect.Int64:
+			if s.value.Int() < 0 {
+				p.add(s.yaml, "must not be negative; got %s", formatValue(s.value))
+			}
+		case reflect.Float64:
+			if f := s.value.Float(); math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+				p.add(s.yaml, "must be a number not below 0; got %g", f)
+			}
+		}
+	}
+}
+
+// positive refuses a zero (or negative) numeric setting.
+func (p *problems) positive(key string) {
+	if v := p.values[key]; v.Int() <= 0 {
+		p.add(key, "must be positive; got %s", formatValue(v))
+	}
+}
+
+// address refuses a listen address that is not host:port.
+func (p *problems) address(key, addr string, optional bool) {
+	if addr == "" && optional {
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		p.add(key, "must be host:port, e.g. 127.0.0.1:8080 or :8080; got %q", addr)
+	}
+}
+
+func (p *problems) auth(c Config) {
+	a := c.Auth
+	if !c.AuthConfigured() {
+		p.errs = append(p.errs, errors.New("no auth configuration: set JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL, "+
+			"JOBSTATUS_AUTH_ISSUER, JOBSTATUS_AUTH_AUDIENCE and JOBSTATUS_API_KEYS_FILE, or run with --dev"))
+		return
+	}
+	switch {
+	case a.JWKSFile == "" && a.JWKSURL == "":
+		p.add("auth.jwks_file", "or %s is required", name("auth.jwks_url"))
+	case a.JWKSFile != "" && a.JWKSURL != "":
+		p.add("auth.jwks_file", "and %s: set only one", name("auth.jwks_url"))
+	case a.JWKSURL != "":
+		if u, err := url.Parse(a.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add("auth.jwks_url", "must be an http(s) URL")
+		}
+	}
+	if a.Issuer == "" {
+		p.add("auth.issuer", "is required")
+	}
+	if a.Audience == "" {
+		p.add("auth.audience", "is required")
+	}
+	if c.APIKeysFile == "" {
+		p.add("api_keys_file", "is required")
+	}
+	if len(a.Algorithms) == 0 {
+		p.add("auth.algorithms", "must name at least one algorithm")
+	}
+	for _, alg := range a.Algorithms {
+		if !slices.Contains(jwtauth.SupportedAlgorithms, alg) {
+			p.add("auth.algorithms", "%q is not allowed (choose from %s)", alg, strings.Join(jwtauth.SupportedAlgorithms, ","))
+		}
+	}
+}
