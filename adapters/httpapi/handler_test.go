@@ -246,12 +246,12 @@ func TestStatusCodes(t *testing.T) {
 		{"ScopeBeforeIDFormat", "GET", jobPath("not-a-uuid"), with(func(h nethttp.Header) { h.Set("Authorization", "Bearer "+noScope) }), nil, 403, "forbidden", scopeMsg},
 		{"UnknownJobIs404", "GET", jobPath(domain.NewID()), good(), nil, 404, "not_found", "Task not found"},
 		{"OtherClientsJobIs404", "GET", jobPath(b.otherB.ID), good(), nil, 404, "not_found", "Task not found"},
-		{"UnknownRouteIs404", "GET", "/patients/composition/jobs", good(), nil, 404, "not_found", ""},
-		{"PostIs405", "POST", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
+		{"UnknownRouteIs404", "GET", "/patients/composition/jobs", good(), nil, 404, "not_found", "Resource not found"},
+		{"PostIs405", "POST", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", "Method POST is not allowed"},
 		{"PutIs405", "PUT", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
 		{"DeleteIs405", "DELETE", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
 		{"OptionsIs405", "OPTIONS", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
-		{"HugeHeadersAre431", "GET", jobPath(b.pending.ID), with(func(h nethttp.Header) { h.Set("X-Padding", strings.Repeat("a", 17<<10)) }), nil, 431, "request_too_large", ""},
+		{"HugeHeadersAre431", "GET", jobPath(b.pending.ID), with(func(h nethttp.Header) { h.Set("X-Padding", strings.Repeat("a", 17<<10)) }), nil, 431, "request_too_large", "Request headers are too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,7 +305,7 @@ func TestStoreFaults(t *testing.T) {
 		b := setup(t)
 		b.repo.err = fmt.Errorf("get job: %w: dial tcp 127.0.0.1:5432: connect: connection refused", domain.ErrUnavailable)
 		r := b.do(t, "GET", jobPath(b.pending.ID), b.auth(testkit.ClientA, testkit.KeyA), nil)
-		requireError(t, r, 503, "service_unavailable", "")
+		requireError(t, r, 503, "service_unavailable", "Service is temporarily unavailable, retry later")
 		require.Equal(t, "1", r.Header.Get("Retry-After"))
 		require.NotContains(t, string(r.Raw), "dial")
 	})
