@@ -67,7 +67,7 @@ const OpenAPIPath = "/openapi.yaml"
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
 func NewHandler(a *app.Application, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
 	if a == nil || logger == nil || obs == nil {
-		panic("http: nil dependency for NewHandler")
+		panic("httpapi: nil dependency for NewHandler")
 	}
 	h := &Handler{app: a, logger: logger, cache: cache, obs: obs}
 	r := mux.NewRouter()
