@@ -95,6 +95,16 @@ func mustJob(t *testing.T, r result) jobView {
 	return j
 }
 
+// ownPostgres starts a PostgreSQL for one test, one it may stop and
+// restart, and removes it when the test ends.
+func ownPostgres(t *testing.T) *pgtest.Postgres {
+	t.Helper()
+	own, err := pgtest.Start(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = own.Terminate() })
+	return own
+}
+
 // serve starts `jobstatus serve` and waits until it answers; the test's
 // cleanup sends SIGTERM and requires a clean exit.
 func serve(t *testing.T, env []string, args ...string) *testkit.Process {

@@ -155,9 +155,7 @@ func TestDatabaseRestart(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	own, err := pgtest.Start(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = own.Terminate() })
+	own := ownPostgres(t)
 	kit := testkit.New(t)
 	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + own.URL(""), "JOBSTATUS_DATABASE_QUERY_TIMEOUT=1s"}
 
