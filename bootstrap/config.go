@@ -53,7 +53,7 @@ type HTTPConfig struct {
 // DatabaseConfig configures the PostgreSQL store. An empty URL selects the
 // in-memory store.
 type DatabaseConfig struct {
-	URL             string        `yaml:"url" env:"URL" desc:"PostgreSQL URL (postgres://…); empty selects the in-memory store"`
+	URL             string        `yaml:"url" env:"URL" desc:"a postgres:// URL; empty selects the in-memory store"`
 	MaxOpenConns    int           `yaml:"max_open_conns" env:"MAX_OPEN_CONNS" desc:"connections in the pool at most; a few per PostgreSQL core, more only adds contention"`
 	MaxIdleConns    int           `yaml:"max_idle_conns" env:"MAX_IDLE_CONNS" desc:"idle connections kept, and opened at start; at most max_open_conns"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" env:"CONN_MAX_LIFETIME" desc:"recycle connections after this long; 0 keeps them"`

@@ -16,7 +16,7 @@ import (
 
 // TestAdversarialCredentials sends hand-made tokens and header
 // combinations through the whole stack; each must get exactly the 401 (or
-// 400) SPEC.md prescribes, with the exact error body.
+// 400) docs/http-api.md prescribes, with the exact error body.
 func TestAdversarialCredentials(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -85,10 +85,10 @@ func TestAdversarialCredentials(t *testing.T) {
 			r := b.do(t, "GET", path, a.header, nil)
 			requireError(t, r, a.status, a.typ, a.msg)
 			want := fmt.Sprintf(`{"error":{"type":%q,"message":%q},"meta":{"code":%d,"url":%q,"type":"object","request_id":%q}}`,
-				a.typ, a.msg, a.status, path, r.header.Get("X-Request-ID"))
-			require.Equal(t, want, string(r.raw))
+				a.typ, a.msg, a.status, path, r.Header.Get("X-Request-ID"))
+			require.Equal(t, want, string(r.Raw))
 			if a.status == 401 {
-				require.Equal(t, `Bearer error="invalid_token"`, r.header.Get("WWW-Authenticate"))
+				require.Equal(t, `Bearer error="invalid_token"`, r.Header.Get("WWW-Authenticate"))
 			}
 		})
 	}

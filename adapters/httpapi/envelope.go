@@ -70,7 +70,7 @@ func toJobData(j domain.Job) JobData {
 	return d
 }
 
-// Error types and messages (SPEC.md).
+// Error types and messages, as docs/http-api.md lists them.
 const (
 	typeValidation   = "validation_failed"
 	typeAccessDenied = "access_denied"
@@ -85,7 +85,36 @@ const (
 	msgInvalidToken  = "Invalid access token"
 	msgInvalidAPIKey = "Invalid api-key"
 	msgTaskNotFound  = "Task not found"
+	msgNoRoute       = "Resource not found"
+	msgBadID         = "asyncJobId must be a UUID"
+	msgMalformed     = "Request is malformed"
+	msgForbidden     = "Your scope does not allow to access this resource. Missing allowances: "
+	msgTooLarge      = "Request headers are too large"
+	msgInternal      = "Internal server error"
+	msgUnavailable   = "Service is temporarily unavailable, retry later"
+	msgBusy          = "Service is busy, retry later"
+	msgRateLimited   = "Rate limit exceeded, retry later"
 )
+
+// errorTable is every error answer of the public API: status, type and
+// message, where {method} and {scopes} stand for what the request filled in.
+// docs/http-api.md's status table is tested against it, and a test sends a
+// request for each row.
+var errorTable = []problem{
+	{status: nethttp.StatusBadRequest, kind: typeValidation, message: msgBadID},
+	{status: nethttp.StatusBadRequest, kind: typeValidation, message: msgMalformed},
+	{status: nethttp.StatusUnauthorized, kind: typeAccessDenied, message: msgInvalidToken},
+	{status: nethttp.StatusUnauthorized, kind: typeAccessDenied, message: msgInvalidAPIKey},
+	{status: nethttp.StatusForbidden, kind: typeForbidden, message: msgForbidden + "{scopes}"},
+	{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound},
+	{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute},
+	{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method {method} is not allowed"},
+	{status: nethttp.StatusTooManyRequests, kind: typeRateLimited, message: msgRateLimited},
+	{status: nethttp.StatusRequestHeaderFieldsTooLarge, kind: typeTooLarge, message: msgTooLarge},
+	{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal},
+	{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: msgUnavailable},
+	{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: msgBusy},
+}
 
 // problem is an error as the client will see it.
 type problem struct {
@@ -110,7 +139,7 @@ func classify(err error) problem {
 	)
 	switch {
 	case errors.As(err, &limited):
-		return problem{nethttp.StatusTooManyRequests, typeRateLimited, "Rate limit exceeded, retry later", limited.RetryAfter}
+		return problem{nethttp.StatusTooManyRequests, typeRateLimited, msgRateLimited, limited.RetryAfter}
 	case errors.As(err, &authErr):
 		msg := msgInvalidToken
 		if authErr.Credential == domain.CredentialAPIKey {
@@ -124,13 +153,13 @@ func classify(err error) problem {
 	case errors.Is(err, domain.ErrNotFound):
 		return problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound}
 	case errors.Is(err, domain.ErrUnavailable):
-		return problem{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: "Service is temporarily unavailable, retry later"}
+		return problem{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: msgUnavailable}
 	}
-	return problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"}
+	return problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal}
 }
 
 func forbiddenMessage(missing []string) string {
-	msg := "Your scope does not allow to access this resource. Missing allowances: "
+	msg := msgForbidden
 	for i, s := range missing {
 		if i > 0 {
 			msg += ", "
@@ -142,9 +171,9 @@ func forbiddenMessage(missing []string) string {
 
 func validationMessage(e *domain.ValidationError) string {
 	if e.Field == "id" { // the path parameter asyncJobId
-		return "asyncJobId must be a UUID"
+		return msgBadID
 	}
-	return "Request is malformed"
+	return msgMalformed
 }
 
 // write sends body as the JSON envelope with status. HEAD gets the same
@@ -180,7 +209,7 @@ func meta(r *nethttp.Request, status int) Meta {
 func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache HandlerConfig) {
 	data, err := json.Marshal(toJobData(st.Job))
 	if err != nil {
-		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"})
+		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 		return
 	}
 	sum := sha256.Sum256(data)
@@ -203,7 +232,7 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, ca
 	}
 	m, err := json.Marshal(meta(r, nethttp.StatusOK))
 	if err != nil {
-		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: "Internal server error"})
+		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 		return
 	}
 	body := make([]byte, 0, len(data)+len(m)+20)

@@ -1,5 +1,6 @@
 // Package httpapi is the inbound HTTP adapter: the public status endpoint on
-// gorilla/mux, with the SPEC.md envelope, error mapping and access log.
+// gorilla/mux, with the envelope and error mapping of docs/http-api.md and
+// one middleware per concern (mid_*.go).
 package httpapi
 
 import (
@@ -66,7 +67,7 @@ const OpenAPIPath = "/openapi.yaml"
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
 func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
 	if a == nil || logger == nil || obs == nil {
-		panic("http: nil dependency for NewHandler")
+		panic("httpapi: nil dependency for NewHandler")
 	}
 	h := &Handler{app: a, logger: logger, cache: cache, obs: obs}
 	r := mux.NewRouter()
@@ -76,16 +77,15 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: "Resource not found"})
+		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
 	})
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 	})
-	return observe(logger, obs, limitInFlight(cache.MaxInFlight, limitHeaders(r)))
+	return edge(r, logger, obs, cache.MaxInFlight)
 }
 
 func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
-	setRoute(r.Context(), OpenAPIPath)
 	h := w.Header()
 	h.Set("Content-Type", "application/yaml")
 	h.Set("Cache-Control", "public, max-age=300")
@@ -99,7 +99,6 @@ func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
 var errMalformed = &domain.ValidationError{Field: "request", Reason: "malformed"}
 
 func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
-	setRoute(r.Context(), JobPath)
 	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
 		h.fail(w, r, errMalformed, "")
 		return

@@ -69,13 +69,9 @@ func setup(t *testing.T) *testBundle {
 
 	core, logs := observer.New(zap.DebugLevel)
 	logger := zap.New(core)
-	cfg := httpapi.DefaultServerConfig()
-	cfg.Addr = "127.0.0.1:0"
-	srv := httpapi.NewServer(cfg, httpapi.NewHandler(a.Public, logger, httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), logger)
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, logger, httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), logger)
 
-	b := &testBundle{kit: kit, app: a, repo: repo, baseURL: "http://" + srv.Addr().String(), logs: logs}
+	b := &testBundle{kit: kit, app: a, repo: repo, baseURL: base, logs: logs}
 	ctx := context.Background()
 	mk := func(client string) domain.Job {
 		j, err := a.CreateJob.Handle(ctx, app.CreateJob{ClientID: client, ETA: time.Minute})
@@ -92,54 +88,36 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-type response struct {
-	status int
-	header nethttp.Header
-	raw    []byte
-	body   map[string]any
-}
+// response is a reply read in full.
+type response = testkit.Reply
 
 func (b *testBundle) do(t *testing.T, method, path string, header nethttp.Header, body io.Reader) response {
 	t.Helper()
-	req, err := nethttp.NewRequest(method, b.baseURL+path, body)
-	require.NoError(t, err)
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	res, err := nethttp.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	r := response{status: res.StatusCode, header: res.Header, raw: raw}
-	if len(raw) > 0 {
-		require.NoError(t, json.Unmarshal(raw, &r.body), "body %s", raw)
-	}
-	return r
+	return testkit.Do(t, nil, method, b.baseURL+path, header, body)
 }
 
 func (b *testBundle) auth(client, key string) nethttp.Header {
-	return nethttp.Header{"Authorization": {"Bearer " + b.kit.Token(client)}, "Api-Key": {key}}
+	return testkit.Auth(b.kit.Token(client), key)
 }
 
-func jobPath(id any) string { return "/patients/composition/job/" + fmt.Sprint(id) }
+var jobPath = testkit.JobPath
 
 // requireError checks status, error type and message, and the meta block.
 func requireError(t *testing.T, r response, status int, typ, msg string) {
 	t.Helper()
-	require.Equal(t, status, r.status, "body: %s", r.raw)
-	require.Equal(t, "application/json", r.header.Get("Content-Type"))
-	e, ok := r.body["error"].(map[string]any)
-	require.True(t, ok, "no error object in %s", r.raw)
+	require.Equal(t, status, r.Status, "body: %s", r.Raw)
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	e, ok := r.Body["error"].(map[string]any)
+	require.True(t, ok, "no error object in %s", r.Raw)
 	require.Equal(t, typ, e["type"])
 	if msg != "" {
 		require.Equal(t, msg, e["message"])
 	}
-	require.NotContains(t, r.body, "data")
-	m := r.body["meta"].(map[string]any)
+	require.NotContains(t, r.Body, "data")
+	m := r.Body["meta"].(map[string]any)
 	require.Equal(t, float64(status), m["code"])
 	require.NotEmpty(t, m["request_id"])
-	require.Equal(t, r.header.Get("X-Request-ID"), m["request_id"])
+	require.Equal(t, r.Header.Get("X-Request-ID"), m["request_id"])
 }
 
 func TestGetJob(t *testing.T) {
@@ -150,10 +128,10 @@ func TestGetJob(t *testing.T) {
 	t.Run("Pending", func(t *testing.T) {
 		t.Parallel()
 		r := b.do(t, "GET", jobPath(b.pending.ID)+"?x=1", hdr, nil)
-		require.Equal(t, 200, r.status)
+		require.Equal(t, 200, r.Status)
 		require.JSONEq(t, fmt.Sprintf(`{"id":%q,"status":"PENDING","eta":%q,"links":[]}`,
-			b.pending.ID, b.pending.ETA.Format("2006-01-02T15:04:05.000Z")), string(mustJSON(t, r.body["data"])))
-		m := r.body["meta"].(map[string]any)
+			b.pending.ID, b.pending.ETA.Format("2006-01-02T15:04:05.000Z")), string(mustJSON(t, r.Body["data"])))
+		m := r.Body["meta"].(map[string]any)
 		require.Equal(t, jobPath(b.pending.ID), m["url"], "meta.url has no query")
 		require.Equal(t, "object", m["type"])
 		require.Equal(t, float64(200), m["code"])
@@ -161,8 +139,8 @@ func TestGetJob(t *testing.T) {
 	t.Run("Done", func(t *testing.T) {
 		t.Parallel()
 		r := b.do(t, "GET", jobPath(b.done.ID), hdr, nil)
-		require.Equal(t, 200, r.status)
-		data := r.body["data"].(map[string]any)
+		require.Equal(t, 200, r.Status)
+		data := r.Body["data"].(map[string]any)
 		require.Equal(t, "DONE", data["status"])
 		require.Equal(t, []any{map[string]any{"entity": "composition", "href": "/patients/p1/encounter/e1/composition/c1"}}, data["links"])
 		require.NotContains(t, data, "error")
@@ -170,8 +148,8 @@ func TestGetJob(t *testing.T) {
 	t.Run("Failed", func(t *testing.T) {
 		t.Parallel()
 		r := b.do(t, "GET", jobPath(b.failed.ID), hdr, nil)
-		require.Equal(t, 200, r.status)
-		data := r.body["data"].(map[string]any)
+		require.Equal(t, 200, r.Status)
+		data := r.Body["data"].(map[string]any)
 		require.Equal(t, "FAILED", data["status"])
 		require.Equal(t, map[string]any{"code": float64(409), "message": "Composition was replaced"}, data["error"])
 		require.Equal(t, []any{}, data["links"])
@@ -179,39 +157,39 @@ func TestGetJob(t *testing.T) {
 	t.Run("UpperCaseIDIsCanonicalised", func(t *testing.T) {
 		t.Parallel()
 		r := b.do(t, "GET", jobPath(strings.ToUpper(b.pending.ID.String())), hdr, nil)
-		require.Equal(t, 200, r.status)
-		require.Equal(t, b.pending.ID.String(), r.body["data"].(map[string]any)["id"])
+		require.Equal(t, 200, r.Status)
+		require.Equal(t, b.pending.ID.String(), r.Body["data"].(map[string]any)["id"])
 	})
 	t.Run("HeadHasHeadersNoBody", func(t *testing.T) {
 		t.Parallel()
 		get := b.do(t, "GET", jobPath(b.done.ID), hdr, nil)
 		head := b.do(t, "HEAD", jobPath(b.done.ID), hdr, nil)
-		require.Equal(t, 200, head.status)
-		require.Empty(t, head.raw)
-		require.Equal(t, "application/json", head.header.Get("Content-Type"))
-		require.Equal(t, get.header.Get("Content-Length"), head.header.Get("Content-Length"))
+		require.Equal(t, 200, head.Status)
+		require.Empty(t, head.Raw)
+		require.Equal(t, "application/json", head.Header.Get("Content-Type"))
+		require.Equal(t, get.Header.Get("Content-Length"), head.Header.Get("Content-Length"))
 	})
 	t.Run("HeadOfError", func(t *testing.T) {
 		t.Parallel()
 		head := b.do(t, "HEAD", jobPath(domain.NewID()), hdr, nil)
-		require.Equal(t, 404, head.status)
-		require.Empty(t, head.raw)
+		require.Equal(t, 404, head.Status)
+		require.Empty(t, head.Raw)
 	})
 	t.Run("RequestIDEchoed", func(t *testing.T) {
 		t.Parallel()
 		h := b.auth(testkit.ClientA, testkit.KeyA)
 		h.Set("X-Request-ID", "trace-123")
 		r := b.do(t, "GET", jobPath(b.pending.ID), h, nil)
-		require.Equal(t, "trace-123", r.header.Get("X-Request-ID"))
-		require.Equal(t, "trace-123", r.body["meta"].(map[string]any)["request_id"])
+		require.Equal(t, "trace-123", r.Header.Get("X-Request-ID"))
+		require.Equal(t, "trace-123", r.Body["meta"].(map[string]any)["request_id"])
 	})
 	t.Run("UnsafeRequestIDReplaced", func(t *testing.T) {
 		t.Parallel()
 		h := b.auth(testkit.ClientA, testkit.KeyA)
 		h.Set("X-Request-ID", "bad id\" with quotes")
 		r := b.do(t, "GET", jobPath(b.pending.ID), h, nil)
-		require.NotEqual(t, "bad id\" with quotes", r.header.Get("X-Request-ID"))
-		require.Len(t, r.header.Get("X-Request-ID"), 36)
+		require.NotEqual(t, "bad id\" with quotes", r.Header.Get("X-Request-ID"))
+		require.Len(t, r.Header.Get("X-Request-ID"), 36)
 	})
 }
 
@@ -269,12 +247,12 @@ func TestStatusCodes(t *testing.T) {
 		{"ScopeBeforeIDFormat", "GET", jobPath("not-a-uuid"), with(func(h nethttp.Header) { h.Set("Authorization", "Bearer "+noScope) }), nil, 403, "forbidden", scopeMsg},
 		{"UnknownJobIs404", "GET", jobPath(domain.NewID()), good(), nil, 404, "not_found", "Task not found"},
 		{"OtherClientsJobIs404", "GET", jobPath(b.otherB.ID), good(), nil, 404, "not_found", "Task not found"},
-		{"UnknownRouteIs404", "GET", "/patients/composition/jobs", good(), nil, 404, "not_found", ""},
-		{"PostIs405", "POST", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
+		{"UnknownRouteIs404", "GET", "/patients/composition/jobs", good(), nil, 404, "not_found", "Resource not found"},
+		{"PostIs405", "POST", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", "Method POST is not allowed"},
 		{"PutIs405", "PUT", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
 		{"DeleteIs405", "DELETE", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
 		{"OptionsIs405", "OPTIONS", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
-		{"HugeHeadersAre431", "GET", jobPath(b.pending.ID), with(func(h nethttp.Header) { h.Set("X-Padding", strings.Repeat("a", 17<<10)) }), nil, 431, "request_too_large", ""},
+		{"HugeHeadersAre431", "GET", jobPath(b.pending.ID), with(func(h nethttp.Header) { h.Set("X-Padding", strings.Repeat("a", 17<<10)) }), nil, 431, "request_too_large", "Request headers are too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,9 +261,9 @@ func TestStatusCodes(t *testing.T) {
 			requireError(t, r, tt.status, tt.typ, tt.msg)
 			switch tt.status {
 			case 401:
-				require.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"))
+				require.True(t, strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer"))
 			case 405:
-				require.Equal(t, "GET, HEAD", r.header.Get("Allow"))
+				require.Equal(t, "GET, HEAD", r.Header.Get("Allow"))
 			}
 		})
 	}
@@ -293,13 +271,13 @@ func TestStatusCodes(t *testing.T) {
 	t.Run("OtherClientsJobLooksLikeMissingJob", func(t *testing.T) {
 		t.Parallel()
 		strip := func(r response) string {
-			r.body["meta"] = nil
-			return string(mustJSON(t, r.body))
+			r.Body["meta"] = nil
+			return string(mustJSON(t, r.Body))
 		}
 		other := b.do(t, "GET", jobPath(b.otherB.ID), good(), nil)
 		missing := b.do(t, "GET", jobPath(domain.NewID()), good(), nil)
 		require.Equal(t, strip(missing), strip(other))
-		require.Equal(t, len(missing.raw), len(other.raw))
+		require.Equal(t, len(missing.Raw), len(other.Raw))
 	})
 }
 
@@ -311,8 +289,8 @@ func TestStoreFaults(t *testing.T) {
 		b.repo.err = errors.New(`pq: relation "async_jobs" does not exist: SELECT secret`)
 		r := b.do(t, "GET", jobPath(b.pending.ID), b.auth(testkit.ClientA, testkit.KeyA), nil)
 		requireError(t, r, 500, "internal_error", "Internal server error")
-		require.NotContains(t, string(r.raw), "pq:")
-		require.NotContains(t, string(r.raw), "SELECT")
+		require.NotContains(t, string(r.Raw), "pq:")
+		require.NotContains(t, string(r.Raw), "SELECT")
 	})
 	t.Run("PanicIs500", func(t *testing.T) {
 		t.Parallel()
@@ -320,7 +298,7 @@ func TestStoreFaults(t *testing.T) {
 		b.repo.panic = true
 		r := b.do(t, "GET", jobPath(b.pending.ID), b.auth(testkit.ClientA, testkit.KeyA), nil)
 		requireError(t, r, 500, "internal_error", "Internal server error")
-		require.NotContains(t, string(r.raw), "boom")
+		require.NotContains(t, string(r.Raw), "boom")
 		require.Equal(t, 1, b.logs.FilterMessage("panic serving request").Len())
 	})
 	t.Run("UnavailableIs503WithRetryAfter", func(t *testing.T) {
@@ -328,9 +306,9 @@ func TestStoreFaults(t *testing.T) {
 		b := setup(t)
 		b.repo.err = fmt.Errorf("get job: %w: dial tcp 127.0.0.1:5432: connect: connection refused", domain.ErrUnavailable)
 		r := b.do(t, "GET", jobPath(b.pending.ID), b.auth(testkit.ClientA, testkit.KeyA), nil)
-		requireError(t, r, 503, "service_unavailable", "")
-		require.Equal(t, "1", r.header.Get("Retry-After"))
-		require.NotContains(t, string(r.raw), "dial")
+		requireError(t, r, 503, "service_unavailable", "Service is temporarily unavailable, retry later")
+		require.Equal(t, "1", r.Header.Get("Retry-After"))
+		require.NotContains(t, string(r.Raw), "dial")
 	})
 }
 

@@ -61,7 +61,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			b.repo.err = rq.fault
 			defer func() { b.repo.err = nil }()
 			r := b.do(t, rq.method, rq.path, rq.header, nil)
-			require.Equal(t, rq.status, r.status, string(r.raw))
+			require.Equal(t, rq.status, r.Status, string(r.Raw))
 
 			req, err := nethttp.NewRequest(rq.method, "http://127.0.0.1:8080"+rq.path, nil)
 			require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			if err != nil {
 				// Methods the document does not list still answer with the envelope.
 				var body any
-				require.NoError(t, json.Unmarshal(r.raw, &body))
+				require.NoError(t, json.Unmarshal(r.Raw, &body))
 				require.NoError(t, errorEnvelope.VisitJSON(body))
 				return
 			}
@@ -78,9 +78,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 					Request: req, PathParams: params, Route: route,
 					Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 				},
-				Status: r.status,
-				Header: r.header,
-				Body:   io.NopCloser(bytes.NewReader(r.raw)),
+				Status: r.Status,
+				Header: r.Header,
+				Body:   io.NopCloser(bytes.NewReader(r.Raw)),
 				Options: &openapi3filter.Options{
 					IncludeResponseStatus: true,
 					AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,

@@ -51,21 +51,13 @@ func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter,
 	a := newUseCases(t, repo, verifier, clients, limits, nil)
 	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
 	require.NoError(t, err)
-	scfg := httpapi.DefaultServerConfig()
-	scfg.Addr = "127.0.0.1:0"
-	for _, edit := range edits {
-		edit(&scfg)
-	}
-	srv := httpapi.NewServer(scfg, httpapi.NewHandler(a.Public, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
-	return "http://" + srv.Addr().String(), kit, job
+	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop(), edits...)
+	return base, kit, job
 }
 
 func get(t *testing.T, url string, h nethttp.Header) response {
 	t.Helper()
-	b := &testBundle{baseURL: url}
-	return b.do(t, "GET", "", h, nil)
+	return testkit.Do(t, nil, "GET", url, h, nil)
 }
 
 func TestPerClientRateLimit(t *testing.T) {
@@ -74,20 +66,20 @@ func TestPerClientRateLimit(t *testing.T) {
 	require.NoError(t, err)
 	base, kit, job := serveWith(t, memory.NewJobs(), limits, httpapi.DefaultHandlerConfig())
 	url := base + jobPath(job.ID)
-	a := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}
-	require.Equal(t, 200, get(t, url, a).status)
-	require.Equal(t, 200, get(t, url, a).status)
+	a := testkit.Auth(kit.Token(testkit.ClientA), testkit.KeyA)
+	require.Equal(t, 200, get(t, url, a).Status)
+	require.Equal(t, 200, get(t, url, a).Status)
 	r := get(t, url, a)
 	requireError(t, r, 429, "too_many_requests", "Rate limit exceeded, retry later")
-	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, secs, 1)
 	require.LessOrEqual(t, secs, 2)
 
 	// Another client has its own bucket; an unknown key is refused before any bucket.
-	b := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientB)}, "Api-Key": {testkit.KeyB}}
-	require.Equal(t, 404, get(t, url, b).status, "B is not limited by A (and does not see A's job)")
-	bad := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {"guess"}}
+	b := testkit.Auth(kit.Token(testkit.ClientB), testkit.KeyB)
+	require.Equal(t, 404, get(t, url, b).Status, "B is not limited by A (and does not see A's job)")
+	bad := testkit.Auth(kit.Token(testkit.ClientA), "guess")
 	requireError(t, get(t, url, bad), 401, "access_denied", "Invalid api-key")
 }
 
@@ -101,13 +93,13 @@ func TestInFlightCap(t *testing.T) {
 	release := func() { releaseOnce.Do(func() { close(repo.release) }) }
 	t.Cleanup(release) // runs before the server's cleanup, even if the test fails
 	url := base + jobPath(job.ID)
-	h := nethttp.Header{"Authorization": {"Bearer " + kit.Token(testkit.ClientA)}, "Api-Key": {testkit.KeyA}}
+	h := testkit.Auth(kit.Token(testkit.ClientA), testkit.KeyA)
 
 	var wg sync.WaitGroup
 	held := make([]int, 2)
 	for i := range held {
 		wg.Add(1)
-		go func() { defer wg.Done(); held[i] = get(t, url, h).status }()
+		go func() { defer wg.Done(); held[i] = get(t, url, h).Status }()
 	}
 	<-repo.entered
 	<-repo.entered
@@ -123,7 +115,7 @@ func TestInFlightCap(t *testing.T) {
 	r := get(t, url, h) // a fourth, read in full
 	require.Equal(t, 503, res.StatusCode)
 	requireError(t, r, 503, "service_unavailable", "Service is busy, retry later")
-	require.Equal(t, "1", r.header.Get("Retry-After"))
+	require.Equal(t, "1", r.Header.Get("Retry-After"))
 	require.Less(t, time.Since(start), 2*time.Second, "refused at once, not queued")
 	release()
 	wg.Wait()

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/test/pgtest"
+	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // TestJobCommands drives `jobstatus jobs …` as a subprocess: the use cases
@@ -96,9 +97,7 @@ func TestJobCommands(t *testing.T) {
 
 	t.Run("UnreachableDatabase", func(t *testing.T) {
 		t.Parallel()
-		port, err := pgtest.FreePort()
-		require.NoError(t, err)
-		r := jobstatus(t, []string{"JOBSTATUS_DATABASE_URL=postgres://u:p@127.0.0.1:" + strconv.Itoa(port) + "/db?sslmode=disable&connect_timeout=1"},
+		r := jobstatus(t, []string{"JOBSTATUS_DATABASE_URL=postgres://u:p@127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)) + "/db?sslmode=disable&connect_timeout=1"},
 			"jobs", "get", id)
 		require.Equal(t, 1, r.code)
 		require.Contains(t, r.stderr, "database unavailable")

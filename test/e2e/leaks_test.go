@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,21 +34,11 @@ func TestNothingLeaks(t *testing.T) {
 
 	var secrets []string
 	var bodies []string
-	send := func(method, path string, h map[string]string) int {
-		req, err := http.NewRequest(method, svc.url+path, nil)
-		require.NoError(t, err)
-		for k, v := range h {
-			req.Header.Set(k, v)
-			if k == "Authorization" || k == "api-key" {
-				secrets = append(secrets, strings.TrimPrefix(v, "Bearer "))
-			}
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		bodies = append(bodies, string(body))
-		return res.StatusCode
+	send := func(method, path string, h http.Header) int {
+		secrets = append(secrets, strings.TrimPrefix(h.Get("Authorization"), "Bearer "), h.Get("Api-Key"))
+		r := get(t, svc, method, path, h)
+		bodies = append(bodies, string(r.Raw))
+		return r.Status
 	}
 	good := creds(kit.Token(testkit.ClientA), testkit.KeyA)
 	seen := map[int]bool{}
@@ -66,7 +56,7 @@ func TestNothingLeaks(t *testing.T) {
 	seen[send("GET", jobPath("00000000-0000-4000-8000-000000000000"), good)] = true
 	seen[send("DELETE", jobPath(job.ID), good)] = true
 	big := creds(kit.Token(testkit.ClientA), testkit.KeyA)
-	big["X-Pad"] = strings.Repeat("p", 20<<10)
+	big.Set("X-Pad", strings.Repeat("p", 20<<10))
 	seen[send("GET", jobPath(job.ID), big)] = true
 	beta := creds(kit.Token(testkit.ClientB), testkit.KeyB)
 	send("GET", jobPath(job.ID), beta)
@@ -89,8 +79,8 @@ func TestNothingLeaks(t *testing.T) {
 		require.True(t, seen[code], "no request produced %d: %v", code, seen)
 	}
 
-	_, _ = svc.terminate(20e9)
-	logs := svc.stderr.String()
+	_ = svc.Terminate(20 * time.Second)
+	logs := svc.Stderr.String()
 	require.Contains(t, logs, `"token_sha256":"`, "refused tokens are identified by a hash prefix")
 	sql := regexp.MustCompile(`(?i)\b(select|insert|update|delete)\s+(\w+|\*)\s+(from|into|set)\b|async_jobs\s+(where|set)`)
 	for _, text := range append([]string{logs}, bodies...) {

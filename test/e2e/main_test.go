@@ -9,14 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -99,123 +95,27 @@ func mustJob(t *testing.T, r result) jobView {
 	return j
 }
 
-// service is a running `jobstatus serve`.
-type service struct {
-	url    string
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	exited chan error
-	once   sync.Once
-	exit   error
-}
-
-// terminate sends SIGTERM and waits for the process to end; it is safe to
-// call more than once.
-func (s *service) terminate(within time.Duration) (error, bool) {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case s.exit = <-s.exited:
-		case <-time.After(within):
-			_ = s.cmd.Process.Kill()
-			s.exit = errors.New("did not stop in time")
-		}
-	})
-	return s.exit, s.exit == nil
-}
-
-type lockedBuffer struct {
-	buf bytes.Buffer
-	mu  chan struct{}
-}
-
-func newLockedBuffer() *lockedBuffer { return &lockedBuffer{mu: make(chan struct{}, 1)} }
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
-
-// serve starts the service and waits until it answers; the test's cleanup
-// sends SIGTERM and requires a clean exit.
-func serve(t *testing.T, env []string, args ...string) *service {
+// ownPostgres starts a PostgreSQL for one test, one it may stop and
+// restart, and removes it when the test ends.
+func ownPostgres(t *testing.T) *pgtest.Postgres {
 	t.Helper()
-	port, err := pgtest.FreePort()
+	own, err := pgtest.Start(context.Background())
 	require.NoError(t, err)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "JOBSTATUS_HTTP_ADDR=" + addr, "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"}, env...)
-	s := &service{url: "http://" + addr, cmd: cmd, stderr: newLockedBuffer(), exited: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = io.Discard, s.stderr
-	require.NoError(t, cmd.Start())
-	exited := s.exited
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		err, _ := s.terminate(30 * time.Second)
-		require.NoError(t, err, "serve must exit 0 on SIGTERM; stderr:\n%s", s.stderr.String())
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := http.Get(s.url + "/healthz-probe")
-		if err == nil {
-			res.Body.Close()
-			return s
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("serve exited early: %v\n%s", err, s.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not answer in time:\n%s", s.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	t.Cleanup(func() { _ = own.Terminate() })
+	return own
 }
 
-type reply struct {
-	status int
-	header http.Header
-	raw    string
-	body   map[string]any
-}
-
-func (s *service) get(t *testing.T, method, path string, header map[string]string) reply {
+// serve starts `jobstatus serve` and waits until it answers; the test's
+// cleanup sends SIGTERM and requires a clean exit.
+func serve(t *testing.T, env []string, args ...string) *testkit.Process {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, nil)
-	require.NoError(t, err)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	r := reply{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if len(raw) > 0 {
-		require.NoError(t, json.Unmarshal(raw, &r.body), string(raw))
-	}
-	return r
+	return testkit.StartBinary(t, bin, env, args...)
 }
 
-func errorType(r reply) string {
-	e, _ := r.body["error"].(map[string]any)
-	s, _ := e["type"].(string)
-	return s
-}
-
-func errorMessage(r reply) string {
-	e, _ := r.body["error"].(map[string]any)
-	s, _ := e["message"].(string)
-	return s
+// get sends one request to the service and reads the answer.
+func get(t *testing.T, svc *testkit.Process, method, path string, header http.Header) testkit.Reply {
+	t.Helper()
+	return testkit.Do(t, nil, method, svc.URL+path, header, nil)
 }
 
 // authEnv is the production configuration: JWKS file, api-key file,
@@ -229,8 +129,7 @@ func authEnv(kit *testkit.Kit) []string {
 	}
 }
 
-func jobPath(id string) string { return "/patients/composition/job/" + id }
-
-func creds(token, key string) map[string]string {
-	return map[string]string{"Authorization": "Bearer " + token, "api-key": key}
-}
+var (
+	jobPath = testkit.JobPath
+	creds   = testkit.Auth
+)

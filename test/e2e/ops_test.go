@@ -27,6 +27,20 @@ func adminGet(t *testing.T, addr, path string) (int, string) {
 	return res.StatusCode, string(body)
 }
 
+// adminAddr is a free loopback address for the admin listener.
+func adminAddr(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)) }
+
+// awaitWaiters waits until the service holds n requests waiting for a
+// change (the jobstatus_waiters gauge): the signal that they are parked.
+func awaitWaiters(t *testing.T, admin string, n int) {
+	t.Helper()
+	want := "\njobstatus_waiters " + strconv.Itoa(n) + "\n"
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		_, body := adminGet(t, admin, "/metrics")
+		return strings.Contains(body, want)
+	}, "%d requests waiting", n)
+}
+
 // TestOperations runs the service as operators do: the admin listener's
 // health, readiness and metrics, the stale-job sweeper, the OpenAPI document.
 func TestOperations(t *testing.T) {
@@ -34,9 +48,7 @@ func TestOperations(t *testing.T) {
 	pgtest.Skip(t, pg)
 	kit := testkit.New(t)
 	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + pg.Schema(t)}
-	port, err := pgtest.FreePort()
-	require.NoError(t, err)
-	admin := "127.0.0.1:" + strconv.Itoa(port)
+	admin := adminAddr(t)
 	env := append(append([]string{}, dbEnv...), authEnv(kit)...)
 	env = append(env, "JOBSTATUS_ADMIN_ADDR="+admin,
 		"JOBSTATUS_SWEEPER_INTERVAL=200ms", "JOBSTATUS_SWEEPER_PENDING_TIMEOUT=2s")
@@ -55,19 +67,19 @@ func TestOperations(t *testing.T) {
 	done := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
 	mustJob(t, jobstatus(t, dbEnv, "jobs", "complete", done.ID, "--link", "composition=/c"))
 	for range 3 {
-		require.Equal(t, 200, svc.get(t, "GET", jobPath(done.ID), h).status)
+		require.Equal(t, 200, get(t, svc, "GET", jobPath(done.ID), h).Status)
 	}
-	require.Equal(t, 401, svc.get(t, "GET", jobPath(done.ID), creds("x.y.z", testkit.KeyA)).status)
+	require.Equal(t, 401, get(t, svc, "GET", jobPath(done.ID), creds("x.y.z", testkit.KeyA)).Status)
 	stale := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
 	wait := creds(kit.Token(testkit.ClientA), testkit.KeyA)
-	wait["Prefer"] = "wait=10"
+	wait.Set("Prefer", "wait=10")
 	// The sweeper fails the job after 2 s; the held request sees it happen.
-	r := svc.get(t, "GET", jobPath(stale.ID), wait)
-	require.Equal(t, 200, r.status)
-	require.Equal(t, "FAILED", r.body["data"].(map[string]any)["status"])
-	require.Equal(t, map[string]any{"code": float64(504), "message": "job timed out"}, r.body["data"].(map[string]any)["error"])
+	r := get(t, svc, "GET", jobPath(stale.ID), wait)
+	require.Equal(t, 200, r.Status)
+	require.Equal(t, "FAILED", r.Body["data"].(map[string]any)["status"])
+	require.Equal(t, map[string]any{"code": float64(504), "message": "job timed out"}, r.Body["data"].(map[string]any)["error"])
 
-	res, err := http.Get(svc.url + "/openapi.yaml")
+	res, err := http.Get(svc.URL + "/openapi.yaml")
 	require.NoError(t, err)
 	spec, _ := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -104,13 +116,9 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	own, err := pgtest.Start(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = own.Terminate() })
+	own := ownPostgres(t)
 	kit := testkit.New(t)
-	port, err := pgtest.FreePort()
-	require.NoError(t, err)
-	admin := "127.0.0.1:" + strconv.Itoa(port)
+	admin := adminAddr(t)
 	serve(t, append([]string{"JOBSTATUS_DATABASE_URL=" + own.URL(""), "JOBSTATUS_ADMIN_ADDR=" + admin}, authEnv(kit)...), "--migrate")
 
 	code, _ := adminGet(t, admin, "/readyz")
@@ -123,12 +131,10 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	code, _ = adminGet(t, admin, "/healthz")
 	require.Equal(t, 200, code, "alive, though not ready")
 	require.NoError(t, own.Restart(ctx))
-	deadline := time.Now().Add(30 * time.Second)
-	for code != 200 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		code, _ = adminGet(t, admin, "/readyz")
-	}
-	require.Equal(t, 200, code)
+		return code == 200
+	}, "ready again once the database is back")
 }
 
 // TestReport runs `jobstatus report` on known data and compares the exact

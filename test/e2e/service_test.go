@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 // TestBlackBox is the operator's path: migrate, create a job in each state
 // with the job commands, serve with production configuration, and check
-// every answer SPEC.md describes.
+// every answer docs/http-api.md describes.
 func TestBlackBox(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
@@ -49,81 +50,82 @@ func TestBlackBox(t *testing.T) {
 	good := creds(token, testkit.KeyA)
 
 	t.Run("200Pending", func(t *testing.T) {
-		r := svc.get(t, "GET", jobPath(pending.ID), good)
-		require.Equal(t, 200, r.status, r.raw)
-		data := r.body["data"].(map[string]any)
+		r := get(t, svc, "GET", jobPath(pending.ID), good)
+		require.Equal(t, 200, r.Status, string(r.Raw))
+		data := r.Body["data"].(map[string]any)
 		require.Equal(t, "PENDING", data["status"])
 		require.Equal(t, pending.ETA.UTC().Format("2006-01-02T15:04:05.000Z"), data["eta"])
 		require.Equal(t, []any{}, data["links"])
-		require.Equal(t, jobPath(pending.ID), r.body["meta"].(map[string]any)["url"])
+		require.Equal(t, jobPath(pending.ID), r.Body["meta"].(map[string]any)["url"])
 	})
 	t.Run("200Done", func(t *testing.T) {
-		r := svc.get(t, "GET", jobPath(strings.ToUpper(done.ID)), good)
-		require.Equal(t, 200, r.status, r.raw)
-		data := r.body["data"].(map[string]any)
+		r := get(t, svc, "GET", jobPath(strings.ToUpper(done.ID)), good)
+		require.Equal(t, 200, r.Status, string(r.Raw))
+		data := r.Body["data"].(map[string]any)
 		require.Equal(t, done.ID, data["id"])
 		require.Equal(t, []any{map[string]any{"entity": "composition", "href": href}}, data["links"])
 	})
 	t.Run("200Failed", func(t *testing.T) {
-		r := svc.get(t, "GET", jobPath(failed.ID), good)
-		require.Equal(t, 200, r.status, r.raw)
+		r := get(t, svc, "GET", jobPath(failed.ID), good)
+		require.Equal(t, 200, r.Status, string(r.Raw))
 		require.Equal(t, map[string]any{"code": float64(422), "message": "Signature is not valid"},
-			r.body["data"].(map[string]any)["error"])
+			r.Body["data"].(map[string]any)["error"])
 	})
 	t.Run("HeadHasNoBody", func(t *testing.T) {
-		r := svc.get(t, "HEAD", jobPath(done.ID), good)
-		require.Equal(t, 200, r.status)
-		require.Empty(t, r.raw)
+		r := get(t, svc, "HEAD", jobPath(done.ID), good)
+		require.Equal(t, 200, r.Status)
+		require.Empty(t, string(r.Raw))
 	})
 	t.Run("400", func(t *testing.T) {
-		r := svc.get(t, "GET", jobPath("{"+done.ID+"}"), good)
-		require.Equal(t, 400, r.status, r.raw)
-		require.Equal(t, "validation_failed", errorType(r))
+		r := get(t, svc, "GET", jobPath("{"+done.ID+"}"), good)
+		require.Equal(t, 400, r.Status, string(r.Raw))
+		require.Equal(t, "validation_failed", r.ErrorType())
 	})
 	t.Run("401", func(t *testing.T) {
-		for name, h := range map[string]map[string]string{
-			"NoToken":      {"api-key": testkit.KeyA},
+		for name, h := range map[string]http.Header{
+			"NoToken":      {"Api-Key": {testkit.KeyA}},
 			"BadToken":     creds(token+"x", testkit.KeyA),
-			"NoKey":        {"Authorization": "Bearer " + token},
+			"NoKey":        {"Authorization": {"Bearer " + token}},
 			"UnknownKey":   creds(token, "nope"),
 			"OtherClients": creds(token, testkit.KeyB),
 		} {
-			r := svc.get(t, "GET", jobPath(done.ID), h)
-			require.Equal(t, 401, r.status, name)
-			require.Equal(t, "access_denied", errorType(r), name)
-			require.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer", name)
+			r := get(t, svc, "GET", jobPath(done.ID), h)
+			require.Equal(t, 401, r.Status, name)
+			require.Equal(t, "access_denied", r.ErrorType(), name)
+			require.Contains(t, r.Header.Get("WWW-Authenticate"), "Bearer", name)
 		}
 	})
 	t.Run("403", func(t *testing.T) {
 		noScope := jobstatus(t, authEnv(kit), "token", "--key", kit.KeyPEM, "--client", testkit.ClientA, "--scope", "composition:create")
 		require.Equal(t, 0, noScope.code)
-		r := svc.get(t, "GET", jobPath(done.ID), creds(strings.TrimSpace(noScope.stdout), testkit.KeyA))
-		require.Equal(t, 403, r.status, r.raw)
-		require.Equal(t, "Your scope does not allow to access this resource. Missing allowances: composition:read", errorMessage(r))
+		r := get(t, svc, "GET", jobPath(done.ID), creds(strings.TrimSpace(noScope.stdout), testkit.KeyA))
+		require.Equal(t, 403, r.Status, string(r.Raw))
+		require.Equal(t, "Your scope does not allow to access this resource. Missing allowances: composition:read", r.ErrorMessage())
 	})
 	t.Run("404", func(t *testing.T) {
-		r := svc.get(t, "GET", jobPath("00000000-0000-4000-8000-000000000000"), good)
-		require.Equal(t, 404, r.status)
-		require.Equal(t, "Task not found", errorMessage(r))
-		r = svc.get(t, "GET", jobPath(theirs.ID), good)
-		require.Equal(t, 404, r.status, "another client's job is not found")
-		require.Equal(t, "Task not found", errorMessage(r))
-		r = svc.get(t, "GET", jobPath(theirs.ID), creds(kit.Token(testkit.ClientB), testkit.KeyB))
-		require.Equal(t, 200, r.status, "but its owner sees it")
+		r := get(t, svc, "GET", jobPath("00000000-0000-4000-8000-000000000000"), good)
+		require.Equal(t, 404, r.Status)
+		require.Equal(t, "Task not found", r.ErrorMessage())
+		r = get(t, svc, "GET", jobPath(theirs.ID), good)
+		require.Equal(t, 404, r.Status, "another client's job is not found")
+		require.Equal(t, "Task not found", r.ErrorMessage())
+		r = get(t, svc, "GET", jobPath(theirs.ID), creds(kit.Token(testkit.ClientB), testkit.KeyB))
+		require.Equal(t, 200, r.Status, "but its owner sees it")
 	})
 	t.Run("405", func(t *testing.T) {
-		r := svc.get(t, "DELETE", jobPath(done.ID), good)
-		require.Equal(t, 405, r.status)
-		require.Equal(t, "method_not_allowed", errorType(r))
+		r := get(t, svc, "DELETE", jobPath(done.ID), good)
+		require.Equal(t, 405, r.Status)
+		require.Equal(t, "method_not_allowed", r.ErrorType())
 	})
 	t.Run("431", func(t *testing.T) {
-		h := map[string]string{"Authorization": "Bearer " + token, "api-key": testkit.KeyA, "X-Pad": strings.Repeat("p", 20<<10)}
-		r := svc.get(t, "GET", jobPath(done.ID), h)
-		require.Equal(t, 431, r.status)
-		require.Equal(t, "request_too_large", errorType(r))
+		h := creds(token, testkit.KeyA)
+		h.Set("X-Pad", strings.Repeat("p", 20<<10))
+		r := get(t, svc, "GET", jobPath(done.ID), h)
+		require.Equal(t, 431, r.Status)
+		require.Equal(t, "request_too_large", r.ErrorType())
 	})
 	t.Run("NoSecretsInLogs", func(t *testing.T) {
-		logs := svc.stderr.String()
+		logs := svc.Stderr.String()
 		require.NotContains(t, logs, token)
 		require.NotContains(t, logs, testkit.KeyA)
 		require.NotContains(t, logs, "jobstatus-test", "the database password")
@@ -139,11 +141,11 @@ func TestBrokenSchemaIs500(t *testing.T) {
 	schema := pg.BareSchema(t)
 	env := append([]string{"JOBSTATUS_DATABASE_URL=" + pg.URL(schema)}, authEnv(kit)...)
 	svc := serve(t, env)
-	r := svc.get(t, "GET", jobPath("00000000-0000-4000-8000-000000000000"), creds(kit.Token(testkit.ClientA), testkit.KeyA))
-	require.Equal(t, 500, r.status, r.raw)
-	require.Equal(t, "internal_error", errorType(r))
-	require.NotContains(t, r.raw, "async_jobs")
-	require.NotContains(t, r.raw, "pq")
+	r := get(t, svc, "GET", jobPath("00000000-0000-4000-8000-000000000000"), creds(kit.Token(testkit.ClientA), testkit.KeyA))
+	require.Equal(t, 500, r.Status, string(r.Raw))
+	require.Equal(t, "internal_error", r.ErrorType())
+	require.NotContains(t, string(r.Raw), "async_jobs")
+	require.NotContains(t, string(r.Raw), "pq")
 }
 
 // TestDatabaseRestart stops PostgreSQL under a running service: answers
@@ -153,9 +155,7 @@ func TestDatabaseRestart(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	own, err := pgtest.Start(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = own.Terminate() })
+	own := ownPostgres(t)
 	kit := testkit.New(t)
 	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + own.URL(""), "JOBSTATUS_DATABASE_QUERY_TIMEOUT=1s"}
 
@@ -165,39 +165,37 @@ func TestDatabaseRestart(t *testing.T) {
 	finished := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
 	mustJob(t, jobstatus(t, dbEnv, "jobs", "fail", finished.ID, "--code", "500", "--message", "x"))
 	h := creds(kit.Token(testkit.ClientA), testkit.KeyA)
-	require.Equal(t, 200, svc.get(t, "GET", jobPath(job.ID), h).status)
-	require.Equal(t, 200, svc.get(t, "GET", jobPath(finished.ID), h).status)
+	require.Equal(t, 200, get(t, svc, "GET", jobPath(job.ID), h).Status)
+	require.Equal(t, 200, get(t, svc, "GET", jobPath(finished.ID), h).Status)
 
 	require.NoError(t, own.Stop(ctx))
-	r := eventually(t, 20*time.Second, func() reply { return svc.get(t, "GET", jobPath(job.ID), h) },
-		func(r reply) bool { return r.status != 200 })
-	require.Equal(t, 503, r.status, r.raw)
-	require.Equal(t, "service_unavailable", errorType(r))
-	require.NotEmpty(t, r.header.Get("Retry-After"))
-	cached := svc.get(t, "GET", jobPath(finished.ID), h)
-	require.Equal(t, 200, cached.status, "a finished job is served from memory with the database down")
-	require.Equal(t, "FAILED", cached.body["data"].(map[string]any)["status"])
+	r := eventually(t, 20*time.Second, func() testkit.Reply { return get(t, svc, "GET", jobPath(job.ID), h) },
+		func(r testkit.Reply) bool { return r.Status != 200 })
+	require.Equal(t, 503, r.Status, string(r.Raw))
+	require.Equal(t, "service_unavailable", r.ErrorType())
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
+	cached := get(t, svc, "GET", jobPath(finished.ID), h)
+	require.Equal(t, 200, cached.Status, "a finished job is served from memory with the database down")
+	require.Equal(t, "FAILED", cached.Body["data"].(map[string]any)["status"])
 
 	require.NoError(t, own.Restart(ctx))
-	r = eventually(t, 30*time.Second, func() reply { return svc.get(t, "GET", jobPath(job.ID), h) },
-		func(r reply) bool { return r.status == 200 })
-	require.Equal(t, 200, r.status, r.raw)
-	require.Equal(t, "PENDING", r.body["data"].(map[string]any)["status"])
+	r = eventually(t, 30*time.Second, func() testkit.Reply { return get(t, svc, "GET", jobPath(job.ID), h) },
+		func(r testkit.Reply) bool { return r.Status == 200 })
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	require.Equal(t, "PENDING", r.Body["data"].(map[string]any)["status"])
 }
 
 // eventually polls get until ok says yes or the deadline passes, and
-// returns the last reply; it never passes a 500 silently.
-func eventually(t *testing.T, within time.Duration, get func() reply, ok func(reply) bool) reply {
+// returns the last testkit.Reply; it never passes a 500 silently.
+func eventually(t *testing.T, within time.Duration, get func() testkit.Reply, ok func(testkit.Reply) bool) testkit.Reply {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		r := get()
-		require.NotEqual(t, 500, r.status, "never a 500 while the database is away: %s", r.raw)
-		if ok(r) || time.Now().After(deadline) {
-			return r
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var r testkit.Reply
+	testkit.Within(within, func() bool {
+		r = get()
+		require.NotEqual(t, 500, r.Status, "never a 500 while the database is away: %s", r.Raw)
+		return ok(r)
+	})
+	return r
 }
 
 // TestWaitForChangeAcrossProcesses holds a request with Prefer: wait=20 and
@@ -208,29 +206,30 @@ func TestWaitForChangeAcrossProcesses(t *testing.T) {
 	pgtest.Skip(t, pg)
 	kit := testkit.New(t)
 	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + pg.Schema(t)}
-	svc := serve(t, append(dbEnv, authEnv(kit)...))
+	admin := adminAddr(t)
+	svc := serve(t, append(append(dbEnv, "JOBSTATUS_ADMIN_ADDR="+admin), authEnv(kit)...))
 	job := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
 
 	h := creds(kit.Token(testkit.ClientA), testkit.KeyA)
-	h["Prefer"] = "wait=20"
+	h.Set("Prefer", "wait=20")
 	type answer struct {
-		r    reply
+		r    testkit.Reply
 		took time.Duration
 	}
 	got := make(chan answer, 1)
 	start := time.Now()
 	go func() {
-		r := svc.get(t, "GET", jobPath(job.ID), h)
+		r := get(t, svc, "GET", jobPath(job.ID), h)
 		got <- answer{r, time.Since(start)}
 	}()
-	time.Sleep(500 * time.Millisecond) // let the request start waiting
+	awaitWaiters(t, admin, 1)
 	mustJob(t, jobstatus(t, dbEnv, "jobs", "complete", job.ID, "--link", "composition=/patients/p/encounter/e/composition/c"))
 
 	select {
 	case a := <-got:
-		require.Equal(t, 200, a.r.status, a.r.raw)
-		require.Equal(t, "DONE", a.r.body["data"].(map[string]any)["status"])
-		require.Equal(t, "wait=20", a.r.header.Get("Preference-Applied"))
+		require.Equal(t, 200, a.r.Status, string(a.r.Raw))
+		require.Equal(t, "DONE", a.r.Body["data"].(map[string]any)["status"])
+		require.Equal(t, "wait=20", a.r.Header.Get("Preference-Applied"))
 		require.Less(t, a.took, 15*time.Second, "woken by the change, not by the end of the wait")
 	case <-time.After(25 * time.Second):
 		t.Fatal("the held request never answered")

@@ -26,14 +26,15 @@ func TestGracefulShutdown(t *testing.T) {
 	pgtest.Skip(t, pg)
 	kit := testkit.New(t)
 	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + pg.Schema(t)}
-	svc := serve(t, append(append(dbEnv, authEnv(kit)...), "JOBSTATUS_RATE_LIMIT_RPS=0"))
+	admin := adminAddr(t)
+	svc := serve(t, append(append(dbEnv, authEnv(kit)...), "JOBSTATUS_RATE_LIMIT_RPS=0", "JOBSTATUS_ADMIN_ADDR="+admin))
 	pending := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
 	done := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
 	mustJob(t, jobstatus(t, dbEnv, "jobs", "complete", done.ID, "--link", "composition=/c"))
 	token := kit.Token(testkit.ClientA)
 
 	do := func(c *http.Client, id string, wait bool) (int, string, error) {
-		req, _ := http.NewRequest("GET", svc.url+jobPath(id), nil)
+		req, _ := http.NewRequest("GET", svc.URL+jobPath(id), nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("api-key", testkit.KeyA)
 		if wait {
@@ -102,12 +103,12 @@ func TestGracefulShutdown(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(time.Second) // load running, waiters held
+	// Load running (some answers in) and the three held requests parked.
+	testkit.Eventually(t, 20*time.Second, func() bool { return answered.Load() >= 6 }, "pollers answered")
+	awaitWaiters(t, admin, 3)
 	start := time.Now()
 	terminated.Store(true)
-	err, ok := svc.terminate(30 * time.Second)
-	require.True(t, ok, "exit: %v\n%s", err, svc.stderr.String())
-	require.NoError(t, err, "exit status 0")
+	require.NoError(t, svc.Terminate(30*time.Second), "stopped in time with exit status 0:\n%s", svc.Stderr.String())
 	took := time.Since(start)
 	wg.Wait()
 	close(held)

@@ -50,10 +50,8 @@ type service struct {
 func start(t *testing.T, dbURL string, queryTimeout time.Duration) *service {
 	t.Helper()
 	kit := testkit.New(t)
-	port, err := pgtest.FreePort()
-	require.NoError(t, err)
 	cfg := bootstrap.DefaultConfig()
-	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(port)
+	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	cfg.AdminAddr = ""
 	cfg.Database.URL = dbURL
 	cfg.Database.QueryTimeout = queryTimeout
@@ -72,10 +70,7 @@ func start(t *testing.T, dbURL string, queryTimeout time.Duration) *service {
 // before it notices it was closed.
 func noLeaks(t *testing.T, before goleak.Option) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for goleak.Find(before) != nil && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Within(10*time.Second, func() bool { return goleak.Find(before) == nil })
 	goleak.VerifyNone(t, before)
 }
 
@@ -171,6 +166,11 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 		problems []string
 		wg       sync.WaitGroup
 	)
+	count := func(status int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return statuses[status]
+	}
 	c := client(t)
 	for w := range 8 {
 		wg.Add(1)
@@ -180,7 +180,9 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 			if w%2 == 1 {
 				id = done.ID
 			}
-			for !stop.Load() {
+			pace := time.NewTicker(5 * time.Millisecond) // steady load, not a busy loop
+			defer pace.Stop()
+			for ; !stop.Load(); <-pace.C {
 				status, h, err := s.get(c, id)
 				mu.Lock()
 				switch {
@@ -193,24 +195,20 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 				}
 				statuses[status]++
 				mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Each step waits for what the load sees, not for a fixed time.
+	testkit.Eventually(t, 10*time.Second, func() bool { return count(200) >= 40 }, "load running before the crash")
 	require.NoError(t, own.Kill(ctx))
-	time.Sleep(2 * time.Second)
+	testkit.Eventually(t, 20*time.Second, func() bool { return count(503) >= 8 }, "the crash is visible to clients")
 	require.NoError(t, own.Restart(ctx))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		status, _, err := s.get(c, pending.ID)
-		if err == nil && status == 200 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the service did not recover by itself")
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+		return err == nil && status == 200
+	}, "the service did not recover by itself")
+	recovered := count(200)
+	testkit.Eventually(t, 10*time.Second, func() bool { return count(200) >= recovered+40 }, "load served again after recovery")
 	stop.Store(true)
 	wg.Wait()
 

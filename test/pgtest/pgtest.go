@@ -1,5 +1,5 @@
 // Package pgtest runs PostgreSQL in a container for tests, the way
-// ../shared/CONTAINERS.md describes: host networking on a free loopback
+// this machine needs: host networking on a free loopback
 // port, no reaper, readiness by the second "ready" log line (the first comes
 // from the init server), and per-test isolation by schema.
 package pgtest
@@ -22,6 +22,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // ImageEnv names the image to run; `make test` sets it.
@@ -142,19 +143,16 @@ func (p *Postgres) waitSQL(ctx context.Context, within time.Duration) error {
 		return err
 	}
 	defer db.Close()
-	deadline := time.Now().Add(within)
-	for {
+	answered := testkit.Within(within, func() bool {
 		pingCtx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
 		err = db.PingContext(pingCtx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres did not answer within %s: %w", within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil
+	})
+	if !answered {
+		return fmt.Errorf("postgres did not answer within %s: %w", within, err)
 	}
+	return nil
 }
 
 // Schema creates an empty, migrated schema for one test and returns a URL

@@ -27,6 +27,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/test/pgtest"
+	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 func main() {
@@ -205,11 +206,26 @@ func run() error {
 		}
 	}
 	sample := func() (rssMiB float64, goroutines int, err error) {
-		// Let held polls finish and close the client's idle connections, so
-		// the count is not about how many keep-alive connections are open.
-		time.Sleep(3 * time.Second)
+		// Wait for the held polls to finish and close the client's idle
+		// connections, so the count is not about how many keep-alive
+		// connections are open; then wait for the count to settle.
+		if !testkit.Within(30*time.Second, func() bool {
+			n, err := metric(admin, "jobstatus_waiters")
+			return err == nil && n == 0
+		}) {
+			return 0, 0, errors.New("held polls did not finish")
+		}
 		client.CloseIdleConnections()
-		time.Sleep(time.Second)
+		last, same := -1, 0
+		testkit.Within(10*time.Second, func() bool {
+			n, err := metric(admin, "go_goroutines")
+			if err != nil || n != last {
+				last, same = n, 0
+				return false
+			}
+			same++
+			return same >= 10 // unchanged for 10 polls in a row
+		})
 		rssMiB, err = rss(cmd.Process.Pid)
 		if err != nil {
 			return 0, 0, err
@@ -293,17 +309,18 @@ func run() error {
 }
 
 func waitReady(admin string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(admin + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
+	ready := testkit.Within(30*time.Second, func() bool {
+		res, err := http.Get(admin + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	if !ready {
+		return errors.New("service not ready")
 	}
-	return errors.New("service not ready")
+	return nil
 }
 
 func rss(pid int) (float64, error) {

@@ -1,0 +1,41 @@
+package httpapi
+
+import (
+	nethttp "net/http"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+)
+
+// HeaderLimit is the most request-header bytes the service reads.
+const HeaderLimit = 16 << 10
+
+// Middleware wraps a handler with one concern: each lives in its own mid_*.go
+// file, in the order edge applies them.
+type Middleware func(nethttp.Handler) nethttp.Handler
+
+// chain applies mws around h, the first outermost.
+func chain(h nethttp.Handler, mws ...Middleware) nethttp.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// edge wraps a router with the middleware every listener of this adapter
+// shares. The request id comes first so that every answer, even a refusal,
+// carries it; recovery sits inside the access log and the metrics so a
+// panic is counted and logged as the 500 it became. The route label comes
+// from the router's matched template (routeLabel, a mux middleware), so no
+// handler sets it.
+func edge(r *mux.Router, logger *zap.Logger, obs Observer, maxInFlight int) nethttp.Handler {
+	r.Use(routeLabel)
+	return chain(r,
+		requestID,
+		accessLog(logger),
+		metrics(obs),
+		recoverPanics(logger),
+		limitInFlight(maxInFlight),
+		limitHeaders,
+	)
+}

@@ -1,0 +1,22 @@
+package httpapi
+
+import nethttp "net/http"
+
+// limitHeaders answers 431 with the JSON envelope when the request's headers
+// exceed HeaderLimit. The server's own MaxHeaderBytes sits above this limit
+// so the service, not net/http, writes the answer.
+func limitHeaders(next nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		size := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+		for name, values := range r.Header {
+			for _, v := range values {
+				size += len(name) + len(v) + 4
+			}
+		}
+		if size > HeaderLimit {
+			writeProblem(w, r, problem{status: nethttp.StatusRequestHeaderFieldsTooLarge, kind: typeTooLarge, message: msgTooLarge})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

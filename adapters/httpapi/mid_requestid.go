@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	nethttp "net/http"
+)
+
+type ctxKey struct{}
+
+// requestInfo travels in the request context: the request id for the
+// envelope and the logs, and what the middleware learn as the request goes
+// (route template, client id) for the access log and the metrics.
+type requestInfo struct {
+	id       string
+	clientID string
+	route    string
+}
+
+// requestID takes the caller's X-Request-ID when it is safe, or makes one,
+// echoes it in the response and puts the request's info in its context.
+func requestID(next nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		info := &requestInfo{id: r.Header.Get("X-Request-ID"), route: unmatched}
+		if !validRequestID(info.id) {
+			info.id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", info.id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
+	})
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(ctxKey{}).(*requestInfo)
+	return info
+}
+
+// RequestIDFrom returns the request id set by the middleware, or "".
+func RequestIDFrom(ctx context.Context) string {
+	if info := infoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// setClientID tells the access log who asked, once the handler knows.
+func setClientID(ctx context.Context, id string) {
+	if info := infoFrom(ctx); info != nil {
+		info.clientID = id
+	}
+}
+
+// validRequestID accepts a caller's X-Request-ID only if it is short and made
+// of safe characters, so it cannot inject into logs.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
