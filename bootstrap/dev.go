@@ -49,7 +49,7 @@ var DevModule = fx.Module("dev",
 			if err != nil {
 				return nil, err
 			}
-			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
+			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Algorithms: jwtauth.DefaultAlgorithms, Keys: keys, CacheSize: 1000}, logger.Named("jwt"))
 			if err != nil {
 				return nil, err
 			}
