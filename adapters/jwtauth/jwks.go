@@ -50,8 +50,8 @@ func (s SkippedKey) String() string {
 type verificationKey struct {
 	index int // position in "keys"
 	kid   string
-	alg string // the JWK's "alg", empty when unrestricted
-	key crypto.PublicKey
+	alg   string // the JWK's "alg", empty when unrestricted
+	key   crypto.PublicKey
 	// fingerprint identifies kid, alg and key material together, so a key
 	// that leaves the set (or changes under the same kid) is noticed.
 	fingerprint string
