@@ -65,7 +65,9 @@ func paths(t *testing.T, kit *testkit.Kit, doc []byte, algs []string, logger *za
 	return map[string]*jwtauth.Verifier{"File": fromFile, "URL": fromURL}
 }
 
-func header(alg, kid string) map[string]any { return map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"} }
+func header(alg, kid string) map[string]any {
+	return map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"}
+}
 
 func with(m map[string]any, extra map[string]any) map[string]any {
 	out := maps.Clone(m)
@@ -282,8 +284,12 @@ func TestWidenedAllowList(t *testing.T) {
 		testkit.PublicJWK(kit.Ed.Public(), "ed", nil),
 	)
 	claims := testkit.Claims(testkit.ClientA)
-	sign := func(key crypto.Signer, alg, kid string) string { return testkit.SignWith(key, header(alg, kid), claims) }
-	pss := func(alg string, salt int) string { return testkit.SignPSSSalt(kit.RSA, header(alg, "rsa"), claims, salt) }
+	sign := func(key crypto.Signer, alg, kid string) string {
+		return testkit.SignWith(key, header(alg, kid), claims)
+	}
+	pss := func(alg string, salt int) string {
+		return testkit.SignPSSSalt(kit.RSA, header(alg, "rsa"), claims, salt)
+	}
 	tests := []struct {
 		name  string
 		token string
