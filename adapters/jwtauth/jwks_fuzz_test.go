@@ -1,0 +1,77 @@
+package jwtauth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+// FuzzJWKS feeds arbitrary bytes as a JWKS file and as a JWKS URL's body:
+// neither may panic, both must judge every key alike, and every key kept must
+// be one RFC 7518 allows for verification.
+func FuzzJWKS(f *testing.F) {
+	f.Add([]byte(`{"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"k","n":"AQAB","e":"AQABAAAAAAABAAE"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","kid":"k","crv":"P-256","x":"AAAA"}]}`))
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(*body.Load())
+	}))
+	f.Cleanup(srv.Close)
+	dir := f.TempDir()
+	file := filepath.Join(dir, "jwks.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fromFile := newSource(zap.NewNop())
+		fromFile.file = file
+		fileSet, fileErr := fromFile.loadFile()
+
+		body.Store(&data)
+		fromURL := newSource(zap.NewNop())
+		fromURL.url, fromURL.client = srv.URL, srv.Client()
+		urlErr := fromURL.fetchOnce(context.Background())
+		if (fileErr == nil) != (urlErr == nil) {
+			t.Fatalf("file and URL disagree: %v / %v", fileErr, urlErr)
+		}
+		if fileErr != nil {
+			return
+		}
+		urlSet := fromURL.current.Load().set
+		if !slices.Equal(fileSet.skipped, urlSet.skipped) || len(fileSet.keys) != len(urlSet.keys) {
+			t.Fatalf("file and URL disagree: %v / %v", fileSet.skipped, urlSet.skipped)
+		}
+		for i, k := range fileSet.keys {
+			if k.fingerprint != urlSet.keys[i].fingerprint || k.kid == "" {
+				t.Fatalf("key %d differs or has no kid", i)
+			}
+			switch key := k.key.(type) {
+			case *rsa.PublicKey:
+				if key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0 {
+					t.Fatalf("weak RSA key kept: %d bits, e=%d", key.N.BitLen(), key.E)
+				}
+			case *ecdsa.PublicKey:
+				if _, err := key.ECDH(); err != nil {
+					t.Fatalf("invalid EC key kept: %v", err)
+				}
+			case ed25519.PublicKey:
+				if len(key) != ed25519.PublicKeySize {
+					t.Fatal("short Ed25519 key kept")
+				}
+			default:
+				t.Fatalf("unexpected key type %T", key)
+			}
+		}
+	})
+}
