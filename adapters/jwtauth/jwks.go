@@ -232,12 +232,9 @@ func deref(s *string) string {
 	return *s
 }
 
-// signatureOps and encryptionOps are the key_ops values that agree with
-// "use":"sig" and "use":"enc" (RFC 7517 section 4.3).
-var (
-	signatureOps  = []string{"sign", "verify"}
-	encryptionOps = []string{"encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
-)
+// signatureOps are the key_ops values that agree with "use":"sig" (RFC 7517
+// section 4.3); a key whose "use" is anything else is refused before.
+var signatureOps = []string{"sign", "verify"}
 
 // usableForVerify applies "use" (RFC 7517 section 4.2) and "key_ops"
 // (section 4.3): a key meant for something else, or whose two members

@@ -6,18 +6,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -50,6 +48,7 @@ func paths(t *testing.T, kit *testkit.Kit, doc []byte, algs []string, logger *za
 	if algs != nil {
 		cfg.Algorithms = algs
 	}
+	fromFileAlgs := cfg.Algorithms
 	cfg.JWKSFile = testkit.WriteJWKS(t, t.TempDir(), doc)
 	fromFile, err := jwtauth.NewVerifier(cfg, logger)
 	require.NoError(t, err)
@@ -58,7 +57,8 @@ func paths(t *testing.T, kit *testkit.Kit, doc []byte, algs []string, logger *za
 	var served atomic.Pointer[[]byte]
 	served.Store(&doc)
 	srv := serveJWKS(t, &served)
-	cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSUnknownKIDInterval = "", srv.URL, time.Hour, time.Hour
+	cfg = kit.URLConfig(srv.URL)
+	cfg.Algorithms = fromFileAlgs
 	fromURL, err := jwtauth.NewVerifier(cfg, logger)
 	require.NoError(t, err)
 	t.Cleanup(fromURL.Close)
@@ -67,18 +67,6 @@ func paths(t *testing.T, kit *testkit.Kit, doc []byte, algs []string, logger *za
 
 func header(alg, kid string) map[string]any {
 	return map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"}
-}
-
-func with(m map[string]any, extra map[string]any) map[string]any {
-	out := maps.Clone(m)
-	for k, v := range extra {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 func flipLowBit(s string) string {
@@ -124,88 +112,88 @@ func TestJWKMembers(t *testing.T) {
 		reason    string // part of the skip reason
 	}{
 		// use (RFC 7517 section 4.2)
-		{"UseSig", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": "sig"}), rsTok, true, ""},
-		{"UseEncNoAlg", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": "enc"}), rsTok, false, `"use" is "enc"`},
-		{"UseEncWithAlg", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": "enc", "alg": "RS256"}), rsTok, false, `"use" is "enc"`},
-		{"UseUnregistered", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": "signature"}), rsTok, false, `"use" is "signature"`},
-		{"UseEmpty", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": ""}), rsTok, false, `"use" is ""`},
-		{"UseCaseVariant", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": "SIG"}), rsTok, false, `"use" is "SIG"`},
-		{"UseNotString", "RFC 7517 §4.2", with(rsaJWK, map[string]any{"use": 1}), rsTok, false, "not a JWK object"},
-		{"UseEncOnEC", "RFC 7517 §4.2", with(ecJWK, map[string]any{"use": "enc"}), esTok, false, `"use" is "enc"`},
-		{"UseEncOnEd25519", "RFC 7517 §4.2", with(edJWK, map[string]any{"use": "enc"}), edTok, false, `"use" is "enc"`},
+		{"UseSig", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": "sig"}), rsTok, true, ""},
+		{"UseEncNoAlg", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": "enc"}), rsTok, false, `"use" is "enc"`},
+		{"UseEncWithAlg", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": "enc", "alg": "RS256"}), rsTok, false, `"use" is "enc"`},
+		{"UseUnregistered", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": "signature"}), rsTok, false, `"use" is "signature"`},
+		{"UseEmpty", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": ""}), rsTok, false, `"use" is ""`},
+		{"UseCaseVariant", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": "SIG"}), rsTok, false, `"use" is "SIG"`},
+		{"UseNotString", "RFC 7517 §4.2", testkit.With(rsaJWK, map[string]any{"use": 1}), rsTok, false, "not a JWK object"},
+		{"UseEncOnEC", "RFC 7517 §4.2", testkit.With(ecJWK, map[string]any{"use": "enc"}), esTok, false, `"use" is "enc"`},
+		{"UseEncOnEd25519", "RFC 7517 §4.2", testkit.With(edJWK, map[string]any{"use": "enc"}), edTok, false, `"use" is "enc"`},
 		// key_ops (RFC 7517 section 4.3)
-		{"KeyOpsVerify", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{"verify"}}), rsTok, true, ""},
-		{"KeyOpsSignVerify", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{"sign", "verify"}}), rsTok, true, ""},
-		{"KeyOpsSignOnly", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{"sign"}}), rsTok, false, `does not include "verify"`},
-		{"KeyOpsEncrypt", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{"encrypt", "wrapKey"}}), rsTok, false, `does not include "verify"`},
-		{"KeyOpsEmpty", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{}}), rsTok, false, `does not include "verify"`},
-		{"KeyOpsRepeated", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{"verify", "verify"}}), rsTok, false, "repeats"},
-		{"KeyOpsNotArray", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": "verify"}), rsTok, false, "not a JWK object"},
-		{"KeyOpsCaseVariant", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"key_ops": []string{"Verify"}}), rsTok, false, `does not include "verify"`},
+		{"KeyOpsVerify", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{"verify"}}), rsTok, true, ""},
+		{"KeyOpsSignVerify", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{"sign", "verify"}}), rsTok, true, ""},
+		{"KeyOpsSignOnly", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{"sign"}}), rsTok, false, `does not include "verify"`},
+		{"KeyOpsEncrypt", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{"encrypt", "wrapKey"}}), rsTok, false, `does not include "verify"`},
+		{"KeyOpsEmpty", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{}}), rsTok, false, `does not include "verify"`},
+		{"KeyOpsRepeated", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{"verify", "verify"}}), rsTok, false, "repeats"},
+		{"KeyOpsNotArray", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": "verify"}), rsTok, false, "not a JWK object"},
+		{"KeyOpsCaseVariant", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"key_ops": []string{"Verify"}}), rsTok, false, `does not include "verify"`},
 		// use and key_ops together must agree (RFC 7517 section 4.3)
-		{"UseSigKeyOpsVerify", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"use": "sig", "key_ops": []string{"verify"}}), rsTok, true, ""},
-		{"UseSigKeyOpsVerifyEncrypt", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"use": "sig", "key_ops": []string{"verify", "encrypt"}}), rsTok, false, "disagrees"},
-		{"UseSigKeyOpsDecrypt", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"use": "sig", "key_ops": []string{"decrypt"}}), rsTok, false, "disagrees"},
-		{"UseEncKeyOpsVerify", "RFC 7517 §4.3", with(rsaJWK, map[string]any{"use": "enc", "key_ops": []string{"verify"}}), rsTok, false, `"use" is "enc"`},
+		{"UseSigKeyOpsVerify", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"use": "sig", "key_ops": []string{"verify"}}), rsTok, true, ""},
+		{"UseSigKeyOpsVerifyEncrypt", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"use": "sig", "key_ops": []string{"verify", "encrypt"}}), rsTok, false, "disagrees"},
+		{"UseSigKeyOpsDecrypt", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"use": "sig", "key_ops": []string{"decrypt"}}), rsTok, false, "disagrees"},
+		{"UseEncKeyOpsVerify", "RFC 7517 §4.3", testkit.With(rsaJWK, map[string]any{"use": "enc", "key_ops": []string{"verify"}}), rsTok, false, `"use" is "enc"`},
 		// alg (RFC 7517 section 4.4, RFC 7518 section 3.1)
-		{"AlgMatches", "RFC 7517 §4.4", with(rsaJWK, map[string]any{"alg": "RS256"}), rsTok, true, ""},
-		{"AlgOfAnotherFamily", "RFC 7518 §3.1", with(rsaJWK, map[string]any{"alg": "ES256"}), rsTok, false, `alg "ES256" does not fit`},
-		{"AlgForEncryption", "RFC 7518 §4.1", with(rsaJWK, map[string]any{"alg": "RSA-OAEP"}), rsTok, false, `alg "RSA-OAEP" is not a supported`},
-		{"AlgSymmetric", "RFC 8725 §3.1", with(rsaJWK, map[string]any{"alg": "HS256"}), rsTok, false, `alg "HS256" is not a supported`},
-		{"AlgNone", "RFC 8725 §3.1", with(rsaJWK, map[string]any{"alg": "none"}), rsTok, false, `alg "none" is not a supported`},
-		{"AlgES384OnP256", "RFC 7518 §3.4", with(ecJWK, map[string]any{"alg": "ES384"}), esTok, false, `alg "ES384" does not fit a EC P-256`},
-		{"AlgEdDSAOnEC", "RFC 8037 §3.1", with(ecJWK, map[string]any{"alg": "EdDSA"}), esTok, false, `alg "EdDSA" does not fit`},
-		{"AlgES256OnEd25519", "RFC 8037 §3.1", with(edJWK, map[string]any{"alg": "ES256"}), edTok, false, `alg "ES256" does not fit`},
+		{"AlgMatches", "RFC 7517 §4.4", testkit.With(rsaJWK, map[string]any{"alg": "RS256"}), rsTok, true, ""},
+		{"AlgOfAnotherFamily", "RFC 7518 §3.1", testkit.With(rsaJWK, map[string]any{"alg": "ES256"}), rsTok, false, `alg "ES256" does not fit`},
+		{"AlgForEncryption", "RFC 7518 §4.1", testkit.With(rsaJWK, map[string]any{"alg": "RSA-OAEP"}), rsTok, false, `alg "RSA-OAEP" is not a supported`},
+		{"AlgSymmetric", "RFC 8725 §3.1", testkit.With(rsaJWK, map[string]any{"alg": "HS256"}), rsTok, false, `alg "HS256" is not a supported`},
+		{"AlgNone", "RFC 8725 §3.1", testkit.With(rsaJWK, map[string]any{"alg": "none"}), rsTok, false, `alg "none" is not a supported`},
+		{"AlgES384OnP256", "RFC 7518 §3.4", testkit.With(ecJWK, map[string]any{"alg": "ES384"}), esTok, false, `alg "ES384" does not fit a EC P-256`},
+		{"AlgEdDSAOnEC", "RFC 8037 §3.1", testkit.With(ecJWK, map[string]any{"alg": "EdDSA"}), esTok, false, `alg "EdDSA" does not fit`},
+		{"AlgES256OnEd25519", "RFC 8037 §3.1", testkit.With(edJWK, map[string]any{"alg": "ES256"}), edTok, false, `alg "ES256" does not fit`},
 		// RSA key size (RFC 7518 section 3.3)
 		{"RSA2048", "RFC 7518 §3.3", rsaJWK, rsTok, true, ""},
 		{"RSA1024", "RFC 7518 §3.3", jwk1024, tok1024, false, "RSA key is 1024 bits"},
 		{"RSA2040", "RFC 7518 §3.3", jwk2040, tok2040, false, "RSA key is 2040 bits"},
 		{"RSA2047", "RFC 7518 §3.3", jwk2047, tok2047, false, "RSA key is 2047 bits"},
 		// RSA members: Base64urlUInt (RFC 7518 sections 2, 6.3.1)
-		{"RSAExponentOver64Bits", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": "AQABAAAAAAABAAE"}), rsTok, false, "RSA exponent"},
-		{"RSAExponentOver32Bits", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": "AQABAAE"}), rsTok, false, "RSA exponent"},
-		{"RSAExponent2To31Plus1", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": b64([]byte{0x80, 0, 0, 1})}), rsTok, false, "RSA exponent"},
-		{"RSAExponentOne", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": "AQ"}), rsTok, false, "RSA exponent"},
-		{"RSAExponentTwo", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": "Ag"}), rsTok, false, "RSA exponent"},
-		{"RSAExponentEven", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": "AQAA"}), rsTok, false, "RSA exponent"},
-		{"RSAExponentZero", "RFC 7518 §2", with(rsaJWK, map[string]any{"e": "AA"}), rsTok, false, "leading zero"},
-		{"RSAExponentLeadingZero", "RFC 7518 §2", with(rsaJWK, map[string]any{"e": "AAEAAQ"}), rsTok, false, "leading zero"},
-		{"RSAExponentMissing", "RFC 7518 §6.3.1.2", with(rsaJWK, map[string]any{"e": nil}), rsTok, false, `no "e"`},
-		{"RSAModulusLeadingZero", "RFC 7518 §6.3.1.1", with(rsaJWK, map[string]any{"n": b64(append([]byte{0}, n...))}), rsTok, false, "leading zero"},
-		{"RSAModulusMissing", "RFC 7518 §6.3.1.1", with(rsaJWK, map[string]any{"n": nil}), rsTok, false, `no "n"`},
-		{"RSAModulusNumber", "RFC 7518 §6.3.1.1", with(rsaJWK, map[string]any{"n": 12345}), rsTok, false, "not a JWK object"},
+		{"RSAExponentOver64Bits", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": "AQABAAAAAAABAAE"}), rsTok, false, "RSA exponent"},
+		{"RSAExponentOver32Bits", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": "AQABAAE"}), rsTok, false, "RSA exponent"},
+		{"RSAExponent2To31Plus1", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": b64([]byte{0x80, 0, 0, 1})}), rsTok, false, "RSA exponent"},
+		{"RSAExponentOne", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": "AQ"}), rsTok, false, "RSA exponent"},
+		{"RSAExponentTwo", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": "Ag"}), rsTok, false, "RSA exponent"},
+		{"RSAExponentEven", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": "AQAA"}), rsTok, false, "RSA exponent"},
+		{"RSAExponentZero", "RFC 7518 §2", testkit.With(rsaJWK, map[string]any{"e": "AA"}), rsTok, false, "leading zero"},
+		{"RSAExponentLeadingZero", "RFC 7518 §2", testkit.With(rsaJWK, map[string]any{"e": "AAEAAQ"}), rsTok, false, "leading zero"},
+		{"RSAExponentMissing", "RFC 7518 §6.3.1.2", testkit.With(rsaJWK, map[string]any{"e": nil}), rsTok, false, `no "e"`},
+		{"RSAModulusLeadingZero", "RFC 7518 §6.3.1.1", testkit.With(rsaJWK, map[string]any{"n": b64(append([]byte{0}, n...))}), rsTok, false, "leading zero"},
+		{"RSAModulusMissing", "RFC 7518 §6.3.1.1", testkit.With(rsaJWK, map[string]any{"n": nil}), rsTok, false, `no "n"`},
+		{"RSAModulusNumber", "RFC 7518 §6.3.1.1", testkit.With(rsaJWK, map[string]any{"n": 12345}), rsTok, false, "not a JWK object"},
 		// base64url of key members (RFC 7515 section 2, RFC 7517 section 1.1)
-		{"Base64Padded", "RFC 7515 §2", with(rsaJWK, map[string]any{"n": b64(n) + "=="}), rsTok, false, "not unpadded base64url"},
-		{"Base64StandardAlphabet", "RFC 7515 §2", with(rsaJWK, map[string]any{"n": base64.RawStdEncoding.EncodeToString(n)}), rsTok, base64.RawStdEncoding.EncodeToString(n) == b64(n), "not unpadded base64url"},
-		{"Base64LineBreak", "RFC 7515 §2", with(rsaJWK, map[string]any{"n": b64(n)[:64] + "\n" + b64(n)[64:]}), rsTok, false, "not unpadded base64url"},
-		{"Base64NonCanonicalBits", "RFC 7515 §2", with(rsaJWK, map[string]any{"n": flipLowBit(b64(n))}), rsTok, false, "not canonical base64url"},
-		{"Base64Empty", "RFC 7515 §2", with(rsaJWK, map[string]any{"e": ""}), rsTok, false, "not canonical base64url"},
-		{"Base64ECPadded", "RFC 7515 §2", with(ecJWK, map[string]any{"x": b64(x) + "="}), esTok, false, "not unpadded base64url"},
-		{"Base64EdNonCanonicalBits", "RFC 7515 §2", with(edJWK, map[string]any{"x": flipLowBit(edJWK["x"].(string))}), edTok, false, "not canonical base64url"},
+		{"Base64Padded", "RFC 7515 §2", testkit.With(rsaJWK, map[string]any{"n": b64(n) + "=="}), rsTok, false, "not unpadded base64url"},
+		{"Base64StandardAlphabet", "RFC 7515 §2", testkit.With(rsaJWK, map[string]any{"n": base64.RawStdEncoding.EncodeToString(n)}), rsTok, base64.RawStdEncoding.EncodeToString(n) == b64(n), "not unpadded base64url"},
+		{"Base64LineBreak", "RFC 7515 §2", testkit.With(rsaJWK, map[string]any{"n": b64(n)[:64] + "\n" + b64(n)[64:]}), rsTok, false, "not unpadded base64url"},
+		{"Base64NonCanonicalBits", "RFC 7515 §2", testkit.With(rsaJWK, map[string]any{"n": flipLowBit(b64(n))}), rsTok, false, "not canonical base64url"},
+		{"Base64Empty", "RFC 7515 §2", testkit.With(rsaJWK, map[string]any{"e": ""}), rsTok, false, "not canonical base64url"},
+		{"Base64ECPadded", "RFC 7515 §2", testkit.With(ecJWK, map[string]any{"x": b64(x) + "="}), esTok, false, "not unpadded base64url"},
+		{"Base64EdNonCanonicalBits", "RFC 7515 §2", testkit.With(edJWK, map[string]any{"x": flipLowBit(edJWK["x"].(string))}), edTok, false, "not canonical base64url"},
 		// EC members (RFC 7518 section 6.2.1)
 		{"ECValid", "RFC 7518 §6.2.1", ecJWK, esTok, true, ""},
-		{"ECMissingY", "RFC 7518 §6.2.1.3", with(ecJWK, map[string]any{"y": nil}), esTok, false, `no "y"`},
-		{"ECMissingX", "RFC 7518 §6.2.1.2", with(ecJWK, map[string]any{"x": nil}), esTok, false, `no "x"`},
-		{"ECMissingCurve", "RFC 7518 §6.2.1.1", with(ecJWK, map[string]any{"crv": nil}), esTok, false, `"crv" ""`},
-		{"ECUnknownCurve", "RFC 7518 §6.2.1.1", with(ecJWK, map[string]any{"crv": "secp256k1"}), esTok, false, `"crv" "secp256k1"`},
-		{"ECCurveOfOtherSize", "RFC 7518 §6.2.1.2", with(ecJWK, map[string]any{"crv": "P-384"}), esTok, false, "needs exactly 48"},
-		{"ECCoordinateLeadingZero", "RFC 7518 §6.2.1.2", with(ecJWK, map[string]any{"x": b64(append([]byte{0}, x...))}), esTok, false, "needs exactly 32"},
-		{"ECCoordinateShort", "RFC 7518 §6.2.1.2", with(ecJWK, map[string]any{"y": b64(y[1:])}), esTok, false, "needs exactly 32"},
-		{"ECPointNotOnCurve", "RFC 7518 §6.2.1", with(ecJWK, map[string]any{"y": b64(offCurve)}), esTok, false, "not on P-256"},
-		{"ECPointAtInfinity", "RFC 7518 §6.2.1", with(ecJWK, map[string]any{"x": b64(make([]byte, 32)), "y": b64(make([]byte, 32))}), esTok, false, "not on P-256"},
+		{"ECMissingY", "RFC 7518 §6.2.1.3", testkit.With(ecJWK, map[string]any{"y": nil}), esTok, false, `no "y"`},
+		{"ECMissingX", "RFC 7518 §6.2.1.2", testkit.With(ecJWK, map[string]any{"x": nil}), esTok, false, `no "x"`},
+		{"ECMissingCurve", "RFC 7518 §6.2.1.1", testkit.With(ecJWK, map[string]any{"crv": nil}), esTok, false, `"crv" ""`},
+		{"ECUnknownCurve", "RFC 7518 §6.2.1.1", testkit.With(ecJWK, map[string]any{"crv": "secp256k1"}), esTok, false, `"crv" "secp256k1"`},
+		{"ECCurveOfOtherSize", "RFC 7518 §6.2.1.2", testkit.With(ecJWK, map[string]any{"crv": "P-384"}), esTok, false, "needs exactly 48"},
+		{"ECCoordinateLeadingZero", "RFC 7518 §6.2.1.2", testkit.With(ecJWK, map[string]any{"x": b64(append([]byte{0}, x...))}), esTok, false, "needs exactly 32"},
+		{"ECCoordinateShort", "RFC 7518 §6.2.1.2", testkit.With(ecJWK, map[string]any{"y": b64(y[1:])}), esTok, false, "needs exactly 32"},
+		{"ECPointNotOnCurve", "RFC 7518 §6.2.1", testkit.With(ecJWK, map[string]any{"y": b64(offCurve)}), esTok, false, "not on P-256"},
+		{"ECPointAtInfinity", "RFC 7518 §6.2.1", testkit.With(ecJWK, map[string]any{"x": b64(make([]byte, 32)), "y": b64(make([]byte, 32))}), esTok, false, "not on P-256"},
 		// OKP members (RFC 8037 section 2)
 		{"Ed25519Valid", "RFC 8037 §2", edJWK, edTok, true, ""},
-		{"Ed448", "RFC 8037 §2", with(edJWK, map[string]any{"crv": "Ed448", "x": b64(make([]byte, 57))}), edTok, false, `"crv" "Ed448"`},
-		{"X25519", "RFC 8037 §2", with(edJWK, map[string]any{"crv": "X25519"}), edTok, false, `"crv" "X25519"`},
-		{"Ed25519Short", "RFC 8037 §2", with(edJWK, map[string]any{"x": b64(kit.Ed.Public().(ed25519.PublicKey)[:31])}), edTok, false, "is 31 octets"},
+		{"Ed448", "RFC 8037 §2", testkit.With(edJWK, map[string]any{"crv": "Ed448", "x": b64(make([]byte, 57))}), edTok, false, `"crv" "Ed448"`},
+		{"X25519", "RFC 8037 §2", testkit.With(edJWK, map[string]any{"crv": "X25519"}), edTok, false, `"crv" "X25519"`},
+		{"Ed25519Short", "RFC 8037 §2", testkit.With(edJWK, map[string]any{"x": b64(kit.Ed.Public().(ed25519.PublicKey)[:31])}), edTok, false, "is 31 octets"},
 		// kty (RFC 7517 section 4.1, RFC 7518 section 6.1)
-		{"KtyMissing", "RFC 7517 §4.1", with(rsaJWK, map[string]any{"kty": nil}), rsTok, false, `no "kty"`},
-		{"KtyUnknown", "RFC 7518 §6.1", with(rsaJWK, map[string]any{"kty": "XYZ"}), rsTok, false, `unknown "kty" "XYZ"`},
-		{"KtyCaseVariant", "RFC 7518 §6.1", with(rsaJWK, map[string]any{"kty": "rsa"}), rsTok, false, `unknown "kty" "rsa"`},
+		{"KtyMissing", "RFC 7517 §4.1", testkit.With(rsaJWK, map[string]any{"kty": nil}), rsTok, false, `no "kty"`},
+		{"KtyUnknown", "RFC 7518 §6.1", testkit.With(rsaJWK, map[string]any{"kty": "XYZ"}), rsTok, false, `unknown "kty" "XYZ"`},
+		{"KtyCaseVariant", "RFC 7518 §6.1", testkit.With(rsaJWK, map[string]any{"kty": "rsa"}), rsTok, false, `unknown "kty" "rsa"`},
 		{"KtyOct", "RFC 8725 §3.1", map[string]any{"kty": "oct", "kid": "t", "k": b64([]byte("secret"))}, rsTok, false, `"kty":"oct"`},
 		// kid (RFC 7517 section 4.5)
-		{"KidMissing", "RFC 7517 §4.5", with(rsaJWK, map[string]any{"kid": nil}), rsTok, false, `no "kid"`},
-		{"KidNotString", "RFC 7517 §4.5", with(rsaJWK, map[string]any{"kid": 7}), rsTok, false, "not a JWK object"},
+		{"KidMissing", "RFC 7517 §4.5", testkit.With(rsaJWK, map[string]any{"kid": nil}), rsTok, false, `no "kid"`},
+		{"KidNotString", "RFC 7517 §4.5", testkit.With(rsaJWK, map[string]any{"kid": 7}), rsTok, false, "not a JWK object"},
 	}
 	filler := testkit.PublicJWK(ec, kit.KID, nil)
 	for _, tt := range tests {
@@ -235,8 +223,7 @@ func TestJWKMembers(t *testing.T) {
 func TestDuplicateKID(t *testing.T) {
 	t.Parallel()
 	kit := testkit.New(t)
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
+	other := testkit.ECKey(t, elliptic.P256())
 	claims := testkit.Claims(testkit.ClientA)
 	filler := testkit.PublicJWK(kit.Ed.Public(), kit.EdKID, nil)
 	t.Run("SameType", func(t *testing.T) {
@@ -272,10 +259,8 @@ func TestDuplicateKID(t *testing.T) {
 func TestWidenedAllowList(t *testing.T) {
 	t.Parallel()
 	kit := testkit.New(t)
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	require.NoError(t, err)
-	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	require.NoError(t, err)
+	p384 := testkit.ECKey(t, elliptic.P384())
+	p521 := testkit.ECKey(t, elliptic.P521())
 	doc := testkit.JWKS(
 		testkit.PublicJWK(&kit.Key.PublicKey, "p256", nil),
 		testkit.PublicJWK(&p384.PublicKey, "p384", nil),
@@ -426,20 +411,11 @@ func TestScopeGrammar(t *testing.T) {
 			require.NoError(t, err, "the token is valid; only its scope grants nothing")
 			require.Equal(t, tt.want, p.Scopes)
 			var forbidden *domain.ForbiddenError
-			if !slicesContains(tt.want, domain.ScopeCompositionRead) {
+			if !slices.Contains(tt.want, domain.ScopeCompositionRead) {
 				require.True(t, errors.As(p.Require(domain.ScopeCompositionRead), &forbidden))
 			}
 		})
 	}
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // TestOneBadKeyKeepsTheRest: an unusable key is skipped, logged with its kid
@@ -509,7 +485,7 @@ func TestNoUsableKey(t *testing.T) {
 	var served atomic.Pointer[[]byte]
 	served.Store(&doc)
 	srv := serveJWKS(t, &served)
-	cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSUnknownKIDInterval = "", srv.URL, time.Hour, time.Hour
+	cfg = kit.URLConfig(srv.URL)
 	v, err := jwtauth.NewVerifier(cfg, nil)
 	require.NoError(t, err, "a URL may get good keys later")
 	t.Cleanup(v.Close)

@@ -2,9 +2,7 @@ package jwtauth_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,8 +23,7 @@ import (
 func TestKeyLeavingTheSet(t *testing.T) {
 	t.Parallel()
 	kit := testkit.New(t)
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
+	other := testkit.ECKey(t, elliptic.P256())
 	claims := testkit.Claims(testkit.ClientA)
 	ecJWK := testkit.PublicJWK(&kit.Key.PublicKey, "a", nil)
 	rsaJWK := testkit.PublicJWK(&kit.RSA.PublicKey, "b", nil)
@@ -51,7 +48,8 @@ func TestKeyLeavingTheSet(t *testing.T) {
 					if source == "File" {
 						cfg.JWKSFile = testkit.WriteJWKS(t, t.TempDir(), before)
 					} else {
-						cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSUnknownKIDInterval = "", serveJWKS(t, &served).URL, time.Hour, time.Hour
+						cfg = kit.URLConfig(serveJWKS(t, &served).URL)
+						cfg.CacheSize = cache
 					}
 					v, err := jwtauth.NewVerifier(cfg, nil)
 					require.NoError(t, err)
@@ -128,9 +126,7 @@ func TestReadinessRecoversAfterRefresh(t *testing.T) {
 		t.Parallel()
 		kit := testkit.New(t)
 		srv, _ := flaky(t, kit, map[int32]bool{2: true})
-		cfg := kit.VerifierConfig()
-		cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSUnknownKIDInterval = "", srv.URL, time.Hour, time.Hour
-		v, err := jwtauth.NewVerifier(cfg, nil)
+		v, err := jwtauth.NewVerifier(kit.URLConfig(srv.URL), nil)
 		require.NoError(t, err)
 		t.Cleanup(v.Close)
 
@@ -148,8 +144,8 @@ func TestReadinessRecoversAfterRefresh(t *testing.T) {
 		t.Parallel()
 		kit := testkit.New(t)
 		srv, requests := flaky(t, kit, map[int32]bool{1: true})
-		cfg := kit.VerifierConfig()
-		cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSUnknownKIDInterval = "", srv.URL, 20*time.Millisecond, time.Hour
+		cfg := kit.URLConfig(srv.URL)
+		cfg.JWKSRefresh = 20 * time.Millisecond
 		v, err := jwtauth.NewVerifier(cfg, nil)
 		require.NoError(t, err)
 		t.Cleanup(v.Close)

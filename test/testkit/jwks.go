@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -73,14 +74,42 @@ func PublicJWK(pub crypto.PublicKey, kid string, extra map[string]any) map[strin
 	default:
 		panic("testkit: unsupported key type")
 	}
+	return With(m, extra)
+}
+
+// With returns a copy of the JSON object m with extra members set; an extra
+// member with a nil value is removed.
+func With(m, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(m)+len(extra))
+	for name, v := range m {
+		out[name] = v
+	}
 	for name, v := range extra {
 		if v == nil {
-			delete(m, name)
+			delete(out, name)
 		} else {
-			m[name] = v
+			out[name] = v
 		}
 	}
-	return m
+	return out
+}
+
+// ECKey returns a fresh ECDSA key on curve.
+func ECKey(t testing.TB, curve elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// URLConfig is VerifierConfig reading the keys from url instead of the file,
+// refreshed hourly.
+func (k *Kit) URLConfig(url string) jwtauth.Config {
+	cfg := k.VerifierConfig()
+	cfg.JWKSFile, cfg.JWKSURL, cfg.JWKSRefresh, cfg.JWKSUnknownKIDInterval = "", url, time.Hour, time.Hour
+	return cfg
 }
 
 // JWKS returns a JWK Set document holding keys.
