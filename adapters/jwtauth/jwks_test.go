@@ -364,9 +364,7 @@ func TestInvalidUTF8(t *testing.T) {
 				require.Equal(t, tt.subject, p.Subject)
 				return
 			}
-			var authErr *domain.AuthError
-			require.True(t, errors.As(err, &authErr), "want AuthError, got %v", err)
-			require.Equal(t, tt.reason, authErr.Reason)
+			requireRefused(t, err, tt.reason)
 		})
 	}
 }
@@ -517,6 +515,15 @@ func TestBadJWKSFileIsOneLine(t *testing.T) {
 			require.Contains(t, err.Error(), cfg.JWKSFile)
 		})
 	}
+}
+
+// requireRefused asserts err is the token refusal logged with reason.
+func requireRefused(t *testing.T, err error, reason string) {
+	t.Helper()
+	var authErr *domain.AuthError
+	require.True(t, errors.As(err, &authErr), "want AuthError, got %v", err)
+	require.Equal(t, domain.CredentialToken, authErr.Credential)
+	require.Equal(t, reason, authErr.Reason)
 }
 
 func mustJSON(t *testing.T, v any) []byte {

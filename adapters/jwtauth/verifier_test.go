@@ -2,7 +2,6 @@ package jwtauth_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
-	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -83,10 +81,7 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
 			_, err := v.Verify(context.Background(), tc.Token)
-			var authErr *domain.AuthError
-			require.True(t, errors.As(err, &authErr), "want AuthError, got %v", err)
-			require.Equal(t, domain.CredentialToken, authErr.Credential)
-			require.Equal(t, tc.Reason, authErr.Reason)
+			requireRefused(t, err, tc.Reason)
 		})
 	}
 }
