@@ -21,7 +21,7 @@ import (
 // cached token, cached finished job, ETag and JSON, with logging on.
 func BenchmarkGetFinishedJob(b *testing.B) {
 	kit := testkit.New(b)
-	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 1000}, nil)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms, JWKSFile: kit.JWKSFile, CacheSize: 1000}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -57,7 +57,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	kit := testkit.New(t)
-	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms, JWKSFile: kit.JWKSFile}, nil)
 	require.NoError(t, err)
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)

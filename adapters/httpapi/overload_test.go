@@ -43,7 +43,7 @@ func serveWith(t *testing.T, repo ports.JobRepository, limits ports.RateLimiter,
 	edits ...func(*httpapi.ServerConfig)) (string, *testkit.Kit, domain.Job) {
 	t.Helper()
 	kit := testkit.New(t)
-	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, CacheSize: 100}, nil)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms, JWKSFile: kit.JWKSFile, CacheSize: 100}, nil)
 	require.NoError(t, err)
 	t.Cleanup(verifier.Close)
 	clients, err := apikey.Load(kit.KeysFile)

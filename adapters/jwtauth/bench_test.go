@@ -23,7 +23,7 @@ func BenchmarkVerify(b *testing.B) {
 		{"CachedHit", "ES256", kit.KID, 100},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+			v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms,
 				JWKSFile: kit.JWKSFile, CacheSize: tc.cache}, nil)
 			if err != nil {
 				b.Fatal(err)

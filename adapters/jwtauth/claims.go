@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
 )
@@ -31,6 +33,9 @@ var errClaims = errors.New("invalid claims")
 // case-variant of a registered claim is just an unknown claim), dates must be
 // JSON numbers, and strings must be strings.
 func (c *Claims) UnmarshalJSON(data []byte) error {
+	if !validJSONText(data) {
+		return fmt.Errorf("%w: payload is not valid UTF-8 (RFC 7519 section 7.2)", errClaims)
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("%w: payload is not a JSON object", errClaims)
@@ -116,9 +121,84 @@ func audience(v json.RawMessage) (gojwt.ClaimStrings, error) {
 	return out, nil
 }
 
-// Scopes splits the space-separated scope claim (RFC 9068 section 2.2.3).
+// Scopes returns the scope claim's tokens (RFC 9068 section 2.2.3). The
+// claim follows RFC 6749 section 3.3: tokens of %x21 / %x23-5B / %x5D-7E
+// separated by single spaces. A claim that breaks the grammar grants
+// nothing, never the part that happens to parse.
 func (c *Claims) Scopes() []string {
-	return strings.Fields(c.Scope)
+	if c.Scope == "" {
+		return nil
+	}
+	tokens := strings.Split(c.Scope, " ")
+	for _, tok := range tokens {
+		if tok == "" {
+			return nil
+		}
+		for i := 0; i < len(tok); i++ {
+			if b := tok[i]; b < 0x21 || b == 0x22 || b == 0x5C || b > 0x7E {
+				return nil
+			}
+		}
+	}
+	return tokens
+}
+
+// validJSONText reports whether data is valid UTF-8 and escapes no lone
+// UTF-16 surrogate: encoding/json would replace either with U+FFFD and
+// carry on (RFC 7515 section 5.2, RFC 7519 section 7.2, RFC 8259 section 8).
+func validJSONText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	inString, pendingHigh := false, false
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		if !inString {
+			inString = b == '"'
+			continue
+		}
+		switch {
+		case b == '"':
+			if pendingHigh {
+				return false
+			}
+			inString = false
+		case b == '\\' && i+1 < len(data):
+			i++
+			if data[i] != 'u' || i+4 >= len(data) {
+				if pendingHigh {
+					return false
+				}
+				continue
+			}
+			r, err := strconv.ParseUint(string(data[i+1:i+5]), 16, 16)
+			i += 4
+			if err != nil {
+				return false // encoding/json refuses it too
+			}
+			switch {
+			case r >= 0xD800 && r < 0xDC00:
+				if pendingHigh {
+					return false
+				}
+				pendingHigh = true
+			case r >= 0xDC00 && r < 0xE000:
+				if !pendingHigh {
+					return false
+				}
+				pendingHigh = false
+			default:
+				if pendingHigh {
+					return false
+				}
+			}
+		default:
+			if pendingHigh {
+				return false
+			}
+		}
+	}
+	return !pendingHigh
 }
 
 // Validate is called by the parser after the registered claims were checked.

@@ -15,7 +15,7 @@ import (
 // the token.
 func FuzzVerify(f *testing.F) {
 	kit := testkit.New(f)
-	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms, JWKSFile: kit.JWKSFile}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,22 +1,23 @@
 // Package jwtauth verifies RFC 9068 access tokens with golang-jwt, taking keys
-// from a JWKS (file or URL, through keyfunc/jwkset), and mints tokens for
-// development and tests.
+// from a JWK Set (file, URL or memory) that one parser validates, and mints
+// tokens for development and tests.
 package jwtauth
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	gojwt "github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
@@ -36,106 +37,74 @@ var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
 // MaxTokenLength bounds the work spent on a single token.
 const MaxTokenLength = 8 << 10
 
-// Config configures a Verifier.
+// Config configures a Verifier. Every value is explicit: NewVerifier
+// refuses what is missing or out of range instead of choosing for the caller.
 type Config struct {
-	Issuer     string
-	Audience   string
+	Issuer   string
+	Audience string
+	// Algorithms is the allow-list, a non-empty subset of SupportedAlgorithms.
 	Algorithms []string
-	Leeway     time.Duration
+	// Leeway is the clock skew tolerated on exp, nbf and iat; zero or more.
+	Leeway time.Duration
 	// Keys, when set, is used as is (development, tests).
 	Keys jwkset.Storage
 	// JWKSFile and JWKSURL name where the keys come from; exactly one of
 	// Keys, JWKSFile and JWKSURL is set.
 	JWKSFile string
 	JWKSURL  string
-	// JWKSRefresh is how often the URL is fetched again.
+	// JWKSRefresh is how often the URL is fetched again; above zero when
+	// JWKSURL is set.
 	JWKSRefresh time.Duration
 	// JWKSUnknownKIDInterval is the least time between fetches triggered by
-	// an unknown kid, so a flood of made-up kids cannot hammer the issuer.
+	// an unknown kid, so a flood of made-up kids cannot hammer the issuer;
+	// above zero when JWKSURL is set.
 	JWKSUnknownKIDInterval time.Duration
-	// CacheSize bounds the verified-token cache (entries); zero disables it.
+	// CacheSize bounds the verified-token cache (entries); zero means no
+	// cache, a negative size is refused.
 	CacheSize int
 	// Now replaces time.Now in tests.
 	Now func() time.Time
+	// HTTPClient replaces the client that fetches JWKSURL (tests).
+	HTTPClient *http.Client
 }
 
 // Verifier is a ports.TokenVerifier.
 type Verifier struct {
 	parser *gojwt.Parser
-	keys   keyfunc.Keyfunc
+	keys   *source
 	cancel context.CancelFunc
-	logger *zap.Logger
 	now    func() time.Time
 	// cache holds principals of verified tokens until they expire, keyed by
 	// the token's SHA-256: a repeat costs a hash, not a signature check, and
-	// the token itself is never stored.
-	cache        *lru.Cache[[sha256.Size]byte, domain.Principal]
+	// the token itself is never stored. An entry remembers the key-set
+	// generation it was verified under and is not used once a key left.
+	cache        *lru.Cache[[sha256.Size]byte, cached]
 	hits, misses atomic.Uint64
-	// refreshFailure is the last failed JWKS refresh, if any.
-	refreshFailure atomic.Pointer[refreshFailure]
 }
 
-type refreshFailure struct {
-	at  time.Time
-	err error
+type cached struct {
+	principal domain.Principal
+	gen       uint64
 }
 
-// NewVerifier validates cfg and loads the keys. A JWKS URL that cannot be
-// reached at start is not fatal: keys are fetched again in the background.
-func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
-	if cfg.Issuer == "" {
-		return nil, errors.New("jwt: issuer is required")
+func (cfg Config) validate() error {
+	switch {
+	case cfg.Issuer == "":
+		return errors.New("jwt: issuer is required")
+	case cfg.Audience == "":
+		return errors.New("jwt: audience is required")
+	case len(cfg.Algorithms) == 0:
+		return errors.New("jwt: the algorithm allow-list is empty")
+	case cfg.Leeway < 0:
+		return fmt.Errorf("jwt: leeway %s is negative", cfg.Leeway)
+	case cfg.CacheSize < 0:
+		return fmt.Errorf("jwt: token cache size %d is negative", cfg.CacheSize)
 	}
-	if cfg.Audience == "" {
-		return nil, errors.New("jwt: audience is required")
-	}
-	algs := cfg.Algorithms
-	if len(algs) == 0 {
-		algs = DefaultAlgorithms
-	}
-	for _, a := range algs {
+	for _, a := range cfg.Algorithms {
 		if !slices.Contains(SupportedAlgorithms, a) {
-			return nil, fmt.Errorf("jwt: algorithm %q is not allowed (choose from %s)", a, strings.Join(SupportedAlgorithms, ","))
+			return fmt.Errorf("jwt: algorithm %q is not allowed (choose from %s)", a, strings.Join(SupportedAlgorithms, ","))
 		}
 	}
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	v := &Verifier{cancel: cancel, logger: logger}
-	keys, err := loadKeys(ctx, cfg, logger, func(err error) {
-		v.refreshFailure.Store(&refreshFailure{at: time.Now(), err: err})
-	})
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	v.keys = keys
-	opts := []gojwt.ParserOption{
-		gojwt.WithValidMethods(algs),
-		gojwt.WithIssuer(cfg.Issuer),
-		gojwt.WithAudience(cfg.Audience),
-		gojwt.WithExpirationRequired(),
-		gojwt.WithIssuedAt(),
-		gojwt.WithStrictDecoding(),
-		gojwt.WithLeeway(cfg.Leeway),
-	}
-	now := time.Now
-	if cfg.Now != nil {
-		now = cfg.Now
-		opts = append(opts, gojwt.WithTimeFunc(cfg.Now))
-	}
-	v.parser, v.now = gojwt.NewParser(opts...), now
-	if cfg.CacheSize > 0 {
-		if v.cache, err = lru.New[[sha256.Size]byte, domain.Principal](cfg.CacheSize); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
-	return v, nil
-}
-
-func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger, onRefreshError func(error)) (keyfunc.Keyfunc, error) {
 	set := 0
 	for _, b := range []bool{cfg.Keys != nil, cfg.JWKSFile != "", cfg.JWKSURL != ""} {
 		if b {
@@ -143,72 +112,130 @@ func loadKeys(ctx context.Context, cfg Config, logger *zap.Logger, onRefreshErro
 		}
 	}
 	if set != 1 {
-		return nil, errors.New("jwt: configure exactly one key source (JWKS file or JWKS URL)")
+		return errors.New("jwt: configure exactly one key source (JWKS file or JWKS URL)")
 	}
-	switch {
-	case cfg.Keys != nil:
-		return keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: cfg.Keys})
-	case cfg.JWKSFile != "":
-		data, err := os.ReadFile(cfg.JWKSFile)
-		if err != nil {
-			return nil, fmt.Errorf("jwt: read JWKS file: %w", err)
+	if cfg.JWKSURL != "" {
+		if cfg.JWKSRefresh <= 0 {
+			return fmt.Errorf("jwt: JWKS refresh interval %s must be above zero", cfg.JWKSRefresh)
 		}
-		var m jwkset.JWKSMarshal
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("jwt: JWKS file %s is not a JWK Set: %w", cfg.JWKSFile, err)
+		if cfg.JWKSUnknownKIDInterval <= 0 {
+			return fmt.Errorf("jwt: JWKS unknown-kid interval %s must be above zero", cfg.JWKSUnknownKIDInterval)
 		}
-		store, err := m.ToStorage()
-		if err != nil {
-			return nil, fmt.Errorf("jwt: JWKS file %s: %w", cfg.JWKSFile, err)
+		if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("jwt: JWKS URL %q is not an http(s) URL", cfg.JWKSURL)
 		}
-		all, err := store.KeyReadAll(ctx)
-		if err != nil || len(all) == 0 {
-			return nil, fmt.Errorf("jwt: JWKS file %s holds no usable key", cfg.JWKSFile)
-		}
-		return keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store})
-	default:
-		refresh := cfg.JWKSRefresh
-		if refresh <= 0 {
-			refresh = 15 * time.Minute
-		}
-		unknown := cfg.JWKSUnknownKIDInterval
-		if unknown <= 0 {
-			unknown = time.Minute
-		}
-		return keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
-			HTTPTimeout:      5 * time.Second,
-			RefreshInterval:  refresh,
-			RateLimitWaitMax: 5 * time.Second,
-			// A waiting request would hold a connection: Wait fails at once
-			// when the next token is further away than RateLimitWaitMax.
-			RefreshUnknownKID: rate.NewLimiter(rate.Every(unknown), 1),
-			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-				return func(_ context.Context, err error) {
-					onRefreshError(err)
-					logger.Warn("JWKS refresh failed; keeping the last good keys", zap.String("url", u), zap.Error(err))
-				}
-			},
-		})
 	}
+	return nil
 }
 
-// Ready reports how many verification keys are loaded, and says when the
-// last JWKS refresh failed; it fails only when no key is loaded.
-func (v *Verifier) Ready(ctx context.Context) (string, error) {
-	all, err := v.keys.Storage().KeyReadAll(ctx)
-	if err != nil {
-		return "", fmt.Errorf("read keys: %w", err)
+// NewVerifier validates cfg and loads the keys. A JWKS file with no usable
+// key is an error naming the file and each key with what is wrong; a JWKS
+// URL that cannot be reached or holds no usable key at start is not fatal:
+// keys are fetched again in the background and Ready says why it is not
+// ready meanwhile.
+func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	detail := fmt.Sprintf("%d verification keys", len(all))
-	if f := v.refreshFailure.Load(); f != nil {
-		detail += fmt.Sprintf("; last JWKS refresh failed at %s (%v), using the last good keys",
-			f.at.UTC().Format(time.RFC3339), f.err)
+	if logger == nil {
+		logger = zap.NewNop()
 	}
-	if len(all) == 0 {
-		return "", errors.New("no verification keys loaded: " + detail)
+	ctx, cancel := context.WithCancel(context.Background())
+	v := &Verifier{cancel: cancel, keys: newSource(logger)}
+	if cfg.CacheSize > 0 {
+		var err error
+		if v.cache, err = lru.New[[sha256.Size]byte, cached](cfg.CacheSize); err != nil {
+			cancel()
+			return nil, fmt.Errorf("jwt: token cache: %w", err)
+		}
+		v.keys.onChange = v.cache.Purge
 	}
-	return detail, nil
+	if err := v.loadKeys(ctx, cfg); err != nil {
+		cancel()
+		return nil, err
+	}
+	opts := []gojwt.ParserOption{
+		gojwt.WithValidMethods(cfg.Algorithms),
+		gojwt.WithIssuer(cfg.Issuer),
+		gojwt.WithAudience(cfg.Audience),
+		gojwt.WithExpirationRequired(),
+		gojwt.WithIssuedAt(),
+		gojwt.WithStrictDecoding(),
+		gojwt.WithLeeway(cfg.Leeway),
+	}
+	v.now = time.Now
+	if cfg.Now != nil {
+		v.now = cfg.Now
+		opts = append(opts, gojwt.WithTimeFunc(cfg.Now))
+	}
+	v.parser = gojwt.NewParser(opts...)
+	return v, nil
 }
+
+func (v *Verifier) loadKeys(ctx context.Context, cfg Config) error {
+	switch {
+	case cfg.Keys != nil:
+		raw, err := cfg.Keys.JSONPublic(ctx)
+		if err != nil {
+			return fmt.Errorf("jwt: keys: %w", err)
+		}
+		set, err := v.keys.install(raw, "in memory")
+		if err != nil {
+			return fmt.Errorf("jwt: %w", err)
+		}
+		if set.Len() == 0 {
+			return fmt.Errorf("jwt: no usable verification key: %s", set.skippedSummary())
+		}
+	case cfg.JWKSFile != "":
+		v.keys.file = cfg.JWKSFile
+		set, err := v.keys.loadFile()
+		if err != nil {
+			return fmt.Errorf("jwt: %w", err)
+		}
+		if set.Len() == 0 {
+			return fmt.Errorf("jwt: JWKS file %s holds no usable verification key: %s", cfg.JWKSFile, set.skippedSummary())
+		}
+	default:
+		v.keys.url = cfg.JWKSURL
+		v.keys.client = cfg.HTTPClient
+		if v.keys.client == nil {
+			v.keys.client = &http.Client{Timeout: jwksHTTPTimeout}
+		}
+		v.keys.unknown = rate.NewLimiter(rate.Every(cfg.JWKSUnknownKIDInterval), 1)
+		v.keys.unknown.Allow() // the first fetch is the one below
+		_ = v.keys.fetch(ctx)
+		go v.keys.refreshLoop(ctx, cfg.JWKSRefresh)
+	}
+	return nil
+}
+
+// Reload reads the key source again now: the JWKS file, or the JWKS URL.
+// Tokens verified with a key that is gone are refused from then on, cached
+// or not.
+func (v *Verifier) Reload(ctx context.Context) error {
+	switch {
+	case v.keys.file != "":
+		set, err := v.keys.loadFile()
+		if err != nil {
+			return fmt.Errorf("jwt: %w", err)
+		}
+		if set.Len() == 0 {
+			return fmt.Errorf("jwt: JWKS file %s holds no usable verification key: %s", v.keys.file, set.skippedSummary())
+		}
+		return nil
+	case v.keys.url != "":
+		return v.keys.fetch(ctx)
+	}
+	return nil
+}
+
+// Ready reports how many verification keys are usable, which were skipped
+// and whether the last JWKS refresh failed; it fails when no key is usable.
+func (v *Verifier) Ready(context.Context) (string, error) { return v.keys.ready() }
+
+// SkippedKeys counts the JWKs ignored as unusable since start, one per key
+// per load, for the jobstatus_jwks_keys_skipped_total metric.
+func (v *Verifier) SkippedKeys() uint64 { return v.keys.skipped.Load() }
 
 // Close stops background key refreshes.
 func (v *Verifier) Close() { v.cancel() }
@@ -229,17 +256,18 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 		return v.verify(ctx, token)
 	}
 	key := sha256.Sum256([]byte(token))
-	if p, ok := v.cache.Get(key); ok {
-		if v.now().Before(p.ExpiresAt) {
+	if c, ok := v.cache.Get(key); ok {
+		if c.gen == v.keys.current.Load().gen && v.now().Before(c.principal.ExpiresAt) {
 			v.hits.Add(1)
-			return p, nil
+			return c.principal, nil
 		}
 		v.cache.Remove(key)
 	}
 	v.misses.Add(1)
+	gen := v.keys.current.Load().gen
 	p, err := v.verify(ctx, token)
-	if err == nil {
-		v.cache.Add(key, p)
+	if err == nil && gen == v.keys.current.Load().gen {
+		v.cache.Add(key, cached{principal: p, gen: gen})
 	}
 	return p, err
 }
@@ -247,36 +275,85 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 // CacheStats returns verified-token cache hits and misses.
 func (v *Verifier) CacheStats() (hits, misses uint64) { return v.hits.Load(), v.misses.Load() }
 
+// strictPSS verify RSASSA-PSS with a salt as long as the hash, as RFC 7518
+// section 3.5 requires; golang-jwt's own methods accept any salt length.
+var strictPSS = map[string]*gojwt.SigningMethodRSAPSS{}
+
+func init() {
+	for _, m := range []*gojwt.SigningMethodRSAPSS{gojwt.SigningMethodPS256, gojwt.SigningMethodPS384, gojwt.SigningMethodPS512} {
+		strictPSS[m.Alg()] = &gojwt.SigningMethodRSAPSS{
+			SigningMethodRSA: m.SigningMethodRSA,
+			Options:          &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash},
+			VerifyOptions:    &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash},
+		}
+	}
+}
+
 func (v *Verifier) verify(ctx context.Context, token string) (domain.Principal, error) {
 	if reason := shape(token); reason != "" {
 		return domain.Principal{}, tokenError(reason)
 	}
+	if !validUTF8Header(token) {
+		return domain.Principal{}, tokenError("malformed")
+	}
 	var claims Claims
 	_, err := v.parser.ParseWithClaims(token, &claims, func(t *gojwt.Token) (any, error) {
-		for _, h := range forbiddenHeaders {
-			if _, ok := t.Header[h]; ok {
-				return nil, fmt.Errorf("%w: %q", errHeader, h)
-			}
-		}
-		if typ, ok := t.Header["typ"]; ok && !acceptedType(typ) {
-			return nil, fmt.Errorf("%w: \"typ\" is not an access token type", errHeader)
-		}
-		if kid, ok := t.Header["kid"]; ok {
-			if s, isStr := kid.(string); !isStr || s == "" {
-				return nil, fmt.Errorf("%w: \"kid\" must be a non-empty string", errHeader)
-			}
-		}
-		key, err := v.keys.KeyfuncCtx(ctx)(t)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errKey, err)
-		}
-		return key, nil
+		return v.keyFor(ctx, t)
 	})
 	if err != nil {
 		return domain.Principal{}, tokenError(reason(err))
 	}
 	return domain.Principal{ClientID: claims.ClientID, Subject: claims.Subject, Scopes: claims.Scopes(),
 		ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+// keyFor checks the header and picks the keys that may verify the token:
+// its kid, and a key of the type, curve and size its alg needs.
+func (v *Verifier) keyFor(ctx context.Context, t *gojwt.Token) (any, error) {
+	for _, h := range forbiddenHeaders {
+		if _, ok := t.Header[h]; ok {
+			return nil, fmt.Errorf("%w: %q", errHeader, h)
+		}
+	}
+	if typ, ok := t.Header["typ"]; ok && !acceptedType(typ) {
+		return nil, fmt.Errorf("%w: \"typ\" is not an access token type", errHeader)
+	}
+	kidValue, ok := t.Header["kid"]
+	if !ok {
+		return nil, fmt.Errorf("%w: no \"kid\"", errKey)
+	}
+	kid, isStr := kidValue.(string)
+	if !isStr || kid == "" {
+		return nil, fmt.Errorf("%w: \"kid\" must be a non-empty string", errHeader)
+	}
+	alg := t.Method.Alg()
+	found := v.keys.current.Load().set.candidates(kid, alg)
+	if len(found) == 0 && v.keys.refetchForUnknownKID(ctx) {
+		found = v.keys.current.Load().set.candidates(kid, alg)
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%w: kid %q for %s", errKey, kid, alg)
+	}
+	if m, ok := strictPSS[alg]; ok {
+		t.Method = m
+	}
+	if len(found) == 1 {
+		return found[0].key, nil
+	}
+	set := gojwt.VerificationKeySet{}
+	for _, k := range found {
+		set.Keys = append(set.Keys, k.key)
+	}
+	return set, nil
+}
+
+// validUTF8Header refuses a JOSE header that is not valid UTF-8 (RFC 7515
+// section 5.2); golang-jwt would read it with replacement characters. The
+// claims are checked in Claims.UnmarshalJSON.
+func validUTF8Header(token string) bool {
+	seg, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	return err != nil || validJSONText(raw) // undecodable: the parser says malformed
 }
 
 // shape rejects what is not a compact JWS before any decoding: only

@@ -2,7 +2,6 @@ package jwtauth_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,16 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
-	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 func setup(t *testing.T) (*jwtauth.Verifier, *testkit.Kit) {
 	t.Helper()
 	kit := testkit.New(t)
-	v, err := jwtauth.NewVerifier(jwtauth.Config{
-		Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile, Leeway: 5 * time.Second,
-	}, nil)
+	v, err := jwtauth.NewVerifier(kit.VerifierConfig(), nil)
 	require.NoError(t, err)
 	t.Cleanup(v.Close)
 	return v, kit
@@ -85,10 +81,7 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
 			_, err := v.Verify(context.Background(), tc.Token)
-			var authErr *domain.AuthError
-			require.True(t, errors.As(err, &authErr), "want AuthError, got %v", err)
-			require.Equal(t, domain.CredentialToken, authErr.Credential)
-			require.Equal(t, tc.Reason, authErr.Reason)
+			requireRefused(t, err, tc.Reason)
 		})
 	}
 }
@@ -98,18 +91,37 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 	kit := testkit.New(t)
 	empty := kit.Dir + "/empty.json"
 	require.NoError(t, os.WriteFile(empty, []byte(`{"keys":[]}`), 0o600))
+	url := func(edit func(*jwtauth.Config)) jwtauth.Config {
+		c := kit.VerifierConfig()
+		c.JWKSFile, c.JWKSURL, c.JWKSRefresh, c.JWKSUnknownKIDInterval = "", "http://127.0.0.1:1/jwks", time.Minute, time.Minute
+		edit(&c)
+		return c
+	}
+	file := func(edit func(*jwtauth.Config)) jwtauth.Config {
+		c := kit.VerifierConfig()
+		edit(&c)
+		return c
+	}
 	tests := []struct {
 		name string
 		cfg  jwtauth.Config
 	}{
-		{"NoIssuer", jwtauth.Config{Audience: "a", JWKSFile: kit.JWKSFile}},
-		{"NoAudience", jwtauth.Config{Issuer: "i", JWKSFile: kit.JWKSFile}},
-		{"NoKeys", jwtauth.Config{Issuer: "i", Audience: "a"}},
-		{"TwoKeySources", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, JWKSURL: "http://127.0.0.1:1"}},
-		{"SymmetricAlg", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"HS256"}}},
-		{"NoneAlg", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.JWKSFile, Algorithms: []string{"none"}}},
-		{"MissingFile", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: kit.Dir + "/nope.json"}},
-		{"EmptyJWKS", jwtauth.Config{Issuer: "i", Audience: "a", JWKSFile: empty}},
+		{"NoIssuer", file(func(c *jwtauth.Config) { c.Issuer = "" })},
+		{"NoAudience", file(func(c *jwtauth.Config) { c.Audience = "" })},
+		{"NoKeys", file(func(c *jwtauth.Config) { c.JWKSFile = "" })},
+		{"TwoKeySources", file(func(c *jwtauth.Config) { c.JWKSURL = "http://127.0.0.1:1" })},
+		{"SymmetricAlg", file(func(c *jwtauth.Config) { c.Algorithms = []string{"HS256"} })},
+		{"NoneAlg", file(func(c *jwtauth.Config) { c.Algorithms = []string{"none"} })},
+		{"NoAlgorithms", file(func(c *jwtauth.Config) { c.Algorithms = nil })},
+		{"NegativeLeeway", file(func(c *jwtauth.Config) { c.Leeway = -time.Second })},
+		{"NegativeCacheSize", file(func(c *jwtauth.Config) { c.CacheSize = -1 })},
+		{"MissingFile", file(func(c *jwtauth.Config) { c.JWKSFile = kit.Dir + "/nope.json" })},
+		{"EmptyJWKS", file(func(c *jwtauth.Config) { c.JWKSFile = empty })},
+		{"ZeroRefresh", url(func(c *jwtauth.Config) { c.JWKSRefresh = 0 })},
+		{"NegativeRefresh", url(func(c *jwtauth.Config) { c.JWKSRefresh = -time.Minute })},
+		{"ZeroUnknownKIDInterval", url(func(c *jwtauth.Config) { c.JWKSUnknownKIDInterval = 0 })},
+		{"NegativeUnknownKIDInterval", url(func(c *jwtauth.Config) { c.JWKSUnknownKIDInterval = -time.Minute })},
+		{"URLNotHTTP", url(func(c *jwtauth.Config) { c.JWKSURL = "file:///etc/jwks.json" })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,8 +159,8 @@ func TestJWKSURL(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
-		JWKSURL: srv.URL, JWKSUnknownKIDInterval: time.Hour}, nil)
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms,
+		JWKSURL: srv.URL, JWKSRefresh: time.Hour, JWKSUnknownKIDInterval: time.Hour}, nil)
 	require.NoError(t, err)
 	t.Cleanup(v.Close)
 
@@ -188,8 +200,8 @@ func TestJWKSURLGoesDownLater(t *testing.T) {
 	kit := testkit.New(t)
 	var down atomic.Bool
 	srv := jwksServer(t, kit, &down)
-	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
-		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond}, nil)
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms,
+		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond, JWKSUnknownKIDInterval: time.Hour}, nil)
 	require.NoError(t, err)
 	t.Cleanup(v.Close)
 	ctx := context.Background()
@@ -211,13 +223,13 @@ func TestJWKSURLDownAtStart(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
 	srv := jwksServer(t, kit, &down)
-	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
-		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond}, nil)
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, Algorithms: jwtauth.DefaultAlgorithms,
+		JWKSURL: srv.URL, JWKSRefresh: 50 * time.Millisecond, JWKSUnknownKIDInterval: time.Hour}, nil)
 	require.NoError(t, err, "a JWKS endpoint that is down does not stop the service")
 	t.Cleanup(v.Close)
 	ctx := context.Background()
 	_, err = v.Ready(ctx)
-	require.ErrorContains(t, err, "no verification keys")
+	require.ErrorContains(t, err, "no usable verification key")
 	_, err = v.Verify(ctx, kit.Token(testkit.ClientA))
 	require.Error(t, err)
 
