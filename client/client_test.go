@@ -148,8 +148,6 @@ func (f *fakeClock) elapsed() time.Duration {
 	return f.now
 }
 
-func noJitter(time.Duration) time.Duration { return 0 }
-
 func TestWorkerAndMIS(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

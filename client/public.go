@@ -13,18 +13,7 @@ const PublicJobPath = "/patients/composition/job/"
 // Get reads a job once through the public API (needs WithToken and
 // WithAPIKey). Error answers are *Error.
 func (c *Client) Get(ctx context.Context, id string) (Job, error) {
-	path, err := jobPath(PublicJobPath, id, "")
-	if err != nil {
-		return Job{}, err
-	}
-	a, err := c.send(ctx, http.MethodGet, path, nil, nil)
-	if err != nil {
-		return Job{}, err
-	}
-	if a.status != http.StatusOK {
-		return Job{}, a.err()
-	}
-	return a.job()
+	return c.jobAt(ctx, http.MethodGet, PublicJobPath, id, "", nil)
 }
 
 // Wait returns the job once it is DONE or FAILED, polling the public API

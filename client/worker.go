@@ -66,26 +66,20 @@ func (c *Client) Fail(ctx context.Context, id string, code int, message string) 
 
 // GetAny reads any job through the write API, whoever owns it.
 func (c *Client) GetAny(ctx context.Context, id string) (Job, error) {
-	path, err := jobPath(InternalJobsPath+"/", id, "")
-	if err != nil {
-		return Job{}, err
-	}
-	a, err := c.send(ctx, http.MethodGet, path, nil, nil)
-	if err != nil {
-		return Job{}, err
-	}
-	if a.status != http.StatusOK {
-		return Job{}, a.err()
-	}
-	return a.job()
+	return c.jobAt(ctx, http.MethodGet, InternalJobsPath+"/", id, "", nil)
 }
 
 func (c *Client) finish(ctx context.Context, id, suffix string, body any) (Job, error) {
-	path, err := jobPath(InternalJobsPath+"/", id, suffix)
+	return c.jobAt(ctx, http.MethodPost, InternalJobsPath+"/", id, suffix, body)
+}
+
+// jobAt sends one request about job id and expects the job with 200.
+func (c *Client) jobAt(ctx context.Context, method, prefix, id, suffix string, body any) (Job, error) {
+	path, err := jobPath(prefix, id, suffix)
 	if err != nil {
 		return Job{}, err
 	}
-	a, err := c.send(ctx, http.MethodPost, path, nil, body)
+	a, err := c.send(ctx, method, path, nil, body)
 	if err != nil {
 		return Job{}, err
 	}

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -442,12 +439,7 @@ func TestInternalOutcomes(t *testing.T) {
 // api/internal.yaml.
 func TestInternalResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi3.NewLoader().LoadFromData(api.Internal)
-	require.NoError(t, err)
-	require.NoError(t, doc.Validate(context.Background()))
-	router, err := gorillamux.NewRouter(doc)
-	require.NoError(t, err)
-
+	doc := loadOpenAPI(t, api.Internal)
 	b := setupInternal(t)
 	doneID, failedID, pendingID := b.newJob(t), b.newJob(t), b.newJob(t)
 	links := `{"links":[{"entity":"composition","href":"` + testHref + `"}]}`
@@ -484,7 +476,6 @@ func TestInternalResponsesMatchOpenAPI(t *testing.T) {
 		{"500", "GET", "/internal/jobs/" + pendingID, "", b.writer(workerA), 500, errors.New("boom")},
 		{"503", "GET", "/internal/jobs/" + pendingID, "", b.writer(workerA), 503, domain.ErrUnavailable},
 	}
-	errorEnvelope := doc.Components.Schemas["ErrorEnvelope"].Value
 	for _, rq := range requests {
 		t.Run(rq.name, func(t *testing.T) {
 			// Not parallel: some cases switch the shared repository's fault,
@@ -498,25 +489,7 @@ func TestInternalResponsesMatchOpenAPI(t *testing.T) {
 			r := b.do(t, rq.method, rq.path, rq.header, body)
 			require.Equal(t, rq.status, r.status, string(r.raw))
 
-			req, err := nethttp.NewRequest(rq.method, "http://127.0.0.1:8081"+rq.path, strings.NewReader(rq.body))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				var v any
-				require.NoError(t, json.Unmarshal(r.raw, &v))
-				require.NoError(t, errorEnvelope.VisitJSON(v))
-				return
-			}
-			opts := &openapi3filter.Options{IncludeResponseStatus: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
-			in := &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts},
-				Status:                 r.status,
-				Header:                 r.header,
-				Body:                   io.NopCloser(bytes.NewReader(r.raw)),
-				Options:                opts,
-			}
-			require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in))
+			requireMatchesOpenAPI(t, doc, rq.method, rq.path, r)
 		})
 	}
 }
