@@ -124,7 +124,7 @@ func (w *walker) object(typ reflect.Type, path string) error {
 		if path != "" {
 			field = path + "." + name
 		}
-		if len(field) > 64 || !printable(field) {
+		if name == "" || len(field) > 64 || !printable(field) {
 			field = orBody(path)
 		}
 		f, ok := fieldByTag(typ, name)

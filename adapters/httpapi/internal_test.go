@@ -278,6 +278,8 @@ func TestInternalBodiesAreStrict(t *testing.T) {
 		name, path, body, msg string
 	}{
 		{"UnknownField", "/internal/jobs", `{"client_id":"mis-alpha","owner":"x"}`, "Invalid owner: is not a known field"},
+		{"EmptyFieldName", "/internal/jobs", `{"client_id":"mis-alpha","":1}`, "Invalid body: is not a known field"},
+		{"UnprintableFieldName", "/internal/jobs", `{"client_id":"mis-alpha","a\u0000b":1}`, "Invalid body: is not a known field"},
 		{"CaseMismatchedField", "/internal/jobs", `{"Client_ID":"mis-alpha"}`, "Invalid Client_ID: is not a known field"},
 		{"RepeatedField", "/internal/jobs", `{"client_id":"mis-alpha","client_id":"mis-beta"}`, "Invalid client_id: must not be repeated"},
 		{"TrailingObject", "/internal/jobs", `{"client_id":"mis-alpha"}{}`, "Invalid body: must hold exactly one JSON object"},
