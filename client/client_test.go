@@ -15,9 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/client"
@@ -74,11 +72,8 @@ func (g *gate) set(arrived func(*nethttp.Request), intercept func(nethttp.Respon
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	kit := testkit.New(t)
-	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
-	require.NoError(t, err)
-	t.Cleanup(verifier.Close)
-	clients, err := apikey.Load(kit.KeysFile)
-	require.NoError(t, err)
+	verifier := kit.Verifier(t)
+	clients := kit.Clients(t)
 	changes := app.NewChanges(100)
 	a := app.New(app.Deps{Jobs: memory.NewJobs(memory.OnChange(changes.Publish)), Tokens: verifier, Clients: clients,
 		Clock: ports.ClockFunc(time.Now), Changes: changes})

@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/api"
 	"github.com/jobstatus/jobstatus/app"
@@ -43,9 +42,7 @@ type internalBundle struct {
 func setupInternal(t *testing.T) *internalBundle {
 	t.Helper()
 	kit := testkit.New(t)
-	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
-	require.NoError(t, err)
-	t.Cleanup(verifier.Close)
+	verifier := kit.Verifier(t)
 	repo := &faultyRepo{JobRepository: memory.NewJobs()}
 	a := app.New(app.Deps{Jobs: repo, Clock: ports.ClockFunc(time.Now)})
 	core, logs := observer.New(zap.DebugLevel)

@@ -15,9 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/client"
@@ -60,11 +58,8 @@ func TestWorkerCreatesMISWaitsWorkerCompletes(t *testing.T) {
 	t.Cleanup(func() { _ = ln.Close(context.Background()) })
 
 	kit := testkit.New(t)
-	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience, JWKSFile: kit.JWKSFile}, nil)
-	require.NoError(t, err)
-	t.Cleanup(verifier.Close)
-	clients, err := apikey.Load(kit.KeysFile)
-	require.NoError(t, err)
+	verifier := kit.Verifier(t)
+	clients := kit.Clients(t)
 	a := app.New(app.Deps{Jobs: jobs, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now), Changes: changes})
 	internal, err := httpapi.NewInternalHandler(
 		httpapi.InternalOps{CreateJob: a.CreateJob, CompleteJob: a.CompleteJob, FailJob: a.FailJob, GetJob: a.GetJob},
