@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -502,6 +503,38 @@ func TestWait(t *testing.T) {
 		require.NoError(t, err)
 		_, err = unreachable.Wait(ctx, domain.NewID().String())
 		require.ErrorIs(t, err, context.Canceled)
+	})
+
+	t.Run("TokenFailureEndsTheWait", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		idp := errors.New("identity provider down")
+		c, err := client.New(b.public.url, client.WithAPIKey(testkit.KeyA),
+			client.WithTokenFunc(func(context.Context) (string, error) { return "", idp }))
+		require.NoError(t, err)
+		_, err = c.Wait(context.Background(), domain.NewID().String())
+		require.ErrorIs(t, err, idp)
+	})
+
+	t.Run("NetworkErrorsAreRetriedWithBackoff", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		job := b.create(t)
+		_, err := b.worker(t, workerA).Fail(context.Background(), job.ID, 1, "m")
+		require.NoError(t, err)
+		var drops atomic.Int32
+		b.public.set(nil, func(w nethttp.ResponseWriter, r *nethttp.Request) bool {
+			if drops.Add(1) <= 3 {
+				panic(nethttp.ErrAbortHandler) // the connection drops without an answer
+			}
+			return false
+		})
+		clock := &fakeClock{}
+		final, err := b.mis(t, client.WithSleep(clock.sleep)).Wait(context.Background(), job.ID)
+		require.NoError(t, err)
+		require.Equal(t, client.StatusFailed, final.Status)
+		require.Equal(t, int32(4), drops.Load(), "three dropped, the fourth answered")
+		require.Positive(t, clock.elapsed())
 	})
 
 	t.Run("PermanentErrorsEndTheWait", func(t *testing.T) {

@@ -71,7 +71,7 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 			return answer{}, ctx.Err()
 		}
 		// url.Error names the URL only; the credentials are in headers.
-		return answer{}, fmt.Errorf("client: %s %s: %w", method, path, errors.Unwrap(err))
+		return answer{}, &transportError{op: method + " " + path, err: errors.Unwrap(err)}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
@@ -79,10 +79,19 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 		if ctx.Err() != nil {
 			return answer{}, ctx.Err()
 		}
-		return answer{}, fmt.Errorf("client: read answer to %s %s: %w", method, path, err)
+		return answer{}, &transportError{op: "read answer to " + method + " " + path, err: err}
 	}
 	return answer{status: res.StatusCode, header: res.Header, body: raw}, nil
 }
+
+// transportError is a request that got no answer: worth retrying.
+type transportError struct {
+	op  string
+	err error
+}
+
+func (e *transportError) Error() string { return "client: " + e.op + ": " + e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
 
 // job decodes a job envelope.
 func (a answer) job() (Job, error) {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -46,13 +47,13 @@ func (c *Client) Wait(ctx context.Context, id string) (Job, error) {
 		}
 		a, err := c.send(ctx, http.MethodGet, path, header, nil)
 		var pause time.Duration
+		var transport *transportError
 		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return Job{}, ctx.Err()
-			}
+		case errors.As(err, &transport):
 			failures++
 			pause = c.backoff(failures, 0)
+		case err != nil: // the context ended, or no token
+			return Job{}, err
 		case a.status == http.StatusOK:
 			job, err := a.job()
 			if err != nil {

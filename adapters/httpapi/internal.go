@@ -75,7 +75,7 @@ type internalHandler struct {
 	maxBody int64
 	logger  *zap.Logger
 	obs     Observer
-	errs    *Handler // the public handler's fail, for one error path
+	errs    *Handler // answers, logs and counts errors as the public API does
 }
 
 // NewInternalHandler returns the write API for workers as an http.Handler,
