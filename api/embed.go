@@ -1,4 +1,5 @@
-// Package api holds the OpenAPI document of the public endpoint.
+// Package api holds the OpenAPI documents: the public endpoint and the
+// write API for workers.
 package api
 
 import _ "embed"
@@ -8,3 +9,9 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
+
+// Internal is api/internal.yaml, the write API for workers, embedded for
+// the tests that validate real responses against it.
+//
+//go:embed internal.yaml
+var Internal []byte

@@ -8,6 +8,10 @@ import (
 // ScopeCompositionRead is the scope needed to read composition job status.
 const ScopeCompositionRead = "composition:read"
 
+// ScopeCompositionJobWrite is the scope a worker service needs to create and
+// finish jobs through the write API.
+const ScopeCompositionJobWrite = "composition_job:write"
+
 // Client is an MIS registered with the service.
 type Client struct {
 	ID   string

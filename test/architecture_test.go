@@ -51,6 +51,8 @@ func TestLayering(t *testing.T) {
 				t.Errorf("domain imports %s: it may import only the standard library", imp)
 			case rel == "app" && !isStd(imp) && imp != module+"/domain" && imp != module+"/ports":
 				t.Errorf("app imports %s: it may import only domain and ports", imp)
+			case rel == "client" && !isStd(imp):
+				t.Errorf("client imports %s: other modules import it, so it may import only the standard library", imp)
 			case rel == "ports" && !isStd(imp) && imp != module+"/domain":
 				t.Errorf("ports imports %s: it may import only domain", imp)
 			case strings.HasPrefix(imp, "go.uber.org/fx") && rel != "bootstrap" && !strings.HasPrefix(rel, "cmd/"):

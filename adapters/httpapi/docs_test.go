@@ -53,7 +53,7 @@ func TestDocumentedErrorsMatchTheCode(t *testing.T) {
 func TestClassifyAnswersOnlyTableRows(t *testing.T) {
 	t.Parallel()
 	tests := map[string]error{
-		"BadID":       &domain.ValidationError{Field: "id", Reason: "not a UUID"},
+		"BadID":       &domain.ValidationError{Field: "asyncJobId", Reason: "not a UUID"},
 		"Malformed":   errMalformed,
 		"BadToken":    &domain.AuthError{Credential: domain.CredentialToken, Reason: "expired"},
 		"BadAPIKey":   &domain.AuthError{Credential: domain.CredentialAPIKey, Reason: "unknown api-key"},
@@ -67,7 +67,7 @@ func TestClassifyAnswersOnlyTableRows(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			p := classify(err)
-			p.retryAfter = 0
+			p.retryAfter, p.scope = 0, ""
 			require.Contains(t, errorTable, p)
 		})
 	}

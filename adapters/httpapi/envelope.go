@@ -81,6 +81,7 @@ const (
 	typeInternal     = "internal_error"
 	typeUnavailable  = "service_unavailable"
 	typeRateLimited  = "too_many_requests"
+	typeConflict     = "conflict"
 
 	msgInvalidToken  = "Invalid access token"
 	msgInvalidAPIKey = "Invalid api-key"
@@ -122,6 +123,7 @@ type problem struct {
 	kind       string
 	message    string
 	retryAfter time.Duration // for 429; 503 always says retryAfterUnavailable
+	scope      string        // for 403: the missing scopes, space-separated
 }
 
 // retryAfterUnavailable is what a 503 tells clients to wait, in seconds.
@@ -139,7 +141,7 @@ func classify(err error) problem {
 	)
 	switch {
 	case errors.As(err, &limited):
-		return problem{nethttp.StatusTooManyRequests, typeRateLimited, msgRateLimited, limited.RetryAfter}
+		return problem{status: nethttp.StatusTooManyRequests, kind: typeRateLimited, message: msgRateLimited, retryAfter: limited.RetryAfter}
 	case errors.As(err, &authErr):
 		msg := msgInvalidToken
 		if authErr.Credential == domain.CredentialAPIKey {
@@ -147,9 +149,12 @@ func classify(err error) problem {
 		}
 		return problem{status: nethttp.StatusUnauthorized, kind: typeAccessDenied, message: msg}
 	case errors.As(err, &forbid):
-		return problem{status: nethttp.StatusForbidden, kind: typeForbidden, message: forbiddenMessage(forbid.MissingScopes)}
+		return problem{status: nethttp.StatusForbidden, kind: typeForbidden, message: forbiddenMessage(forbid.MissingScopes),
+			scope: strings.Join(forbid.MissingScopes, " ")}
 	case errors.As(err, &validErr):
 		return problem{status: nethttp.StatusBadRequest, kind: typeValidation, message: validationMessage(validErr)}
+	case errors.Is(err, domain.ErrConflict):
+		return problem{status: nethttp.StatusConflict, kind: typeConflict, message: "Job already finished with a different outcome"}
 	case errors.Is(err, domain.ErrNotFound):
 		return problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound}
 	case errors.Is(err, domain.ErrUnavailable):
@@ -170,10 +175,15 @@ func forbiddenMessage(missing []string) string {
 }
 
 func validationMessage(e *domain.ValidationError) string {
-	if e.Field == "id" { // the path parameter asyncJobId
+	if e.Field == "asyncJobId" { // the public path parameter
 		return msgBadID
 	}
-	return msgMalformed
+	if e.Field == "" || e == errMalformed {
+		return msgMalformed
+	}
+	// Field and Reason are written by the service, never copied from input
+	// beyond a field name the caller sent.
+	return "Invalid " + e.Field + ": " + e.Reason
 }
 
 // write sends body as the JSON envelope with status. HEAD gets the same
@@ -264,13 +274,19 @@ func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {
 	case nethttp.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	case nethttp.StatusForbidden:
-		h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+domain.ScopeCompositionRead+`"`)
+		scope := p.scope
+		if scope == "" {
+			scope = domain.ScopeCompositionRead
+		}
+		h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+scope+`"`)
 	case nethttp.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
 	case nethttp.StatusTooManyRequests:
 		h.Set("Retry-After", strconv.Itoa(max(1, int((p.retryAfter+time.Second-1)/time.Second))))
 	case nethttp.StatusMethodNotAllowed:
-		h.Set("Allow", "GET, HEAD")
+		if h.Get("Allow") == "" { // the write API sets its own
+			h.Set("Allow", "GET, HEAD")
+		}
 	}
 	write(w, r, p.status, errorEnvelope{Error: ErrorData{Type: p.kind, Message: p.message}, Meta: meta(r, p.status)})
 }

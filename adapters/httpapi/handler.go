@@ -122,7 +122,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		if ctx.Err() != nil {
 			return // the client left while waiting: nobody to answer
 		}
-		h.fail(w, r, err, "")
+		h.fail(w, r, asPathParam(err, "id", "asyncJobId"), "")
 		return
 	}
 	writeJob(w, r, st, h.cache)
@@ -207,4 +207,17 @@ func bearer(v string) (string, bool) {
 		return "", false
 	}
 	return token, true
+}
+
+// asPathParam renames the field of a validation error to the name the
+// caller used: the domain knows the job's id, the public path calls it
+// asyncJobId.
+func asPathParam(err error, field, param string) error {
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) && ve.Field == field {
+		renamed := *ve
+		renamed.Field = param
+		return &renamed
+	}
+	return err
 }

@@ -24,11 +24,7 @@ import (
 // against api/openapi.yaml: status documented, headers and body as declared.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
-	require.NoError(t, err)
-	require.NoError(t, doc.Validate(context.Background()))
-	router, err := gorillamux.NewRouter(doc)
-	require.NoError(t, err)
+	doc := loadOpenAPI(t, api.OpenAPI)
 
 	b := setup(t)
 	good := b.auth(testkit.ClientA, testkit.KeyA)
@@ -54,7 +50,6 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"500", "GET", jobPath(b.pending.ID), good, 500, errors.New("boom")},
 		{"503", "GET", jobPath(b.pending.ID), good, 503, domain.ErrUnavailable},
 	}
-	errorEnvelope := doc.Components.Schemas["ErrorEnvelope"].Value
 	for _, rq := range requests {
 		t.Run(rq.name, func(t *testing.T) {
 			// Not parallel: some cases switch the shared repository's fault.
@@ -63,30 +58,43 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			r := b.do(t, rq.method, rq.path, rq.header, nil)
 			require.Equal(t, rq.status, r.Status, string(r.Raw))
 
-			req, err := nethttp.NewRequest(rq.method, "http://127.0.0.1:8080"+rq.path, nil)
-			require.NoError(t, err)
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				// Methods the document does not list still answer with the envelope.
-				var body any
-				require.NoError(t, json.Unmarshal(r.Raw, &body))
-				require.NoError(t, errorEnvelope.VisitJSON(body))
-				return
-			}
-			in := &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: &openapi3filter.RequestValidationInput{
-					Request: req, PathParams: params, Route: route,
-					Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-				},
-				Status: r.Status,
-				Header: r.Header,
-				Body:   io.NopCloser(bytes.NewReader(r.Raw)),
-				Options: &openapi3filter.Options{
-					IncludeResponseStatus: true,
-					AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
-				},
-			}
-			require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in))
+			requireMatchesOpenAPI(t, doc, rq.method, rq.path, r)
 		})
 	}
+}
+
+// loadOpenAPI parses and validates an OpenAPI document.
+func loadOpenAPI(t *testing.T, data []byte) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(data)
+	require.NoError(t, err)
+	require.NoError(t, doc.Validate(context.Background()))
+	return doc
+}
+
+// requireMatchesOpenAPI validates a real answer to method path against doc:
+// status documented, headers and body as declared. Answers on routes or
+// methods the document does not list must still be an ErrorEnvelope.
+func requireMatchesOpenAPI(t *testing.T, doc *openapi3.T, method, path string, r response) {
+	t.Helper()
+	router, err := gorillamux.NewRouter(doc)
+	require.NoError(t, err)
+	req, err := nethttp.NewRequest(method, doc.Servers[0].URL+path, nil)
+	require.NoError(t, err)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		var body any
+		require.NoError(t, json.Unmarshal(r.Raw, &body))
+		require.NoError(t, doc.Components.Schemas["ErrorEnvelope"].Value.VisitJSON(body))
+		return
+	}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts},
+		Status:                 r.Status,
+		Header:                 r.Header,
+		Body:                   io.NopCloser(bytes.NewReader(r.Raw)),
+		Options:                opts,
+	}
+	require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in))
 }

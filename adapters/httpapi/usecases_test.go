@@ -2,46 +2,19 @@ package httpapi_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // useCases is both halves of the application: the handler gets Public,
 // the tests set up jobs through Operator.
-type useCases struct {
-	*app.Public
-	*app.Operator
-	Changes *app.Changes
-}
+type useCases = testkit.UseCases
 
-// newUseCases wires the use cases over repo. Maintenance and reports run on
-// an empty store of their own: these tests never sweep, purge or report.
-// changes may be nil for a hub of 100 waiters; limits nil for no limit.
+// newUseCases wires the use cases over repo (see testkit.NewUseCases).
 func newUseCases(tb testing.TB, repo ports.JobRepository, tokens ports.TokenVerifier, clients ports.ClientStore,
 	limits ports.RateLimiter, changes *app.Changes) useCases {
 	tb.Helper()
-	var err error
-	if changes == nil {
-		changes, err = app.NewChanges(100)
-		require.NoError(tb, err)
-	}
-	if limits == nil {
-		limits = ports.Unlimited{}
-	}
-	side := memory.NewJobs()
-	clock := ports.ClockFunc(time.Now)
-	eta, err := app.NewETA(app.ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 100, MinSamples: 10,
-		Min: time.Second, Max: time.Hour}, side)
-	require.NoError(tb, err)
-	pub, err := app.NewPublic(app.PublicDeps{Jobs: repo, Tokens: tokens, Clients: clients, Limits: limits, Clock: clock,
-		ETA: eta, Changes: changes, Polling: app.PollingConfig{MaxWait: 30 * time.Second, MaxRetryAfter: 30 * time.Second}})
-	require.NoError(tb, err)
-	op, err := app.NewOperator(app.OperatorDeps{Jobs: repo, Maintenance: side, Reports: side, Clock: clock, ETA: eta, Batch: 100})
-	require.NoError(tb, err)
-	return useCases{Public: pub, Operator: op, Changes: changes}
+	return testkit.NewUseCases(tb, repo, tokens, clients, limits, changes)
 }
