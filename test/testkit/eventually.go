@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ func Eventually(t testing.TB, within time.Duration, cond func() bool, msgAndArgs
 		if len(msgAndArgs) > 0 {
 			msg, _ = msgAndArgs[0].(string)
 			if len(msgAndArgs) > 1 {
-				msg = sprintf(msg, msgAndArgs[1:]...)
+				msg = fmt.Sprintf(msg, msgAndArgs[1:]...)
 			}
 		}
 		t.Fatalf("after %s: %s", within, msg)

@@ -69,5 +69,3 @@ func (r Reply) errorField(name string) string {
 	s, _ := e[name].(string)
 	return s
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
