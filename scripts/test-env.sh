@@ -2,7 +2,7 @@
 # test-env.sh prepares what the integration tests need, idempotently:
 # a Docker engine that answers and a PostgreSQL image named by
 # TEST_POSTGRES_IMAGE. With a registry the image is pulled; without one it is
-# built from Debian packages (see ../shared/CONTAINERS.md for why).
+# built from Debian packages: machines without a registry cannot pull one.
 set -euo pipefail
 
 IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}"
