@@ -39,7 +39,7 @@ func TestWorkerCreatesMISWaitsWorkerCompletes(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	url := pg.Schema(t)
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: 10})
+	db, err := postgres.Open(url, pgtest.Pool(10))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	jobs, err := postgres.NewJobs(db, 5*time.Second)
