@@ -203,7 +203,7 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 	// pgtest runs PostgreSQL with synchronous_commit=off: the last commits
 	// are in its memory until the WAL writer's next round. A checkpoint
 	// writes them out, so the crash loses no job this test relies on.
-	db, err = postgres.Open(dbURL, postgres.PoolConfig{MaxOpenConns: 1})
+	db, err = postgres.Open(dbURL, pgtest.Pool(1))
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, "CHECKPOINT")
 	require.NoError(t, err)
