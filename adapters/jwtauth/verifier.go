@@ -148,7 +148,6 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 			cancel()
 			return nil, fmt.Errorf("jwt: token cache: %w", err)
 		}
-		v.keys.onChange = v.cache.Purge
 	}
 	if err := v.loadKeys(ctx, cfg); err != nil {
 		cancel()
@@ -266,6 +265,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 	v.misses.Add(1)
 	gen := v.keys.current.Load().gen
 	p, err := v.verify(ctx, token)
+	// A key set that changed meanwhile may have lost the key; the check on
+	// reading the entry would drop it anyway, this saves the slot.
 	if err == nil && gen == v.keys.current.Load().gen {
 		v.cache.Add(key, cached{principal: p, gen: gen})
 	}
