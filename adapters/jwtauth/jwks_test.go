@@ -267,6 +267,7 @@ func TestWidenedAllowList(t *testing.T) {
 		testkit.PublicJWK(&p521.PublicKey, "p521", nil),
 		testkit.PublicJWK(&kit.RSA.PublicKey, "rsa", nil),
 		testkit.PublicJWK(kit.Ed.Public(), "ed", nil),
+		testkit.PublicJWK(&kit.RSA.PublicKey, "rs384", map[string]any{"alg": "RS384"}),
 	)
 	claims := testkit.Claims(testkit.ClientA)
 	sign := func(key crypto.Signer, alg, kid string) string {
@@ -301,6 +302,9 @@ func TestWidenedAllowList(t *testing.T) {
 		{"PS512SaltOfSHA384", pss("PS512", 48), false},
 		{"PS512SaltEmpty", pss("PS512", 0), false},
 		{"PS256OnECKey", testkit.SignPSSSalt(kit.RSA, header("PS256", "p256"), claims, rsa.PSSSaltLengthEqualsHash), false},
+		{"JWKAlgMatches", sign(kit.RSA, "RS384", "rs384"), true},
+		{"JWKAlgOtherThanToken", sign(kit.RSA, "RS256", "rs384"), false},
+		{"JWKAlgOtherThanTokenPSS", testkit.SignWith(kit.RSA, header("PS384", "rs384"), claims), false},
 		{"EdDSAOnEd25519", sign(kit.Ed, "EdDSA", "ed"), true},
 		{"EdDSAOnECKid", sign(kit.Ed, "EdDSA", "p256"), false},
 	}

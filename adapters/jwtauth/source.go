@@ -34,11 +34,10 @@ type source struct {
 	logger    *zap.Logger
 	unknown   *rate.Limiter // unknown-kid refetches; nil for a file
 
-	current  atomic.Pointer[snapshot]
-	skipped  atomic.Uint64
-	mu       sync.Mutex // serialises loads
-	failure  atomic.Pointer[refreshFailure]
-	onChange func() // called after a key left the set
+	current atomic.Pointer[snapshot]
+	skipped atomic.Uint64
+	mu      sync.Mutex // serialises loads
+	failure atomic.Pointer[refreshFailure]
 }
 
 type refreshFailure struct {
@@ -72,9 +71,6 @@ func (s *source) install(data []byte, origin string) (*KeySet, error) {
 		next.gen++
 	}
 	s.current.Store(next)
-	if next.gen != old.gen && s.onChange != nil {
-		s.onChange()
-	}
 	return set, nil
 }
 

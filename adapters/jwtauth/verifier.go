@@ -148,7 +148,6 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 			cancel()
 			return nil, fmt.Errorf("jwt: token cache: %w", err)
 		}
-		v.keys.onChange = v.cache.Purge
 	}
 	if err := v.loadKeys(ctx, cfg); err != nil {
 		cancel()
@@ -188,13 +187,7 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg Config) error {
 		}
 	case cfg.JWKSFile != "":
 		v.keys.file = cfg.JWKSFile
-		set, err := v.keys.loadFile()
-		if err != nil {
-			return fmt.Errorf("jwt: %w", err)
-		}
-		if set.Len() == 0 {
-			return fmt.Errorf("jwt: JWKS file %s holds no usable verification key: %s", cfg.JWKSFile, set.skippedSummary())
-		}
+		return v.loadFile()
 	default:
 		v.keys.url = cfg.JWKSURL
 		v.keys.client = cfg.HTTPClient
@@ -209,20 +202,28 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// loadFile reads the JWKS file; a file without a usable key is an error in
+// one line naming the file and each key with what is wrong.
+func (v *Verifier) loadFile() error {
+	set, err := v.keys.loadFile()
+	if err != nil {
+		return fmt.Errorf("jwt: %w", err)
+	}
+	if set.Len() == 0 {
+		return fmt.Errorf("jwt: JWKS file %s holds no usable verification key: %s", v.keys.file, set.skippedSummary())
+	}
+	return nil
+}
+
 // Reload reads the key source again now: the JWKS file, or the JWKS URL.
 // Tokens verified with a key that is gone are refused from then on, cached
-// or not.
+// or not. A document that is not a JWK Set leaves the keys as they were; a
+// set is used as it is, like a refresh from the URL, even when none of its
+// keys is usable (then Reload and Ready say so).
 func (v *Verifier) Reload(ctx context.Context) error {
 	switch {
 	case v.keys.file != "":
-		set, err := v.keys.loadFile()
-		if err != nil {
-			return fmt.Errorf("jwt: %w", err)
-		}
-		if set.Len() == 0 {
-			return fmt.Errorf("jwt: JWKS file %s holds no usable verification key: %s", v.keys.file, set.skippedSummary())
-		}
-		return nil
+		return v.loadFile()
 	case v.keys.url != "":
 		return v.keys.fetch(ctx)
 	}
@@ -266,6 +267,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 	v.misses.Add(1)
 	gen := v.keys.current.Load().gen
 	p, err := v.verify(ctx, token)
+	// A key set that changed meanwhile may have lost the key; the check on
+	// reading the entry would drop it anyway, this saves the slot.
 	if err == nil && gen == v.keys.current.Load().gen {
 		v.cache.Add(key, cached{principal: p, gen: gen})
 	}
