@@ -31,7 +31,7 @@ import (
 // public.
 var SupportedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// DefaultAlgorithms is the allow-list SPEC.md prescribes.
+// DefaultAlgorithms is the default allow-list: RS256, ES256 and EdDSA.
 var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
 
 // MaxTokenLength bounds the work spent on a single token.
