@@ -4,9 +4,10 @@
 // api-key), waits until the service's jobstatus_waiters gauge says they are
 // all held, reads the RSS again and prints
 //
-//	HELD waiters=N rss_before_kib=A rss_after_kib=B per_request_bytes=C
+//	HELD waiters=N rss_before_kib=A rss_after_kib=B per_request_bytes=C seconds=T answered=M failed=F
 //
-// then hangs up every request and exits. Loopback only.
+// (answered and failed count requests that ended before the measurement:
+// none should), then hangs up every request and exits. Loopback only.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,7 +51,7 @@ func run() error {
 	flag.IntVar(&o.pid, "pid", 0, "service process id, for its RSS")
 	flag.IntVar(&o.n, "n", 10000, "requests to hold")
 	flag.IntVar(&o.wait, "wait", 30, "seconds asked for in Prefer: wait")
-	flag.DurationVar(&o.timeout, "timeout", 25*time.Second, "give up when not all are held by then")
+	flag.DurationVar(&o.timeout, "timeout", 28*time.Second, "give up when not all are held by then")
 	flag.Parse()
 	for _, u := range []string{o.base, o.metrics} {
 		if err := loopback(u); err != nil {
@@ -68,6 +70,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	var answered, failed atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
@@ -96,10 +100,17 @@ func run() error {
 			req.Header.Set("Authorization", "Bearer "+j.token)
 			req.Header.Set("api-key", j.key)
 			req.Header.Set("Prefer", "wait="+strconv.Itoa(o.wait))
-			if resp, err := client.Do(req); err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
+			resp, err := client.Do(req)
+			if err != nil {
+				if ctx.Err() == nil {
+					failed.Add(1)
+					fmt.Fprintln(os.Stderr, "hold: request:", err)
+				}
+				return
 			}
+			answered.Add(1)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
 		}()
 	}
 
@@ -111,8 +122,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("HELD waiters=%d rss_before_kib=%d rss_after_kib=%d per_request_bytes=%d\n",
-		held, before, after, (after-before)*1024/int64(max(held, 1)))
+	fmt.Printf("HELD waiters=%d rss_before_kib=%d rss_after_kib=%d per_request_bytes=%d seconds=%.1f answered=%d failed=%d\n",
+		held, before, after, (after-before)*1024/int64(max(held, 1)), time.Since(start).Seconds(), answered.Load(), failed.Load())
 	if held < o.n {
 		return fmt.Errorf("only %d of %d requests were held after %s", held, o.n, o.timeout)
 	}
