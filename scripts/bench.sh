@@ -48,6 +48,7 @@ for n in "$JOBS" "$SMALL"; do
 done
 [ "$WORKING_SET" -le "$SMALL" ] && [ "$SMALL" -lt "$JOBS" ] || die "need BENCH_WORKING_SET <= BENCH_SMALL_JOBS < BENCH_JOBS"
 
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 WORK="$(mktemp -d /tmp/jobstatus-bench.XXXXXX)"
 CTR=""
 SVC_PID=""
@@ -305,7 +306,8 @@ target() { # target LABEL VALUE OP GOAL [SHOWN-VALUE]: one line, "met" or "MISSE
 
 echo
 echo "jobstatus load run, $(date -u +%Y-%m-%d): $JOBS jobs (80 % finished), working set $WORKING_SET ids (80 % finished / 20 % pending),"
-echo "$(nproc) cores shared by wrk/pgbench, PostgreSQL and the server; $DURATION per run; everything on 127.0.0.1"
+echo "$(nproc) cores shared by wrk/pgbench, PostgreSQL and the server; $DURATION per run; everything on 127.0.0.1;"
+echo "load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 printf '%-50s %10s %9s %9s\n' "" "req/s" "p50 ms" "p99 ms"
 for c in 16 64; do
 	printf '%-50s %10.0f %9s %9s\n' "pgbench -M prepared, service's select, $c conns" "${R[pg_tps_$c]}" "$(ms "${R[pg_p50_$c]}")" "$(ms "${R[pg_p99_$c]}")"
@@ -326,11 +328,11 @@ printf '%-58s %8s   (for reference)\n' "jobstatus p99 / bare p99, 16 conns" "$r5
 change="$(awk -v a="$rss_small" -v b="$rss_large" 'BEGIN {printf "%.1f", (b-a)*100/a}')"
 target "RSS: ${rss_small} MiB at $SMALL jobs, ${rss_large} MiB at $JOBS jobs" \
 	"$(awk -v c="$change" 'BEGIN {print (c < 0 ? -c : c)}')" '<=' 10 "${change} %"
-printf '%-58s %8s   (RSS %s -> %s KiB with %s held after %s s; %s answered early, %s failed)\n' \
+printf '%-58s %8s   (RSS %s -> %s KiB, %s held after %s s; %s answered early, %s failed, %s 503s sent again)\n' \
 	"memory per held Prefer: wait request" \
 	"$(awk -v b="$(field "$held" per_request_bytes)" 'BEGIN {printf "%.1f KiB", b/1024}')" \
 	"$(field "$held" rss_before_kib)" "$(field "$held" rss_after_kib)" "$(field "$held" waiters)" \
-	"$(field "$held" seconds)" "$(field "$held" answered)" "$(field "$held" failed)"
+	"$(field "$held" seconds)" "$(field "$held" answered)" "$(field "$held" failed)" "$(field "$held" retried)"
 echo "jobstatus at 64 conns on $SMALL jobs (for the RSS): $(field "$small" rps) req/s"
 if [ "$missed" -gt 0 ]; then
 	echo "targets missed: $missed"

@@ -6,8 +6,9 @@
 //
 //	HELD waiters=N rss_before_kib=A rss_after_kib=B per_request_bytes=C seconds=T answered=M failed=F
 //
-// (answered and failed count requests that ended before the measurement:
-// none should), then hangs up every request and exits. Loopback only.
+// (answered and failed count requests that ended before the measurement,
+// none should; retried counts 503s from a store swamped by the burst, sent
+// again a second later), then hangs up every request and exits. Loopback only.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -71,7 +73,7 @@ func run() error {
 		return err
 	}
 	start := time.Now()
-	var answered, failed atomic.Int64
+	var answered, failed, retried atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
@@ -92,25 +94,29 @@ func run() error {
 			release := func() { once.Do(func() { <-sending }) }
 			defer release()
 			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { release() }}
-			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet,
-				o.base+"/patients/composition/job/"+j.id, nil)
-			if err != nil {
-				return
-			}
-			req.Header.Set("Authorization", "Bearer "+j.token)
-			req.Header.Set("api-key", j.key)
-			req.Header.Set("Prefer", "wait="+strconv.Itoa(o.wait))
-			resp, err := client.Do(req)
-			if err != nil {
-				if ctx.Err() == nil {
+			for ctx.Err() == nil {
+				status, err := hold(httptrace.WithClientTrace(ctx, trace), client, o.base, j, o.wait)
+				switch {
+				case ctx.Err() != nil:
+					return
+				case err != nil:
 					failed.Add(1)
 					fmt.Fprintln(os.Stderr, "hold: request:", err)
+					return
+				case status == http.StatusServiceUnavailable:
+					// A burst of held requests queues on the store;
+					// the ones it turned away come back a little later.
+					retried.Add(1)
+					release()
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second + time.Duration(rand.N(1000))*time.Millisecond):
+					}
+				default:
+					answered.Add(1)
+					return
 				}
-				return
 			}
-			answered.Add(1)
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
 		}()
 	}
 
@@ -122,8 +128,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("HELD waiters=%d rss_before_kib=%d rss_after_kib=%d per_request_bytes=%d seconds=%.1f answered=%d failed=%d\n",
-		held, before, after, (after-before)*1024/int64(max(held, 1)), time.Since(start).Seconds(), answered.Load(), failed.Load())
+	fmt.Printf("HELD waiters=%d rss_before_kib=%d rss_after_kib=%d per_request_bytes=%d seconds=%.1f answered=%d failed=%d retried=%d\n",
+		held, before, after, (after-before)*1024/int64(max(held, 1)), time.Since(start).Seconds(), answered.Load(), failed.Load(), retried.Load())
 	if held < o.n {
 		return fmt.Errorf("only %d of %d requests were held after %s", held, o.n, o.timeout)
 	}
@@ -131,6 +137,24 @@ func run() error {
 }
 
 type job struct{ id, token, key string }
+
+// hold sends one held request and returns its status once answered.
+func hold(ctx context.Context, client *http.Client, base string, j job, wait int) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/patients/composition/job/"+j.id, nil)
+	if err != nil {
+		return 0, fmt.Errorf("new request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+j.token)
+	req.Header.Set("api-key", j.key)
+	req.Header.Set("Prefer", "wait="+strconv.Itoa(wait))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("get job: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
 
 // readJobs joins the ids with their owners' credentials.
 func readJobs(idsFile, credsFile string) ([]job, error) {
