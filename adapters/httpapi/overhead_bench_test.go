@@ -19,14 +19,13 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/metrics"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
-	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // overheadBundle is one poll of a finished job as the service serves it,
 // with the parts a variant may switch off.
 type overheadBundle struct {
-	app     *app.Application
+	app     testkit.UseCases
 	request *nethttp.Request
 	creds   app.Credentials
 }
@@ -35,7 +34,7 @@ func setupOverhead(b *testing.B, tokenCache int) *overheadBundle {
 	b.Helper()
 	kit := testkit.New(b)
 	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
-		JWKSFile: kit.JWKSFile, CacheSize: tokenCache}, nil)
+		Algorithms: jwtauth.DefaultAlgorithms, JWKSFile: kit.JWKSFile, CacheSize: tokenCache}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +47,7 @@ func setupOverhead(b *testing.B, tokenCache int) *overheadBundle {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := app.New(app.Deps{Jobs: repo, Tokens: verifier, Clients: clients, Clock: ports.ClockFunc(time.Now)})
+	a := testkit.NewUseCases(b, repo, verifier, clients, nil, nil)
 	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
 	if err != nil {
 		b.Fatal(err)
@@ -87,7 +86,7 @@ func accessLogger() *zap.Logger {
 func BenchmarkOverhead(b *testing.B) {
 	b.Run("part=handler", func(b *testing.B) {
 		bundle := setupOverhead(b, 1000)
-		h := httpapi.NewHandler(bundle.app, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
+		h := httpapi.NewHandler(bundle.app.Public, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
 		b.ReportAllocs()
 		for b.Loop() {
 			serveOK(b, h, bundle.request)
@@ -103,12 +102,12 @@ func BenchmarkOverhead(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			bundle := setupOverhead(b, 1000)
-			full := httpapi.NewHandler(bundle.app, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
+			full := httpapi.NewHandler(bundle.app.Public, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
 			var obs httpapi.Observer = httpapi.NopObserver{}
 			if tc.keepMetrics {
 				obs = metrics.New()
 			}
-			without := httpapi.NewHandler(bundle.app, tc.without(), httpapi.DefaultHandlerConfig(), obs)
+			without := httpapi.NewHandler(bundle.app.Public, tc.without(), httpapi.DefaultHandlerConfig(), obs)
 			var with, less time.Duration
 			odd := false
 			for b.Loop() {
