@@ -20,7 +20,10 @@
 #
 # Environment: BENCH_JOBS (10^6), BENCH_SMALL_JOBS (10^4), BENCH_WORKING_SET
 # (10^4), BENCH_DURATION (15s), BENCH_WARMUP (3s), BENCH_HELD (10000),
-# BENCH_STRICT=1 to exit 1 when a target is missed.
+# BENCH_ROUNDS (1): rounds of the three runs per connection count, taken in
+# turn, each figure the median of its rounds (use 3 or more on a shared
+# machine, where load swings between minutes), BENCH_STRICT=1 to exit 1
+# when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,7 @@ WORKING_SET="${BENCH_WORKING_SET:-10000}"
 DURATION="${BENCH_DURATION:-15s}"
 WARMUP="${BENCH_WARMUP:-3s}"
 HELD="${BENCH_HELD:-10000}"
+ROUNDS="${BENCH_ROUNDS:-1}"
 STRICT="${BENCH_STRICT:-0}"
 IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}"
 # The working set is ids number (n * STRIDE) mod table size + 1 for n < its
@@ -274,14 +278,21 @@ load "$BARE_URL" 64 "$WARMUP" >/dev/null
 load "$SVC_URL" 64 "$WARMUP" >/dev/null
 
 declare -A R
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 for c in 16 64; do
-	log "$c connections: pgbench (throughput, then latency), bare handler, jobstatus"
-	R[pg_tps_$c]="$(pgb_tps "$c")"
-	read -r R[pg_p50_$c] R[pg_p99_$c] <<<"$(pgb_latency "$c")"
-	out="$(load "$BARE_URL" "$c" "$DURATION")"; check "$out"
-	R[bare_rps_$c]="$(field "$out" rps)"; R[bare_p50_$c]="$(field "$out" p50_us)"; R[bare_p99_$c]="$(field "$out" p99_us)"
-	out="$(load "$SVC_URL" "$c" "$DURATION")"; check "$out"
-	R[svc_rps_$c]="$(field "$out" rps)"; R[svc_p50_$c]="$(field "$out" p50_us)"; R[svc_p99_$c]="$(field "$out" p99_us)"
+	pt=(); p5=(); p9=(); bt=(); b5=(); b9=(); st=(); s5=(); s9=()
+	for round in $(seq 1 "$ROUNDS"); do
+		log "$c connections, round $round of $ROUNDS: pgbench (throughput, then latency), bare handler, jobstatus"
+		pt+=("$(pgb_tps "$c")")
+		read -r a b <<<"$(pgb_latency "$c")"; p5+=("$a"); p9+=("$b")
+		out="$(load "$BARE_URL" "$c" "$DURATION")"; check "$out"
+		bt+=("$(field "$out" rps)"); b5+=("$(field "$out" p50_us)"); b9+=("$(field "$out" p99_us)")
+		out="$(load "$SVC_URL" "$c" "$DURATION")"; check "$out"
+		st+=("$(field "$out" rps)"); s5+=("$(field "$out" p50_us)"); s9+=("$(field "$out" p99_us)")
+	done
+	R[pg_tps_$c]="$(median "${pt[@]}")"; R[pg_p50_$c]="$(median "${p5[@]}")"; R[pg_p99_$c]="$(median "${p9[@]}")"
+	R[bare_rps_$c]="$(median "${bt[@]}")"; R[bare_p50_$c]="$(median "${b5[@]}")"; R[bare_p99_$c]="$(median "${b9[@]}")"
+	R[svc_rps_$c]="$(median "${st[@]}")"; R[svc_p50_$c]="$(median "${s5[@]}")"; R[svc_p99_$c]="$(median "${s9[@]}")"
 done
 rss_large="$(rss_mib)"
 stop_pid "$BARE_PID"; BARE_PID=""
@@ -306,7 +317,7 @@ target() { # target LABEL VALUE OP GOAL [SHOWN-VALUE]: one line, "met" or "MISSE
 
 echo
 echo "jobstatus load run, $(date -u +%Y-%m-%d): $JOBS jobs (80 % finished), working set $WORKING_SET ids (80 % finished / 20 % pending),"
-echo "$(nproc) cores shared by wrk/pgbench, PostgreSQL and the server; $DURATION per run; everything on 127.0.0.1;"
+echo "$(nproc) cores shared by wrk/pgbench, PostgreSQL and the server; $DURATION per run, median of $ROUNDS round(s); everything on 127.0.0.1;"
 echo "load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 printf '%-50s %10s %9s %9s\n' "" "req/s" "p50 ms" "p99 ms"
 for c in 16 64; do
