@@ -48,8 +48,9 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-bench: ## micro-benchmarks, then the load run against PostgreSQL with 10^6 jobs (scripts/bench.sh)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
+bench: ## micro-benchmarks, per-request overhead, then the load run: pgbench, a bare handler and the service on 10^6 jobs (BENCH_* in scripts/bench.sh)
+	$(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
+	scripts/bench/overhead.sh
 	scripts/bench.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)

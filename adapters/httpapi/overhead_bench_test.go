@@ -1,0 +1,182 @@
+package httpapi_test
+
+import (
+	"io"
+	nethttp "net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/jobstatus/jobstatus/adapters/apikey"
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
+	"github.com/jobstatus/jobstatus/adapters/jobcache"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/adapters/metrics"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// overheadBundle is one poll of a finished job as the service serves it,
+// with the parts a variant may switch off.
+type overheadBundle struct {
+	app     testkit.UseCases
+	request *nethttp.Request
+	creds   app.Credentials
+}
+
+func setupOverhead(b *testing.B, tokenCache int) *overheadBundle {
+	b.Helper()
+	kit := testkit.New(b)
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: testkit.Issuer, Audience: testkit.Audience,
+		Algorithms: jwtauth.DefaultAlgorithms, JWKSFile: kit.JWKSFile, CacheSize: tokenCache}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { verifier.Close() })
+	clients, err := apikey.Load(kit.KeysFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	repo, err := jobcache.New(memory.NewJobs(), 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := testkit.NewUseCases(b, repo, verifier, clients, nil, nil)
+	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.CompleteJob.Handle(b.Context(), app.CompleteJob{ID: j.ID.String(),
+		Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}}); err != nil {
+		b.Fatal(err)
+	}
+	// The service's production token: RS256, like the load run's.
+	token := kit.Sign(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": kit.RSAKID}, testkit.Claims(testkit.ClientA))
+	req := httptest.NewRequest(nethttp.MethodGet, "/patients/composition/job/"+j.ID.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("api-key", testkit.KeyA)
+	return &overheadBundle{app: a, request: req, creds: app.Credentials{Token: token, APIKey: testkit.KeyA}}
+}
+
+// accessLogger writes JSON lines at info level, like the service, to
+// nowhere: what is measured is building and encoding the line.
+func accessLogger() *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey, enc.EncodeTime = "ts", zapcore.ISO8601TimeEncoder
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(io.Discard)), zap.InfoLevel))
+}
+
+// BenchmarkOverhead is what each part of a poll costs per request, in
+// process (no socket), for a finished job with a cached token:
+//
+//   - handler: the whole handler as the service runs it;
+//   - access-log and metrics: that handler against the same handler
+//     without the part, served alternately in one loop so a busy machine
+//     slows both alike; extra-ns/req is the difference;
+//   - routing and authentication: the part alone.
+//
+// `make bench` prints the figures (scripts/bench/overhead.sh); the
+// sub-benchmark names stay the same whatever implements each part.
+func BenchmarkOverhead(b *testing.B) {
+	b.Run("part=handler", func(b *testing.B) {
+		bundle := setupOverhead(b, 1000)
+		h := httpapi.NewHandler(bundle.app.Public, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
+		b.ReportAllocs()
+		for b.Loop() {
+			serveOK(b, h, bundle.request)
+		}
+	})
+	for _, tc := range []struct {
+		name        string
+		without     func() *zap.Logger
+		keepMetrics bool
+	}{
+		{"part=access-log", zap.NewNop, true},
+		{"part=metrics", accessLogger, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			bundle := setupOverhead(b, 1000)
+			full := httpapi.NewHandler(bundle.app.Public, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
+			var obs httpapi.Observer = httpapi.NopObserver{}
+			if tc.keepMetrics {
+				obs = metrics.New()
+			}
+			without := httpapi.NewHandler(bundle.app.Public, tc.without(), httpapi.DefaultHandlerConfig(), obs)
+			var with, less time.Duration
+			odd := false
+			for b.Loop() {
+				first, second := full, without
+				if odd {
+					first, second = without, full
+				}
+				t0 := time.Now()
+				serveOK(b, first, bundle.request)
+				t1 := time.Now()
+				serveOK(b, second, bundle.request)
+				t2 := time.Now()
+				if odd {
+					with, less = with+t2.Sub(t1), less+t1.Sub(t0)
+				} else {
+					with, less = with+t1.Sub(t0), less+t2.Sub(t1)
+				}
+				odd = !odd
+			}
+			b.ReportMetric(float64(with-less)/float64(b.N), "extra-ns/req")
+		})
+	}
+
+	b.Run("part=routing", func(b *testing.B) {
+		// The router as NewHandler configures it, reaching a handler that
+		// only reads the path variable.
+		r := mux.NewRouter()
+		r.SkipClean(true)
+		r.UseEncodedPath()
+		var id string
+		r.HandleFunc(httpapi.JobPath, func(_ nethttp.ResponseWriter, r *nethttp.Request) {
+			id = mux.Vars(r)["asyncJobId"]
+		}).Methods(nethttp.MethodGet, nethttp.MethodHead)
+		r.HandleFunc(httpapi.OpenAPIPath, func(nethttp.ResponseWriter, *nethttp.Request) {}).Methods(nethttp.MethodGet)
+		req := httptest.NewRequest(nethttp.MethodGet, "/patients/composition/job/"+domain.NewID().String(), nil)
+		w := httptest.NewRecorder()
+		b.ReportAllocs()
+		for b.Loop() {
+			r.ServeHTTP(w, req)
+		}
+		if id == "" {
+			b.Fatal("route not matched")
+		}
+	})
+
+	for _, tc := range []struct {
+		name  string
+		cache int
+	}{
+		{"part=authentication-cached-token", 1000},
+		{"part=authentication-RS256-verify", 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			bundle := setupOverhead(b, tc.cache)
+			ctx := b.Context()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bundle.app.Authenticate.Handle(ctx, bundle.creds); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func serveOK(b *testing.B, h nethttp.Handler, req *nethttp.Request) {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != nethttp.StatusOK {
+		b.Fatalf("status %d", w.Code)
+	}
+}

@@ -1,0 +1,87 @@
+// Command bare is the HTTP ceiling of `make bench`: plain net/http with one
+// handler that answers every request with the same JSON body, sized like the
+// service's typical 200 answer. It reads no header and does no work, so the
+// service's throughput against it shows what the service's own per-request
+// work costs. It listens on loopback only and prints the address it bound.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bare:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	size := flag.Int("size", 260, "body size in bytes")
+	flag.Parse()
+	body, err := fixedBody(*size)
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return fmt.Errorf("parse -addr: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-addr %s: only loopback addresses are allowed", *addr)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	length := strconv.Itoa(len(body))
+	srv := &http.Server{
+		ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h := w.Header()
+			h["Content-Type"] = []string{"application/json"}
+			h["Content-Length"] = []string{length}
+			_, _ = w.Write(body)
+		}),
+	}
+	fmt.Println(ln.Addr().String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// fixedBody returns a JSON envelope of exactly size bytes, padded in a
+// field nobody reads.
+func fixedBody(size int) ([]byte, error) {
+	const head, tail = `{"data":{"status":"DONE"},"meta":{"pad":"`, `"}}`
+	pad := size - len(head) - len(tail)
+	if pad < 0 {
+		return nil, fmt.Errorf("-size %d: at least %d bytes", size, len(head)+len(tail))
+	}
+	return []byte(head + strings.Repeat("x", pad) + tail), nil
+}
