@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -67,12 +68,13 @@ var ListenerModule = fx.Module("pglistener",
 	}),
 )
 
-func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
+func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger, tp trace.TracerProvider) (*sqlx.DB, error) {
 	pool := postgres.PoolConfig{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ConnMaxIdleTime: connMaxIdleTime,
+		Tracer:          tp,
 	}
 	db, err := postgres.Open(cfg.Database.URL, pool)
 	if err != nil {
