@@ -119,6 +119,8 @@ type ClientLimit struct {
 type LogConfig struct {
 	Level  string `yaml:"level" env:"LEVEL" desc:"debug, info, warn or error"`
 	Format string `yaml:"format" env:"FORMAT" desc:"json or console (console with serve --dev unless set)"`
+	// SampleSuccess logs one in N access-log lines of successful answers.
+	SampleSuccess int `yaml:"sample_success" env:"SAMPLE_SUCCESS" desc:"access log: log one in N successful answers (2xx, 304); 1 logs every one, 0 none; errors are always logged"`
 }
 
 // DefaultConfig returns the built-in defaults, the only ones: adapters and
@@ -156,7 +158,7 @@ func DefaultConfig() Config {
 		RateLimit: RateLimitConfig{RPS: 200, Burst: 400},
 		ETA:       ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
 		Sweeper:   SweeperConfig{Interval: time.Minute, PendingTimeout: time.Hour, Batch: 1000},
-		Log:       LogConfig{Level: "info", Format: "json"},
+		Log:       LogConfig{Level: "info", Format: "json", SampleSuccess: 1},
 	}
 }
 

@@ -106,6 +106,9 @@ func (c Config) Validate(mode Mode) error {
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		p.add("log.level", "must be debug, info, warn or error; got %q", c.Log.Level)
 	}
+	if c.Log.SampleSuccess < 0 {
+		p.add("log.sample_success", "must be 0 (no success lines) or more; got %d", c.Log.SampleSuccess)
+	}
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		p.add("log.format", "must be json or console; got %q", c.Log.Format)
 	}

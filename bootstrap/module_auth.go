@@ -32,6 +32,10 @@ var verifierContributions = fx.Provide(
 		tokens := prometheus.Labels{"cache": "tokens"}
 		return counterFunc("cache_misses_total", "Cache misses.", tokens, func() float64 { _, x := v.CacheStats(); return float64(x) })
 	}),
+	collector(func(v *jwtauth.Verifier) prometheus.Collector {
+		tokens := prometheus.Labels{"cache": "tokens"}
+		return gaugeFunc("cache_entries", "Entries in the cache.", tokens, func() float64 { return float64(v.CacheLen()) })
+	}),
 )
 
 func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwtauth.Verifier, error) {

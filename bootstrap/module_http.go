@@ -5,6 +5,7 @@ import (
 	nethttp "net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -15,8 +16,9 @@ import (
 // HTTPModule serves the public API for the lifetime of the app.
 var HTTPModule = fx.Module("http",
 	fx.Provide(
-		func(cfg Config) httpapi.HandlerConfig {
-			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight}
+		func(cfg Config, tp trace.TracerProvider) httpapi.HandlerConfig {
+			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight,
+				LogSampleSuccess: cfg.Log.SampleSuccess, Tracer: tp}
 		},
 		httpapi.NewHandler,
 		newHTTPServer,

@@ -14,6 +14,7 @@ func baseOptions(cfg Config, logger *zap.Logger) fx.Option {
 		fx.Supply(cfg, logger),
 		fx.WithLogger(func() fxevent.Logger { return newFxLogger(logger) }),
 		ClockModule,
+		TracingModule,
 	)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -43,9 +44,26 @@ var PostgresModule = fx.Module("postgres",
 				return "database answers", nil
 			}}
 		}),
+		readiness(func(db *sqlx.DB) httpapi.Check {
+			return httpapi.Check{Name: "schema", Fn: func(ctx context.Context) (string, error) { return schemaState(ctx, db) }}
+		}),
 		collector(func(db *sqlx.DB) prometheus.Collector { return collectors.NewDBStatsCollector(db.DB, metricsNamespace) }),
 	),
 )
+
+// schemaState is the schema readiness check: not ready until every
+// migration this binary embeds is applied, saying which version it found
+// and which it needs.
+func schemaState(ctx context.Context, db *sqlx.DB) (string, error) {
+	s, err := postgres.ReadSchema(ctx, db)
+	if err != nil {
+		return "", errors.New("schema version unreadable")
+	}
+	if err := s.Ready(); err != nil {
+		return "", err
+	}
+	return s.String(), nil
+}
 
 // ListenerModule wakes waiting requests on PostgreSQL notifications, so a
 // change made by any instance or command reaches every instance.
@@ -67,12 +85,13 @@ var ListenerModule = fx.Module("pglistener",
 	}),
 )
 
-func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
+func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger, tp trace.TracerProvider) (*sqlx.DB, error) {
 	pool := postgres.PoolConfig{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ConnMaxIdleTime: connMaxIdleTime,
+		Tracer:          tp,
 	}
 	db, err := postgres.Open(cfg.Database.URL, pool)
 	if err != nil {
@@ -86,6 +105,11 @@ func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*sqlx.DB, error) {
 				return nil
 			}
 			logger.Info("database connected", zap.String("url", cfg.RedactedDatabaseURL()))
+			if state, err := schemaState(ctx, db); err != nil {
+				logger.Warn("database schema not ready", zap.String("schema", err.Error()))
+			} else {
+				logger.Info("database schema", zap.String("schema", state))
+			}
 			warmPool(ctx, db, pool)
 			return nil
 		},

@@ -61,6 +61,26 @@ func newMigrationView(res postgres.MigrationResult) migrationView {
 	return v
 }
 
+// schemaView is what `migrate status` prints.
+type schemaView struct {
+	Version  int64   `json:"version"`
+	Expected int64   `json:"expected"`
+	Applied  []int64 `json:"applied"`
+	Pending  []int64 `json:"pending"`
+	State    string  `json:"state"`
+}
+
+func newSchemaView(s postgres.Schema) schemaView {
+	v := schemaView{Version: s.Current, Expected: s.Expected, Applied: s.Applied, Pending: s.Pending, State: s.String()}
+	if v.Applied == nil {
+		v.Applied = []int64{}
+	}
+	if v.Pending == nil {
+		v.Pending = []int64{}
+	}
+	return v
+}
+
 // purgeView is what `jobs purge` prints.
 type purgeView struct {
 	DryRun bool `json:"dry_run"`

@@ -57,6 +57,8 @@ func TestLayering(t *testing.T) {
 				t.Errorf("ports imports %s: it may import only domain", imp)
 			case strings.HasPrefix(imp, "go.uber.org/fx") && rel != "bootstrap" && !strings.HasPrefix(rel, "cmd/"):
 				t.Errorf("%s imports fx: only bootstrap and cmd may", rel)
+			case strings.HasPrefix(imp, "go.opentelemetry.io/otel/sdk") && rel != "bootstrap":
+				t.Errorf("%s imports the OpenTelemetry SDK: only bootstrap may; adapters use the API", rel)
 			case strings.HasPrefix(rel, "adapters/") && strings.HasPrefix(imp, module+"/adapters/"):
 				t.Errorf("%s imports %s: an adapter never imports another adapter", rel, imp)
 			case strings.HasPrefix(imp, module+"/bootstrap") && !strings.HasPrefix(rel, "cmd/") && !strings.HasPrefix(rel, "test"):

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/api"
@@ -30,17 +31,22 @@ type HandlerConfig struct {
 	// MaxInFlight caps requests being served at once; past it the service
 	// answers 503 at once instead of queueing. Zero means no cap.
 	MaxInFlight int
+	// LogSampleSuccess logs one in N successful answers (2xx, 304) in the
+	// access log: 1 logs every one, 0 none. Errors are always logged.
+	LogSampleSuccess int
+	// Tracer makes the server and use-case spans; nil means no tracing.
+	Tracer trace.TracerProvider
 }
 
 // DefaultHandlerConfig returns sensible defaults.
 func DefaultHandlerConfig() HandlerConfig {
-	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192}
+	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192, LogSampleSuccess: 1}
 }
 
 // Observer is told about every request and every refused credential
 // (metrics); NopObserver ignores them.
 type Observer interface {
-	ObserveRequest(route, method string, status int, d time.Duration)
+	ObserveRequest(route, method string, status int, d time.Duration, held bool)
 	AuthFailure(credential, reason string)
 }
 
@@ -48,7 +54,7 @@ type Observer interface {
 type NopObserver struct{}
 
 // ObserveRequest implements Observer.
-func (NopObserver) ObserveRequest(string, string, int, time.Duration) {}
+func (NopObserver) ObserveRequest(string, string, int, time.Duration, bool) {}
 
 // AuthFailure implements Observer.
 func (NopObserver) AuthFailure(string, string) {}
@@ -82,7 +88,7 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 	})
-	return edge(r, logger, obs, cache.MaxInFlight)
+	return edge(r, logger, obs, edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer})
 }
 
 func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
@@ -109,15 +115,19 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.app.Authenticate.Handle(ctx, creds)
+	actx, span := useCaseSpan(ctx, "Authenticate")
+	p, err := h.app.Authenticate.Handle(actx, creds)
+	endSpan(span, err)
 	if err != nil {
 		h.fail(w, r, err, creds.Token)
 		return
 	}
 	setClientID(ctx, p.ClientID)
-	st, err := h.app.GetJobStatus.Handle(ctx, app.GetJobStatus{
+	gctx, span := useCaseSpan(ctx, "GetJobStatus")
+	st, err := h.app.GetJobStatus.Handle(gctx, app.GetJobStatus{
 		Principal: p, ID: mux.Vars(r)["asyncJobId"], Wait: preferredWait(r.Header.Values("Prefer")),
 	})
+	endSpan(span, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // the client left while waiting: nobody to answer
@@ -153,15 +163,19 @@ func preferredWait(headers []string) time.Duration {
 // operators match failures of one token without ever logging it.
 func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, token string) {
 	p := classify(err)
+	var limited *domain.RateLimitedError
+	if errors.As(err, &limited) {
+		setClientID(r.Context(), limited.ClientID) // the limiter knew who asked
+	}
 	switch {
 	case p.status >= 500:
-		h.logger.Error("request failed", zap.String("request_id", RequestIDFrom(r.Context())), zap.Error(err))
+		h.logger.Error("request failed", append(requestFields(r.Context()), zap.Error(err))...)
 	case p.status == nethttp.StatusUnauthorized:
 		var authErr *domain.AuthError
 		if errors.As(err, &authErr) {
 			h.obs.AuthFailure(string(authErr.Credential), authErr.Reason)
-			fields := []zap.Field{zap.String("request_id", RequestIDFrom(r.Context())),
-				zap.String("credential", string(authErr.Credential)), zap.String("reason", authErr.Reason)}
+			fields := append(requestFields(r.Context()),
+				zap.String("credential", string(authErr.Credential)), zap.String("reason", authErr.Reason))
 			if authErr.Credential == domain.CredentialToken && token != "" {
 				fields = append(fields, zap.String("token_sha256", tokenRef(token)))
 			}

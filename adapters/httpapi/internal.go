@@ -104,7 +104,7 @@ func NewInternalHandler(ops *app.Operator, tokens ports.TokenVerifier, logger *z
 		w.Header().Set("Allow", allow)
 		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 	})
-	return edge(r, logger, obs, cfg.MaxInFlight), nil
+	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: 1}), nil
 }
 
 // authorize checks, in this order: a valid bearer token (401), the write

@@ -4,6 +4,7 @@ import (
 	nethttp "net/http"
 
 	"github.com/gorilla/mux"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -22,20 +23,32 @@ func chain(h nethttp.Handler, mws ...Middleware) nethttp.Handler {
 	return h
 }
 
+// edgeConfig tunes the middleware edge applies.
+type edgeConfig struct {
+	maxInFlight   int                  // in-flight cap, 0: none
+	sampleSuccess int                  // log one in N successful answers
+	tracer        trace.TracerProvider // nil: no spans
+}
+
 // edge wraps a router with the middleware every listener of this adapter
 // shares. The request id comes first so that every answer, even a refusal,
 // carries it; recovery sits inside the access log and the metrics so a
 // panic is counted and logged as the 500 it became. The route label comes
 // from the router's matched template (routeLabel, a mux middleware), so no
-// handler sets it.
-func edge(r *mux.Router, logger *zap.Logger, obs Observer, maxInFlight int) nethttp.Handler {
+// handler sets it; refusals of a known path (405, 431, 503) are labelled
+// with its template too (labelRoute).
+func edge(r *mux.Router, logger *zap.Logger, obs Observer, cfg edgeConfig) nethttp.Handler {
 	r.Use(routeLabel)
+	if r.MethodNotAllowedHandler != nil {
+		r.MethodNotAllowedHandler = labelled(r, r.MethodNotAllowedHandler)
+	}
 	return chain(r,
 		requestID,
-		accessLog(logger),
+		serverSpan(cfg.tracer),
+		accessLog(logger, cfg.sampleSuccess),
 		metrics(obs),
 		recoverPanics(logger),
-		limitInFlight(maxInFlight),
-		limitHeaders,
+		limitInFlight(r, cfg.maxInFlight),
+		limitHeaders(r),
 	)
 }

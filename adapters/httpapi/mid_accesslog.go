@@ -1,33 +1,76 @@
 package httpapi
 
 import (
+	"context"
 	nethttp "net/http"
+	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
-// accessLog writes one line per request. It never logs credentials: only
-// method, path, status, duration, client id and request id. A request whose
-// handler aborted (http.ErrAbortHandler) has no line.
-func accessLog(logger *zap.Logger) Middleware {
+// maxUserAgent is the most of a User-Agent header a log line carries.
+const maxUserAgent = 256
+
+// accessLog writes one line per request. It never logs credentials: method,
+// path, status, duration, remote address, user agent, client id, request id
+// and, when the request is traced, its trace and span ids. Successful
+// answers (2xx, 304) are sampled one in sampleSuccess (1: every one, 0:
+// none); errors are never sampled. A request whose handler aborted
+// (http.ErrAbortHandler) has no line.
+func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
+	var n atomic.Uint64
 	return func(next nethttp.Handler) nethttp.Handler {
 		return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 			start := time.Now()
 			rec := recorder(w)
 			next.ServeHTTP(rec, r)
-			var clientID, id string
-			if info := infoFrom(r.Context()); info != nil {
-				clientID, id = info.clientID, info.id
+			status := rec.code()
+			if success(status) && !sampled(&n, sampleSuccess) {
+				return
 			}
-			logger.Info("request",
+			var clientID string
+			if info := infoFrom(r.Context()); info != nil {
+				clientID = info.clientID
+			}
+			ua := r.UserAgent()
+			if len(ua) > maxUserAgent {
+				ua = ua[:maxUserAgent]
+			}
+			logger.Info("request", append(requestFields(r.Context()),
 				zap.String("method", r.Method),
 				zap.String("path", r.URL.EscapedPath()),
-				zap.Int("status", rec.status),
+				zap.Int("status", status),
 				zap.Duration("duration", time.Since(start)),
+				zap.String("remote_addr", r.RemoteAddr),
+				zap.String("user_agent", ua),
 				zap.String("client_id", clientID),
-				zap.String("request_id", id),
-			)
+			)...)
 		})
 	}
+}
+
+// success is an answer whose log line may be sampled.
+func success(status int) bool {
+	return status >= 200 && status < 300 || status == nethttp.StatusNotModified
+}
+
+// sampled counts one successful answer and says whether it is logged.
+func sampled(n *atomic.Uint64, every int) bool {
+	if every <= 0 {
+		return false
+	}
+	return (n.Add(1)-1)%uint64(every) == 0
+}
+
+// requestFields are the fields every log line about a request carries: its
+// request id and, when it is traced, the trace and span ids.
+func requestFields(ctx context.Context) []zap.Field {
+	fields := make([]zap.Field, 0, 10)
+	fields = append(fields, zap.String("request_id", RequestIDFrom(ctx)))
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		fields = append(fields, zap.String("trace_id", sc.TraceID().String()), zap.String("span_id", sc.SpanID().String()))
+	}
+	return fields
 }

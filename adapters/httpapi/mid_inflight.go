@@ -1,11 +1,15 @@
 package httpapi
 
-import nethttp "net/http"
+import (
+	nethttp "net/http"
+
+	"github.com/gorilla/mux"
+)
 
 // limitInFlight answers 503 at once when n requests are already being
 // served: under overload, fast refusals beat a queue that times out. n <= 0
 // means no cap.
-func limitInFlight(n int) Middleware {
+func limitInFlight(router *mux.Router, n int) Middleware {
 	return func(next nethttp.Handler) nethttp.Handler {
 		if n <= 0 {
 			return next
@@ -17,6 +21,7 @@ func limitInFlight(n int) Middleware {
 				defer func() { <-slots }()
 				next.ServeHTTP(w, r)
 			default:
+				labelRoute(router, r)
 				writeProblem(w, r, problem{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: msgBusy})
 			}
 		})

@@ -23,7 +23,7 @@ func recoverPanics(logger *zap.Logger) Middleware {
 					panic(v)
 				}
 				logger.Error("panic serving request",
-					zap.String("request_id", RequestIDFrom(r.Context())), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+					append(requestFields(r.Context()), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))...)
 				if !rec.wrote {
 					writeProblem(rec, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 				}

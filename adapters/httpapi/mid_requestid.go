@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	nethttp "net/http"
+
+	"github.com/google/uuid"
 )
 
 type ctxKey struct{}
@@ -66,8 +66,5 @@ func validRequestID(s string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// newRequestID returns a random RFC 9562 UUID, version 4.
+func newRequestID() string { return uuid.NewString() }

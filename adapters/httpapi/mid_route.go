@@ -1,13 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	nethttp "net/http"
 
 	"github.com/gorilla/mux"
 )
 
-// unmatched is the route label of requests no route took (404, 405, and
-// refusals before the router).
+// unmatched is the route label of requests whose path no route has (404,
+// and refusals of such paths before the router).
 const unmatched = "unmatched"
 
 // routeLabel records the template of the route gorilla/mux matched, the
@@ -20,5 +21,38 @@ func routeLabel(next nethttp.Handler) nethttp.Handler {
 			}
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// labelRoute records the template of the route whose path matches r even
+// when its method does not (405) or when a middleware refuses r before the
+// router sees it (431, 503), so those answers are counted under the route
+// their path belongs to rather than "unmatched".
+func labelRoute(router *mux.Router, r *nethttp.Request) {
+	info := infoFrom(r.Context())
+	if info == nil || info.route != unmatched {
+		return
+	}
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		var m mux.RouteMatch
+		if !route.Match(r, &m) && !errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+			return nil
+		}
+		if tmpl, err := route.GetPathTemplate(); err == nil {
+			info.route = tmpl
+			return errFound
+		}
+		return nil
+	})
+}
+
+// errFound ends a walk of the routes at the first match.
+var errFound = errors.New("found")
+
+// labelled wraps a refusal handler so it labels its answer with labelRoute.
+func labelled(router *mux.Router, h nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		labelRoute(router, r)
+		h.ServeHTTP(w, r)
 	})
 }

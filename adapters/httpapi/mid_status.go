@@ -33,5 +33,14 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// code is the status the client got: one the handler wrote, or 200 when it
+// wrote nothing (net/http then answers 200, as for a HEAD with no body).
+func (s *statusRecorder) code() int {
+	if !s.wrote {
+		return nethttp.StatusOK
+	}
+	return s.status
+}
+
 // Unwrap lets http.ResponseController reach the connection.
 func (s *statusRecorder) Unwrap() nethttp.ResponseWriter { return s.ResponseWriter }

@@ -18,6 +18,7 @@ import (
 type observed struct {
 	route, method string
 	status        int
+	held          bool
 }
 
 type recordingObserver struct {
@@ -26,10 +27,10 @@ type recordingObserver struct {
 	seen []observed
 }
 
-func (o *recordingObserver) ObserveRequest(route, method string, status int, _ time.Duration) {
+func (o *recordingObserver) ObserveRequest(route, method string, status int, _ time.Duration, held bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.seen = append(o.seen, observed{route, method, status})
+	o.seen = append(o.seen, observed{route, method, status, held})
 }
 
 func (o *recordingObserver) count() int {
@@ -56,6 +57,8 @@ func TestMiddleware(t *testing.T) {
 	good := b.auth(testkit.ClientA, testkit.KeyA)
 	big := b.auth(testkit.ClientA, testkit.KeyA)
 	big.Set("X-Pad", strings.Repeat("a", httpapi.HeaderLimit))
+	wait := b.auth(testkit.ClientA, testkit.KeyA)
+	wait.Set("Prefer", "wait=1")
 
 	tests := []struct {
 		name, method, path string
@@ -63,13 +66,18 @@ func TestMiddleware(t *testing.T) {
 		want               observed
 		clientID           string
 	}{
-		{"JobRouteIsTemplate", "GET", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "GET", 200}, testkit.ClientA},
-		{"HeadOnJobRoute", "HEAD", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "HEAD", 200}, testkit.ClientA},
-		{"RefusalKeepsTheRoute", "GET", jobPath(b.pending.ID), nil, observed{httpapi.JobPath, "GET", 401}, ""},
-		{"OpenAPIRoute", "GET", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "GET", 200}, ""},
-		{"UnknownPathIsUnmatched", "GET", "/patients/composition/jobs", good, observed{"unmatched", "GET", 404}, ""},
-		{"WrongMethodIsUnmatched", "DELETE", jobPath(b.pending.ID), good, observed{"unmatched", "DELETE", 405}, ""},
-		{"HugeHeadersAreUnmatched", "GET", jobPath(b.pending.ID), big, observed{"unmatched", "GET", 431}, ""},
+		{"JobRouteIsTemplate", "GET", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "GET", 200, false}, testkit.ClientA},
+		{"HeadOnJobRoute", "HEAD", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "HEAD", 200, false}, testkit.ClientA},
+		{"HeadOnOpenAPIIs200", "HEAD", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "HEAD", 200, false}, ""},
+		{"HeldRequestIsApart", "GET", jobPath(b.pending.ID), wait, observed{httpapi.JobPath, "GET", 200, true}, testkit.ClientA},
+		{"RefusalKeepsTheRoute", "GET", jobPath(b.pending.ID), nil, observed{httpapi.JobPath, "GET", 401, false}, ""},
+		{"OpenAPIRoute", "GET", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "GET", 200, false}, ""},
+		{"UnknownPathIsUnmatched", "GET", "/patients/composition/jobs", good, observed{"unmatched", "GET", 404, false}, ""},
+		{"WrongMethodKeepsTheRoute", "DELETE", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "DELETE", 405, false}, ""},
+		{"WrongMethodOnOpenAPI", "POST", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "POST", 405, false}, ""},
+		{"UnknownMethodIsOther", "FROBNICATE", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "other", 405, false}, ""},
+		{"HugeHeadersKeepTheRoute", "GET", jobPath(b.pending.ID), big, observed{httpapi.JobPath, "GET", 431, false}, ""},
+		{"HugeHeadersOnUnknownPath", "GET", "/nowhere", big, observed{"unmatched", "GET", 431, false}, ""},
 	}
 	for _, tt := range tests { // sequential: each reads the last observation
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	nethttp "net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/api"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
@@ -28,6 +30,13 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 
 	b := setup(t)
 	good := b.auth(testkit.ClientA, testkit.KeyA)
+	etag := b.do(t, "GET", jobPath(b.done.ID), good, nil).Header.Get("ETag")
+	require.NotEmpty(t, etag)
+	with := func(name, value string) nethttp.Header {
+		h := good.Clone()
+		h.Set(name, value)
+		return h
+	}
 	noScope := testkit.Claims(testkit.ClientA)
 	noScope["scope"] = "composition:create"
 	requests := []struct {
@@ -41,6 +50,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"200Pending", "GET", jobPath(b.pending.ID), good, 200, nil},
 		{"200Done", "GET", jobPath(b.done.ID), good, 200, nil},
 		{"200Failed", "GET", jobPath(b.failed.ID), good, 200, nil},
+		{"200Held", "GET", jobPath(b.pending.ID), with("Prefer", "wait=1"), 200, nil},
+		{"200Head", "HEAD", jobPath(b.pending.ID), good, 200, nil},
+		{"304", "GET", jobPath(b.done.ID), with("If-None-Match", etag), 304, nil},
+		{"304Head", "HEAD", jobPath(b.done.ID), with("If-None-Match", `W/`+etag), 304, nil},
 		{"400", "GET", jobPath("nope"), good, 400, nil},
 		{"401", "GET", jobPath(b.pending.ID), nethttp.Header{}, 401, nil},
 		{"403", "GET", jobPath(b.pending.ID), nethttp.Header{"Authorization": {"Bearer " + b.kit.Sign(b.kit.Header(), noScope)}, "Api-Key": {testkit.KeyA}}, 403, nil},
@@ -59,7 +72,56 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			require.Equal(t, rq.status, r.Status, string(r.Raw))
 
 			requireMatchesOpenAPI(t, doc, rq.method, rq.path, r)
+			requireHeadersDocumented(t, doc, rq.method, r)
 		})
+	}
+}
+
+// TestOpenAPIServerIsNotLoopback: the document is read by clients
+// elsewhere; a loopback server sends their tools to themselves.
+func TestOpenAPIServerIsNotLoopback(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t, api.OpenAPI)
+	require.NotEmpty(t, doc.Servers)
+	for _, srv := range doc.Servers {
+		u, err := url.Parse(srv.URL)
+		require.NoError(t, err)
+		require.True(t, u.Host == "" || strings.Contains(srv.URL, "{"), "server %q: relative or templated", srv.URL)
+	}
+}
+
+// documentedHeaders are the response headers whose presence
+// requireHeadersDocumented checks against the document.
+var documentedHeaders = []string{"X-Request-ID", "Cache-Control", "ETag", "Retry-After", "Preference-Applied",
+	"X-Content-Type-Options", "WWW-Authenticate", "Allow"}
+
+// requireHeadersDocumented: every header of documentedHeaders that the
+// answer carries is declared for its status, and every header the document
+// marks required is there. A HEAD status described "As GET." is checked
+// against GET's, as is any method the path does not have.
+func requireHeadersDocumented(t *testing.T, doc *openapi3.T, method string, r response) {
+	t.Helper()
+	item := doc.Paths.Find(httpapi.JobPath)
+	require.NotNil(t, item)
+	op := item.GetOperation(method)
+	if op == nil { // a method the path does not have: its 405 is GET's
+		op = item.Get
+	}
+	resp := op.Responses.Status(r.Status)
+	require.NotNil(t, resp, "status %d of %s is documented", r.Status, method)
+	if len(resp.Value.Headers) == 0 && method == nethttp.MethodHead {
+		resp = item.Get.Responses.Status(r.Status)
+	}
+	declared := resp.Value.Headers
+	for _, name := range documentedHeaders {
+		if r.Header.Get(name) != "" {
+			require.Contains(t, declared, name, "%s %d sends %s: the document must declare it", method, r.Status, name)
+		}
+	}
+	for name, h := range declared {
+		if h.Value.Required {
+			require.NotEmpty(t, r.Header.Get(name), "%s %d: the document says %s is always sent", method, r.Status, name)
+		}
 	}
 }
 
@@ -79,7 +141,11 @@ func requireMatchesOpenAPI(t *testing.T, doc *openapi3.T, method, path string, r
 	t.Helper()
 	router, err := gorillamux.NewRouter(doc)
 	require.NoError(t, err)
-	req, err := nethttp.NewRequest(method, doc.Servers[0].URL+path, nil)
+	base := strings.TrimSuffix(doc.Servers[0].URL, "/")
+	if strings.HasPrefix(base, "/") || base == "" {
+		base = "http://jobstatus.example" + base // a relative server: any host
+	}
+	req, err := nethttp.NewRequest(method, base+path, nil)
 	require.NoError(t, err)
 	route, params, err := router.FindRoute(req)
 	if err != nil {

@@ -278,6 +278,14 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 // CacheStats returns verified-token cache hits and misses.
 func (v *Verifier) CacheStats() (hits, misses uint64) { return v.hits.Load(), v.misses.Load() }
 
+// CacheLen returns how many verified tokens the cache holds.
+func (v *Verifier) CacheLen() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.Len()
+}
+
 // strictPSS verify RSASSA-PSS with a salt as long as the hash, as RFC 7518
 // section 3.5 requires; golang-jwt's own methods accept any salt length.
 var strictPSS = map[string]*gojwt.SigningMethodRSAPSS{}

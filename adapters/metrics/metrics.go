@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -26,6 +28,7 @@ type Metrics struct {
 	reg          *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
+	held         *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
 	transitions  *prometheus.CounterVec
 	stale        prometheus.Counter
@@ -41,8 +44,14 @@ func New() *Metrics {
 			Namespace: namespace, Name: "http_requests_total", Help: "HTTP requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "http_request_duration_seconds", Help: "HTTP request latency by route and status.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "HTTP request latency by route and status, requests held by Prefer: wait excluded.",
+			Buckets: LatencyBuckets,
+		}, []string{"route", "status"}),
+		held: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_held_request_duration_seconds",
+			Help:    "Latency of requests held by Prefer: wait, by route and status.",
+			Buckets: HeldBuckets,
 		}, []string{"route", "status"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "auth_failures_total", Help: "Refused credentials by credential and reason.",
@@ -55,9 +64,45 @@ func New() *Metrics {
 			Namespace: namespace, Name: "stale_jobs_failed_total", Help: "PENDING jobs failed by the sweeper for timing out.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.authFailures, m.transitions, m.stale,
+	for _, o := range Outcomes {
+		m.transitions.WithLabelValues(o) // every outcome exported from the start, at 0
+	}
+	reg.MustRegister(m.requests, m.latency, m.held, m.authFailures, m.transitions, m.stale, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// LatencyBuckets resolve the service's real latencies: a cached answer
+// takes tens of microseconds, a database round trip a millisecond or more.
+var LatencyBuckets = []float64{
+	.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
+}
+
+// HeldBuckets cover requests held by Prefer: wait, up to the longest hold.
+var HeldBuckets = []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 15, 20, 30, 60}
+
+// Outcomes are the values of jobstatus_job_transitions_total's label.
+var Outcomes = []string{"done", "failed", "repeated", "conflict", "timed_out"}
+
+// buildInfo is jobstatus_build_info{version,commit,goversion} 1, read from
+// the build information the Go toolchain embeds.
+func buildInfo() prometheus.Collector {
+	version, commit := "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				commit = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info", Help: "Always 1; the labels say which build is running.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	return g
 }
 
 // Handler serves the metrics in the Prometheus text format.
@@ -68,10 +113,16 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is where more collectors may be registered.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// ObserveRequest records one HTTP request.
-func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+// ObserveRequest records one HTTP request: a request held by Prefer: wait
+// goes to its own histogram, so holds of seconds do not hide the latency
+// of the others. The HTTP adapter gives label values from closed sets only.
+func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration, held bool) {
 	s := strconv.Itoa(status)
 	m.requests.WithLabelValues(route, method, s).Inc()
+	if held {
+		m.held.WithLabelValues(route, s).Observe(d.Seconds())
+		return
+	}
 	m.latency.WithLabelValues(route, s).Observe(d.Seconds())
 }
 

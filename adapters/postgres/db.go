@@ -1,11 +1,17 @@
 package postgres
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/XSAM/otelsql"
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // PoolConfig sizes the connection pool. Every field is required; bootstrap's
@@ -15,6 +21,9 @@ type PoolConfig struct {
 	MaxIdleConns    int           // 0..MaxOpenConns
 	ConnMaxLifetime time.Duration // positive
 	ConnMaxIdleTime time.Duration // positive
+	// Tracer, when set and not a no-op, gives every query of a traced
+	// request its own span (otelsql wraps the driver); nil: no wrapping.
+	Tracer trace.TracerProvider
 }
 
 // Validate refuses zero, negative and contradictory sizes: more idle than
@@ -48,7 +57,7 @@ func Open(url string, pool PoolConfig) (*sqlx.DB, error) {
 	if err := pool.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := sqlx.Open("postgres", url)
+	db, err := open(url, pool.Tracer)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -57,4 +66,28 @@ func Open(url string, pool PoolConfig) (*sqlx.DB, error) {
 	db.SetConnMaxLifetime(pool.ConnMaxLifetime)
 	db.SetConnMaxIdleTime(pool.ConnMaxIdleTime)
 	return db, nil
+}
+
+// open returns the pool, its driver wrapped by otelsql when tracing is on.
+// Queries outside a traced request (the sweeper, the eta refresher) make
+// no spans: a span is only ever a child.
+func open(url string, tp trace.TracerProvider) (*sqlx.DB, error) {
+	if _, off := tp.(noop.TracerProvider); tp == nil || off {
+		return sqlx.Open("postgres", url)
+	}
+	db, err := otelsql.Open("postgres", url,
+		otelsql.WithTracerProvider(tp),
+		otelsql.WithAttributes(attribute.String("db.system.name", "postgresql")),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{
+			OmitConnResetSession: true,
+			OmitRows:             true,
+			OmitConnectorConnect: true,
+			SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
+				return trace.SpanContextFromContext(ctx).IsValid()
+			},
+		}))
+	if err != nil {
+		return nil, err
+	}
+	return sqlx.NewDb(db, "postgres"), nil
 }

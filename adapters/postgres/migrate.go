@@ -21,8 +21,18 @@ type MigrationResult struct {
 }
 
 // Migrate applies every pending migration embedded in the binary. goose
-// takes a session-level advisory lock, so concurrent runs are safe.
+// takes a session-level advisory lock, so concurrent runs are safe. A
+// database at a newer version than the binary knows is refused
+// (ErrSchemaNewer), not reported as up to date.
 func Migrate(ctx context.Context, db *sqlx.DB) (MigrationResult, error) {
+	schema, err := ReadSchema(ctx, db)
+	if err != nil {
+		return MigrationResult{}, err
+	}
+	if schema.Current > schema.Expected {
+		return MigrationResult{}, fmt.Errorf("%w: the database is at version %d, this binary knows up to %d; run a newer jobstatus",
+			ErrSchemaNewer, schema.Current, schema.Expected)
+	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return MigrationResult{}, err
