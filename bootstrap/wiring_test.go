@@ -28,7 +28,7 @@ func serveConfig(t *testing.T) bootstrap.Config {
 	t.Helper()
 	kit := testkit.New(t)
 	cfg := bootstrap.DefaultConfig()
-	cfg.HTTP.Addr, cfg.AdminAddr = "127.0.0.1:0", freeAddr(t)
+	cfg.HTTP.Addr, cfg.AdminAddr, cfg.Internal.Addr = "127.0.0.1:0", freeAddr(t), "127.0.0.1:0"
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
 	return cfg
 }
