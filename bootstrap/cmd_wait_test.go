@@ -172,7 +172,7 @@ func TestWaitOutcomes(t *testing.T) {
 		{"NoURL", envCreds, []string{b.done.ID.String()}, 2, "", "--url is required: the public API, e.g. https://jobstatus.example"},
 		{"NotHTTP", envCreds, []string{b.done.ID.String(), "--url", "ftp://127.0.0.1"}, 2, "",
 			"--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example"},
-		{"PasswordInURLNotEchoed", envCreds, []string{b.done.ID.String(), "--url", "http://u:" + testkit.KeyA + "@127.0.0.1"}, 2, "",
+		{"PasswordInURLNotEchoed", envCreds, []string{b.done.ID.String(), "--url", strings.Replace(b.url, "://", "://u:"+testkit.KeyA+"@", 1)}, 2, "",
 			"--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example"},
 		{"NegativeTimeout", envCreds, append([]string{b.done.ID.String(), "--timeout", "-1s"}, url...), 2, "", "--timeout must not be negative, got -1s"},
 		{"TokenTwice", nil, append([]string{b.done.ID.String(), "--token-file", b.files["token"]}, flags...), 2, "", "give the token once: --token or --token-file"},
