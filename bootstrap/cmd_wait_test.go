@@ -188,6 +188,7 @@ func TestWaitOutcomes(t *testing.T) {
 		{"SpacedAPIKeyNotEchoed", []string{"JOBSTATUS_TOKEN=" + b.token}, append([]string{b.done.ID.String(), "--api-key-file", b.files["spaced"]}, url...), 2, "",
 			"the api-key must be one line of printable ASCII without spaces"},
 	}
+	secrets := append(slices.Clone(b.secrets), "two words")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -203,7 +204,7 @@ func TestWaitOutcomes(t *testing.T) {
 				want = "jobstatus: " + tt.wantErr + "\n"
 			}
 			require.Equal(t, want, r.stderr)
-			for _, s := range append(b.secrets, "two words") {
+			for _, s := range secrets {
 				require.NotContains(t, r.stdout+r.stderr, s, "a credential was printed")
 			}
 		})
