@@ -1,37 +1,17 @@
 package bootstrap_test
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/fx"
-	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
-
-// startServe runs the serve graph with cfg and returns the write API's
-// listener; the app stops (and must stop cleanly) when the test ends.
-func startServe(t *testing.T, cfg bootstrap.Config) *bootstrap.InternalListener {
-	t.Helper()
-	var l *bootstrap.InternalListener
-	fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(&l), fx.NopLogger)
-	require.NoError(t, fxApp.Err())
-	require.NoError(t, fxApp.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, fxApp.Stop(ctx))
-	})
-	return l
-}
 
 // TestInternalListener: serve runs the write API on its own listener with
 // the configured writers and body cap, and the same verifier as the public
@@ -43,7 +23,8 @@ func TestInternalListener(t *testing.T) {
 	cfg.Auth.JWKSFile = kit.JWKSFile
 	cfg.Internal.Writers = []string{"worker-sign"}
 	cfg.Internal.MaxBodyBytes = 64
-	l := startServe(t, cfg)
+	var l *bootstrap.InternalListener
+	startServe(t, cfg, &l)
 	require.NotNil(t, l.Addr())
 	base := "http://" + l.Addr().String()
 
@@ -81,7 +62,9 @@ func TestInternalListener(t *testing.T) {
 		t.Parallel()
 		off := serveConfig(t)
 		off.Internal.Addr = ""
-		require.Nil(t, startServe(t, off).Addr())
+		var l *bootstrap.InternalListener
+		startServe(t, off, &l)
+		require.Nil(t, l.Addr())
 	})
 }
 
@@ -90,25 +73,8 @@ func TestInternalListener(t *testing.T) {
 // a job and complete the pending demo job.
 func TestServeDevPrintsWorkingWorkerLines(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{
-			Stdout: stdout, Stderr: stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
-		})
-	}()
-	curl := regexp.MustCompile(`curl -i -X POST '([^']+)' -H 'Authorization: ([^']+)' -H 'Content-Type: application/json' -d '([^']+)'`)
-	var lines [][]string
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("serve --dev exited with %d: %s", code, stderr.String())
-		default:
-		}
-		lines = curl.FindAllStringSubmatch(stdout.String(), -1)
-		return len(lines) == 2
-	}, "stdout: %s", stdout)
+	dev := startDev(t)
+	lines := dev.lines(t, regexp.MustCompile(`curl -i -X POST '([^']+)' -H 'Authorization: ([^']+)' -H 'Content-Type: application/json' -d '([^']+)'`), 2)
 	require.Regexp(t, `^http://127\.0\.0\.1:\d+/internal/jobs$`, lines[0][1])
 	require.NotContains(t, lines[0][1], ":8081", "a free port, so two demos can run")
 
@@ -117,14 +83,8 @@ func TestServeDevPrintsWorkingWorkerLines(t *testing.T) {
 		r := testkit.Do(t, nil, http.MethodPost, m[1], http.Header{"Authorization": {m[2]}, "Content-Type": {"application/json"}}, strings.NewReader(m[3]))
 		require.Equal(t, want, r.Status, "%s: %s", m[1], r.Raw)
 	}
-	require.Contains(t, stdout.String(), "client "+bootstrap.DevWorkerID+", scope "+domain.ScopeCompositionJobWrite)
+	require.Contains(t, dev.stdout.String(), "client "+bootstrap.DevWorkerID+", scope "+domain.ScopeCompositionJobWrite)
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, stderr.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve --dev did not stop")
-	}
-	require.NotContains(t, stderr.String(), strings.TrimPrefix(lines[0][2], "Bearer "))
+	logged := dev.stop(t)
+	require.NotContains(t, logged, strings.TrimPrefix(lines[0][2], "Bearer "))
 }
