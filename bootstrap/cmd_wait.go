@@ -114,7 +114,7 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	var answer *client.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return exitError{code: exitTimedOut, err: fmt.Errorf("job %s not finished within %s", o.ID, formatDuration(o.Timeout))}
+		return exitError{code: exitTimedOut, err: fmt.Errorf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))}
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("job %s: interrupted", o.ID)
 	case errors.As(err, &answer) && answer.Status == 400:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,10 @@ func TestWaitOutcomes(t *testing.T) {
 		{"Failed", nil, append([]string{b.failed.ID.String()}, files...), 1, "FAILED",
 			"job " + b.failed.ID.String() + " FAILED: 422 Composition signature is not valid"},
 		{"TimedOut", envCreds, append([]string{b.pending.ID.String(), "--timeout", "50ms"}, url...), 3, "",
-			"job " + b.pending.ID.String() + " not finished within 50ms"},
+			"no final answer for job " + b.pending.ID.String() + " within 50ms"},
+		// A service that does not answer is retried like a 503 until the timeout.
+		{"NoService", envCreds, []string{b.done.ID.String(), "--timeout", "50ms", "--url", "http://127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))}, 3, "",
+			"no final answer for job " + b.done.ID.String() + " within 50ms"},
 		{"OtherClientsJob", envCreds, append([]string{b.other.ID.String()}, url...), 1, "",
 			"job " + b.other.ID.String() + ": the service answered 404 not_found: Task not found"},
 		{"WrongAPIKey", []string{"JOBSTATUS_TOKEN=" + b.token, "JOBSTATUS_API_KEY=" + testkit.KeyB}, append([]string{b.done.ID.String()}, url...), 1, "",
