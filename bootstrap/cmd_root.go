@@ -37,6 +37,19 @@ func (e usageError) Error() string { return e.err.Error() }
 // Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e usageError) Unwrap() error { return e.err }
 
+// exitError ends a command with its own status (wait's 3: not finished
+// in time) and a message.
+type exitError struct {
+	code int
+	err  error
+}
+
+// Error returns the message.
+func (e exitError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
+func (e exitError) Unwrap() error { return e.err }
+
 // usagef returns a usageError with a formatted message.
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
@@ -58,9 +71,13 @@ func Execute(ctx context.Context, argv []string, stdio IO) int {
 	return exitStatus(err)
 }
 
-// exitStatus is the exit-status policy: usage errors and invalid input are
-// 2, everything else 1.
+// exitStatus is the exit-status policy: a command's own status, usage
+// errors and invalid input 2, everything else 1.
 func exitStatus(err error) int {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
 	var ue usageError
 	var ve *domain.ValidationError
 	if errors.As(err, &ue) || errors.As(err, &ve) {
@@ -133,7 +150,8 @@ func newRootCmd(stdio IO) *cobra.Command {
 
 Configuration comes from built-in defaults, the YAML file named by
 JOBSTATUS_CONFIG and JOBSTATUS_* variables (docs/configuration.md).
-Exit status: 0 success, 1 failure, 2 bad command line or input.
+Exit status: 0 success, 1 failure, 2 bad command line or input (wait: 3
+not finished in time).
 
 Example:
   jobstatus serve --dev`)
@@ -142,7 +160,7 @@ Example:
 	// Applies to every subcommand: cobra asks the nearest command that has one.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newReportCmd(stdio),
-		newTokenCmd(stdio), newKeygenCmd(stdio))
+		newTokenCmd(stdio), newKeygenCmd(stdio), newWaitCmd(stdio))
 	return root
 }
 

@@ -37,7 +37,8 @@ func newServeCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--dev] [--migrate]",
 		Short: "Run the HTTP service",
-		Long: `Run the public HTTP API and the admin listener until SIGINT or SIGTERM.
+		Long: `Run the public HTTP API, the write API for workers (JOBSTATUS_INTERNAL_ADDR)
+and the admin listener until SIGINT or SIGTERM.
 
 Without --dev the auth settings are required (JOBSTATUS_AUTH_*,
 JOBSTATUS_API_KEYS_FILE); every setting is validated first and each
@@ -63,6 +64,10 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 		// A demo binds to loopback unless told otherwise.
 		if !envSet(stdio, "JOBSTATUS_HTTP_ADDR") && cfg.HTTP.Addr == DefaultConfig().HTTP.Addr {
 			cfg.HTTP.Addr = "127.0.0.1:8080"
+		}
+		// The write API on a free port, so a second demo can start.
+		if !envSet(stdio, "JOBSTATUS_INTERNAL_ADDR") && cfg.Internal.Addr == DefaultConfig().Internal.Addr {
+			cfg.Internal.Addr = "127.0.0.1:0"
 		}
 		if !envSet(stdio, "JOBSTATUS_LOG_FORMAT") {
 			cfg.Log.Format = "console"

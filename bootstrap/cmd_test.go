@@ -183,7 +183,7 @@ func TestBadFilesAreOneLine(t *testing.T) {
 func TestHelpHasAnExampleForEveryCommand(t *testing.T) {
 	t.Parallel()
 	for _, argv := range [][]string{{"serve"}, {"migrate"}, {"jobs"}, {"jobs", "create"}, {"jobs", "complete"}, {"jobs", "fail"},
-		{"jobs", "get"}, {"jobs", "purge"}, {"report"}, {"token"}, {"keygen"}, {}} {
+		{"jobs", "get"}, {"jobs", "purge"}, {"report"}, {"token"}, {"keygen"}, {"wait"}, {}} {
 		t.Run(strings.Join(append([]string{"jobstatus"}, argv...), " "), func(t *testing.T) {
 			t.Parallel()
 			r := execute(t, nil, append(argv, "--help")...)

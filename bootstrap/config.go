@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ import (
 type Config struct {
 	HTTP        HTTPConfig      `yaml:"http" envPrefix:"HTTP_"`
 	AdminAddr   string          `yaml:"admin_addr" env:"ADMIN_ADDR" desc:"admin listener (/healthz, /readyz, /metrics); empty disables it"`
+	Internal    InternalConfig  `yaml:"internal" envPrefix:"INTERNAL_"`
 	Database    DatabaseConfig  `yaml:"database" envPrefix:"DATABASE_"`
 	Auth        AuthConfig      `yaml:"auth" envPrefix:"AUTH_"`
 	APIKeysFile string          `yaml:"api_keys_file" env:"API_KEYS_FILE" desc:"clients and the SHA-256 digests of their api-keys (format in docs/api-keys.md); required by serve"`
@@ -48,6 +50,14 @@ type HTTPConfig struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT" desc:"how long an idle keep-alive connection stays open"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT" desc:"how long in-flight requests may finish after SIGTERM"`
 	MaxInFlight       int           `yaml:"max_in_flight" env:"MAX_IN_FLIGHT" desc:"requests served at once, past it 503 at once; 0 removes the cap, otherwise it must exceed polling.max_waiters"`
+}
+
+// InternalConfig configures the write API for workers, on a listener of
+// its own.
+type InternalConfig struct {
+	Addr         string   `yaml:"addr" env:"ADDR" desc:"write API listener for workers (/internal/jobs); empty disables it; a free loopback port with serve --dev unless set"`
+	Writers      []string `yaml:"writers" env:"WRITERS" envSeparator:"," desc:"token client_ids allowed to write, comma separated; empty: nobody"`
+	MaxBodyBytes int      `yaml:"max_body_bytes" env:"MAX_BODY_BYTES" desc:"largest request body of the write API, in bytes (413 beyond); at most 1048576"`
 }
 
 // DatabaseConfig configures the PostgreSQL store. An empty URL selects the
@@ -130,6 +140,9 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		AdminAddr: "127.0.0.1:9090",
+		// Loopback: workers run beside the service, or reach it through a
+		// proxy that the operator chooses to expose.
+		Internal: InternalConfig{Addr: "127.0.0.1:8081", MaxBodyBytes: 16 << 10},
 		HTTP: HTTPConfig{
 			Addr:              ":8080",
 			ReadHeaderTimeout: 5 * time.Second,
@@ -186,8 +199,25 @@ func LoadConfig(environ []string) (Config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: "JOBSTATUS_", Environment: vars}); err != nil {
 		return Config{}, fmt.Errorf("config environment: %w", err)
 	}
+	emptyStrings(&cfg, vars)
 	cfg.Auth.Algorithms = splitList(cfg.Auth.Algorithms)
+	cfg.Internal.Writers = splitList(cfg.Internal.Writers)
 	return cfg, nil
+}
+
+// emptyStrings applies variables set to the empty string, which the env
+// library skips: for a text or a list setting empty is a value (an empty
+// JOBSTATUS_ADMIN_ADDR or JOBSTATUS_INTERNAL_ADDR disables that listener).
+// Numbers that are empty were refused by checkEnvironment already.
+func emptyStrings(cfg *Config, vars map[string]string) {
+	for _, s := range settingsOf(cfg) {
+		if v, ok := vars[s.env]; !ok || s.env == "" || v != "" {
+			continue
+		}
+		if k := s.value.Kind(); k == reflect.String || k == reflect.Slice {
+			s.value.Set(reflect.Zero(s.value.Type()))
+		}
+	}
 }
 
 // decodeFile reads the YAML file at path over cfg; unknown keys are errors.

@@ -40,8 +40,9 @@ func TestConfigurationReferenceIsCurrent(t *testing.T) {
 func TestDocumentedDefaultsMatch(t *testing.T) {
 	t.Parallel()
 	def := DefaultConfig()
-	// Not settings of the service: the file itself, and the test switch.
-	defaults := map[string]string{"JOBSTATUS_CONFIG": "", "JOBSTATUS_SKIP_CONTAINERS": ""}
+	// Not settings of the service: the file itself, the test switch, and
+	// the credentials of the wait command.
+	defaults := map[string]string{"JOBSTATUS_CONFIG": "", "JOBSTATUS_SKIP_CONTAINERS": "", "JOBSTATUS_TOKEN": "", "JOBSTATUS_API_KEY": ""}
 	for _, s := range settingsOf(&def) {
 		if s.env != "" {
 			defaults[s.env] = formatValue(s.value)

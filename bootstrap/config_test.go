@@ -25,6 +25,40 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.False(t, cfg.AuthConfigured())
 }
 
+// TestLoadConfigInternal: writers are a comma (or space) separated list in
+// the environment, a list in the file; an empty address disables the
+// write API and is not replaced by the default.
+func TestLoadConfigInternal(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("internal:\n  writers: [worker-file]\n  max_body_bytes: 4096\n"), 0o600))
+	tests := []struct {
+		name        string
+		env         []string
+		wantAddr    string
+		wantWriters []string
+		wantBody    int
+	}{
+		{"Defaults", nil, "127.0.0.1:8081", nil, 16384},
+		{"Writers", []string{"JOBSTATUS_INTERNAL_WRITERS=worker-sign, worker-refine,,"}, "127.0.0.1:8081", []string{"worker-sign", "worker-refine"}, 16384},
+		{"EmptyWriters", []string{"JOBSTATUS_INTERNAL_WRITERS="}, "127.0.0.1:8081", nil, 16384},
+		{"Disabled", []string{"JOBSTATUS_INTERNAL_ADDR="}, "", nil, 16384},
+		{"File", []string{"JOBSTATUS_CONFIG=" + file}, "127.0.0.1:8081", []string{"worker-file"}, 4096},
+		{"EnvironmentWins", []string{"JOBSTATUS_CONFIG=" + file, "JOBSTATUS_INTERNAL_WRITERS=worker-env", "JOBSTATUS_INTERNAL_ADDR=127.0.0.1:7000"},
+			"127.0.0.1:7000", []string{"worker-env"}, 4096},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := bootstrap.LoadConfig(tt.env)
+			require.NoError(t, err)
+			require.Equal(t, tt.wantAddr, cfg.Internal.Addr)
+			require.Equal(t, tt.wantWriters, cfg.Internal.Writers)
+			require.Equal(t, tt.wantBody, cfg.Internal.MaxBodyBytes)
+		})
+	}
+}
+
 func TestLoadConfigEnvironmentWinsOverFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -161,6 +195,27 @@ func TestValidate(t *testing.T) {
 		{"AddrIgnoredByTools", func(c *bootstrap.Config) { c.HTTP.Addr = "" }, bootstrap.ModeTool, ""},
 		{"AdminDisabled", func(c *bootstrap.Config) { c.AdminAddr = "" }, bootstrap.ModeServe, ""},
 		{"BadAdminAddr", func(c *bootstrap.Config) { c.AdminAddr = "9090" }, bootstrap.ModeServe, `JOBSTATUS_ADMIN_ADDR (admin_addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got "9090"`},
+		{"InternalDisabled", func(c *bootstrap.Config) { c.Internal.Addr = "" }, bootstrap.ModeServe, ""},
+		{"BadInternalAddr", func(c *bootstrap.Config) { c.Internal.Addr = "8081" }, bootstrap.ModeServe,
+			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got "8081"`},
+		// Two listeners on one port: the second fails to start, or takes
+		// the other's traffic.
+		{"InternalOnAdminPort", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:9090" }, bootstrap.ModeServe,
+			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must not use the port of JOBSTATUS_ADMIN_ADDR (admin_addr) = "127.0.0.1:9090"; got "127.0.0.1:9090"`},
+		{"InternalOnPublicPortAllInterfaces", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:8080" }, bootstrap.ModeDev,
+			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must not use the port of JOBSTATUS_HTTP_ADDR (http.addr) = ":8080"; got "127.0.0.1:8080"`},
+		{"AdminOnPublicPort", func(c *bootstrap.Config) { c.AdminAddr = "0.0.0.0:8080" }, bootstrap.ModeServe,
+			`JOBSTATUS_ADMIN_ADDR (admin_addr) must not use the port of JOBSTATUS_HTTP_ADDR (http.addr) = ":8080"; got "0.0.0.0:8080"`},
+		{"SamePortOtherHosts", func(c *bootstrap.Config) { c.HTTP.Addr, c.Internal.Addr = "10.0.0.1:8081", "127.0.0.1:8081" }, bootstrap.ModeServe, ""},
+		{"AnyFreePorts", func(c *bootstrap.Config) {
+			c.HTTP.Addr, c.Internal.Addr, c.AdminAddr = ":0", "127.0.0.1:0", "127.0.0.1:0"
+		}, bootstrap.ModeServe, ""},
+		{"InternalPortIgnoredByTools", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:9090" }, bootstrap.ModeTool, ""},
+		{"ZeroInternalBody", func(c *bootstrap.Config) { c.Internal.MaxBodyBytes = 0 }, bootstrap.ModeServe,
+			"JOBSTATUS_INTERNAL_MAX_BODY_BYTES (internal.max_body_bytes) must be in 1..1048576; got 0"},
+		{"HugeInternalBody", func(c *bootstrap.Config) { c.Internal.MaxBodyBytes = 1<<20 + 1 }, bootstrap.ModeTool,
+			"JOBSTATUS_INTERNAL_MAX_BODY_BYTES (internal.max_body_bytes) must be in 1..1048576; got 1048577"},
+		{"LargestInternalBody", func(c *bootstrap.Config) { c.Internal.MaxBodyBytes = 1 << 20 }, bootstrap.ModeServe, ""},
 		// The pool: more idle than open connections made serve wait 15 s
 		// for connections that can never open; a negative count panicked.
 		{"MoreIdleThanOpen", func(c *bootstrap.Config) { c.Database.MaxIdleConns = 32 }, bootstrap.ModeServe,
@@ -270,4 +325,16 @@ func numericSettings(t reflect.Type, prefix string, index []int) []numericSettin
 		}
 	}
 	return out
+}
+
+// TestLoadConfigEmptyVariableDisablesAListener: the env library skips
+// variables set to "", so JOBSTATUS_ADMIN_ADDR= once left the admin
+// listener on its default address although the docs say empty disables it.
+func TestLoadConfigEmptyVariableDisablesAListener(t *testing.T) {
+	t.Parallel()
+	cfg, err := bootstrap.LoadConfig([]string{"JOBSTATUS_ADMIN_ADDR=", "JOBSTATUS_INTERNAL_ADDR=", "JOBSTATUS_AUTH_ALGORITHMS="})
+	require.NoError(t, err)
+	require.Empty(t, cfg.AdminAddr)
+	require.Empty(t, cfg.Internal.Addr)
+	require.Empty(t, cfg.Auth.Algorithms, "an empty list is refused by Validate, not replaced by the default")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 )
 
@@ -38,6 +39,13 @@ func (c Config) Validate(mode Mode) error {
 	if mode != ModeTool {
 		p.address("http.addr", c.HTTP.Addr, false)
 		p.address("admin_addr", c.AdminAddr, true)
+		p.address("internal.addr", c.Internal.Addr, true)
+		p.distinct("internal.addr", c.Internal.Addr, "http.addr", c.HTTP.Addr)
+		p.distinct("internal.addr", c.Internal.Addr, "admin_addr", c.AdminAddr)
+		p.distinct("admin_addr", c.AdminAddr, "http.addr", c.HTTP.Addr)
+	}
+	if v := c.Internal.MaxBodyBytes; v <= 0 || v > httpapi.MaxInternalBodyBytes {
+		p.add("internal.max_body_bytes", "must be in 1..%d; got %d", httpapi.MaxInternalBodyBytes, v)
 	}
 	for _, key := range []string{"http.read_header_timeout", "http.read_timeout", "http.write_timeout",
 		"http.idle_timeout", "http.shutdown_timeout"} {
@@ -173,6 +181,26 @@ func (p *problems) address(key, addr string, optional bool) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		p.add(key, "must be host:port, e.g. 127.0.0.1:8080 or :8080; got %q", addr)
 	}
+}
+
+// distinct refuses two listeners on one port: the second would fail to
+// start with "address already in use", or, with the same host, take the
+// other's traffic. Port 0 (any free port) never collides.
+func (p *problems) distinct(key, addr, otherKey, other string) {
+	host, port, err := net.SplitHostPort(addr)
+	otherHost, otherPort, otherErr := net.SplitHostPort(other)
+	if err != nil || otherErr != nil || port != otherPort || port == "0" {
+		return
+	}
+	if host == otherHost || anyHost(host) || anyHost(otherHost) {
+		p.add(key, "must not use the port of %s = %q; got %q", name(otherKey), other, addr)
+	}
+}
+
+// anyHost reports whether a listen host binds every interface.
+func anyHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
 }
 
 func (p *problems) auth(c Config) {

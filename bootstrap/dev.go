@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 const (
 	DevClientID   = "mis-demo"
 	DevOtherID    = "mis-other"
+	DevWorkerID   = "worker-demo" // a worker service allowed to write
 	DevIssuer     = "https://auth.jobstatus.dev"
 	DevAudience   = "jobstatus"
 	devTokenTTL   = 24 * time.Hour
@@ -124,17 +126,21 @@ func seedDemo(ctx context.Context, a *app.Operator, k *DevKit) error {
 // in-memory store, with DevModule in place of AuthModule.
 func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 	cfg.Database.URL = "" // --dev always runs on the in-memory store
+	if !slices.Contains(cfg.Internal.Writers, DevWorkerID) {
+		cfg.Internal.Writers = append(slices.Clone(cfg.Internal.Writers), DevWorkerID)
+	}
 	return fx.Options(
 		serveCore(cfg, logger),
 		DevModule,
-		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpapi.Server) {
-			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr()) }))
+		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpapi.Server, w *InternalListener) {
+			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr(), w.Addr()) }))
 		}),
 	)
 }
 
-// announce prints ready-to-paste curl lines for the demo jobs.
-func announce(out io.Writer, k *DevKit, addr net.Addr) error {
+// announce prints ready-to-paste curl lines for the demo jobs and, when
+// the write API listens (internal not nil), for a worker.
+func announce(out io.Writer, k *DevKit, addr, internal net.Addr) error {
 	token, err := k.Signer.Mint(jwtauth.TokenParams{
 		Issuer: DevIssuer, Audience: DevAudience, Subject: devSubject, ClientID: DevClientID,
 		Scopes: []string{domain.ScopeCompositionRead}, TTL: devTokenTTL,
@@ -142,6 +148,7 @@ func announce(out io.Writer, k *DevKit, addr net.Addr) error {
 	if err != nil {
 		return err
 	}
+	var pending domain.Job
 	base := "http://" + dialable(addr)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\njobstatus --dev is serving on %s (in-memory store, ephemeral signing key)\n", base)
@@ -153,9 +160,39 @@ func announce(out io.Writer, k *DevKit, addr net.Addr) error {
 		}
 		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
 			what, base, j.ID, token, k.APIKey)
+		if j.ClientID == DevClientID && j.Status == domain.StatusPending {
+			pending = j
+		}
+	}
+	if internal != nil {
+		if err := announceWorker(&b, k, "http://"+dialable(internal), pending); err != nil {
+			return err
+		}
 	}
 	_, err = io.WriteString(out, b.String())
 	return err
+}
+
+// announceWorker prints curl lines for a worker on the write API: create a
+// job for the demo client, and complete the pending demo job.
+func announceWorker(b *strings.Builder, k *DevKit, base string, pending domain.Job) error {
+	token, err := k.Signer.Mint(jwtauth.TokenParams{
+		Issuer: DevIssuer, Audience: DevAudience, Subject: DevWorkerID, ClientID: DevWorkerID,
+		Scopes: []string{domain.ScopeCompositionJobWrite}, TTL: devTokenTTL,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "write API for workers on %s (client %s, scope %s):\n\n", base, DevWorkerID, domain.ScopeCompositionJobWrite)
+	headers := fmt.Sprintf("-H 'Authorization: Bearer %s' -H 'Content-Type: application/json'", token)
+	fmt.Fprintf(b, "# a worker creates a job for %s\ncurl -i -X POST '%s/internal/jobs' %s -d '{\"client_id\":\"%s\",\"eta\":\"30s\"}'\n\n",
+		DevClientID, base, headers, DevClientID)
+	if pending.ClientID != "" {
+		href := fmt.Sprintf(devCompletion, domain.NewID(), domain.NewID(), domain.NewID())
+		fmt.Fprintf(b, "# a worker completes the PENDING job (poll it above with -H 'Prefer: wait=25' first)\ncurl -i -X POST '%s/internal/jobs/%s/complete' %s -d '{\"links\":[{\"entity\":\"%s\",\"href\":\"%s\"}]}'\n\n",
+			base, pending.ID, headers, domain.CompositionEntity, href)
+	}
+	return nil
 }
 
 // dialable turns a listen address such as [::]:8080 into one curl can reach.

@@ -14,8 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/fx"
-	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/metrics"
 	"github.com/jobstatus/jobstatus/app"
@@ -37,15 +35,9 @@ func startServed(t *testing.T) served {
 	cfg := bootstrap.DefaultConfig()
 	cfg.HTTP.Addr, cfg.AdminAddr = freeAddr(t), freeAddr(t)
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
+	cfg.Internal.Addr = "" // this test is about the public and admin listeners
 	s := served{public: "http://" + cfg.HTTP.Addr, admin: "http://" + cfg.AdminAddr, kit: kit}
-	fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(&s.operator, &s.metrics), fx.NopLogger)
-	require.NoError(t, fxApp.Err())
-	require.NoError(t, fxApp.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, fxApp.Stop(ctx))
-	})
+	startServe(t, cfg, &s.operator, &s.metrics)
 	return s
 }
 

@@ -40,30 +40,60 @@ func TestModuleGraphsValidate(t *testing.T) {
 	}
 }
 
-func TestServeDevPrintsWorkingCurlLines(t *testing.T) {
-	t.Parallel()
+// devRun is `serve --dev` running in this process through Execute.
+type devRun struct {
+	stdout, stderr *testkit.LockedBuffer
+	cancel         context.CancelFunc
+	done           chan int
+}
+
+// startDev runs `serve --dev` on free loopback ports until stop.
+func startDev(t *testing.T) *devRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
-	done := make(chan int, 1)
+	d := &devRun{stdout: &testkit.LockedBuffer{}, stderr: &testkit.LockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{
-			Stdout: stdout, Stderr: stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
+		d.done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{
+			Stdout: d.stdout, Stderr: d.stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
 		})
 	}()
-	curl := regexp.MustCompile(`curl -i '([^']+)' -H 'Authorization: ([^']+)' -H 'api-key: ([^']+)'`)
-	deadline := time.Now().Add(10 * time.Second)
+	t.Cleanup(cancel)
+	return d
+}
+
+// lines waits until stdout holds n matches of re and returns them.
+func (d *devRun) lines(t *testing.T, re *regexp.Regexp, n int) [][]string {
+	t.Helper()
 	var lines [][]string
-	for time.Now().Before(deadline) {
-		if lines = curl.FindAllStringSubmatch(stdout.String(), -1); len(lines) == 4 {
-			break
-		}
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		select {
-		case code := <-done:
-			t.Fatalf("serve --dev exited with %d: %s", code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		case code := <-d.done:
+			t.Fatalf("serve --dev exited with %d: %s", code, d.stderr.String())
+		default:
 		}
+		lines = re.FindAllStringSubmatch(d.stdout.String(), -1)
+		return len(lines) == n
+	}, "stdout: %s", d.stdout)
+	return lines
+}
+
+// stop cancels the run, requires exit status 0 and returns what it logged.
+func (d *devRun) stop(t *testing.T) string {
+	t.Helper()
+	d.cancel()
+	select {
+	case code := <-d.done:
+		require.Equal(t, 0, code, d.stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve --dev did not stop")
 	}
-	require.Len(t, lines, 4, "stdout: %s", stdout.String())
+	return d.stderr.String()
+}
+
+func TestServeDevPrintsWorkingCurlLines(t *testing.T) {
+	t.Parallel()
+	dev := startDev(t)
+	lines := dev.lines(t, regexp.MustCompile(`curl -i '([^']+)' -H 'Authorization: ([^']+)' -H 'api-key: ([^']+)'`), 4)
 
 	for _, m := range lines {
 		req, err := http.NewRequest("GET", m[1], nil)
@@ -82,20 +112,15 @@ func TestServeDevPrintsWorkingCurlLines(t *testing.T) {
 			require.Equal(t, 404, res.StatusCode, "the fourth job belongs to another client: %s", body)
 		}
 	}
-	require.True(t, strings.Contains(stdout.String(), "# PENDING") && strings.Contains(stdout.String(), "# DONE") &&
-		strings.Contains(stdout.String(), "# FAILED"))
+	stdout := dev.stdout.String()
+	require.True(t, strings.Contains(stdout, "# PENDING") && strings.Contains(stdout, "# DONE") &&
+		strings.Contains(stdout, "# FAILED"))
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, stderr.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve --dev did not stop")
-	}
+	logged := dev.stop(t)
 	// The logs never carry the api-key or the token.
 	m := lines[0]
-	require.NotContains(t, stderr.String(), m[3])
-	require.NotContains(t, stderr.String(), strings.TrimPrefix(m[2], "Bearer "))
+	require.NotContains(t, logged, m[3])
+	require.NotContains(t, logged, strings.TrimPrefix(m[2], "Bearer "))
 }
 
 func TestServeRefusesWithoutAuth(t *testing.T) {

@@ -40,6 +40,7 @@ func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 		BackgroundModule,
 		MetricsModule,
 		HTTPModule,
+		InternalModule,
 		AdminModule,
 		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second),
 	)

@@ -28,9 +28,23 @@ func serveConfig(t *testing.T) bootstrap.Config {
 	t.Helper()
 	kit := testkit.New(t)
 	cfg := bootstrap.DefaultConfig()
-	cfg.HTTP.Addr, cfg.AdminAddr = "127.0.0.1:0", freeAddr(t)
+	cfg.HTTP.Addr, cfg.AdminAddr, cfg.Internal.Addr = "127.0.0.1:0", freeAddr(t), "127.0.0.1:0"
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
 	return cfg
+}
+
+// startServe starts the serve graph with cfg and fills targets (pointers,
+// as fx.Populate takes them); the app must stop cleanly when the test ends.
+func startServe(t *testing.T, cfg bootstrap.Config, targets ...any) {
+	t.Helper()
+	fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(targets...), fx.NopLogger)
+	require.NoError(t, fxApp.Err())
+	require.NoError(t, fxApp.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, fxApp.Stop(ctx))
+	})
 }
 
 // freeAddr returns a loopback address nobody listens on right now.
@@ -63,14 +77,7 @@ func TestModulesContributeThroughGroups(t *testing.T) {
 		repo     ports.JobRepository
 		operator *app.Operator
 	)
-	fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(&repo, &operator), fx.NopLogger)
-	require.NoError(t, fxApp.Err())
-	require.NoError(t, fxApp.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, fxApp.Stop(ctx))
-	})
+	startServe(t, cfg, &repo, &operator)
 	require.IsType(t, &metrics.Repository{}, repo, "the store is decorated: cache, then transition counts")
 
 	base := "http://" + cfg.AdminAddr

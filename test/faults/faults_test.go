@@ -52,7 +52,7 @@ func start(t *testing.T, dbURL string, queryTimeout time.Duration) *service {
 	kit := testkit.New(t)
 	cfg := bootstrap.DefaultConfig()
 	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
-	cfg.AdminAddr = ""
+	cfg.AdminAddr, cfg.Internal.Addr = "", ""
 	cfg.Database.URL = dbURL
 	cfg.Database.QueryTimeout = queryTimeout
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile

@@ -32,12 +32,14 @@ type Process struct {
 // StartBinary runs `bin serve args...` on a free loopback port with env (and
 // of this process's environment only PATH), waits until it answers HTTP,
 // and registers a cleanup that sends SIGTERM and requires exit status 0.
-// The admin listener is on a random loopback port unless env sets one.
+// The admin listener is on a random loopback port and the write API is off
+// unless env sets them.
 func StartBinary(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "JOBSTATUS_HTTP_ADDR=" + addr, "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "JOBSTATUS_HTTP_ADDR=" + addr, "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0",
+		"JOBSTATUS_INTERNAL_ADDR="}, env...)
 	p := &Process{URL: "http://" + addr, cmd: cmd, Stderr: &LockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, p.Stderr
 	require.NoError(t, cmd.Start())

@@ -1,0 +1,176 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobstatus/jobstatus/client"
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// Variables wait reads its credentials from when no flag names them.
+const (
+	envToken  = "JOBSTATUS_TOKEN"
+	envAPIKey = "JOBSTATUS_API_KEY"
+)
+
+// exitTimedOut is wait's status when the job did not finish in time.
+const exitTimedOut = 3
+
+// waitOptions are the flags of `jobstatus wait`. The credentials are never
+// printed: no message of this command quotes them, nor the URL, which may
+// carry a password.
+type waitOptions struct {
+	ID         string
+	URL        string
+	Token      string
+	TokenFile  string
+	APIKey     string
+	APIKeyFile string
+	Timeout    time.Duration // 0: no limit
+}
+
+// Validate refuses a malformed id or URL, a negative timeout and a
+// credential given both as a flag and as a file.
+func (o waitOptions) Validate() error {
+	if _, err := domain.ParseID(o.ID); err != nil {
+		return usagef("job id %q: want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59", o.ID)
+	}
+	if o.URL == "" {
+		return usagef("--url is required: the public API, e.g. https://jobstatus.example")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return usagef("--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example")
+	}
+	if o.Timeout < 0 {
+		return usagef("--timeout must not be negative, got %s", formatDuration(o.Timeout))
+	}
+	if o.Token != "" && o.TokenFile != "" {
+		return usagef("give the token once: --token or --token-file")
+	}
+	if o.APIKey != "" && o.APIKeyFile != "" {
+		return usagef("give the api-key once: --api-key or --api-key-file")
+	}
+	return nil
+}
+
+func newWaitCmd(stdio IO) *cobra.Command {
+	var o waitOptions
+	cmd := &cobra.Command{
+		Use:   "wait ID --url URL [--token-file FILE] [--api-key-file FILE] [--timeout D]",
+		Short: "Wait for a job over HTTP (public API) and print it",
+		Long: `Wait until a job is DONE or FAILED, through the public API as an MIS would
+(the client package: Prefer: wait, If-None-Match, Retry-After, backoff on
+429 and 503), and print the final answer as JSON.
+
+The token and the api-key come from --token/--api-key, from files
+(--token-file/--api-key-file, preferred: flags show in the process list)
+or from JOBSTATUS_TOKEN and JOBSTATUS_API_KEY. They are never printed.
+
+Exit status: 0 DONE, 1 FAILED or an error answer (401, 403, 404, ...),
+2 bad input, 3 not finished within --timeout.
+
+Example:
+  jobstatus wait 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59 --url https://jobstatus.example --token-file token.jwt --api-key-file api-key.txt`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: runE(&o, func(argv []string) { o.ID = argv[0] }, func(ctx context.Context) error { return runWait(ctx, stdio, o) }),
+	}
+	cmd.Flags().StringVar(&o.URL, "url", "", "base URL of the public API (required)")
+	cmd.Flags().StringVar(&o.Token, "token", "", "access token (default $"+envToken+")")
+	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the access token")
+	cmd.Flags().StringVar(&o.APIKey, "api-key", "", "the MIS's api-key (default $"+envAPIKey+")")
+	cmd.Flags().StringVar(&o.APIKeyFile, "api-key-file", "", "file holding the api-key")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long (exit 3); 0 waits without limit")
+	return cmd
+}
+
+func runWait(ctx context.Context, stdio IO, o waitOptions) error {
+	token, err := credential(stdio, "token", o.Token, o.TokenFile, envToken)
+	if err != nil {
+		return err
+	}
+	apiKey, err := credential(stdio, "api-key", o.APIKey, o.APIKeyFile, envAPIKey)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(apiKey), client.WithUserAgent("jobstatus-wait"))
+	if err != nil {
+		return usagef("--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example")
+	}
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	job, err := c.Wait(ctx, o.ID)
+	var answer *client.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return exitError{code: exitTimedOut, err: fmt.Errorf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))}
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("job %s: interrupted", o.ID)
+	case errors.As(err, &answer) && answer.Status == 400:
+		return usagef("job %s: the service refused the request: %s", o.ID, answer.Message)
+	case errors.As(err, &answer):
+		return fmt.Errorf("job %s: the service answered %d %s: %s", o.ID, answer.Status, answer.Type, answer.Message)
+	case err != nil:
+		return fmt.Errorf("job %s: %w", o.ID, err)
+	}
+	if err := printJSON(stdio.Stdout, job); err != nil {
+		return err
+	}
+	if job.Status == client.StatusFailed {
+		reason := ""
+		if job.Error != nil {
+			reason = fmt.Sprintf(": %d %s", job.Error.Code, job.Error.Message)
+		}
+		return fmt.Errorf("job %s FAILED%s", o.ID, reason)
+	}
+	return nil
+}
+
+// credential returns what the flag says, else the file's content, else
+// the variable's value. Messages name where it was looked for, never what
+// was found.
+func credential(stdio IO, what, flag, file, variable string) (string, error) {
+	v := flag
+	switch {
+	case flag != "":
+	case file != "":
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return "", usageError{fmt.Errorf("--%s-file: %w", what, err)}
+		}
+		v = strings.TrimSpace(string(raw))
+		if v == "" {
+			return "", usagef("--%s-file %s is empty", what, file)
+		}
+	default:
+		v = lookupEnv(stdio, variable)
+	}
+	switch {
+	case v == "":
+		return "", usagef("the %s is required: --%s-file FILE, --%s or %s", what, what, what, variable)
+	case strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+		return "", usagef("the %s must be one line of printable ASCII without spaces", what)
+	}
+	return v, nil
+}
+
+// lookupEnv returns the value of name in the command's environment.
+func lookupEnv(stdio IO, name string) string {
+	for _, kv := range stdio.Environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}

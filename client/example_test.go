@@ -1,0 +1,54 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jobstatus/jobstatus/client"
+)
+
+// The bodies below are the README's quick starts, verbatim (readme_test.go
+// keeps them so): they compile against the package as it is.
+
+// A worker service creates a job for an MIS on the write API and reports
+// its outcome.
+func Example_worker() {
+	ctx := context.Background()
+	workerToken, requestID := "token with scope composition_job:write", "sign-4711"
+	href := "/patients/p1/encounter/e1/composition/c1"
+	_ = func() error {
+		w, err := client.New("http://127.0.0.1:8081", client.WithToken(workerToken))
+		if err != nil {
+			return err
+		}
+		job, _, err := w.Create(ctx, client.CreateParams{ClientID: "mis-alpha", IdempotencyKey: requestID})
+		if err != nil {
+			return err
+		}
+		// … create and sign the composition, then report the outcome:
+		_, err = w.Complete(ctx, job.ID, client.Link{Entity: "composition", Href: href})
+		// or: _, err = w.Fail(ctx, job.ID, 422, "Composition signature is not valid")
+		return err // client.ErrConflict: the job already ended another way
+	}
+}
+
+// An MIS waits for its job on the public API.
+func Example_mis() {
+	ctx := context.Background()
+	userToken, apiKey, asyncJobID := "user's access token", "api-key", "89678f60-4cdc-4fe3-ae83-e8b3ebd35c59"
+	_ = func() error {
+		c, err := client.New("https://jobstatus.example", client.WithToken(userToken), client.WithAPIKey(apiKey))
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		job, err := c.Wait(ctx, asyncJobID) // Prefer: wait, If-None-Match, Retry-After, backoff on 429/503
+		if err != nil {
+			return err // context.DeadlineExceeded, client.ErrNotFound, client.ErrForbidden, …
+		}
+		fmt.Println(job.Status, job.Links, job.Error) // DONE with links, or FAILED with the reason
+		return nil
+	}
+}
