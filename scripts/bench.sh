@@ -161,7 +161,7 @@ start_service() {
 	# Info-level access logs are encoded and written, to /dev/null. The
 	# waiter and in-flight caps are raised only so that the held-request
 	# measurement fits; they cost nothing per request.
-	JOBSTATUS_HTTP_ADDR="127.0.0.1:$port" JOBSTATUS_ADMIN_ADDR="127.0.0.1:$admin" JOBSTATUS_DATABASE_URL="$DB_URL" \
+	JOBSTATUS_HTTP_ADDR="127.0.0.1:$port" JOBSTATUS_INTERNAL_ADDR= JOBSTATUS_ADMIN_ADDR="127.0.0.1:$admin" JOBSTATUS_DATABASE_URL="$DB_URL" \
 	JOBSTATUS_AUTH_JWKS_FILE="$WORK/jwks.json" JOBSTATUS_API_KEYS_FILE="$WORK/clients.yaml" \
 	JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus \
 	JOBSTATUS_LOG_LEVEL=info JOBSTATUS_RATE_LIMIT_RPS=0 \

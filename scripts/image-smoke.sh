@@ -35,7 +35,7 @@ id="$(run jobs create --client mis-smoke | sed -n 's/.*"id": "\(.*\)".*/\1/p')"
 token="$(run token --key /work/key.pem --client mis-smoke)"
 
 SVC="$(docker run -d --network host -v "$WORK:/work:ro" \
-	-e JOBSTATUS_HTTP_ADDR="127.0.0.1:$HTTPPORT" -e JOBSTATUS_ADMIN_ADDR="127.0.0.1:$ADMINPORT" \
+	-e JOBSTATUS_HTTP_ADDR="127.0.0.1:$HTTPPORT" -e JOBSTATUS_INTERNAL_ADDR= -e JOBSTATUS_ADMIN_ADDR="127.0.0.1:$ADMINPORT" \
 	-e JOBSTATUS_DATABASE_URL="postgres://js:js@127.0.0.1:$PGPORT/js?sslmode=disable" \
 	-e JOBSTATUS_AUTH_JWKS_FILE=/work/jwks.json -e JOBSTATUS_API_KEYS_FILE=/work/clients.yaml \
 	-e JOBSTATUS_AUTH_ISSUER=https://auth.smoke -e JOBSTATUS_AUTH_AUDIENCE=jobstatus "$IMAGE")"

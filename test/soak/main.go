@@ -111,7 +111,7 @@ func run() error {
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	admin := "http://127.0.0.1:" + strconv.Itoa(adminPort)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "JOBSTATUS_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "JOBSTATUS_ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(adminPort),
+	cmd.Env = append(os.Environ(), "JOBSTATUS_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "JOBSTATUS_INTERNAL_ADDR=", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(adminPort),
 		"JOBSTATUS_DATABASE_URL="+dbURL, "JOBSTATUS_AUTH_JWKS_FILE="+filepath.Join(dir, "jwks.json"),
 		"JOBSTATUS_API_KEYS_FILE="+filepath.Join(dir, "clients.yaml"), "JOBSTATUS_AUTH_ISSUER=https://auth.soak",
 		"JOBSTATUS_AUTH_AUDIENCE=jobstatus", "JOBSTATUS_LOG_LEVEL=warn", "JOBSTATUS_RATE_LIMIT_RPS=0",
