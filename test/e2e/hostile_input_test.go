@@ -1,12 +1,18 @@
 package e2e
 
 import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/test/pgtest"
+	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // TestJobCommandsRefuseHostileInput: links that are not absolute paths and
@@ -64,4 +70,64 @@ func TestJobCommandsRefuseHostileInput(t *testing.T) {
 		require.Equal(t, "PENDING", got.Status, "refused input leaves the job unchanged")
 		require.Empty(t, got.Links)
 	})
+}
+
+// TestListenersAnswerEveryTargetForm: the real binary's public and admin
+// listeners answer the asterisk-, authority- and absolute-form and
+// unclean paths themselves: JSON, a request id that its access log names,
+// and a metric series (issue 10 item 12).
+func TestListenersAnswerEveryTargetForm(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	kit := testkit.New(t)
+	admin := adminAddr(t)
+	env := append([]string{"JOBSTATUS_DATABASE_URL=" + pg.Schema(t), "JOBSTATUS_ADMIN_ADDR=" + admin}, authEnv(kit)...)
+	svc := serve(t, env)
+	public := strings.TrimPrefix(svc.URL, "http://")
+	tests := []struct {
+		name, line, series string
+		status             int
+	}{
+		{"AsteriskForm", "OPTIONS * HTTP/1.1", `{method="OPTIONS",route="unmatched",status="404"}`, 404},
+		{"AuthorityForm", "CONNECT 127.0.0.1:443 HTTP/1.1", `{method="CONNECT",route="unmatched",status="404"}`, 404},
+		{"AbsoluteForm", "GET http://evil.example/nope HTTP/1.1", `{method="GET",route="unmatched",status="404"}`, 404},
+		{"DoubleSlash", "GET //healthz HTTP/1.1", `{method="GET",route="unmatched",status="404"}`, 404},
+		{"DotSegment", "GET /a/./b HTTP/1.1", `{method="GET",route="unmatched",status="404"}`, 404},
+		{"Trace", "TRACE {route} HTTP/1.1", `{method="TRACE",route="unmatched",status="405"}`, 405},
+	}
+	for _, l := range []struct{ name, addr, route string }{{"Public", public, "/openapi.yaml"}, {"Admin", admin, "/healthz"}} {
+		for _, tt := range tests {
+			tt.line = strings.ReplaceAll(tt.line, "{route}", l.route)
+			t.Run(l.name+"/"+tt.name, func(t *testing.T) {
+				res, body := rawRequest(t, l.addr, tt.line+"\r\nHost: 127.0.0.1\r\n\r\n")
+				require.Equal(t, tt.status, res.StatusCode, body)
+				require.Equal(t, "application/json", res.Header.Get("Content-Type"))
+				require.Contains(t, body, `"error":{"type":`)
+				rid := res.Header.Get("X-Request-ID")
+				require.NotEmpty(t, rid)
+				testkit.Eventually(t, 10*time.Second, func() bool {
+					return strings.Contains(svc.Stderr.String(), `"request_id":"`+rid+`"`)
+				}, "an access-log line with request id %s", rid)
+				_, metrics := adminGet(t, admin, "/metrics")
+				require.Contains(t, metrics, "jobstatus_http_requests_total"+tt.series)
+			})
+		}
+	}
+}
+
+// rawRequest writes req on a fresh connection and reads one answer.
+func rawRequest(t *testing.T, addr, req string) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = conn.Write([]byte(req))
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, string(body)
 }
