@@ -57,8 +57,8 @@ func TestEveryAnswerIsTheServicesOwn(t *testing.T) {
 	type listener struct {
 		name  string
 		start func(logger *zap.Logger, obs httpapi.Observer) string // returns host:port
-		route string                                                 // a GET route
-		open  int                                                    // what GET route answers without credentials
+		route string                                                // a GET route
+		open  int                                                   // what GET route answers without credentials
 	}
 	start := func(h nethttp.Handler) string {
 		return strings.TrimPrefix(testkit.StartServer(t, h, zap.NewNop()), "http://")
