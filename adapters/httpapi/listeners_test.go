@@ -93,6 +93,7 @@ func TestEveryAnswerIsTheServicesOwn(t *testing.T) {
 				status             int
 			}{
 				{"AsteriskForm", "OPTIONS", "OPTIONS * HTTP/1.1", 404},
+				{"HTTP2PrefaceOnHTTP1", "PRI", "PRI * HTTP/2.0", 404},
 				{"AuthorityForm", "CONNECT", "CONNECT 127.0.0.1:443 HTTP/1.1", 404},
 				{"AuthorityFormHostName", "CONNECT", "CONNECT evil.example:80 HTTP/1.1", 404},
 				{"AbsoluteForm", "GET", "GET http://evil.example" + l.route + " HTTP/1.1", l.open},
