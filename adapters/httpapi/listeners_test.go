@@ -1,11 +1,8 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	nethttp "net/http"
 	"strings"
 	"testing"
@@ -18,29 +15,6 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
-
-// rawAnswer is what a raw request got back.
-type rawAnswer struct {
-	res  *nethttp.Response
-	body []byte
-}
-
-// sendRaw writes req on a fresh connection to addr and reads one response.
-func sendRaw(t *testing.T, addr, req string) rawAnswer {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-	_, err = conn.Write([]byte(req))
-	require.NoError(t, err)
-	res, err := nethttp.ReadResponse(bufio.NewReader(conn), nil)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return rawAnswer{res: res, body: body}
-}
 
 // TestEveryAnswerIsTheServicesOwn sends, on raw sockets, every request
 // target form net/http accepts (origin-, absolute-, authority- and
@@ -127,17 +101,17 @@ func TestEveryAnswerIsTheServicesOwn(t *testing.T) {
 					if !strings.HasSuffix(tt.line, "HTTP/1.0") {
 						req += "Host: 127.0.0.1\r\n"
 					}
-					a := sendRaw(t, addr, req+"\r\n")
-					require.Equal(t, tt.status, a.res.StatusCode, "%s", a.body)
-					require.Equal(t, "application/json", a.res.Header.Get("Content-Type"))
-					rid := a.res.Header.Get("X-Request-ID")
+					res, raw := testkit.Raw(t, addr, req+"\r\n")
+					require.Equal(t, tt.status, res.StatusCode, "%s", raw)
+					require.Equal(t, "application/json", res.Header.Get("Content-Type"))
+					rid := res.Header.Get("X-Request-ID")
 					require.NotEmpty(t, rid, "every answer carries a request id")
-					require.Empty(t, a.res.Header.Get("Location"), "no redirect on the service's behalf")
+					require.Empty(t, res.Header.Get("Location"), "no redirect on the service's behalf")
 					var body map[string]any
-					require.NoError(t, json.Unmarshal(a.body, &body), "%s", a.body)
+					require.NoError(t, json.Unmarshal(raw, &body), "%s", raw)
 					if tt.status >= 400 {
 						e, ok := body["error"].(map[string]any)
-						require.True(t, ok, "the envelope: %s", a.body)
+						require.True(t, ok, "the envelope: %s", raw)
 						require.NotEmpty(t, e["type"])
 						require.Equal(t, rid, body["meta"].(map[string]any)["request_id"])
 					}

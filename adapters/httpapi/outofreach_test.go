@@ -1,12 +1,9 @@
 package httpapi_test
 
 import (
-	"bufio"
-	"net"
 	nethttp "net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -41,15 +38,7 @@ func TestOutOfReachIsAnsweredByNetHTTP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-			require.NoError(t, err)
-			defer conn.Close()
-			require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-			_, err = conn.Write([]byte(tt.req))
-			require.NoError(t, err)
-			res, err := nethttp.ReadResponse(bufio.NewReader(conn), nil)
-			require.NoError(t, err)
-			defer res.Body.Close()
+			res, _ := testkit.Raw(t, addr, tt.req)
 			require.Equal(t, tt.status, res.StatusCode)
 			require.Empty(t, res.Header.Get("X-Request-ID"), "net/http answered, not the service")
 		})

@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +95,8 @@ func TestListenersAnswerEveryTargetForm(t *testing.T) {
 		for _, tt := range tests {
 			tt.line = strings.ReplaceAll(tt.line, "{route}", l.route)
 			t.Run(l.name+"/"+tt.name, func(t *testing.T) {
-				res, body := rawRequest(t, l.addr, tt.line+"\r\nHost: 127.0.0.1\r\n\r\n")
+				res, raw := testkit.Raw(t, l.addr, tt.line+"\r\nHost: 127.0.0.1\r\n\r\n")
+				body := string(raw)
 				require.Equal(t, tt.status, res.StatusCode, body)
 				require.Equal(t, "application/json", res.Header.Get("Content-Type"))
 				require.Contains(t, body, `"error":{"type":`)
@@ -113,21 +110,4 @@ func TestListenersAnswerEveryTargetForm(t *testing.T) {
 			})
 		}
 	}
-}
-
-// rawRequest writes req on a fresh connection and reads one answer.
-func rawRequest(t *testing.T, addr, req string) (*http.Response, string) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	_, err = conn.Write([]byte(req))
-	require.NoError(t, err)
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res, string(body)
 }
