@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
+	nethttp "net/http"
 	"testing"
 	"time"
 
@@ -23,17 +25,42 @@ func TestPreferWaitTooLargeIsHeldAtTheCap(t *testing.T) {
 			ctx := context.Background()
 			j, err := b.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA, ETA: time.Minute})
 			require.NoError(t, err)
-			go func() { // completes the job once the request below is parked
-				if testkit.Within(10*time.Second, func() bool { return b.app.Changes.Waiting() > 0 }) {
-					_, _ = b.app.CompleteJob.Handle(ctx, app.CompleteJob{ID: j.ID.String(), Links: []domain.Link{{Entity: "composition", Href: "/c"}}})
-				}
-			}()
 			h := b.auth(testkit.ClientA, testkit.KeyA)
 			h.Set("Prefer", prefer)
-			r := b.do(t, "GET", jobPath(j.ID), h, nil)
-			require.Equal(t, 200, r.Status)
-			require.Equal(t, "DONE", r.Body["data"].(map[string]any)["status"], "held until the job changed")
-			require.Equal(t, "wait=30", r.Header.Get("Preference-Applied"))
+			answered := make(chan heldAnswer, 1)
+			go func() { answered <- getHeld(b.baseURL+jobPath(j.ID), h) }() // no require off the test goroutine
+			// Parked: the wait was read as the largest, not as none.
+			testkit.Eventually(t, 10*time.Second, func() bool { return b.app.Changes.Waiting() == 1 }, "the request is held")
+			_, err = b.app.CompleteJob.Handle(ctx, app.CompleteJob{ID: j.ID.String(), Links: []domain.Link{{Entity: "composition", Href: "/c"}}})
+			require.NoError(t, err)
+			r := <-answered
+			require.NoError(t, r.err)
+			require.Equal(t, 200, r.status)
+			require.Contains(t, string(r.body), `"status":"DONE"`, "held until the job changed")
+			require.Equal(t, "wait=30", r.applied)
 		})
 	}
+}
+
+// heldAnswer is what a held GET got.
+type heldAnswer struct {
+	status  int
+	applied string // Preference-Applied
+	body    []byte
+	err     error
+}
+
+func getHeld(url string, h nethttp.Header) heldAnswer {
+	req, err := nethttp.NewRequest("GET", url, nil)
+	if err != nil {
+		return heldAnswer{err: err}
+	}
+	req.Header = h
+	res, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		return heldAnswer{err: err}
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return heldAnswer{status: res.StatusCode, applied: res.Header.Get("Preference-Applied"), body: body, err: err}
 }
