@@ -60,6 +60,7 @@ soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL cra
 
 fuzz: ## run each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test` too)
 	$(GO) test ./domain -run '^$$' -fuzz '^FuzzParseID$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./domain -run '^$$' -fuzz '^FuzzValidHref$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzCredentials$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzPreferWait$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/jwtauth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)

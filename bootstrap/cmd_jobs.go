@@ -102,8 +102,11 @@ func newJobsCompleteCmd(stdio IO) *cobra.Command {
 		Use:   "complete ID --link ENTITY=HREF...",
 		Short: "Move a PENDING job to DONE",
 		Long: `Move a PENDING job to DONE with the links to what it created. Hrefs must be
-absolute paths. Repeating the same links is a no-op; other links on a DONE
-job, or any outcome on a FAILED one, is a conflict (exit 1).
+RFC 3986 absolute paths (one leading /, no authority, scheme, query,
+backslash, whitespace or dot segment) and entities tokens; anything else
+exits 2 and leaves the job as it was. Repeating the same links is a no-op;
+other links on a DONE job, or any outcome on a FAILED one, is a conflict
+(exit 1).
 
 Example:
   jobstatus jobs complete 0b6f… --link composition=/patients/p/encounter/e/composition/c`,

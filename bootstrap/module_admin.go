@@ -65,7 +65,7 @@ func startAdmin(p adminParams) error {
 	srv := httpapi.NewServer(httpapi.ServerConfig{
 		Addr: p.Config.AdminAddr, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
-	}, httpapi.NewAdminHandler(checks, p.Metrics.Handler()), p.Logger.Named("admin"))
+	}, httpapi.NewAdminHandler(checks, p.Metrics.Handler(), p.Logger.Named("admin"), p.Metrics), p.Logger.Named("admin"))
 	p.Lifecycle.Append(fx.Hook{OnStart: srv.Start, OnStop: srv.Stop})
 	return nil
 }

@@ -54,6 +54,12 @@ func New(p NewParams) (Job, error) {
 	if strings.TrimSpace(p.ClientID) == "" {
 		return Job{}, &ValidationError{Field: "client", Reason: "must not be empty"}
 	}
+	if err := CheckText("client", p.ClientID); err != nil {
+		return Job{}, err
+	}
+	if err := CheckText("idempotency_key", p.IdempotencyKey); err != nil {
+		return Job{}, err
+	}
 	if p.ETA.IsZero() {
 		return Job{}, &ValidationError{Field: "eta", Reason: "must be set"}
 	}
@@ -91,32 +97,52 @@ type Outcome struct {
 const CompositionEntity = "composition"
 
 // Done returns the outcome of a successful job. It needs at least one link,
-// each with an entity and an absolute-path href.
+// each with a token entity and an absolute-path href (ValidHref).
 func Done(links []Link, at time.Time) (Outcome, error) {
-	if len(links) == 0 {
-		return Outcome{}, &ValidationError{Field: "links", Reason: "a DONE job needs at least one link"}
+	o := Outcome{Status: StatusDone, Links: slices.Clone(links), At: Timestamp(at)}
+	if err := o.Validate(); err != nil {
+		return Outcome{}, err
 	}
-	for _, l := range links {
-		if strings.TrimSpace(l.Entity) == "" {
-			return Outcome{}, &ValidationError{Field: "links", Reason: "every link needs an entity"}
-		}
-		if !strings.HasPrefix(l.Href, "/") || strings.ContainsAny(l.Href, " \t\r\n?#") {
-			return Outcome{}, &ValidationError{Field: "links", Reason: "every href must be an absolute path"}
-		}
-	}
-	return Outcome{Status: StatusDone, Links: slices.Clone(links), At: Timestamp(at)}, nil
+	return o, nil
 }
 
 // Failed returns the outcome of a failed job. It needs a non-zero code and a
-// message.
+// message of valid UTF-8 without NUL bytes.
 func Failed(code int, message string, at time.Time) (Outcome, error) {
-	if code == 0 {
-		return Outcome{}, &ValidationError{Field: "code", Reason: "a FAILED job needs a non-zero code"}
+	o := Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: Timestamp(at)}
+	if err := o.Validate(); err != nil {
+		return Outcome{}, err
 	}
-	if strings.TrimSpace(message) == "" {
-		return Outcome{}, &ValidationError{Field: "message", Reason: "a FAILED job needs a message"}
+	return o, nil
+}
+
+// Validate applies the rules of Done and Failed to o, however it was
+// built; Finish refuses an outcome that breaks them.
+func (o Outcome) Validate() error {
+	switch o.Status {
+	case StatusDone:
+		if len(o.Links) == 0 {
+			return &ValidationError{Field: "links", Reason: "a DONE job needs at least one link"}
+		}
+		for _, l := range o.Links {
+			if err := checkLink(l); err != nil {
+				return err
+			}
+		}
+	case StatusFailed:
+		if o.Failure == nil || o.Failure.Code == 0 {
+			return &ValidationError{Field: "code", Reason: "a FAILED job needs a non-zero code"}
+		}
+		if err := CheckText("message", o.Failure.Message); err != nil {
+			return err
+		}
+		if strings.TrimSpace(o.Failure.Message) == "" {
+			return &ValidationError{Field: "message", Reason: "a FAILED job needs a message"}
+		}
+	default:
+		return &ValidationError{Field: "status", Reason: "an outcome must be DONE or FAILED"}
 	}
-	return Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: Timestamp(at)}, nil
+	return nil
 }
 
 // Timeout is the failure of a job that stayed PENDING past its deadline.
@@ -147,8 +173,8 @@ func (o Outcome) sameAs(j Job) bool {
 // true. A finished job never changes: repeating its own outcome is a no-op
 // (changed is false), any other outcome is ErrConflict.
 func (j Job) Finish(o Outcome) (next Job, changed bool, err error) {
-	if !o.Status.Terminal() {
-		return j, false, &ValidationError{Field: "status", Reason: "an outcome must be DONE or FAILED"}
+	if err := o.Validate(); err != nil {
+		return j, false, err
 	}
 	if j.Status.Terminal() {
 		if o.sameAs(j) {

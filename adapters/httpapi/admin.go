@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
 )
 
 // Check is one readiness condition. Fn returns a short description of
@@ -14,15 +17,31 @@ type Check struct {
 	Fn   func(ctx context.Context) (string, error)
 }
 
+// Routes of the admin listener.
+const (
+	HealthzPath = "/healthz"
+	ReadyzPath  = "/readyz"
+	MetricsPath = "/metrics"
+)
+
 // NewAdminHandler serves the operations endpoints, meant for a private
 // listener: /healthz (the process answers), /readyz (every check passes;
-// 503 naming what does not), /metrics.
-func NewAdminHandler(checks []Check, metrics nethttp.Handler) nethttp.Handler {
-	mux := nethttp.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w nethttp.ResponseWriter, _ *nethttp.Request) {
+// 503 naming what does not), /metrics. Like the other listeners, every
+// answer — an unknown path or method included — carries a request id, an
+// access-log line and a metric, and a refusal is the JSON envelope. It
+// panics on nil deps.
+func NewAdminHandler(checks []Check, metrics nethttp.Handler, logger *zap.Logger, obs Observer) nethttp.Handler {
+	if metrics == nil || logger == nil || obs == nil {
+		panic("httpapi: nil dependency for NewAdminHandler")
+	}
+	r := mux.NewRouter()
+	r.SkipClean(true)
+	r.UseEncodedPath()
+	get := []string{nethttp.MethodGet, nethttp.MethodHead}
+	r.HandleFunc(HealthzPath, func(w nethttp.ResponseWriter, _ *nethttp.Request) {
 		writeAdmin(w, nethttp.StatusOK, map[string]any{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w nethttp.ResponseWriter, r *nethttp.Request) {
+	}).Methods(get...)
+	r.HandleFunc(ReadyzPath, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		status, results := nethttp.StatusOK, map[string]string{}
@@ -43,9 +62,15 @@ func NewAdminHandler(checks []Check, metrics nethttp.Handler) nethttp.Handler {
 			word = "not ready"
 		}
 		writeAdmin(w, status, map[string]any{"status": word, "checks": results})
+	}).Methods(get...)
+	r.Handle(MetricsPath, metrics).Methods(get...)
+	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
 	})
-	mux.Handle("GET /metrics", metrics)
-	return mux
+	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
+	})
+	return edge(r, logger, obs, 0)
 }
 
 func writeAdmin(w nethttp.ResponseWriter, status int, body any) {

@@ -88,7 +88,7 @@ func TestAdversarialCredentials(t *testing.T) {
 				a.typ, a.msg, a.status, path, r.Header.Get("X-Request-ID"))
 			require.Equal(t, want, string(r.Raw))
 			if a.status == 401 {
-				require.Equal(t, `Bearer error="invalid_token"`, r.Header.Get("WWW-Authenticate"))
+				require.Equal(t, adversarialChallenge(a.name, a.msg), r.Header.Get("WWW-Authenticate"))
 			}
 		})
 	}

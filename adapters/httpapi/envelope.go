@@ -272,7 +272,7 @@ func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {
 	h.Set("Cache-Control", "no-store")
 	switch p.status {
 	case nethttp.StatusUnauthorized:
-		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		h.Set("WWW-Authenticate", bearerChallenge(r, p.message == msgInvalidAPIKey))
 	case nethttp.StatusForbidden:
 		scope := p.scope
 		if scope == "" {

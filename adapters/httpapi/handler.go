@@ -139,7 +139,8 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 // preferredWait reads "Prefer: wait=N" (RFC 7240 section 4.3); the use
-// case caps it. Anything unreadable means no wait.
+// case caps it. Anything unreadable means no wait; a number too large to
+// represent is the largest (deltaSeconds).
 func preferredWait(headers []string) time.Duration {
 	for _, h := range headers {
 		for _, pref := range strings.Split(h, ",") {
@@ -148,8 +149,8 @@ func preferredWait(headers []string) time.Duration {
 			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
 				continue
 			}
-			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(value), `"`))
-			if err != nil || n <= 0 {
+			n, ok := deltaSeconds(strings.Trim(strings.TrimSpace(value), `"`))
+			if !ok || n <= 0 {
 				return 0
 			}
 			return time.Duration(min(n, 3600)) * time.Second

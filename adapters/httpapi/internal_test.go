@@ -119,20 +119,21 @@ func TestInternalAuthorization(t *testing.T) {
 		return h
 	}
 	callers := []struct {
-		name   string
-		header nethttp.Header
-		status int
-		scope  string
+		name      string
+		header    nethttp.Header
+		status    int
+		scope     string
+		challenge string // WWW-Authenticate of a 401
 	}{
-		{"NoAuthorization", json, 401, ""},
-		{"APIKeyOnly", nethttp.Header{"Api-Key": {testkit.KeyA}, "Content-Type": {"application/json"}}, 401, ""},
-		{"BasicScheme", with("Basic d29ya2VyOnNlY3JldA=="), 401, ""},
-		{"GarbageToken", with("Bearer not.a.token"), 401, ""},
-		{"TwoAuthorizations", nethttp.Header{"Authorization": {"Bearer " + b.writeToken(workerA, domain.ScopeCompositionJobWrite), "Bearer x"}}, 401, ""},
-		{"ReadTokenOfMIS", with("Bearer " + b.kit.Token(testkit.ClientA)), 403, domain.ScopeCompositionJobWrite},
-		{"ReadTokenOfWriter", with("Bearer " + b.writeToken(workerA, domain.ScopeCompositionRead)), 403, domain.ScopeCompositionJobWrite},
-		{"WriteTokenOfUnknownWorker", with("Bearer " + b.writeToken("worker-rogue", domain.ScopeCompositionJobWrite)), 401, ""},
-		{"WriteTokenOfMIS", with("Bearer " + b.writeToken(testkit.ClientA, domain.ScopeCompositionJobWrite)), 401, ""},
+		{"NoAuthorization", json, 401, "", "Bearer"},
+		{"APIKeyOnly", nethttp.Header{"Api-Key": {testkit.KeyA}, "Content-Type": {"application/json"}}, 401, "", "Bearer"},
+		{"BasicScheme", with("Basic d29ya2VyOnNlY3JldA=="), 401, "", "Bearer"},
+		{"GarbageToken", with("Bearer not.a.token"), 401, "", invalidToken},
+		{"TwoAuthorizations", nethttp.Header{"Authorization": {"Bearer " + b.writeToken(workerA, domain.ScopeCompositionJobWrite), "Bearer x"}}, 401, "", `Bearer error="invalid_request"`},
+		{"ReadTokenOfMIS", with("Bearer " + b.kit.Token(testkit.ClientA)), 403, domain.ScopeCompositionJobWrite, ""},
+		{"ReadTokenOfWriter", with("Bearer " + b.writeToken(workerA, domain.ScopeCompositionRead)), 403, domain.ScopeCompositionJobWrite, ""},
+		{"WriteTokenOfUnknownWorker", with("Bearer " + b.writeToken("worker-rogue", domain.ScopeCompositionJobWrite)), 401, "", invalidToken},
+		{"WriteTokenOfMIS", with("Bearer " + b.writeToken(testkit.ClientA, domain.ScopeCompositionJobWrite)), 401, "", invalidToken},
 	}
 	routes := []struct{ method, path, body string }{
 		{"POST", "/internal/jobs", `{"client_id":"mis-alpha"}`},
@@ -152,7 +153,7 @@ func TestInternalAuthorization(t *testing.T) {
 				r := b.do(t, rt.method, rt.path, c.header, body)
 				if c.status == 401 {
 					requireError(t, r, 401, "access_denied", "Invalid access token")
-					require.Equal(t, `Bearer error="invalid_token"`, r.Header.Get("WWW-Authenticate"))
+					require.Equal(t, c.challenge, r.Header.Get("WWW-Authenticate"))
 					return
 				}
 				requireError(t, r, 403, "forbidden", "Your scope does not allow to access this resource. Missing allowances: "+c.scope)

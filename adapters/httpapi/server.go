@@ -51,7 +51,10 @@ func NewServer(cfg ServerConfig, h nethttp.Handler, logger *zap.Logger) *Server 
 			IdleTimeout:       cfg.IdleTimeout,
 			// Above HeaderLimit so limitHeaders can answer with the envelope.
 			MaxHeaderBytes: 4 * HeaderLimit,
-			ErrorLog:       zap.NewStdLog(logger.Named("net/http")),
+			// OPTIONS * reaches the handler, which answers it like any
+			// other request, instead of net/http's bare 200.
+			DisableGeneralOptionsHandler: true,
+			ErrorLog:                     zap.NewStdLog(logger.Named("net/http")),
 		},
 		logger: logger,
 		done:   make(chan struct{}),
