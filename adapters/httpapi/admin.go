@@ -70,7 +70,7 @@ func NewAdminHandler(checks []Check, metrics nethttp.Handler, logger *zap.Logger
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 	})
-	return edge(r, logger, obs, 0)
+	return edge(r, logger, obs, edgeConfig{sampleSuccess: 1})
 }
 
 func writeAdmin(w nethttp.ResponseWriter, status int, body any) {
