@@ -36,6 +36,7 @@ func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 		CacheDecorator,
 		OperatorModule,
 		PublicModule,
+		EventsModule,
 		BackgroundModule,
 		MetricsModule,
 		HTTPModule,

@@ -67,7 +67,7 @@ func TestMiddleware(t *testing.T) {
 		{"HeadOnJobRoute", "HEAD", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "HEAD", 200}, testkit.ClientA},
 		{"RefusalKeepsTheRoute", "GET", jobPath(b.pending.ID), nil, observed{httpapi.JobPath, "GET", 401}, ""},
 		{"OpenAPIRoute", "GET", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "GET", 200}, ""},
-		{"UnknownPathIsUnmatched", "GET", "/patients/composition/jobs", good, observed{"unmatched", "GET", 404}, ""},
+		{"UnknownPathIsUnmatched", "GET", "/patients/composition/tasks", good, observed{"unmatched", "GET", 404}, ""},
 		{"WrongMethodIsUnmatched", "DELETE", jobPath(b.pending.ID), good, observed{"unmatched", "DELETE", 405}, ""},
 		{"HugeHeadersAreUnmatched", "GET", jobPath(b.pending.ID), big, observed{"unmatched", "GET", 431}, ""},
 	}
