@@ -148,7 +148,6 @@ func (w *watcher) waitFor(t *testing.T, n int) {
 	testkit.Eventually(t, 60*time.Second, func() bool { return len(w.got()) >= n }, "wanted %d changes", n)
 }
 
-
 func TestWatchAcrossInstances(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
