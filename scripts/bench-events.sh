@@ -22,10 +22,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-IMAGE="$(scripts/test-env.sh)"
+# The test image must exist (make test-env builds it). scripts/test-env.sh is
+# not called: it removes every test container on the engine, also those of
+# test runs in progress.
+IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}"
+docker image inspect "$IMAGE" >/dev/null || { log "no image $IMAGE: run scripts/test-env.sh first"; exit 1; }
 PGPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 log "starting PostgreSQL ($IMAGE) on 127.0.0.1:$PGPORT"
-CTR="$(docker run -d --network host --label org.testcontainers=true --stop-signal SIGINT \
+CTR="$(docker run -d --network host --label jobstatus.bench=events --stop-signal SIGINT \
 	-e POSTGRES_USER=bench -e POSTGRES_PASSWORD=bench -e POSTGRES_DB=bench -e PGPORT="$PGPORT" \
 	"$IMAGE" postgres -c listen_addresses=127.0.0.1 -c shared_buffers=512MB -c maintenance_work_mem=512MB \
 	-c synchronous_commit=off -c fsync=off -c full_page_writes=off -c jit=off -c max_wal_size=8GB)"
