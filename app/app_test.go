@@ -348,7 +348,10 @@ func TestZeroValueHandlersDoNotPanic(t *testing.T) {
 		{"PurgeJobs", func() error { _, err := app.PurgeJobsHandler{}.Handle(ctx, app.PurgeJobs{OlderThan: 1}); return err }},
 		{"Report", func() error { return app.ReportHandler{}.Handle(ctx, app.Report{TopFailures: 1}, nil) }},
 		{"ListJobs", func() error { _, err := app.ListJobsHandler{}.Handle(ctx, app.ListJobs{Principal: reader}); return err }},
-		{"WatchEvents", func() error { _, err := app.WatchEventsHandler{}.Handle(ctx, app.WatchEvents{Principal: reader}); return err }},
+		{"WatchEvents", func() error {
+			_, err := app.WatchEventsHandler{}.Handle(ctx, app.WatchEvents{Principal: reader})
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
