@@ -30,22 +30,11 @@ const resetData = `{"reason":"changes after Last-Event-ID are no longer retained
 // Last-Event-ID, too many streams) is answered with the envelope before
 // the stream starts.
 func (h *Handler) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		h.fail(w, r, errMalformed, "")
-		return
-	}
-	creds, err := credentials(r)
-	if err != nil {
-		h.fail(w, r, err, "")
+	p, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.app.Authenticate.Handle(ctx, creds)
-	if err != nil {
-		h.fail(w, r, err, creds.Token)
-		return
-	}
-	setClientID(ctx, p.ClientID)
 	ids := r.Header.Values("Last-Event-ID")
 	if len(ids) > 1 {
 		h.fail(w, r, &domain.ValidationError{Field: "Last-Event-ID", Reason: "must be sent once"}, "")

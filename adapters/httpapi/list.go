@@ -27,22 +27,11 @@ type listEnvelope struct {
 }
 
 func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		h.fail(w, r, errMalformed, "")
-		return
-	}
-	creds, err := credentials(r)
-	if err != nil {
-		h.fail(w, r, err, "")
+	p, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.app.Authenticate.Handle(ctx, creds)
-	if err != nil {
-		h.fail(w, r, err, creds.Token)
-		return
-	}
-	setClientID(ctx, p.ClientID)
 	q, err := listQuery(r)
 	if err != nil {
 		h.fail(w, r, err, "")
@@ -66,6 +55,27 @@ func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeRaw(w, r, nethttp.StatusOK, buf)
+}
+
+// principal authenticates a request without a body, the way every public
+// endpoint does; when it returns false the refusal has been answered.
+func (h *Handler) principal(w nethttp.ResponseWriter, r *nethttp.Request) (domain.Principal, bool) {
+	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+		h.fail(w, r, errMalformed, "")
+		return domain.Principal{}, false
+	}
+	creds, err := credentials(r)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return domain.Principal{}, false
+	}
+	p, err := h.app.Authenticate.Handle(r.Context(), creds)
+	if err != nil {
+		h.fail(w, r, err, creds.Token)
+		return domain.Principal{}, false
+	}
+	setClientID(r.Context(), p.ClientID)
+	return p, true
 }
 
 // listQuery reads the query string: each known parameter at most once,
