@@ -29,6 +29,8 @@ func missing(what, dep string) error {
 type Public struct {
 	Authenticate AuthenticateHandler
 	GetJobStatus GetJobStatusHandler
+	ListJobs     ListJobsHandler
+	WatchEvents  WatchEventsHandler
 }
 
 // PublicDeps are what Public needs; every field is required.
@@ -41,6 +43,9 @@ type PublicDeps struct {
 	ETA     *ETA
 	Changes *Changes
 	Polling PollingConfig
+	Lister  ports.JobLister
+	Feed    *EventFeed
+	List    ListConfig
 }
 
 // NewPublic wires the public use cases; it returns an error naming the
@@ -54,7 +59,15 @@ func NewPublic(d PublicDeps) (*Public, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Public{Authenticate: auth, GetJobStatus: status}, nil
+	list, err := NewListJobsHandler(d.Lister, d.List)
+	if err != nil {
+		return nil, err
+	}
+	watch, err := NewWatchEventsHandler(d.Feed)
+	if err != nil {
+		return nil, err
+	}
+	return &Public{Authenticate: auth, GetJobStatus: status, ListJobs: list, WatchEvents: watch}, nil
 }
 
 // Operator is what workers, operators' commands and background services

@@ -73,6 +73,7 @@ func wire(t *testing.T, repo *memory.Jobs, clock ports.Clock, changes *app.Chang
 		Clients: fakeClients{"key-a": "mis-alpha", "key-b": "mis-beta"},
 		Limits:  ports.Unlimited{},
 		Clock:   clock, ETA: est, Changes: changes, Polling: polling,
+		Lister: repo, Feed: mustFeed(t, repo), List: app.ListConfig{DefaultPageSize: 2, MaxPageSize: 3},
 	})
 	require.NoError(t, err)
 	op, err := app.NewOperator(app.OperatorDeps{Jobs: repo, Maintenance: repo, Reports: repo, Clock: clock, ETA: est, Batch: 2})
@@ -346,6 +347,11 @@ func TestZeroValueHandlersDoNotPanic(t *testing.T) {
 		}},
 		{"PurgeJobs", func() error { _, err := app.PurgeJobsHandler{}.Handle(ctx, app.PurgeJobs{OlderThan: 1}); return err }},
 		{"Report", func() error { return app.ReportHandler{}.Handle(ctx, app.Report{TopFailures: 1}, nil) }},
+		{"ListJobs", func() error { _, err := app.ListJobsHandler{}.Handle(ctx, app.ListJobs{Principal: reader}); return err }},
+		{"WatchEvents", func() error {
+			_, err := app.WatchEventsHandler{}.Handle(ctx, app.WatchEvents{Principal: reader})
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,12 +362,13 @@ func TestZeroValueHandlersDoNotPanic(t *testing.T) {
 }
 
 // TestPublicReachesNoUncheckedLookup: what the public API holds is the
-// authentication and the ownership-checked read, nothing else.
+// authentication, the ownership-checked read, and the listing and stream
+// of the caller's own jobs, nothing else.
 func TestPublicReachesNoUncheckedLookup(t *testing.T) {
 	t.Parallel()
 	var fields []string
 	for f := range reflect.TypeFor[app.Public]().Fields() {
 		fields = append(fields, f.Name)
 	}
-	require.Equal(t, []string{"Authenticate", "GetJobStatus"}, fields)
+	require.Equal(t, []string{"Authenticate", "GetJobStatus", "ListJobs", "WatchEvents"}, fields)
 }

@@ -160,7 +160,7 @@ Example:
 	// Applies to every subcommand: cobra asks the nearest command that has one.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newReportCmd(stdio),
-		newTokenCmd(stdio), newKeygenCmd(stdio), newWaitCmd(stdio))
+		newTokenCmd(stdio), newKeygenCmd(stdio), newWaitCmd(stdio), newWatchCmd(stdio))
 	return root
 }
 

@@ -37,6 +37,8 @@ type Config struct {
 	Polling     PollingConfig   `yaml:"polling" envPrefix:"POLLING_"`
 	ETA         ETAConfig       `yaml:"eta" envPrefix:"ETA_"`
 	Sweeper     SweeperConfig   `yaml:"sweeper" envPrefix:"SWEEPER_"`
+	Events      EventsConfig    `yaml:"events" envPrefix:"EVENTS_"`
+	List        ListConfig      `yaml:"list" envPrefix:"LIST_"`
 	RateLimit   RateLimitConfig `yaml:"rate_limit" envPrefix:"RATE_LIMIT_"`
 	Log         LogConfig       `yaml:"log" envPrefix:"LOG_"`
 }
@@ -112,6 +114,25 @@ type SweeperConfig struct {
 	Batch          int           `yaml:"batch" env:"BATCH" desc:"jobs failed per transaction"`
 }
 
+// EventsConfig tunes the change stream (GET /patients/composition/jobs/events).
+type EventsConfig struct {
+	MaxStreams          int           `yaml:"max_streams" env:"MAX_STREAMS" desc:"event streams held at once by this instance, past it 503; below http.max_in_flight together with polling.max_waiters"`
+	MaxStreamsPerClient int           `yaml:"max_streams_per_client" env:"MAX_STREAMS_PER_CLIENT" desc:"event streams one client holds at once, past it 429; at most max_streams"`
+	Heartbeat           time.Duration `yaml:"heartbeat" env:"HEARTBEAT" desc:"a silent stream sends a \": ping\" comment this often, so proxies keep it open"`
+	Retry               time.Duration `yaml:"retry" env:"RETRY" desc:"reconnect delay a stream suggests (retry:) at its start and when the service ends it"`
+	Poll                time.Duration `yaml:"poll" env:"POLL" desc:"the event log is read at least this often, even without a notification"`
+	Buffer              int           `yaml:"buffer" env:"BUFFER" desc:"events a stream may lag behind before it is ended (its client resumes with Last-Event-ID)"`
+	Retention           time.Duration `yaml:"retention" env:"RETENTION" desc:"how long changes stay resumable; an older Last-Event-ID gets event: reset"`
+	RetentionInterval   time.Duration `yaml:"retention_interval" env:"RETENTION_INTERVAL" desc:"how often changes older than retention are deleted"`
+	Batch               int           `yaml:"batch" env:"BATCH" desc:"events read, or deleted, per statement"`
+}
+
+// ListConfig bounds pages of GET /patients/composition/jobs.
+type ListConfig struct {
+	DefaultPageSize int `yaml:"default_page_size" env:"DEFAULT_PAGE_SIZE" desc:"jobs per page when page_size is not given"`
+	MaxPageSize     int `yaml:"max_page_size" env:"MAX_PAGE_SIZE" desc:"a larger page_size is capped to this"`
+}
+
 // RateLimitConfig is the per-client token bucket: a default and overrides.
 type RateLimitConfig struct {
 	RPS     float64                `yaml:"rps" env:"RPS" desc:"requests per second each client may sustain; 0 disables the default limit"`
@@ -171,7 +192,10 @@ func DefaultConfig() Config {
 		RateLimit: RateLimitConfig{RPS: 200, Burst: 400},
 		ETA:       ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
 		Sweeper:   SweeperConfig{Interval: time.Minute, PendingTimeout: time.Hour, Batch: 1000},
-		Log:       LogConfig{Level: "info", Format: "json", SampleSuccess: 1},
+		Events: EventsConfig{MaxStreams: 2048, MaxStreamsPerClient: 64, Heartbeat: 15 * time.Second, Retry: time.Second,
+			Poll: 5 * time.Second, Buffer: 256, Retention: 24 * time.Hour, RetentionInterval: 5 * time.Minute, Batch: 1000},
+		List: ListConfig{DefaultPageSize: 50, MaxPageSize: 500},
+		Log:  LogConfig{Level: "info", Format: "json", SampleSuccess: 1},
 	}
 }
 

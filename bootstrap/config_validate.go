@@ -96,6 +96,25 @@ func (c Config) Validate(mode Mode) error {
 	p.positive("sweeper.pending_timeout")
 	p.positive("sweeper.batch")
 
+	for _, key := range []string{"events.max_streams", "events.max_streams_per_client", "events.heartbeat", "events.retry",
+		"events.poll", "events.buffer", "events.retention", "events.retention_interval", "events.batch",
+		"list.default_page_size", "list.max_page_size"} {
+		p.positive(key)
+	}
+	if p.valid("events.max_streams") && c.Events.MaxStreamsPerClient > c.Events.MaxStreams {
+		p.add("events.max_streams_per_client", "must not exceed %s = %d; got %d",
+			name("events.max_streams"), c.Events.MaxStreams, c.Events.MaxStreamsPerClient)
+	}
+	if p.valid("events.max_streams") && p.valid("polling.max_waiters") && p.valid("http.max_in_flight") && c.HTTP.MaxInFlight > 0 &&
+		c.Events.MaxStreams+c.Polling.MaxWaiters >= c.HTTP.MaxInFlight {
+		p.add("events.max_streams", "plus %s = %d must stay below %s = %d, or held streams starve the rest; got %d",
+			name("polling.max_waiters"), c.Polling.MaxWaiters, name("http.max_in_flight"), c.HTTP.MaxInFlight, c.Events.MaxStreams)
+	}
+	if p.valid("list.default_page_size") && c.List.MaxPageSize < c.List.DefaultPageSize {
+		p.add("list.max_page_size", "must not be below %s = %d; got %d",
+			name("list.default_page_size"), c.List.DefaultPageSize, c.List.MaxPageSize)
+	}
+
 	if c.RateLimit.RPS > 0 && c.RateLimit.Burst < 1 {
 		p.add("rate_limit.burst", "must be at least 1 when %s is set; got %d", name("rate_limit.rps"), c.RateLimit.Burst)
 	}

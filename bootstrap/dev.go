@@ -169,6 +169,11 @@ func announce(out io.Writer, k *DevKit, addr, internal net.Addr) error {
 			return err
 		}
 	}
+	fmt.Fprintf(&b, "# the client's jobs, newest first\ncurl -s '%s/patients/composition/jobs?page_size=10' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+		base, token, k.APIKey)
+	fmt.Fprintf(&b, "# the client's job changes as they happen (Server-Sent Events; from the first with Last-Event-ID: 0)\n"+
+		"curl -N '%s/patients/composition/jobs/events' -H 'Last-Event-ID: 0' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+		base, token, k.APIKey)
 	_, err = io.WriteString(out, b.String())
 	return err
 }

@@ -70,11 +70,14 @@ type publicParams struct {
 	Clock   ports.Clock
 	ETA     *app.ETA
 	Changes *app.Changes
+	Lister  ports.JobLister
+	Feed    *app.EventFeed
 }
 
 func newPublic(p publicParams) (*app.Public, error) {
 	return app.NewPublic(app.PublicDeps{Jobs: p.Jobs, Tokens: p.Tokens, Clients: p.Clients, Limits: p.Limits,
-		Clock: p.Clock, ETA: p.ETA, Changes: p.Changes,
+		Clock: p.Clock, ETA: p.ETA, Changes: p.Changes, Lister: p.Lister, Feed: p.Feed,
+		List:    app.ListConfig{DefaultPageSize: p.Config.List.DefaultPageSize, MaxPageSize: p.Config.List.MaxPageSize},
 		Polling: app.PollingConfig{MaxWait: p.Config.Polling.MaxWait, MaxRetryAfter: p.Config.Polling.MaxRetryAfter}})
 }
 

@@ -18,7 +18,8 @@ var HTTPModule = fx.Module("http",
 	fx.Provide(
 		func(cfg Config, tp trace.TracerProvider) httpapi.HandlerConfig {
 			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight,
-				LogSampleSuccess: cfg.Log.SampleSuccess, Tracer: tp}
+				LogSampleSuccess: cfg.Log.SampleSuccess, Tracer: tp,
+				StreamHeartbeat: cfg.Events.Heartbeat, StreamRetry: cfg.Events.Retry}
 		},
 		httpapi.NewHandler,
 		newHTTPServer,
@@ -39,13 +40,15 @@ func newHTTPServer(cfg Config, h nethttp.Handler, logger *zap.Logger) *httpapi.S
 	}, h, logger.Named("http"))
 }
 
-func startHTTP(lc fx.Lifecycle, s *httpapi.Server, changes *app.Changes, cfg Config) {
+func startHTTP(lc fx.Lifecycle, s *httpapi.Server, changes *app.Changes, feed *app.EventFeed, cfg Config) {
 	lc.Append(fx.Hook{
 		OnStart: s.Start,
 		OnStop: func(ctx context.Context) error {
 			// Held requests answer with the current state at once, so
 			// the drain below does not wait out their timers.
 			changes.Close()
+			// Event streams end with a reconnect hint, likewise.
+			feed.Close()
 			ctx, cancel := context.WithTimeout(ctx, cfg.HTTP.ShutdownTimeout)
 			defer cancel()
 			return s.Stop(ctx)

@@ -28,7 +28,7 @@ func StoreModule(cfg Config) fx.Option {
 // notification listener; the memory store wakes waiters itself.
 func storeServing(cfg Config) fx.Option {
 	if cfg.Database.URL != "" {
-		return ListenerModule
+		return fx.Options(ListenerModule, EventsListenerModule)
 	}
 	return fx.Options()
 }
@@ -36,13 +36,18 @@ func storeServing(cfg Config) fx.Option {
 // MemoryModule binds the in-memory store; it tells waiters of changes itself.
 var MemoryModule = fx.Module("memory",
 	fx.Provide(
+		func() *eventKick { return &eventKick{} },
 		fx.Annotate(
-			func(ch *app.Changes) *memory.Jobs { return memory.NewJobs(memory.OnChange(ch.Publish)) },
+			func(ch *app.Changes, k *eventKick) *memory.Jobs {
+				return memory.NewJobs(memory.OnChange(ch.Publish), memory.OnEvent(k.Kick))
+			},
 			fx.As(fx.Self()),
 			fx.As(new(ports.JobRepository)),
 			fx.As(new(ports.DurationSource)),
 			fx.As(new(ports.JobMaintenance)),
 			fx.As(new(ports.ReportSource)),
+			fx.As(new(ports.EventLog)),
+			fx.As(new(ports.JobLister)),
 		),
 		readiness(func() httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(context.Context) (string, error) { return "in-memory store", nil }}

@@ -37,6 +37,7 @@ func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 		CacheDecorator,
 		OperatorModule,
 		PublicModule,
+		EventsModule,
 		BackgroundModule,
 		MetricsModule,
 		HTTPModule,

@@ -35,6 +35,8 @@ var PostgresModule = fx.Module("postgres",
 			fx.As(new(ports.DurationSource)),
 			fx.As(new(ports.JobMaintenance)),
 			fx.As(new(ports.ReportSource)),
+			fx.As(new(ports.EventLog)),
+			fx.As(new(ports.JobLister)),
 		),
 		readiness(func(j *postgres.Jobs) httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(ctx context.Context) (string, error) {

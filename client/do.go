@@ -24,46 +24,26 @@ type answer struct {
 	body   []byte
 }
 
-// send makes one request to path (escaped, under the base URL). body, when not nil, is sent as JSON. Only the
+// send makes one request to path (escaped, under the base URL, with an
+// optional "?query"). body, when not nil, is sent as JSON. Only the
 // transport's failure is an error; any status is an answer.
 func (c *Client) send(ctx context.Context, method, path string, header http.Header, body any) (answer, error) {
-	var (
-		rd  io.Reader
-		err error
-	)
+	var rd io.Reader
 	if body != nil {
 		buf, err := json.Marshal(body)
 		if err != nil {
 			return answer{}, fmt.Errorf("client: encode request: %w", err)
 		}
 		rd = bytes.NewReader(buf)
-	}
-	u := *c.base
-	u.RawPath = c.base.EscapedPath() + path
-	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
-		return answer{}, fmt.Errorf("client: bad path: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return answer{}, fmt.Errorf("client: build request: %w", err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != nil {
-		token, err := c.token(ctx)
-		if err != nil {
-			return answer{}, fmt.Errorf("client: get token: %w", err)
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
+		header.Set("Content-Type", "application/json")
 	}
-	if c.apiKey != "" {
-		req.Header.Set("Api-Key", string(c.apiKey))
+	req, err := c.newRequest(ctx, method, path, header, rd)
+	if err != nil {
+		return answer{}, err
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -82,6 +62,40 @@ func (c *Client) send(ctx context.Context, method, path string, header http.Head
 		return answer{}, &transportError{op: "read answer to " + method + " " + path, err: err}
 	}
 	return answer{status: res.StatusCode, header: res.Header, body: raw}, nil
+}
+
+// newRequest builds a request to path (escaped, with an optional
+// "?query") carrying the client's credentials; Accept is JSON unless
+// header says otherwise.
+func (c *Client) newRequest(ctx context.Context, method, path string, header http.Header, rd io.Reader) (*http.Request, error) {
+	path, query, _ := strings.Cut(path, "?")
+	u := *c.base
+	u.RawPath = c.base.EscapedPath() + path
+	u.RawQuery = query
+	var err error
+	if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
+		return nil, fmt.Errorf("client: bad path: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("client: build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	if c.token != nil {
+		token, err := c.token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("client: get token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if c.apiKey != "" {
+		req.Header.Set("Api-Key", string(c.apiKey))
+	}
+	return req, nil
 }
 
 // transportError is a request that got no answer: worth retrying.

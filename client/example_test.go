@@ -52,3 +52,40 @@ func Example_mis() {
 		return nil
 	}
 }
+
+// An MIS follows every change of its jobs on one stream.
+func Example_watch() {
+	ctx := context.Background()
+	token, key, lastID := "user's access token", "api-key", ""
+	handle := func(*client.Job) {}
+	_ = func() error {
+		c, err := client.New("https://jobstatus.example", client.WithToken(token), client.WithAPIKey(key))
+		if err != nil {
+			return err
+		}
+		for ch, err := range c.Watch(ctx, lastID) { // reconnects with Last-Event-ID and backoff
+			if err != nil {
+				return err // 401, 403, 400: retrying cannot help
+			}
+			if ch.Reset {
+				continue // older than retention: re-list with c.List
+			}
+			lastID = ch.ID // store it to resume after a restart
+			handle(ch.Job)
+		}
+		return nil
+	}
+	_ = func() error {
+		c, err := client.New("https://jobstatus.example", client.WithToken(token), client.WithAPIKey(key))
+		if err != nil {
+			return err
+		}
+		for job, err := range c.ListAll(ctx, client.ListFilter{Status: client.StatusPending}) { // or c.List, one page
+			if err != nil {
+				return err
+			}
+			handle(&job)
+		}
+		return nil
+	}
+}

@@ -36,11 +36,17 @@ type HandlerConfig struct {
 	LogSampleSuccess int
 	// Tracer makes the server and use-case spans; nil means no tracing.
 	Tracer trace.TracerProvider
+	// StreamHeartbeat is how long an event stream may stay silent before
+	// a ": ping" comment keeps proxies from closing it.
+	StreamHeartbeat time.Duration
+	// StreamRetry is the reconnect delay an event stream suggests
+	// ("retry:"), at its start and when the service ends it.
+	StreamRetry time.Duration
 }
 
 // DefaultHandlerConfig returns sensible defaults.
 func DefaultHandlerConfig() HandlerConfig {
-	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192, LogSampleSuccess: 1}
+	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192, LogSampleSuccess: 1, StreamHeartbeat: 15 * time.Second, StreamRetry: time.Second}
 }
 
 // Observer is told about every request and every refused credential
@@ -75,12 +81,18 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	if a == nil || logger == nil || obs == nil {
 		panic("httpapi: nil dependency for NewHandler")
 	}
+	if cache.StreamHeartbeat <= 0 || cache.StreamRetry <= 0 {
+		def := DefaultHandlerConfig()
+		cache.StreamHeartbeat, cache.StreamRetry = def.StreamHeartbeat, def.StreamRetry
+	}
 	h := &Handler{app: a, logger: logger, cache: cache, obs: obs}
 	r := mux.NewRouter()
 	// Unclean paths are not redirected: they simply do not match.
 	r.SkipClean(true)
 	r.UseEncodedPath()
 	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
+	r.HandleFunc(JobsPath, h.listJobs).Methods(nethttp.MethodGet, nethttp.MethodHead)
+	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})

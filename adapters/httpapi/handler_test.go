@@ -247,7 +247,7 @@ func TestStatusCodes(t *testing.T) {
 		{"ScopeBeforeIDFormat", "GET", jobPath("not-a-uuid"), with(func(h nethttp.Header) { h.Set("Authorization", "Bearer "+noScope) }), nil, 403, "forbidden", scopeMsg},
 		{"UnknownJobIs404", "GET", jobPath(domain.NewID()), good(), nil, 404, "not_found", "Task not found"},
 		{"OtherClientsJobIs404", "GET", jobPath(b.otherB.ID), good(), nil, 404, "not_found", "Task not found"},
-		{"UnknownRouteIs404", "GET", "/patients/composition/jobs", good(), nil, 404, "not_found", "Resource not found"},
+		{"UnknownRouteIs404", "GET", "/patients/composition/tasks", good(), nil, 404, "not_found", "Resource not found"},
 		{"PostIs405", "POST", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", "Method POST is not allowed"},
 		{"PutIs405", "PUT", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},
 		{"DeleteIs405", "DELETE", jobPath(b.pending.ID), good(), nil, 405, "method_not_allowed", ""},

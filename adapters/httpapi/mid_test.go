@@ -72,7 +72,7 @@ func TestMiddleware(t *testing.T) {
 		{"HeldRequestIsApart", "GET", jobPath(b.pending.ID), wait, observed{httpapi.JobPath, "GET", 200, true}, testkit.ClientA},
 		{"RefusalKeepsTheRoute", "GET", jobPath(b.pending.ID), nil, observed{httpapi.JobPath, "GET", 401, false}, ""},
 		{"OpenAPIRoute", "GET", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "GET", 200, false}, ""},
-		{"UnknownPathIsUnmatched", "GET", "/patients/composition/jobs", good, observed{"unmatched", "GET", 404, false}, ""},
+		{"UnknownPathIsUnmatched", "GET", "/patients/composition/tasks", good, observed{"unmatched", "GET", 404, false}, ""},
 		{"WrongMethodKeepsTheRoute", "DELETE", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "DELETE", 405, false}, ""},
 		{"WrongMethodOnOpenAPI", "POST", httpapi.OpenAPIPath, nil, observed{httpapi.OpenAPIPath, "POST", 405, false}, ""},
 		{"UnknownMethodIsOther", "FROBNICATE", jobPath(b.pending.ID), good, observed{httpapi.JobPath, "other", 405, false}, ""},

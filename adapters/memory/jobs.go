@@ -16,6 +16,7 @@ type Jobs struct {
 	mu       sync.RWMutex
 	jobs     map[domain.ID]domain.Job
 	onChange func(domain.ID)
+	events   eventLog
 }
 
 // Option configures Jobs.
@@ -67,6 +68,8 @@ func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, er
 		return domain.Job{}, false, domain.ErrAlreadyExists
 	}
 	s.jobs[job.ID] = clone(job)
+	s.events.record(job, time.Now())
+	s.events.told() // a kick never blocks, so it may come under the lock
 	return clone(job), true, nil
 }
 
@@ -88,8 +91,12 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 	}
 	if changed {
 		s.jobs[id] = clone(next)
+		s.events.record(next, time.Now())
 	}
 	s.mu.Unlock()
+	if changed {
+		s.events.told()
+	}
 	if changed && s.onChange != nil {
 		s.onChange(id)
 	}
@@ -137,9 +144,13 @@ func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o
 			continue
 		}
 		s.jobs[id] = next
+		s.events.record(next, time.Now())
 		changed = append(changed, id)
 	}
 	s.mu.Unlock()
+	if len(changed) > 0 {
+		s.events.told()
+	}
 	if s.onChange != nil {
 		for _, id := range changed {
 			s.onChange(id)

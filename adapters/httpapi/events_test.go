@@ -1,0 +1,292 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	nethttp "net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
+	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/api"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// streamBundle serves the public API over a memory store whose event feed
+// runs, with a short heartbeat.
+type streamBundle struct {
+	kit  *testkit.Kit
+	app  useCases
+	base string
+}
+
+func setupStreams(t *testing.T, cfg httpapi.HandlerConfig) *streamBundle {
+	t.Helper()
+	kit := testkit.New(t)
+	var a useCases
+	repo := memory.NewJobs(memory.OnEvent(func() {
+		if a.Feed != nil {
+			a.Feed.Kick()
+		}
+	}))
+	a = newUseCases(t, repo, kit.Verifier(t), kit.Clients(t), nil, nil)
+	require.NoError(t, a.Feed.Start(context.Background()))
+	t.Cleanup(func() { _ = a.Feed.Stop(context.Background()) })
+	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
+	return &streamBundle{kit: kit, app: a, base: base}
+}
+
+func (b *streamBundle) create(t *testing.T, client string) domain.Job {
+	t.Helper()
+	j, err := b.app.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: client, ETA: time.Minute})
+	require.NoError(t, err)
+	return j
+}
+
+func (b *streamBundle) complete(t *testing.T, id domain.ID) {
+	t.Helper()
+	_, err := b.app.CompleteJob.Handle(context.Background(), app.CompleteJob{ID: id.String(),
+		Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"}}})
+	require.NoError(t, err)
+}
+
+// sse is one frame of a stream: its fields, or a comment.
+type sse struct {
+	id, event, data, retry, comment string
+}
+
+// openStream starts a stream and returns its frames as they come.
+func openStream(t *testing.T, base string, header nethttp.Header) (*nethttp.Response, <-chan sse) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, base+httpapi.EventsPath, nil)
+	require.NoError(t, err)
+	req.Header = header
+	res, err := nethttp.DefaultClient.Do(req)
+	require.NoError(t, err)
+	frames := make(chan sse, 100)
+	go func() {
+		defer close(frames)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		var f sse
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				frames <- f
+				f = sse{}
+			case strings.HasPrefix(line, ": "):
+				f.comment = strings.TrimPrefix(line, ": ")
+			default:
+				k, v, _ := strings.Cut(line, ": ")
+				switch k {
+				case "id":
+					f.id = v
+				case "event":
+					f.event = v
+				case "data":
+					f.data = v
+				case "retry":
+					f.retry = v
+				}
+			}
+		}
+	}()
+	return res, frames
+}
+
+// nextFrame returns the next frame that is not a heartbeat.
+func nextFrame(t *testing.T, frames <-chan sse) sse {
+	t.Helper()
+	for {
+		select {
+		case f, ok := <-frames:
+			require.True(t, ok, "stream ended")
+			if f.comment == "ping" {
+				continue
+			}
+			return f
+		case <-time.After(10 * time.Second):
+			t.Fatal("no frame")
+		}
+	}
+}
+
+func TestEventStream(t *testing.T) {
+	t.Parallel()
+	cfg := httpapi.DefaultHandlerConfig()
+	cfg.StreamHeartbeat = 50 * time.Millisecond
+	b := setupStreams(t, cfg)
+	good := testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA)
+
+	res, frames := openStream(t, b.base, good)
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	require.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+	require.Equal(t, sse{retry: "1000"}, nextFrame(t, frames))
+
+	mine := b.create(t, testkit.ClientA)
+	b.create(t, testkit.ClientB) // never on A's stream
+	b.complete(t, mine.ID)
+
+	created := nextFrame(t, frames)
+	require.Equal(t, "PENDING", created.event)
+	done := nextFrame(t, frames)
+	require.Equal(t, "DONE", done.event)
+	require.Greater(t, done.id, created.id)
+	var data httpapi.JobData
+	require.NoError(t, json.Unmarshal([]byte(done.data), &data))
+	require.Equal(t, mine.ID.String(), data.ID)
+	require.Equal(t, domain.StatusDone, data.Status)
+	require.Len(t, data.Links, 1)
+
+	// The status endpoint answers the same data object.
+	st := testkit.Do(t, nil, "GET", b.base+testkit.JobPath(mine.ID), good, nil)
+	raw, err := json.Marshal(st.Body["data"])
+	require.NoError(t, err)
+	require.JSONEq(t, string(raw), done.data)
+
+	t.Run("Heartbeat", func(t *testing.T) {
+		for f := range frames {
+			if f.comment == "ping" {
+				return
+			}
+		}
+		t.Fatal("stream ended without a heartbeat")
+	})
+
+	t.Run("ResumeAfterLastEventID", func(t *testing.T) {
+		h := good.Clone()
+		h.Set("Last-Event-ID", created.id)
+		_, again := openStream(t, b.base, h)
+		require.Equal(t, "1000", nextFrame(t, again).retry)
+		f := nextFrame(t, again)
+		require.Equal(t, done.id, f.id, "exactly the changes after the id")
+		require.Equal(t, "DONE", f.event)
+	})
+
+	t.Run("ShutdownEndsWithRetry", func(t *testing.T) {
+		_, s := openStream(t, b.base, testkit.Auth(b.kit.Token(testkit.ClientB), testkit.KeyB))
+		require.Equal(t, "1000", nextFrame(t, s).retry)
+		b.app.Feed.Close()
+		require.Equal(t, "1000", nextFrame(t, s).retry)
+		for f := range s {
+			require.Equal(t, "ping", f.comment, "nothing but heartbeats after the last retry")
+		}
+	})
+}
+
+func TestEventStreamTokenExpiryEndsIt(t *testing.T) {
+	t.Parallel()
+	b := setupStreams(t, httpapi.DefaultHandlerConfig())
+	claims := testkit.Claims(testkit.ClientA)
+	claims["exp"] = time.Now().Add(2 * time.Second).Unix()
+	_, frames := openStream(t, b.base, testkit.Auth(b.kit.Sign(b.kit.Header(), claims), testkit.KeyA))
+	require.Equal(t, "1000", nextFrame(t, frames).retry)
+	require.Equal(t, "token expired", nextFrame(t, frames).comment)
+	_, open := <-frames
+	require.False(t, open, "the stream ends")
+}
+
+// TestStreamAndListRefusalsMatchOpenAPI: every refusal comes as the
+// envelope before any stream starts, and every answer is as documented.
+func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t, api.OpenAPI)
+	b := setupStreams(t, httpapi.DefaultHandlerConfig())
+	for range 3 {
+		b.create(t, testkit.ClientA)
+	}
+	good := testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA)
+	noScope := testkit.Claims(testkit.ClientA)
+	noScope["scope"] = "composition:create"
+	forbidden := testkit.Auth(b.kit.Sign(b.kit.Header(), noScope), testkit.KeyA)
+	with := func(h nethttp.Header, k, v string) nethttp.Header { h = h.Clone(); h.Set(k, v); return h }
+	list := func(q string) string { return httpapi.JobsPath + q }
+
+	// Hold the client's streams up to its cap (10 in the test use cases).
+	for range 10 {
+		res, _ := openStream(t, b.base, testkit.Auth(b.kit.Token(testkit.ClientB), testkit.KeyB))
+		require.Equal(t, 200, res.StatusCode)
+	}
+	tests := []struct {
+		name, path string
+		header     nethttp.Header
+		status     int
+		message    string
+	}{
+		{"List200", list("?page_size=2"), good, 200, ""},
+		{"List200Filtered", list("?status=PENDING&created_from=2026-01-01T00:00:00Z&created_to=2099-01-01T00:00:00Z"), good, 200, ""},
+		{"List401", list(""), nethttp.Header{}, 401, "Invalid api-key"},
+		{"List403", list(""), forbidden, 403, ""},
+		{"ListStatus", list("?status=done"), good, 400, "Invalid status: must be PENDING, DONE or FAILED"},
+		{"ListCreatedFrom", list("?created_from=today"), good, 400, "Invalid created_from: must be an RFC 3339 date-time"},
+		{"ListCreatedTo", list("?created_to=2026-02-30T00:00:00Z"), good, 400, "Invalid created_to: must be an RFC 3339 date-time"},
+		{"ListPageSize", list("?page_size=0"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageToken", list("?page_token=" + url.QueryEscape("not a token")), good, 400, "Invalid page_token: must be a next_page_token this service sent"},
+		{"ListRepeated", list("?status=DONE&status=FAILED"), good, 400, "Invalid status: must be given once"},
+		{"ListUnknown", list("?client_id=mis-beta"), good, 400, `Invalid query: unknown parameter "client_id"`},
+		{"Events401", httpapi.EventsPath, nethttp.Header{}, 401, "Invalid api-key"},
+		{"Events403", httpapi.EventsPath, forbidden, 403, ""},
+		{"Events400", httpapi.EventsPath, with(good, "Last-Event-ID", "abc"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events429", httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientB), testkit.KeyB), 429, "Rate limit exceeded, retry later"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := testkit.Do(t, nil, "GET", b.base+tt.path, tt.header, nil)
+			require.Equal(t, tt.status, r.Status, string(r.Raw))
+			if tt.message != "" {
+				require.Equal(t, tt.message, r.ErrorMessage())
+			}
+			requireMatchesOpenAPI(t, doc, "GET", tt.path, r)
+		})
+	}
+	t.Run("Events200", func(t *testing.T) {
+		res, _ := openStream(t, b.base, good)
+		router, err := gorillamux.NewRouter(doc)
+		require.NoError(t, err)
+		req, err := nethttp.NewRequest("GET", "http://jobstatus.example"+strings.TrimSuffix(doc.Servers[0].URL, "/")+httpapi.EventsPath, nil)
+		require.NoError(t, err)
+		route, params, err := router.FindRoute(req)
+		require.NoError(t, err)
+		opts := &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
+		require.NoError(t, openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts},
+			Status:                 res.StatusCode, Header: res.Header, Options: opts,
+		}))
+	})
+	t.Run("ListPagesThrough", func(t *testing.T) {
+		var ids []string
+		token := ""
+		for {
+			q := "?page_size=2"
+			if token != "" {
+				q += "&page_token=" + token
+			}
+			r := testkit.Do(t, nil, "GET", b.base+list(q), good, nil)
+			require.Equal(t, 200, r.Status, string(r.Raw))
+			for _, d := range r.Body["data"].([]any) {
+				ids = append(ids, d.(map[string]any)["id"].(string))
+			}
+			next, _ := r.Body["meta"].(map[string]any)["next_page_token"].(string)
+			if next == "" {
+				break
+			}
+			token = next
+		}
+		require.Len(t, ids, 3)
+	})
+}

@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"encoding/json"
+	nethttp "net/http"
+
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// JobsPath is the route of the listing of the caller's jobs.
+const JobsPath = "/patients/composition/jobs"
+
+// listParams are the query parameters the listing reads; any other is refused.
+var listParams = []string{"status", "created_from", "created_to", "page_size", "page_token"}
+
+// ListMeta is Meta with the listing's paging.
+type ListMeta struct {
+	Meta
+	// NextPageToken asks for the next page; absent on the last one.
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+type listEnvelope struct {
+	Data []JobData `json:"data"`
+	Meta ListMeta  `json:"meta"`
+}
+
+func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
+	p, ok := h.principal(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	q, err := listQuery(r)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	q.Principal = p
+	page, err := h.app.ListJobs.Handle(ctx, q)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	body := listEnvelope{Data: make([]JobData, len(page.Jobs)), Meta: ListMeta{Meta: meta(r, nethttp.StatusOK), NextPageToken: page.NextPageToken}}
+	body.Meta.Type = "array"
+	for i, j := range page.Jobs {
+		body.Data[i] = toJobData(j)
+	}
+	buf, err := json.Marshal(body)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeRaw(w, r, nethttp.StatusOK, buf)
+}
+
+// principal authenticates a request without a body, the way every public
+// endpoint does; when it returns false the refusal has been answered.
+func (h *Handler) principal(w nethttp.ResponseWriter, r *nethttp.Request) (domain.Principal, bool) {
+	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+		h.fail(w, r, errMalformed, "")
+		return domain.Principal{}, false
+	}
+	creds, err := credentials(r)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return domain.Principal{}, false
+	}
+	p, err := h.app.Authenticate.Handle(r.Context(), creds)
+	if err != nil {
+		h.fail(w, r, err, creds.Token)
+		return domain.Principal{}, false
+	}
+	setClientID(r.Context(), p.ClientID)
+	return p, true
+}
+
+// listQuery reads the query string: each known parameter at most once,
+// no other parameter.
+func listQuery(r *nethttp.Request) (app.ListJobs, error) {
+	values := r.URL.Query()
+	for name, vs := range values {
+		known := false
+		for _, p := range listParams {
+			known = known || p == name
+		}
+		switch {
+		case !known:
+			return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "unknown parameter " + quoteParam(name)}
+		case len(vs) > 1:
+			return app.ListJobs{}, &domain.ValidationError{Field: name, Reason: "must be given once"}
+		}
+	}
+	return app.ListJobs{Status: values.Get("status"), CreatedFrom: values.Get("created_from"), CreatedTo: values.Get("created_to"),
+		PageSize: values.Get("page_size"), PageToken: values.Get("page_token")}, nil
+}
+
+// quoteParam names a parameter the caller sent, cut short and quoted, so
+// an error message never echoes much of the input.
+func quoteParam(name string) string {
+	if len(name) > 32 {
+		name = name[:32]
+	}
+	b, _ := json.Marshal(name)
+	return string(b)
+}

@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// eventRow is an event joined with its job as the job is now.
+type eventRow struct {
+	Position    int64  `db:"position"`
+	EventStatus string `db:"event_status"`
+	jobRow
+}
+
+type eventsParams struct {
+	ClientID string `db:"client_id"`
+	After    int64  `db:"after"`
+	Limit    int    `db:"limit"`
+}
+
+// Events of jobs purged since are skipped: the join finds no job.
+var (
+	qEventsAfter = `SELECT e.position, e.status AS event_status, ` + jobColumnsOf("j") + `
+		FROM async_job_events e JOIN async_jobs j ON j.id = e.job_id
+		WHERE e.position > :after ORDER BY e.position LIMIT :limit`
+	qClientEventsAfter = `SELECT e.position, e.status AS event_status, ` + jobColumnsOf("j") + `
+		FROM async_job_events e JOIN async_jobs j ON j.id = e.job_id
+		WHERE e.client_id = :client_id AND e.position > :after ORDER BY e.position LIMIT :limit`
+)
+
+// EventsAfter implements ports.EventLog.
+func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, limit int) ([]ports.JobEvent, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	q := qEventsAfter
+	if clientID != "" {
+		q = qClientEventsAfter
+	}
+	var rows []eventRow
+	if err := s.selectAll(ctx, &rows, q, eventsParams{ClientID: clientID, After: after, Limit: limit}); err != nil {
+		return nil, translate(ctx, "read job events", err)
+	}
+	out := make([]ports.JobEvent, 0, len(rows))
+	for _, r := range rows {
+		j, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ports.JobEvent{Position: r.Position, ClientID: j.ClientID, Status: domain.Status(r.EventStatus), Job: j})
+	}
+	return out, nil
+}
+
+// LastPosition implements ports.EventLog.
+func (s *Jobs) LastPosition(ctx context.Context) (int64, error) {
+	return s.position(ctx, "read last event position", `SELECT coalesce(max(position), 0) FROM async_job_events`)
+}
+
+// Horizon implements ports.EventLog.
+func (s *Jobs) Horizon(ctx context.Context) (int64, error) {
+	return s.position(ctx, "read event horizon", `SELECT position FROM async_job_events_horizon`)
+}
+
+func (s *Jobs) position(ctx context.Context, op, q string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var n int64
+	if err := s.db.QueryRowxContext(ctx, q).Scan(&n); err != nil {
+		return 0, translate(ctx, op, err)
+	}
+	return n, nil
+}
+
+type deleteEventsParams struct {
+	Before time.Time `db:"before"`
+	Limit  int       `db:"limit"`
+}
+
+// qDeleteEvents removes the oldest events and moves the horizon past them
+// in one statement.
+const qDeleteEvents = `WITH gone AS (
+		DELETE FROM async_job_events WHERE position IN (
+			SELECT position FROM async_job_events WHERE occurred_at < :before ORDER BY position LIMIT :limit)
+		RETURNING position),
+	moved AS (
+		UPDATE async_job_events_horizon SET position = greatest(position, (SELECT max(position) FROM gone))
+		WHERE EXISTS (SELECT 1 FROM gone))
+	SELECT count(*) FROM gone`
+
+// DeleteEventsBefore implements ports.EventLog.
+func (s *Jobs) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var n int
+	if err := s.get(ctx, &n, qDeleteEvents, deleteEventsParams{Before: before, Limit: limit}); err != nil {
+		return 0, translate(ctx, "delete job events", err)
+	}
+	return n, nil
+}
+
+type listParams struct {
+	ClientID    string    `db:"client_id"`
+	Status      string    `db:"status"`
+	CreatedFrom time.Time `db:"created_from"`
+	CreatedTo   time.Time `db:"created_to"`
+	AfterAt     time.Time `db:"after_at"`
+	AfterID     string    `db:"after_id"`
+	Limit       int       `db:"limit"`
+}
+
+// qList walks async_jobs_client_created_idx from the cursor: a row
+// comparison on (created_at, id) matches the index's order, so a page
+// costs the same however many jobs the client has.
+const qList = `SELECT ` + columns + ` FROM async_jobs
+	WHERE client_id = :client_id
+	  AND (:status = '' OR status = :status)
+	  AND created_at >= :created_from AND created_at < :created_to
+	  AND (created_at, id) < (:after_at, CAST(:after_id AS uuid))
+	ORDER BY created_at DESC, id DESC
+	LIMIT :limit`
+
+// The bounds used for filters the caller left out.
+var (
+	listMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	listMax = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxUUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+)
+
+// ListJobs implements ports.JobLister.
+func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]domain.Job, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	p := listParams{ClientID: q.ClientID, Status: string(q.Status), CreatedFrom: listMin, CreatedTo: listMax,
+		AfterAt: listMax, AfterID: maxUUID, Limit: q.Limit}
+	if !q.CreatedFrom.IsZero() {
+		p.CreatedFrom = q.CreatedFrom
+	}
+	if !q.CreatedTo.IsZero() {
+		p.CreatedTo = q.CreatedTo
+	}
+	if q.After != nil {
+		p.AfterAt, p.AfterID = q.After.CreatedAt, q.After.ID.String()
+	}
+	var rows []jobRow
+	if err := s.selectAll(ctx, &rows, qList, p); err != nil {
+		return nil, translate(ctx, "list jobs", err)
+	}
+	out := make([]domain.Job, 0, len(rows))
+	for _, r := range rows {
+		j, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// jobColumnsOf is columns qualified with a table alias.
+func jobColumnsOf(alias string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}

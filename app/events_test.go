@@ -1,0 +1,287 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+var testFeed = app.FeedConfig{MaxStreams: 3, MaxStreamsPerClient: 2, Poll: time.Hour, Batch: 2, Buffer: 8}
+
+// mustFeed returns a feed over repo's event log, not started.
+func mustFeed(t *testing.T, repo *memory.Jobs) *app.EventFeed {
+	t.Helper()
+	f, err := app.NewEventFeed(repo, testFeed)
+	require.NoError(t, err)
+	return f
+}
+
+// startedFeed returns a running feed over a new store that kicks it.
+func startedFeed(t *testing.T) (*memory.Jobs, *app.EventFeed) {
+	t.Helper()
+	var feed *app.EventFeed
+	repo := memory.NewJobs(memory.OnEvent(func() {
+		if feed != nil {
+			feed.Kick()
+		}
+	}))
+	feed = mustFeed(t, repo)
+	require.NoError(t, feed.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, feed.Stop(context.Background())) })
+	return repo, feed
+}
+
+func createJob(t *testing.T, repo *memory.Jobs, client string, at time.Time) domain.Job {
+	t.Helper()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: client, ETA: at.Add(time.Minute), Now: at})
+	require.NoError(t, err)
+	_, _, err = repo.Create(context.Background(), j)
+	require.NoError(t, err)
+	return j
+}
+
+func finishJob(t *testing.T, repo *memory.Jobs, id domain.ID) {
+	t.Helper()
+	o, err := domain.Done([]domain.Link{{Entity: "composition", Href: "/c/1"}}, time.Now())
+	require.NoError(t, err)
+	_, _, err = repo.Finish(context.Background(), id, o)
+	require.NoError(t, err)
+}
+
+// next reads one change, failing the test after a generous deadline.
+func next(t *testing.T, s *app.EventStream) app.Change {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ch, err := s.Next(ctx)
+	require.NoError(t, err)
+	return ch
+}
+
+func principal(client string) domain.Principal {
+	return domain.Principal{ClientID: client, Scopes: []string{domain.ScopeCompositionRead}}
+}
+
+func TestWatchEventsReplaysThenLiveExactlyOnceInOrder(t *testing.T) {
+	t.Parallel()
+	repo, feed := startedFeed(t)
+	h, err := app.NewWatchEventsHandler(feed)
+	require.NoError(t, err)
+	ctx := context.Background()
+	now := time.Now()
+
+	a1 := createJob(t, repo, "mis-alpha", now) // position 1
+	createJob(t, repo, "mis-beta", now)        // 2: another client's
+	a2 := createJob(t, repo, "mis-alpha", now) // 3
+	finishJob(t, repo, a1.ID)                  // 4
+	s, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha"), LastEventID: "1"})
+	require.NoError(t, err)
+	defer s.Close()
+	finishJob(t, repo, a2.ID) // 5: live, possibly also read by the replay
+
+	var got []int64
+	for range 3 {
+		ch := next(t, s)
+		require.False(t, ch.Reset)
+		require.Equal(t, "mis-alpha", ch.Event.ClientID)
+		got = append(got, ch.Event.Position)
+	}
+	require.Equal(t, []int64{3, 4, 5}, got)
+
+	// Nothing more: a short wait ends with the context, not a duplicate.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err = s.Next(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestWatchEventsRefusals(t *testing.T) {
+	t.Parallel()
+	repo, feed := startedFeed(t)
+	h, err := app.NewWatchEventsHandler(feed)
+	require.NoError(t, err)
+	ctx := context.Background()
+	createJob(t, repo, "mis-alpha", time.Now())
+
+	t.Run("Scope", func(t *testing.T) {
+		_, err := h.Handle(ctx, app.WatchEvents{Principal: domain.Principal{ClientID: "mis-alpha"}})
+		var f *domain.ForbiddenError
+		require.ErrorAs(t, err, &f)
+	})
+	for _, id := range []string{"x", "-1", "1.5", " 1", "99999999999999999999"} {
+		t.Run("LastEventID"+id, func(t *testing.T) {
+			_, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha"), LastEventID: id})
+			var v *domain.ValidationError
+			require.ErrorAs(t, err, &v)
+			require.Equal(t, "Last-Event-ID", v.Field)
+		})
+	}
+	t.Run("PerClientThenTotal", func(t *testing.T) {
+		var held []*app.EventStream
+		for range testFeed.MaxStreamsPerClient {
+			s, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha")})
+			require.NoError(t, err)
+			held = append(held, s)
+		}
+		_, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha")})
+		var limited *domain.RateLimitedError
+		require.ErrorAs(t, err, &limited)
+		s, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-beta")})
+		require.NoError(t, err)
+		held = append(held, s)
+		_, err = h.Handle(ctx, app.WatchEvents{Principal: principal("mis-gamma")})
+		require.ErrorIs(t, err, domain.ErrUnavailable)
+		for _, s := range held {
+			s.Close()
+		}
+		require.Zero(t, feed.Streams())
+	})
+}
+
+func TestWatchEventsResetPastRetention(t *testing.T) {
+	t.Parallel()
+	repo, feed := startedFeed(t)
+	h, err := app.NewWatchEventsHandler(feed)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for range 3 {
+		createJob(t, repo, "mis-alpha", time.Now())
+	}
+	n, err := repo.DeleteEventsBefore(ctx, time.Now().Add(time.Hour), 2) // positions 1 and 2
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	tests := []struct {
+		last  string
+		reset bool
+	}{{"0", true}, {"1", true}, {"2", false}}
+	for _, tt := range tests {
+		t.Run(tt.last, func(t *testing.T) {
+			s, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha"), LastEventID: tt.last})
+			require.NoError(t, err)
+			defer s.Close()
+			ch := next(t, s)
+			require.Equal(t, tt.reset, ch.Reset)
+			if !tt.reset {
+				require.Equal(t, int64(3), ch.Event.Position)
+			}
+		})
+	}
+}
+
+func TestEventFeedStopEndsStreams(t *testing.T) {
+	t.Parallel()
+	repo := memory.NewJobs()
+	feed := mustFeed(t, repo)
+	require.NoError(t, feed.Start(context.Background()))
+	h, err := app.NewWatchEventsHandler(feed)
+	require.NoError(t, err)
+	s, err := h.Handle(context.Background(), app.WatchEvents{Principal: principal("mis-alpha")})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, feed.Stop(context.Background()))
+	_, err = s.Next(context.Background())
+	require.ErrorIs(t, err, app.ErrStreamEnded)
+	_, err = h.Handle(context.Background(), app.WatchEvents{Principal: principal("mis-alpha")})
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+}
+
+func TestEventRetentionDeletesInBatches(t *testing.T) {
+	t.Parallel()
+	repo := memory.NewJobs()
+	for range 5 {
+		createJob(t, repo, "mis-alpha", time.Now())
+	}
+	var reports []app.RetentionResult
+	r, err := app.NewEventRetention(app.EventRetentionConfig{Interval: time.Hour, Retention: time.Nanosecond, Batch: 2}, repo,
+		ports.ClockFunc(func() time.Time { return time.Now().Add(time.Hour) }), func(res app.RetentionResult) { reports = append(reports, res) })
+	require.NoError(t, err)
+	res := r.RunOnce(context.Background())
+	require.Equal(t, app.RetentionResult{Events: 5}, res)
+	h, err := repo.Horizon(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(5), h)
+	require.Len(t, reports, 1)
+}
+
+func TestListJobs(t *testing.T) {
+	t.Parallel()
+	repo := memory.NewJobs()
+	h, err := app.NewListJobsHandler(repo, app.ListConfig{DefaultPageSize: 2, MaxPageSize: 3})
+	require.NoError(t, err)
+	ctx := context.Background()
+	base := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	var jobs []domain.Job
+	for i := range 5 {
+		jobs = append(jobs, createJob(t, repo, "mis-alpha", base.Add(time.Duration(i)*time.Second)))
+	}
+	createJob(t, repo, "mis-beta", base)
+
+	t.Run("PagesNewestFirst", func(t *testing.T) {
+		t.Parallel()
+		var seen []domain.ID
+		token := ""
+		for {
+			page, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageToken: token})
+			require.NoError(t, err)
+			for _, j := range page.Jobs {
+				seen = append(seen, j.ID)
+			}
+			if page.NextPageToken == "" {
+				break
+			}
+			token = page.NextPageToken
+		}
+		var want []domain.ID
+		for i := len(jobs) - 1; i >= 0; i-- {
+			want = append(want, jobs[i].ID)
+		}
+		require.Equal(t, want, seen[:len(want)])
+	})
+	t.Run("Filters", func(t *testing.T) {
+		t.Parallel()
+		page, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), Status: "PENDING", PageSize: "100",
+			CreatedFrom: base.Add(time.Second).Format(time.RFC3339), CreatedTo: base.Add(3 * time.Second).Format(time.RFC3339)})
+		require.NoError(t, err)
+		require.Len(t, page.Jobs, 2)
+		require.Equal(t, jobs[2].ID, page.Jobs[0].ID)
+		require.Equal(t, jobs[1].ID, page.Jobs[1].ID)
+		page, err = h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageSize: "100"})
+		require.NoError(t, err)
+		require.Len(t, page.Jobs, 3, "page_size is capped")
+	})
+	bad := []struct {
+		name  string
+		q     app.ListJobs
+		field string
+	}{
+		{"Status", app.ListJobs{Status: "pending"}, "status"},
+		{"CreatedFrom", app.ListJobs{CreatedFrom: "yesterday"}, "created_from"},
+		{"CreatedTo", app.ListJobs{CreatedTo: "2026-13-01T00:00:00Z"}, "created_to"},
+		{"EmptyRange", app.ListJobs{CreatedFrom: "2026-11-28T00:00:00Z", CreatedTo: "2026-11-28T00:00:00Z"}, "created_to"},
+		{"PageSizeZero", app.ListJobs{PageSize: "0"}, "page_size"},
+		{"PageSizeWord", app.ListJobs{PageSize: "ten"}, "page_size"},
+		{"PageSizeNegative", app.ListJobs{PageSize: "-1"}, "page_size"},
+		{"PageTokenNotBase64", app.ListJobs{PageToken: "!!"}, "page_token"},
+		{"PageTokenNoID", app.ListJobs{PageToken: "MTIz"}, "page_token"},
+		{"PageTokenBadID", app.ListJobs{PageToken: "MTIzLHg"}, "page_token"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.q.Principal = principal("mis-alpha")
+			_, err := h.Handle(ctx, tt.q)
+			var v *domain.ValidationError
+			require.True(t, errors.As(err, &v), "got %v", err)
+			require.Equal(t, tt.field, v.Field)
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// ListConfig bounds pages of a listing.
+type ListConfig struct {
+	DefaultPageSize int // page size when the caller names none
+	MaxPageSize     int // larger page sizes are capped to this
+}
+
+// Validate refuses sizes that are not positive and a default above the cap.
+func (c ListConfig) Validate() error {
+	if c.DefaultPageSize <= 0 || c.MaxPageSize < c.DefaultPageSize {
+		return fmt.Errorf("app: list page sizes must be 0 < default <= max, got %d and %d", c.DefaultPageSize, c.MaxPageSize)
+	}
+	return nil
+}
+
+// ListJobs asks for one page of the principal's jobs, newest first. Every
+// field but Principal is as the caller sent it, empty when absent, and is
+// validated here.
+type ListJobs struct {
+	Principal   domain.Principal
+	Status      string
+	CreatedFrom string // RFC 3339, inclusive
+	CreatedTo   string // RFC 3339, exclusive
+	PageSize    string
+	PageToken   string
+}
+
+// JobPage is one page of a listing; NextPageToken is empty on the last one.
+type JobPage struct {
+	Jobs          []domain.Job
+	NextPageToken string
+}
+
+// ListJobsHandler answers ListJobs.
+type ListJobsHandler struct {
+	jobs ports.JobLister
+	cfg  ListConfig
+}
+
+// NewListJobsHandler returns a ListJobsHandler, or an error for a nil
+// lister or an invalid cfg.
+func NewListJobsHandler(jobs ports.JobLister, cfg ListConfig) (ListJobsHandler, error) {
+	if jobs == nil {
+		return ListJobsHandler{}, missing("ListJobsHandler", "a job lister")
+	}
+	if err := cfg.Validate(); err != nil {
+		return ListJobsHandler{}, err
+	}
+	return ListJobsHandler{jobs: jobs, cfg: cfg}, nil
+}
+
+// Handle checks scope, then each filter (a *domain.ValidationError names
+// the first bad one), then reads one page more than asked to know whether
+// another follows. The cursor is the last job's (created_at, id), so jobs
+// created while a client pages never shift what it has not seen yet.
+func (h ListJobsHandler) Handle(ctx context.Context, q ListJobs) (JobPage, error) {
+	if h.jobs == nil {
+		return JobPage{}, errUnwired
+	}
+	if err := q.Principal.Require(domain.ScopeCompositionRead); err != nil {
+		return JobPage{}, err
+	}
+	lq, err := h.query(q)
+	if err != nil {
+		return JobPage{}, err
+	}
+	limit := lq.Limit
+	lq.Limit++
+	jobs, err := h.jobs.ListJobs(ctx, lq)
+	if err != nil {
+		return JobPage{}, err
+	}
+	page := JobPage{Jobs: jobs}
+	if len(jobs) > limit {
+		page.Jobs = jobs[:limit]
+		last := page.Jobs[limit-1]
+		page.NextPageToken = encodeCursor(ports.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return page, nil
+}
+
+func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
+	lq := ports.JobListQuery{ClientID: q.Principal.ClientID, Limit: h.cfg.DefaultPageSize}
+	if q.Status != "" {
+		st := domain.Status(q.Status)
+		if !st.Valid() {
+			return lq, &domain.ValidationError{Field: "status", Reason: "must be PENDING, DONE or FAILED"}
+		}
+		lq.Status = st
+	}
+	var err error
+	if lq.CreatedFrom, err = parseTime("created_from", q.CreatedFrom); err != nil {
+		return lq, err
+	}
+	if lq.CreatedTo, err = parseTime("created_to", q.CreatedTo); err != nil {
+		return lq, err
+	}
+	if !lq.CreatedFrom.IsZero() && !lq.CreatedTo.IsZero() && !lq.CreatedFrom.Before(lq.CreatedTo) {
+		return lq, &domain.ValidationError{Field: "created_to", Reason: "must be after created_from"}
+	}
+	if q.PageSize != "" {
+		n, err := strconv.Atoi(q.PageSize)
+		if err != nil || n <= 0 {
+			return lq, &domain.ValidationError{Field: "page_size", Reason: "must be a positive whole number"}
+		}
+		lq.Limit = min(n, h.cfg.MaxPageSize)
+	}
+	if q.PageToken != "" {
+		c, err := decodeCursor(q.PageToken)
+		if err != nil {
+			return lq, &domain.ValidationError{Field: "page_token", Reason: "must be a next_page_token this service sent"}
+		}
+		lq.After = &c
+	}
+	return lq, nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &domain.ValidationError{Field: field, Reason: "must be an RFC 3339 date-time"}
+	}
+	return t.UTC(), nil
+}
+
+// encodeCursor writes a cursor as base64url of "<unix nanoseconds>,<id>":
+// opaque to clients, exact to the nanosecond.
+func encodeCursor(c ports.JobCursor) string {
+	raw := strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + "," + c.ID.String()
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(token string) (ports.JobCursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return ports.JobCursor{}, err
+	}
+	ns, id, ok := strings.Cut(string(raw), ",")
+	if !ok {
+		return ports.JobCursor{}, fmt.Errorf("cursor without id")
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return ports.JobCursor{}, err
+	}
+	parsed, err := domain.ParseID(id)
+	if err != nil {
+		return ports.JobCursor{}, err
+	}
+	return ports.JobCursor{CreatedAt: time.Unix(0, n).UTC(), ID: parsed}, nil
+}

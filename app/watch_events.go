@@ -1,0 +1,131 @@
+package app
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+)
+
+// WatchEvents opens a stream of the principal's job changes.
+type WatchEvents struct {
+	Principal domain.Principal
+	// LastEventID is the position the client saw last, as it sent it
+	// (Last-Event-ID); empty for live changes only.
+	LastEventID string
+}
+
+// Change is one item of a stream: a job's change, or Reset when changes
+// after the client's last position are no longer retained (the client
+// re-lists its jobs; the stream goes on with live changes).
+type Change struct {
+	Reset bool
+	Event ports.JobEvent
+}
+
+// WatchEventsHandler answers WatchEvents.
+type WatchEventsHandler struct {
+	feed *EventFeed
+}
+
+// NewWatchEventsHandler returns a WatchEventsHandler, or an error for a nil feed.
+func NewWatchEventsHandler(feed *EventFeed) (WatchEventsHandler, error) {
+	if feed == nil {
+		return WatchEventsHandler{}, missing("WatchEventsHandler", "an event feed")
+	}
+	return WatchEventsHandler{feed: feed}, nil
+}
+
+// Handle checks scope and the last event id, then registers the stream
+// (bounded per client and in total). The caller must Close the stream.
+func (h WatchEventsHandler) Handle(ctx context.Context, q WatchEvents) (*EventStream, error) {
+	if h.feed == nil {
+		return nil, errUnwired
+	}
+	if err := q.Principal.Require(domain.ScopeCompositionRead); err != nil {
+		return nil, err
+	}
+	var (
+		after  int64
+		resume = q.LastEventID != ""
+	)
+	if resume {
+		n, err := strconv.ParseInt(q.LastEventID, 10, 64)
+		if err != nil || n < 0 {
+			return nil, &domain.ValidationError{Field: "Last-Event-ID", Reason: "must be an event id this service sent"}
+		}
+		after = n
+	}
+	sub, err := h.feed.subscribe(q.Principal.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	s := &EventStream{feed: h.feed, sub: sub, last: sub.from}
+	if resume {
+		horizon, err := h.feed.log.Horizon(ctx)
+		if err != nil {
+			h.feed.unsubscribe(sub)
+			return nil, err
+		}
+		if after < horizon {
+			s.reset = true // from here on: live changes
+		} else {
+			s.last, s.replay = after, true
+		}
+	}
+	return s, nil
+}
+
+// EventStream is one client's stream: the retained changes after its last
+// position, then live ones, each exactly once and in position order.
+type EventStream struct {
+	feed   *EventFeed
+	sub    *subscription
+	last   int64
+	replay bool // still reading retained changes from the log
+	reset  bool // a Reset is due first
+	buf    []ports.JobEvent
+}
+
+// Next returns the next change, waiting for one until ctx ends (then
+// ctx.Err()). ErrStreamEnded means the feed ended the stream.
+func (s *EventStream) Next(ctx context.Context) (Change, error) {
+	if s.reset {
+		s.reset = false
+		return Change{Reset: true}, nil
+	}
+	for s.replay && len(s.buf) == 0 {
+		events, err := s.feed.log.EventsAfter(ctx, s.sub.client, s.last, s.feed.cfg.Batch)
+		if err != nil {
+			return Change{}, err
+		}
+		if len(events) == 0 {
+			s.replay = false
+		}
+		s.buf = events
+	}
+	if len(s.buf) > 0 {
+		ev := s.buf[0]
+		s.buf = s.buf[1:]
+		s.last = ev.Position
+		return Change{Event: ev}, nil
+	}
+	for {
+		select {
+		case ev := <-s.sub.ch:
+			if ev.Position <= s.last {
+				continue // already sent while replaying
+			}
+			s.last = ev.Position
+			return Change{Event: *ev}, nil
+		case <-s.sub.done:
+			return Change{}, ErrStreamEnded
+		case <-ctx.Done():
+			return Change{}, ctx.Err()
+		}
+	}
+}
+
+// Close releases the stream's place.
+func (s *EventStream) Close() { s.feed.unsubscribe(s.sub) }

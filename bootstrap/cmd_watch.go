@@ -1,0 +1,98 @@
+package bootstrap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobstatus/jobstatus/client"
+)
+
+// watchOptions are the flags of `jobstatus watch`.
+type watchOptions struct {
+	URL         string
+	TokenFile   string
+	APIKeyFile  string
+	LastEventID string
+}
+
+// Validate refuses missing flags; credentials come from files, never from
+// the command line, where every user of the machine could read them.
+func (o watchOptions) Validate() error {
+	switch {
+	case o.URL == "":
+		return usagef("--url is required")
+	case o.TokenFile == "":
+		return usagef("--token-file is required")
+	case o.APIKeyFile == "":
+		return usagef("--api-key-file is required")
+	}
+	return nil
+}
+
+func newWatchCmd(stdio IO) *cobra.Command {
+	var o watchOptions
+	cmd := &cobra.Command{
+		Use:   "watch --url URL --token-file FILE --api-key-file FILE [--last-event-id ID]",
+		Short: "Print the changes of a client's jobs as JSON lines until interrupted",
+		Long: `Follow GET /patients/composition/jobs/events of a running service as the MIS
+client the token and api-key name, and print one JSON line per change:
+{"id":"42","event":"DONE","job":{...}}. A broken stream is resumed with the
+last id, so no change is printed twice or lost; {"id":..,"event":"reset",
+"reset":true} means changes were missed (past the service's retention):
+list the jobs again. Ends on SIGINT/SIGTERM, or on a refusal (401, 403).
+
+Example:
+  jobstatus watch --url http://127.0.0.1:8080 --token-file token.jwt --api-key-file key.txt`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(&o, nil, func(ctx context.Context) error { return runWatch(ctx, stdio, o) }),
+	}
+	cmd.Flags().StringVar(&o.URL, "url", "", "base URL of the public API (required)")
+	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token (required)")
+	cmd.Flags().StringVar(&o.APIKeyFile, "api-key-file", "", "file holding the api-key (required)")
+	cmd.Flags().StringVar(&o.LastEventID, "last-event-id", "", "resume after this id; default: live changes only")
+	return cmd
+}
+
+func runWatch(ctx context.Context, stdio IO, o watchOptions) error {
+	token, err := readSecret(o.TokenFile)
+	if err != nil {
+		return err
+	}
+	key, err := readSecret(o.APIKeyFile)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(key), client.WithUserAgent("jobstatus-watch"))
+	if err != nil {
+		return usageError{err}
+	}
+	enc := json.NewEncoder(stdio.Stdout)
+	for ch, err := range c.Watch(ctx, o.LastEventID) {
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(ch); err != nil {
+			return fmt.Errorf("write change: %w", err)
+		}
+	}
+	return nil // interrupted
+}
+
+// readSecret reads a one-line credential file; the error names the file,
+// never its content.
+func readSecret(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read credential file: %w", err)
+	}
+	s := strings.TrimSpace(string(raw))
+	if s == "" {
+		return "", fmt.Errorf("credential file %s is empty", path)
+	}
+	return s, nil
+}

@@ -1,0 +1,59 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// JobEvent is one change of one job at a position of the global change
+// order: the job as it is now, with the status the change gave it.
+type JobEvent struct {
+	Position int64
+	ClientID string
+	Status   domain.Status
+	Job      domain.Job
+}
+
+// EventLog is the ordered record of every job change, kept for a
+// retention period. Positions grow with commit order: a reader that asks
+// for positions after the last one it saw never misses one committed later.
+type EventLog interface {
+	// EventsAfter returns at most limit events with a position above
+	// after, in position order: every client's when clientID is empty,
+	// else that client's only.
+	EventsAfter(ctx context.Context, clientID string, after int64, limit int) ([]JobEvent, error)
+	// LastPosition returns the highest position recorded so far, 0 if none.
+	LastPosition(ctx context.Context) (int64, error)
+	// Horizon returns the highest position retention has deleted: a reader
+	// that last saw a position below it may have missed changes.
+	Horizon(ctx context.Context) (int64, error)
+	// DeleteEventsBefore removes at most limit of the oldest events that
+	// occurred before the given time and returns how many it removed.
+	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// JobCursor is where a page of a listing ends: the last job's creation
+// time and id.
+type JobCursor struct {
+	CreatedAt time.Time
+	ID        domain.ID
+}
+
+// JobListQuery selects one page of a client's jobs, newest first
+// (created_at, then id, descending).
+type JobListQuery struct {
+	ClientID    string
+	Status      domain.Status // empty: any
+	CreatedFrom time.Time     // zero: no lower bound; inclusive
+	CreatedTo   time.Time     // zero: no upper bound; exclusive
+	After       *JobCursor    // nil: the first page
+	Limit       int
+}
+
+// JobLister lists a client's jobs.
+type JobLister interface {
+	// ListJobs returns at most q.Limit jobs matching q, newest first.
+	ListJobs(ctx context.Context, q JobListQuery) ([]domain.Job, error)
+}
