@@ -271,3 +271,52 @@ func numericSettings(t reflect.Type, prefix string, index []int) []numericSettin
 	}
 	return out
 }
+
+// TestEmptyMeansEmpty: every setting documented as "empty means ..." can be
+// made empty through the environment (a variable set to nothing, which
+// caarlos0/env alone reads as unset) and through YAML (an empty string or a
+// key with no value), over a non-empty file or default.
+func TestEmptyMeansEmpty(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("admin_addr: 127.0.0.1:9999\ndatabase:\n  url: postgres://file@127.0.0.1/db\n"), 0o600))
+	tests := []struct {
+		name string
+		env  []string
+		yaml string // written as the config file when set
+		got  func(bootstrap.Config) string
+	}{
+		{"AdminAddrEnvOverDefault", []string{"JOBSTATUS_ADMIN_ADDR="}, "", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"AdminAddrEnvOverFile", []string{"JOBSTATUS_CONFIG=" + file, "JOBSTATUS_ADMIN_ADDR="}, "", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"AdminAddrYAMLEmptyString", nil, "admin_addr: \"\"\n", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"AdminAddrYAMLNoValue", nil, "admin_addr:\n", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"DatabaseURLEnvOverFile", []string{"JOBSTATUS_CONFIG=" + file, "JOBSTATUS_DATABASE_URL="}, "", func(c bootstrap.Config) string { return c.Database.URL }},
+		{"DatabaseURLYAMLNoValue", nil, "database:\n  url:\n", func(c bootstrap.Config) string { return c.Database.URL }},
+		{"LogFormatEnv", []string{"JOBSTATUS_LOG_FORMAT="}, "", func(c bootstrap.Config) string { return c.Log.Format }},
+		{"AlgorithmsEnv", []string{"JOBSTATUS_AUTH_ALGORITHMS="}, "", func(c bootstrap.Config) string { return strings.Join(c.Auth.Algorithms, ",") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := tt.env
+			if tt.yaml != "" {
+				f := filepath.Join(t.TempDir(), "c.yaml")
+				require.NoError(t, os.WriteFile(f, []byte(tt.yaml), 0o600))
+				env = append(env, "JOBSTATUS_CONFIG="+f)
+			}
+			cfg, err := bootstrap.LoadConfig(env)
+			require.NoError(t, err)
+			require.Empty(t, tt.got(cfg))
+		})
+	}
+}
+
+// TestEmptyAdminAddrDisablesTheListener: with JOBSTATUS_ADMIN_ADDR set to
+// nothing the configuration is valid and names no admin listener.
+func TestEmptyAdminAddrDisablesTheListener(t *testing.T) {
+	t.Parallel()
+	cfg, err := bootstrap.LoadConfig([]string{"JOBSTATUS_ADMIN_ADDR="})
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(bootstrap.ModeDev))
+	require.Empty(t, cfg.AdminAddr)
+}
