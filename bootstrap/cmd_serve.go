@@ -86,6 +86,8 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 	}
 	opts := ServeOptions(cfg, logger)
 	if o.Dev {
+		cfg.HTTP.Addr = freeAddrIfTaken(cfg.HTTP.Addr, "public", logger)
+		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
 		opts = devOptions(cfg, logger, stdio.Stdout)
 	}
 	return runService(ctx, fx.New(opts), cfg, logger)

@@ -128,7 +128,7 @@ type LogConfig struct {
 // docs/configuration.md lists.
 func DefaultConfig() Config {
 	return Config{
-		AdminAddr: "127.0.0.1:9090",
+		AdminAddr: "127.0.0.1:9464", // not 9090 (Prometheus) nor another common tool's port: README, Design decisions
 		HTTP: HTTPConfig{
 			Addr:              ":8080",
 			ReadHeaderTimeout: 5 * time.Second,

@@ -3,10 +3,12 @@ package bootstrap
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/fx"
@@ -168,4 +170,37 @@ func dialable(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// freeAddrIfTaken returns addr when it can be listened on, and otherwise,
+// when its port is in use, the same host with a free port, saying so in a
+// log line: a developer running Prometheus or another service on the
+// default port still gets a working demo (--dev only; in production a
+// taken port is an error). The port is probed and released, so another
+// process could take it in between; a demo accepts that.
+func freeAddrIfTaken(addr, listener string, logger *zap.Logger) string {
+	if addr == "" {
+		return addr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		_ = ln.Close()
+		return addr
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return addr // the listener reports it with its own error
+	}
+	host, _, splitErr := net.SplitHostPort(addr)
+	if splitErr != nil {
+		return addr
+	}
+	free, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return addr
+	}
+	got := free.Addr().String()
+	_ = free.Close()
+	logger.Warn("port in use, using a free one instead", zap.String("listener", listener),
+		zap.String("wanted", addr), zap.String("addr", got))
+	return got
 }
