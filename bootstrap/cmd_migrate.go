@@ -57,7 +57,7 @@ func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error
 	if cfg.Database.URL == "" {
 		return postgres.MigrationResult{}, usagef("migrate needs JOBSTATUS_DATABASE_URL")
 	}
-	db, err := postgres.Open(cfg.Database.URL, migrationPool(cfg))
+	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
 	if err != nil {
 		return postgres.MigrationResult{}, err
 	}

@@ -31,6 +31,7 @@ func ServeOptions(cfg Config, logger *zap.Logger) fx.Option {
 func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
+		fx.Supply(servePool(cfg)),
 		StoreModule(cfg),
 		storeServing(cfg),
 		CacheDecorator,
@@ -49,6 +50,7 @@ func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 func ToolOptions(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
+		fx.Supply(toolPool(cfg)),
 		StoreModule(cfg),
 		OperatorModule,
 	)
