@@ -13,6 +13,11 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
 IMAGE       ?= jobstatus:latest
 
+# Stamped into the binary; `jobstatus version` prints them.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS     := -X github.com/jobstatus/jobstatus/bootstrap.version=$(VERSION) -X github.com/jobstatus/jobstatus/bootstrap.commit=$(COMMIT)
+
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300
 
@@ -33,7 +38,7 @@ test-env: ## only prepare the Docker engine and the PostgreSQL image
 	scripts/test-env.sh
 
 build: ## static binary in bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/jobstatus
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/jobstatus
 
 image: build ## FROM scratch image, non-root, built with the local engine (no registry needed)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || scripts/test-env.sh >/dev/null
