@@ -21,7 +21,7 @@ LDFLAGS     := -X github.com/jobstatus/jobstatus/bootstrap.version=$(VERSION) -X
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300
 
-.PHONY: run test test-unit test-env build image image-smoke lint fuzz bench soak clean
+.PHONY: run test test-unit test-env docs-check build image image-smoke lint fuzz bench soak clean
 
 run: ## serve with the in-memory store and --dev auth, printing curl lines
 	$(GO) run ./cmd/jobstatus serve --dev
@@ -33,6 +33,11 @@ test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
 
 test-unit: ## tests that need no container
 	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...
+
+docs-check: ## run the README's shell blocks marked runnable, as pasted (PostgreSQL in a container; also part of make test)
+	@image="$$(scripts/test-env.sh)" && \
+	TEST_POSTGRES_IMAGE="$$image" $(GO) test -count=1 -run '^TestREADMEBlocks$$' ./test/e2e; \
+	status=$$?; scripts/test-env.sh --cleanup; exit $$status
 
 test-env: ## only prepare the Docker engine and the PostgreSQL image
 	scripts/test-env.sh
