@@ -49,7 +49,7 @@ var ReloadModule = fx.Module("reload",
 // reloadable is one reloaded source of credentials.
 type reloadable struct {
 	label string
-	path  string                                     // empty: reloaded on SIGHUP only (a JWKS URL)
+	path  string                                       // empty: reloaded on SIGHUP only (a JWKS URL)
 	load  func(ctx context.Context, data []byte) error // data: the file's content
 
 	mu       sync.Mutex
