@@ -59,6 +59,11 @@ Example:
 }
 
 func runServe(ctx context.Context, stdio IO, o serveOptions) error {
+	// SIGHUP reloads credentials (ReloadModule) and never ends the process,
+	// which is Go's default for it: caught from the start, --migrate included.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := readConfig(stdio)
 	if err != nil {
 		return err
@@ -94,17 +99,12 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
 		opts = devOptions(cfg, logger, stdio.Stdout)
 	}
-	return runService(ctx, fx.New(opts), cfg, logger)
+	return runService(ctx, fx.New(opts), cfg, logger, hup)
 }
 
 // runService starts the app, waits for SIGINT/SIGTERM or ctx, and stops it
 // within the configured shutdown time; SIGHUP flushes the log and goes on.
-func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger) error {
-	// SIGHUP reloads credentials (ReloadModule) and never ends the process,
-	// which is Go's default for it.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger, hup <-chan os.Signal) error {
 	if err := a.Err(); err != nil {
 		return err
 	}

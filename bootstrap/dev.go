@@ -161,16 +161,7 @@ func announce(out io.Writer, k *DevKit, addr net.Addr) error {
 }
 
 // dialable turns a listen address such as [::]:8080 into one curl can reach.
-func dialable(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
-}
+func dialable(addr net.Addr) string { return dialableAddr(addr.String()) }
 
 // freeAddrIfTaken returns addr when it can be listened on, and otherwise,
 // when its port is in use, the same host with a free port, saying so in a
