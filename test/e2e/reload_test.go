@@ -38,18 +38,22 @@ func replaceFile(t *testing.T, path string, data []byte) {
 	require.NoError(t, os.Rename(tmp, path))
 }
 
-// reloadService runs serve (in-memory store) with the kit's JWKS, the
+// reloadService runs serve on a fresh database with the kit's JWKS, the
 // api-keys file at keys and an admin listener; it returns the service, the
 // admin address and a function that answers the status a client's request
-// for an unknown job gets (404: authenticated; 401: refused).
+// for its own job gets (200: accepted; 401: refused).
 func reloadService(t *testing.T, kit *testkit.Kit, keys string) (*testkit.Process, string, func(client string) int) {
 	t.Helper()
 	admin := adminAddr(t)
-	svc := serve(t, []string{"JOBSTATUS_AUTH_JWKS_FILE=" + kit.JWKSFile, "JOBSTATUS_API_KEYS_FILE=" + keys,
-		"JOBSTATUS_AUTH_ISSUER=" + testkit.Issuer, "JOBSTATUS_AUTH_AUDIENCE=" + testkit.Audience, "JOBSTATUS_ADMIN_ADDR=" + admin})
-	job := domain.NewID()
+	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + pg.Schema(t)}
+	svc := serve(t, append(dbEnv, "JOBSTATUS_AUTH_JWKS_FILE="+kit.JWKSFile, "JOBSTATUS_API_KEYS_FILE="+keys,
+		"JOBSTATUS_AUTH_ISSUER="+testkit.Issuer, "JOBSTATUS_AUTH_AUDIENCE="+testkit.Audience, "JOBSTATUS_ADMIN_ADDR="+admin))
+	jobs := map[string]string{}
 	status := func(client string) int {
-		return get(t, svc, "GET", jobPath(job), creds(kit.Token(client), client+"-key")).Status
+		if jobs[client] == "" {
+			jobs[client] = mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", client)).ID
+		}
+		return get(t, svc, "GET", jobPath(jobs[client]), creds(kit.Token(client), client+"-key")).Status
 	}
 	return svc, admin, status
 }
@@ -69,21 +73,21 @@ func TestReloadWithoutRestart(t *testing.T) {
 		keys := filepath.Join(t.TempDir(), "clients.yaml")
 		require.NoError(t, os.WriteFile(keys, clientsFile("mis-a", "mis-b"), 0o600))
 		svc, admin, status := reloadService(t, kit, keys)
-		require.Equal(t, 404, status("mis-a"))
-		require.Equal(t, 404, status("mis-b"), "a token of mis-b is now in the verifier's cache")
+		require.Equal(t, 200, status("mis-a"))
+		require.Equal(t, 200, status("mis-b"), "a token of mis-b is now in the verifier's cache")
 		require.Equal(t, 401, status("mis-c"))
 
 		replaceFile(t, keys, clientsFile("mis-a", "mis-c"))
-		testkit.Eventually(t, 10*time.Second, func() bool { return status("mis-c") == 404 }, "the added client is accepted")
+		testkit.Eventually(t, 10*time.Second, func() bool { return status("mis-c") == 200 }, "the added client is accepted")
 		require.Equal(t, 401, status("mis-b"), "the removed client is refused, its cached token with it")
-		require.Equal(t, 404, status("mis-a"))
+		require.Equal(t, 200, status("mis-a"))
 
 		replaceFile(t, keys, []byte("clients: [{id: broken"))
 		testkit.Eventually(t, 10*time.Second, func() bool {
 			_, body := adminGet(t, admin, "/metrics")
 			return strings.Contains(body, `jobstatus_config_reload_total{file="api_keys",result="failure"} 1`)
 		}, "the refused reload is counted")
-		require.Equal(t, 404, status("mis-c"), "the last good set stays")
+		require.Equal(t, 200, status("mis-c"), "the last good set stays")
 		require.Equal(t, 401, status("mis-b"))
 		code, body := adminGet(t, admin, "/readyz")
 		require.Equal(t, 200, code, body)
@@ -110,7 +114,7 @@ func TestReloadWithoutRestart(t *testing.T) {
 		require.NoError(t, os.Symlink("..2026_11_29_b", filepath.Join(dir, "..data_tmp")))
 		require.NoError(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 		require.NoError(t, os.RemoveAll(filepath.Join(dir, "..2026_11_29_a")))
-		testkit.Eventually(t, 10*time.Second, func() bool { return status("mis-c") == 404 }, "the swapped-in client is accepted")
+		testkit.Eventually(t, 10*time.Second, func() bool { return status("mis-c") == 200 }, "the swapped-in client is accepted")
 		require.Equal(t, 401, status("mis-a"))
 	})
 
@@ -120,7 +124,7 @@ func TestReloadWithoutRestart(t *testing.T) {
 		keys := filepath.Join(t.TempDir(), "clients.yaml")
 		require.NoError(t, os.WriteFile(keys, clientsFile("mis-a"), 0o600))
 		svc, admin, status := reloadService(t, kit, keys)
-		require.Equal(t, 404, status("mis-a"), "the token is verified and cached")
+		require.Equal(t, 200, status("mis-a"), "the token is verified and cached")
 
 		// Only the RSA key stays: the kit signs with its EC key. Written in
 		// place (no event on a rename) and announced by SIGHUP alone.
@@ -161,18 +165,18 @@ func TestRefusedJWKSKeepsTheKeys(t *testing.T) {
 			keys := filepath.Join(t.TempDir(), "clients.yaml")
 			require.NoError(t, os.WriteFile(keys, clientsFile("mis-a"), 0o600))
 			svc, admin, status := reloadService(t, kit, keys)
-			require.Equal(t, 404, status("mis-a"))
+			require.Equal(t, 200, status("mis-a"))
 			require.NoError(t, os.WriteFile(kit.JWKSFile, []byte(tt.doc), 0o600))
 			require.NoError(t, svc.Signal(syscall.SIGHUP))
 			testkit.Eventually(t, 10*time.Second, func() bool {
 				_, body := adminGet(t, admin, "/metrics")
 				return strings.Contains(body, `jobstatus_config_reload_total{file="jwks",result="failure"} 1`)
 			}, "the refused reload is counted")
-			require.Equal(t, 404, status("mis-a"), "the last good keys keep verifying")
+			require.Equal(t, 200, status("mis-a"), "the last good keys keep verifying")
 			claims := testkit.Claims("mis-a")
 			claims["jti"] = domain.NewID().String() // a token not in the cache yet
 			fresh := kit.Sign(kit.Header(), claims)
-			require.Equal(t, 404, get(t, svc, "GET", jobPath(domain.NewID()), creds(fresh, "mis-a-key")).Status)
+			require.NotEqual(t, 401, get(t, svc, "GET", jobPath(domain.NewID()), creds(fresh, "mis-a-key")).Status)
 			_, body := adminGet(t, admin, "/metrics")
 			require.Contains(t, body, "jobstatus_jwks_keys_skipped_total 0", "a refused set is not installed")
 			code, ready := adminGet(t, admin, "/readyz")
