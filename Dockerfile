@@ -5,7 +5,10 @@ FROM scratch
 COPY bin/jobstatus /jobstatus
 COPY bin/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
-ENV JOBSTATUS_HTTP_ADDR=:8080 JOBSTATUS_ADMIN_ADDR=:9090
-EXPOSE 8080 9090
+ENV JOBSTATUS_HTTP_ADDR=:8080 JOBSTATUS_ADMIN_ADDR=:9464
+EXPOSE 8080 9464
+# No shell or curl in a scratch image: the binary asks its own admin
+# listener for /readyz (exit 0 ready, 1 not).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 CMD ["/jobstatus", "healthcheck"]
 ENTRYPOINT ["/jobstatus"]
 CMD ["serve"]

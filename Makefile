@@ -13,10 +13,15 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
 IMAGE       ?= jobstatus:latest
 
+# Stamped into the binary; `jobstatus version` prints them.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS     := -X github.com/jobstatus/jobstatus/bootstrap.version=$(VERSION) -X github.com/jobstatus/jobstatus/bootstrap.commit=$(COMMIT)
+
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300
 
-.PHONY: run test test-unit test-env build image image-smoke lint fuzz bench soak clean
+.PHONY: run test test-unit test-env docs-check build image image-smoke lint fuzz bench soak clean
 
 run: ## serve with the in-memory store and --dev auth, printing curl lines
 	$(GO) run ./cmd/jobstatus serve --dev
@@ -29,11 +34,16 @@ test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
 test-unit: ## tests that need no container
 	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...
 
+docs-check: ## run the README's shell blocks marked runnable, as pasted (PostgreSQL in a container; also part of make test)
+	@image="$$(scripts/test-env.sh)" && \
+	TEST_POSTGRES_IMAGE="$$image" $(GO) test -count=1 -run '^TestREADMEBlocks$$' ./test/e2e; \
+	status=$$?; scripts/test-env.sh --cleanup; exit $$status
+
 test-env: ## only prepare the Docker engine and the PostgreSQL image
 	scripts/test-env.sh
 
 build: ## static binary in bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/jobstatus
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/jobstatus
 
 image: build ## FROM scratch image, non-root, built with the local engine (no registry needed)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || scripts/test-env.sh >/dev/null

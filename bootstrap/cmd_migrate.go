@@ -53,7 +53,7 @@ func runMigrateStatus(ctx context.Context, stdio IO) error {
 	if cfg.Database.URL == "" {
 		return usagef("migrate status needs JOBSTATUS_DATABASE_URL")
 	}
-	db, err := postgres.Open(cfg.Database.URL, migrationPool(cfg))
+	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error
 	if cfg.Database.URL == "" {
 		return postgres.MigrationResult{}, usagef("migrate needs JOBSTATUS_DATABASE_URL")
 	}
-	db, err := postgres.Open(cfg.Database.URL, migrationPool(cfg))
+	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
 	if err != nil {
 		return postgres.MigrationResult{}, err
 	}

@@ -160,7 +160,9 @@ Example:
 	// Applies to every subcommand: cobra asks the nearest command that has one.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newReportCmd(stdio),
-		newTokenCmd(stdio), newKeygenCmd(stdio), newWaitCmd(stdio), newWatchCmd(stdio))
+		newTokenCmd(stdio), newKeygenCmd(stdio), newWaitCmd(stdio), newWatchCmd(stdio), newHealthcheckCmd(stdio), newVersionCmd(stdio))
+	root.Version = Build().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
 

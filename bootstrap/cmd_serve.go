@@ -3,6 +3,9 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,6 +42,7 @@ func newServeCmd(stdio IO) *cobra.Command {
 		Short: "Run the HTTP service",
 		Long: `Run the public HTTP API, the write API for workers (JOBSTATUS_INTERNAL_ADDR)
 and the admin listener until SIGINT or SIGTERM.
+SIGHUP reloads the api-keys file and the JWKS (so do changes to the files).
 
 Without --dev the auth settings are required (JOBSTATUS_AUTH_*,
 JOBSTATUS_API_KEYS_FILE); every setting is validated first and each
@@ -56,6 +60,11 @@ Example:
 }
 
 func runServe(ctx context.Context, stdio IO, o serveOptions) error {
+	// SIGHUP reloads credentials (ReloadModule) and never ends the process,
+	// which is Go's default for it: caught from the start, --migrate included.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := readConfig(stdio)
 	if err != nil {
 		return err
@@ -91,14 +100,16 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 	}
 	opts := ServeOptions(cfg, logger)
 	if o.Dev {
+		cfg.HTTP.Addr = freeAddrIfTaken(cfg.HTTP.Addr, "public", logger)
+		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
 		opts = devOptions(cfg, logger, stdio.Stdout)
 	}
-	return runService(ctx, fx.New(opts), cfg, logger)
+	return runService(ctx, fx.New(opts), cfg, logger, hup)
 }
 
 // runService starts the app, waits for SIGINT/SIGTERM or ctx, and stops it
-// within the configured shutdown time.
-func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger) error {
+// within the configured shutdown time; SIGHUP flushes the log and goes on.
+func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger, hup <-chan os.Signal) error {
 	if err := a.Err(); err != nil {
 		return err
 	}
@@ -107,11 +118,20 @@ func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger) 
 	if err := a.Start(startCtx); err != nil {
 		return err
 	}
-	select {
-	case sig := <-a.Wait():
-		logger.Info("shutting down", zap.String("signal", sig.Signal.String()))
-	case <-ctx.Done():
-		logger.Info("shutting down", zap.String("reason", "context done"))
+wait:
+	for {
+		select {
+		case sig := <-a.Wait():
+			logger.Info("shutting down", zap.String("signal", sig.Signal.String()))
+			break wait
+		case <-ctx.Done():
+			logger.Info("shutting down", zap.String("reason", "context done"))
+			break wait
+		case <-hup:
+			// The reloader (ReloadModule) reloads; here the buffered log
+			// is written out, as an operator's signal should.
+			_ = logger.Sync()
+		}
 	}
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout+5*time.Second)
 	defer cancelStop()

@@ -3,11 +3,11 @@ package bootstrap_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +143,11 @@ func TestWaitOutcomes(t *testing.T) {
 	flags := append(slices.Clone(url), "--token", b.token, "--api-key", testkit.KeyA)
 	files := append(slices.Clone(url), "--token-file", b.files["token"], "--api-key-file", b.files["key"])
 	envCreds := []string{"JOBSTATUS_TOKEN=" + b.token, "JOBSTATUS_API_KEY=" + testkit.KeyA}
+	// silent accepts connections and never answers: a service that is
+	// not there in time, without racing other tests for a free port.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = silent.Close() })
 	tests := []struct {
 		name       string
 		env        []string
@@ -161,7 +166,7 @@ func TestWaitOutcomes(t *testing.T) {
 		{"TimedOut", envCreds, append([]string{b.pending.ID.String(), "--timeout", "50ms"}, url...), 3, "",
 			"no final answer for job " + b.pending.ID.String() + " within 50ms"},
 		// A service that does not answer is retried like a 503 until the timeout.
-		{"NoService", envCreds, []string{b.done.ID.String(), "--timeout", "50ms", "--url", "http://127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))}, 3, "",
+		{"NoService", envCreds, []string{b.done.ID.String(), "--timeout", "50ms", "--url", "http://" + silent.Addr().String()}, 3, "",
 			"no final answer for job " + b.done.ID.String() + " within 50ms"},
 		{"OtherClientsJob", envCreds, append([]string{b.other.ID.String()}, url...), 1, "",
 			"job " + b.other.ID.String() + ": the service answered 404 not_found: Task not found"},

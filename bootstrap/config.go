@@ -160,7 +160,7 @@ type LogConfig struct {
 // docs/configuration.md lists.
 func DefaultConfig() Config {
 	return Config{
-		AdminAddr: "127.0.0.1:9090",
+		AdminAddr: "127.0.0.1:9464", // not 9090 (Prometheus) nor another common tool's port: README, Design decisions
 		// Loopback: workers run beside the service, or reach it through a
 		// proxy that the operator chooses to expose.
 		Internal: InternalConfig{Addr: "127.0.0.1:8081", MaxBodyBytes: 16 << 10},
@@ -215,6 +215,10 @@ func LoadConfig(environ []string) (Config, error) {
 			return Config{}, err
 		}
 	}
+	// caarlos0/env reads a variable set to "" as unset; an empty value is a
+	// value here ("empty disables the admin listener", "empty selects the
+	// in-memory store"), so apply it first and let the library skip it.
+	applyEmptyVariables(&cfg, vars)
 	// The library's own errors name the Go field; check the values first so
 	// a person reads the variable they set.
 	if err := checkEnvironment(vars); err != nil {
@@ -223,25 +227,9 @@ func LoadConfig(environ []string) (Config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: "JOBSTATUS_", Environment: vars}); err != nil {
 		return Config{}, fmt.Errorf("config environment: %w", err)
 	}
-	emptyStrings(&cfg, vars)
 	cfg.Auth.Algorithms = splitList(cfg.Auth.Algorithms)
 	cfg.Internal.Writers = splitList(cfg.Internal.Writers)
 	return cfg, nil
-}
-
-// emptyStrings applies variables set to the empty string, which the env
-// library skips: for a text or a list setting empty is a value (an empty
-// JOBSTATUS_ADMIN_ADDR or JOBSTATUS_INTERNAL_ADDR disables that listener).
-// Numbers that are empty were refused by checkEnvironment already.
-func emptyStrings(cfg *Config, vars map[string]string) {
-	for _, s := range settingsOf(cfg) {
-		if v, ok := vars[s.env]; !ok || s.env == "" || v != "" {
-			continue
-		}
-		if k := s.value.Kind(); k == reflect.String || k == reflect.Slice {
-			s.value.Set(reflect.Zero(s.value.Type()))
-		}
-	}
 }
 
 // decodeFile reads the YAML file at path over cfg; unknown keys are errors.
@@ -252,7 +240,17 @@ func decodeFile(path string, cfg *Config) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	err = dec.Decode(cfg)
+	if err == nil {
+		// A key written with no value ("admin_addr:") is null, which the
+		// decoder skips, leaving the default: for text settings it means
+		// empty, as it reads.
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) == nil {
+			applyNullKeys(cfg, &root)
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			// One line per file, however many keys are wrong.
@@ -261,6 +259,52 @@ func decodeFile(path string, cfg *Config) error {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
 	return nil
+}
+
+// applyEmptyVariables sets each text or list setting whose variable is
+// present with an empty value to empty.
+func applyEmptyVariables(cfg *Config, vars map[string]string) {
+	for _, s := range settingsOf(cfg) {
+		if v, ok := vars[s.env]; s.env != "" && ok && v == "" && clearable(s.value) {
+			s.value.Set(reflect.Zero(s.value.Type()))
+		}
+	}
+}
+
+// applyNullKeys sets each text or list setting written in the YAML
+// document root as a key with no value to empty.
+func applyNullKeys(cfg *Config, root *yaml.Node) {
+	nulls := map[string]bool{}
+	if len(root.Content) == 1 {
+		collectNulls(root.Content[0], "", nulls)
+	}
+	for _, s := range settingsOf(cfg) {
+		if nulls[s.yaml] && clearable(s.value) {
+			s.value.Set(reflect.Zero(s.value.Type()))
+		}
+	}
+}
+
+func collectNulls(n *yaml.Node, prefix string, into map[string]bool) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := prefix+n.Content[i].Value, n.Content[i+1]
+		switch {
+		case val.Kind == yaml.ScalarNode && val.Tag == "!!null":
+			into[key] = true
+		case val.Kind == yaml.MappingNode:
+			collectNulls(val, key+".", into)
+		}
+	}
+}
+
+// clearable reports whether "empty" is a value of the setting: text and
+// lists. Numbers and durations have no empty value; an empty one is refused
+// by checkEnvironment.
+func clearable(v reflect.Value) bool {
+	return v.Kind() == reflect.String || v.Kind() == reflect.Slice
 }
 
 // splitList accepts "A,B", "A B" and YAML lists alike.

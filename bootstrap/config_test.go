@@ -200,8 +200,8 @@ func TestValidate(t *testing.T) {
 			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got "8081"`},
 		// Two listeners on one port: the second fails to start, or takes
 		// the other's traffic.
-		{"InternalOnAdminPort", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:9090" }, bootstrap.ModeServe,
-			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must not use the port of JOBSTATUS_ADMIN_ADDR (admin_addr) = "127.0.0.1:9090"; got "127.0.0.1:9090"`},
+		{"InternalOnAdminPort", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:9464" }, bootstrap.ModeServe,
+			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must not use the port of JOBSTATUS_ADMIN_ADDR (admin_addr) = "127.0.0.1:9464"; got "127.0.0.1:9464"`},
 		{"InternalOnPublicPortAllInterfaces", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:8080" }, bootstrap.ModeDev,
 			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must not use the port of JOBSTATUS_HTTP_ADDR (http.addr) = ":8080"; got "127.0.0.1:8080"`},
 		{"AdminOnPublicPort", func(c *bootstrap.Config) { c.AdminAddr = "0.0.0.0:8080" }, bootstrap.ModeServe,
@@ -210,7 +210,7 @@ func TestValidate(t *testing.T) {
 		{"AnyFreePorts", func(c *bootstrap.Config) {
 			c.HTTP.Addr, c.Internal.Addr, c.AdminAddr = ":0", "127.0.0.1:0", "127.0.0.1:0"
 		}, bootstrap.ModeServe, ""},
-		{"InternalPortIgnoredByTools", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:9090" }, bootstrap.ModeTool, ""},
+		{"InternalPortIgnoredByTools", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:9464" }, bootstrap.ModeTool, ""},
 		{"ZeroInternalBody", func(c *bootstrap.Config) { c.Internal.MaxBodyBytes = 0 }, bootstrap.ModeServe,
 			"JOBSTATUS_INTERNAL_MAX_BODY_BYTES (internal.max_body_bytes) must be in 1..1048576; got 0"},
 		{"HugeInternalBody", func(c *bootstrap.Config) { c.Internal.MaxBodyBytes = 1<<20 + 1 }, bootstrap.ModeTool,
@@ -337,4 +337,53 @@ func TestLoadConfigEmptyVariableDisablesAListener(t *testing.T) {
 	require.Empty(t, cfg.AdminAddr)
 	require.Empty(t, cfg.Internal.Addr)
 	require.Empty(t, cfg.Auth.Algorithms, "an empty list is refused by Validate, not replaced by the default")
+}
+
+// TestEmptyMeansEmpty: every setting documented as "empty means ..." can be
+// made empty through the environment (a variable set to nothing, which
+// caarlos0/env alone reads as unset) and through YAML (an empty string or a
+// key with no value), over a non-empty file or default.
+func TestEmptyMeansEmpty(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("admin_addr: 127.0.0.1:9999\ndatabase:\n  url: postgres://file@127.0.0.1/db\n"), 0o600))
+	tests := []struct {
+		name string
+		env  []string
+		yaml string // written as the config file when set
+		got  func(bootstrap.Config) string
+	}{
+		{"AdminAddrEnvOverDefault", []string{"JOBSTATUS_ADMIN_ADDR="}, "", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"AdminAddrEnvOverFile", []string{"JOBSTATUS_CONFIG=" + file, "JOBSTATUS_ADMIN_ADDR="}, "", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"AdminAddrYAMLEmptyString", nil, "admin_addr: \"\"\n", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"AdminAddrYAMLNoValue", nil, "admin_addr:\n", func(c bootstrap.Config) string { return c.AdminAddr }},
+		{"DatabaseURLEnvOverFile", []string{"JOBSTATUS_CONFIG=" + file, "JOBSTATUS_DATABASE_URL="}, "", func(c bootstrap.Config) string { return c.Database.URL }},
+		{"DatabaseURLYAMLNoValue", nil, "database:\n  url:\n", func(c bootstrap.Config) string { return c.Database.URL }},
+		{"LogFormatEnv", []string{"JOBSTATUS_LOG_FORMAT="}, "", func(c bootstrap.Config) string { return c.Log.Format }},
+		{"AlgorithmsEnv", []string{"JOBSTATUS_AUTH_ALGORITHMS="}, "", func(c bootstrap.Config) string { return strings.Join(c.Auth.Algorithms, ",") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := tt.env
+			if tt.yaml != "" {
+				f := filepath.Join(t.TempDir(), "c.yaml")
+				require.NoError(t, os.WriteFile(f, []byte(tt.yaml), 0o600))
+				env = append(env, "JOBSTATUS_CONFIG="+f)
+			}
+			cfg, err := bootstrap.LoadConfig(env)
+			require.NoError(t, err)
+			require.Empty(t, tt.got(cfg))
+		})
+	}
+}
+
+// TestEmptyAdminAddrDisablesTheListener: with JOBSTATUS_ADMIN_ADDR set to
+// nothing the configuration is valid and names no admin listener.
+func TestEmptyAdminAddrDisablesTheListener(t *testing.T) {
+	t.Parallel()
+	cfg, err := bootstrap.LoadConfig([]string{"JOBSTATUS_ADMIN_ADDR="})
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(bootstrap.ModeDev))
+	require.Empty(t, cfg.AdminAddr)
 }

@@ -3,11 +3,13 @@ package bootstrap
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/fx"
@@ -201,13 +203,37 @@ func announceWorker(b *strings.Builder, k *DevKit, base string, pending domain.J
 }
 
 // dialable turns a listen address such as [::]:8080 into one curl can reach.
-func dialable(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
+func dialable(addr net.Addr) string { return dialableAddr(addr.String()) }
+
+// freeAddrIfTaken returns addr when it can be listened on, and otherwise,
+// when its port is in use, the same host with a free port, saying so in a
+// log line: a developer running Prometheus or another service on the
+// default port still gets a working demo (--dev only; in production a
+// taken port is an error). The port is probed and released, so another
+// process could take it in between; a demo accepts that.
+func freeAddrIfTaken(addr, listener string, logger *zap.Logger) string {
+	if addr == "" {
+		return addr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		_ = ln.Close()
+		return addr
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return addr // the listener reports it with its own error
+	}
+	host, _, splitErr := net.SplitHostPort(addr)
+	if splitErr != nil {
+		return addr
+	}
+	free, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return addr.String()
+		return addr
 	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
+	got := free.Addr().String()
+	_ = free.Close()
+	logger.Warn("port in use, using a free one instead", zap.String("listener", listener),
+		zap.String("wanted", addr), zap.String("addr", got))
+	return got
 }

@@ -15,9 +15,10 @@ import (
 var AuthModule = fx.Module("auth",
 	fx.Provide(
 		fx.Annotate(newVerifier, fx.As(fx.Self()), fx.As(new(ports.TokenVerifier))),
-		fx.Annotate(newClientStore, fx.As(new(ports.ClientStore))),
+		fx.Annotate(newClientStore, fx.As(fx.Self()), fx.As(new(ports.ClientStore))),
 	),
 	verifierContributions,
+	ReloadModule,
 )
 
 // verifierContributions are the verifier's readiness check and cache
@@ -35,6 +36,10 @@ var verifierContributions = fx.Provide(
 	collector(func(v *jwtauth.Verifier) prometheus.Collector {
 		tokens := prometheus.Labels{"cache": "tokens"}
 		return gaugeFunc("cache_entries", "Entries in the cache.", tokens, func() float64 { return float64(v.CacheLen()) })
+	}),
+	collector(func(v *jwtauth.Verifier) prometheus.Collector {
+		return counterFunc("jwks_keys_skipped_total", "JWKs ignored as unusable, one per key per load of the set.", nil,
+			func() float64 { return float64(v.SkippedKeys()) })
 	}),
 )
 

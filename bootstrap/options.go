@@ -32,6 +32,7 @@ func ServeOptions(cfg Config, logger *zap.Logger) fx.Option {
 func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
+		fx.Supply(servePool(cfg)),
 		StoreModule(cfg),
 		storeServing(cfg),
 		CacheDecorator,
@@ -52,6 +53,7 @@ func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 func ToolOptions(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
+		fx.Supply(toolPool(cfg)),
 		StoreModule(cfg),
 		OperatorModule,
 	)

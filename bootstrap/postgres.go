@@ -81,20 +81,42 @@ var ListenerModule = fx.Module("pglistener",
 				if ln == nil {
 					return nil
 				}
-				return ln.Close(ctx)
+				return closeLogged(logger, "notification listener", func() error { return ln.Close(ctx) })
 			},
 		})
 	}),
 )
 
-func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger, tp trace.TracerProvider) (*sqlx.DB, error) {
-	pool := postgres.PoolConfig{
+// dbPool sizes the graph's pool: serve's, filled at start, or a one-shot
+// command's, the smallest its work needs (toolPool).
+type dbPool struct {
+	postgres.PoolConfig
+	Warm bool // open the idle connections at start
+}
+
+// servePool is the configured pool, filled at start.
+func servePool(cfg Config) dbPool {
+	return dbPool{Warm: true, PoolConfig: postgres.PoolConfig{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ConnMaxIdleTime: connMaxIdleTime,
-		Tracer:          tp,
-	}
+	}}
+}
+
+// toolPool is the pool of the one-shot commands (jobs, report, migrate):
+// they run one statement at a time, so two connections at most (a second
+// for goose's advisory lock, or a query beside an open cursor), opened on
+// demand. Thirty commands at once then cost PostgreSQL 60 backends at
+// most, not 30 full serving pools.
+func toolPool(cfg Config) dbPool {
+	return dbPool{PoolConfig: postgres.PoolConfig{MaxOpenConns: 2, MaxIdleConns: 2,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: connMaxIdleTime}}
+}
+
+func newDB(lc fx.Lifecycle, cfg Config, plan dbPool, logger *zap.Logger, tp trace.TracerProvider) (*sqlx.DB, error) {
+	pool := plan.PoolConfig
+	pool.Tracer = tp
 	db, err := postgres.Open(cfg.Database.URL, pool)
 	if err != nil {
 		return nil, err
@@ -112,26 +134,34 @@ func newDB(lc fx.Lifecycle, cfg Config, logger *zap.Logger, tp trace.TracerProvi
 			} else {
 				logger.Info("database schema", zap.String("schema", state))
 			}
-			warmPool(ctx, db, pool)
+			if plan.Warm {
+				warmPool(ctx, db, pool)
+			}
 			return nil
 		},
-		OnStop: func(context.Context) error { return db.Close() },
+		OnStop: func(context.Context) error { return closeLogged(logger, "database pool", db.Close) },
 	})
 	return db, nil
 }
 
-// migrationPool is the small pool of the migrate commands.
-func migrationPool(cfg Config) postgres.PoolConfig {
-	return postgres.PoolConfig{MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: connMaxIdleTime}
-}
-
-func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config) (*postgres.Jobs, error) {
+func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config, logger *zap.Logger) (*postgres.Jobs, error) {
 	j, err := postgres.NewJobs(db, cfg.Database.QueryTimeout)
 	if err != nil {
 		return nil, err
 	}
-	lc.Append(fx.StopHook(j.Close))
+	lc.Append(fx.StopHook(func() error { return closeLogged(logger, "prepared statements", j.Close) }))
 	return j, nil
+}
+
+// closeLogged closes a database resource at shutdown and logs, rather than
+// returns, what closing reports: after PostgreSQL restarted, or while it is
+// down, closing a dead connection fails ("broken pipe") although nothing is
+// left open, and a clean stop must still exit 0.
+func closeLogged(logger *zap.Logger, what string, close func() error) error {
+	if err := close(); err != nil {
+		logger.Warn("closing "+what+" reported an error; it is closed anyway", zap.Error(err))
+	}
+	return nil
 }
 
 // warmPool opens the pool's idle connections before traffic arrives, so the

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -36,9 +37,10 @@ type registered struct {
 	digest [sha256.Size]byte
 }
 
-// Store is a ports.ClientStore over a fixed list of clients.
+// Store is a ports.ClientStore over a list of clients, which Replace
+// swaps as a whole (a reloaded file) while requests are served.
 type Store struct {
-	clients []registered
+	clients atomic.Pointer[[]registered]
 }
 
 // New validates entries and returns a Store. An error names the entry by
@@ -48,6 +50,7 @@ func New(entries []Entry) (*Store, error) {
 		return nil, errors.New("clients: none listed")
 	}
 	s := &Store{}
+	var clients []registered
 	ids := map[string]int{}
 	digests := map[[sha256.Size]byte]int{}
 	for i, e := range entries {
@@ -67,8 +70,9 @@ func New(entries []Entry) (*Store, error) {
 			return nil, fmt.Errorf("%s: key_sha256 is the same as clients[%d] (id %q): each client needs its own key", at, first, entries[first].ID)
 		}
 		ids[e.ID], digests[d] = i, i
-		s.clients = append(s.clients, registered{client: domain.Client{ID: e.ID, Name: e.Name}, digest: d})
+		clients = append(clients, registered{client: domain.Client{ID: e.ID, Name: e.Name}, digest: d})
 	}
+	s.clients.Store(&clients)
 	return s, nil
 }
 
@@ -118,17 +122,23 @@ func (s *Store) ClientByAPIKey(_ context.Context, key string) (domain.Client, er
 		return domain.Client{}, &domain.AuthError{Credential: domain.CredentialAPIKey, Reason: "missing"}
 	}
 	sum := sha256.Sum256([]byte(key))
+	clients := *s.clients.Load()
 	found := -1
-	for i := range s.clients {
-		if subtle.ConstantTimeCompare(sum[:], s.clients[i].digest[:]) == 1 {
+	for i := range clients {
+		if subtle.ConstantTimeCompare(sum[:], clients[i].digest[:]) == 1 {
 			found = i
 		}
 	}
 	if found < 0 {
 		return domain.Client{}, &domain.AuthError{Credential: domain.CredentialAPIKey, Reason: "unknown api-key"}
 	}
-	return s.clients[found].client, nil
+	return clients[found].client, nil
 }
 
 // Len returns how many clients are registered.
-func (s *Store) Len() int { return len(s.clients) }
+func (s *Store) Len() int { return len(*s.clients.Load()) }
+
+// Replace makes next's clients the registered ones, at once for every
+// request that starts afterwards: a client missing from next is refused
+// from then on. next is not used afterwards.
+func (s *Store) Replace(next *Store) { s.clients.Store(next.clients.Load()) }

@@ -102,3 +102,35 @@ func TestNewRefusesNoClients(t *testing.T) {
 	_, err := apikey.New(nil)
 	require.EqualError(t, err, "clients: none listed")
 }
+
+// TestReplace: after Replace, a new client's key is accepted and a removed
+// client's key is refused at once.
+func TestReplace(t *testing.T) {
+	t.Parallel()
+	s, err := apikey.New([]apikey.Entry{{ID: "old", KeySHA256: apikey.Digest("old-key")}})
+	require.NoError(t, err)
+	next, err := apikey.New([]apikey.Entry{{ID: "new", KeySHA256: apikey.Digest("new-key")}})
+	require.NoError(t, err)
+	s.Replace(next)
+	tests := []struct {
+		key    string
+		client string // empty: refused
+	}{
+		{"new-key", "new"},
+		{"old-key", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			t.Parallel()
+			c, err := s.ClientByAPIKey(context.Background(), tt.key)
+			if tt.client == "" {
+				var ae *domain.AuthError
+				require.ErrorAs(t, err, &ae)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.client, c.ID)
+		})
+	}
+	require.Equal(t, 1, s.Len())
+}

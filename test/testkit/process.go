@@ -82,9 +82,18 @@ func (p *Process) ended() bool {
 // Terminate sends SIGTERM and waits up to within for the process to end,
 // then kills it. It returns nil only when the process ended by itself with
 // status 0; it is safe to call more than once.
-func (p *Process) Terminate(within time.Duration) error {
+func (p *Process) Terminate(within time.Duration) error { return p.StopWith(syscall.SIGTERM, within) }
+
+// Signal sends sig to the process, which goes on running unless sig ends it.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Running reports whether the process has not ended.
+func (p *Process) Running() bool { return !p.ended() }
+
+// StopWith is Terminate with another signal than SIGTERM.
+func (p *Process) StopWith(sig os.Signal, within time.Duration) error {
 	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Process.Signal(sig)
 		timer := time.NewTimer(within)
 		defer timer.Stop()
 		select {
