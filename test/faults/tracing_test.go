@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/test/pgtest"
@@ -33,13 +33,16 @@ func TestOneTracedRequest(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	kit := testkit.New(t)
 	cfg := bootstrap.DefaultConfig()
-	cfg.HTTP.Addr, cfg.AdminAddr = "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t)), ""
+	// Port 0: the server picks a free port itself, so no other test can
+	// take it between choosing and binding.
+	cfg.HTTP.Addr, cfg.AdminAddr, cfg.Internal.Addr = "127.0.0.1:0", "", ""
 	cfg.Database.URL = pg.Schema(t)
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
 	var operator *app.Operator
+	var srv *httpapi.Server
 	a := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()),
 		fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp }),
-		fx.Populate(&operator), fx.NopLogger)
+		fx.Populate(&operator, &srv), fx.NopLogger)
 	require.NoError(t, a.Err())
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() {
@@ -53,7 +56,7 @@ func TestOneTracedRequest(t *testing.T) {
 
 	h := testkit.Auth(kit.Token(testkit.ClientA), testkit.KeyA)
 	h.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	r := testkit.Do(t, nil, http.MethodGet, "http://"+cfg.HTTP.Addr+testkit.JobPath(job.ID), h, nil)
+	r := testkit.Do(t, nil, http.MethodGet, "http://"+srv.Addr().String()+testkit.JobPath(job.ID), h, nil)
 	require.Equal(t, 200, r.Status, string(r.Raw))
 
 	var spans tracetest.SpanStubs
