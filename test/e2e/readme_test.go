@@ -48,8 +48,10 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 // on a fresh machine: bash -e in an empty directory holding bin/jobstatus,
 // with only PATH and HOME from this process. Two things are put in place,
 // so it runs beside other tests: the PostgreSQL URL of the block becomes a
-// fresh database of the test's container, and 127.0.0.1:8080 a free
-// loopback port (the admin listener gets one through the environment). The
+// fresh database of the test's container, and each default listener
+// address (public 127.0.0.1:8080, write API 127.0.0.1:8081, admin
+// 127.0.0.1:9464) a free loopback port of its own; the admin port also goes
+// in through the environment, since the blocks rely on its default. The
 // only blocks not run are lists of make targets (make runs them itself).
 func TestREADMEBlocks(t *testing.T) {
 	t.Parallel()
@@ -77,10 +79,13 @@ func TestREADMEBlocks(t *testing.T) {
 			dir := t.TempDir()
 			require.NoError(t, os.Mkdir(filepath.Join(dir, "bin"), 0o755))
 			require.NoError(t, os.Symlink(bin, filepath.Join(dir, "bin", "jobstatus")))
-			public := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+			free := func() string { return "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)) }
+			admin := free()
 			script := strings.NewReplacer(
 				"postgres://user:pass@127.0.0.1:5432/jobs?sslmode=disable", pg.URL(pg.BareSchema(t)),
-				"127.0.0.1:8080", public,
+				"127.0.0.1:8080", free(), // public
+				"127.0.0.1:8081", free(), // write API
+				"127.0.0.1:9464", admin,
 			).Replace(b.text)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -88,7 +93,7 @@ func TestREADMEBlocks(t *testing.T) {
 			cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 			cmd.Dir = dir
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-				"JOBSTATUS_ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))}
+				"JOBSTATUS_ADMIN_ADDR=" + admin}
 			// Its own process group, so a failed block leaves no serve behind.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
