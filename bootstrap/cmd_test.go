@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/domain"
 )
 
 // cliResult is what one run of the command line left behind.
@@ -53,7 +54,11 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `invalid argument "soon" for "--eta" flag: time: invalid duration "soon"`},
 		{"CompleteWithoutLink", []string{"jobs", "complete", "x"}, "--link is required: ENTITY=HREF, repeatable"},
 		{"MalformedLink", []string{"jobs", "complete", "x", "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
-		{"FailWithoutCode", []string{"jobs", "fail", "x", "--message", "m"}, "--code is required: a non-zero code"},
+		{"FailWithoutCode", []string{"jobs", "fail", "x", "--message", "m"}, "--code is required: 1 to 999"},
+		{"FailNegativeCode", []string{"jobs", "fail", "x", "--code", "-5", "--message", "m"}, "--code must be 1 to 999, got -5"},
+		{"FailCodeAbove999", []string{"jobs", "fail", "x", "--code", "1000", "--message", "m"}, "--code must be 1 to 999, got 1000"},
+		{"CreateClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, "invalid client: " + domain.ClientIDRule},
+		{"CreateClientTooLong", []string{"jobs", "create", "--client", strings.Repeat("c", 256)}, "invalid client: " + domain.ClientIDRule},
 		{"FailWithoutMessage", []string{"jobs", "fail", "x", "--code", "500"}, "--message is required"},
 		{"FailBadCode", []string{"jobs", "fail", "x", "--code", "5xx", "--message", "m"}, `invalid argument "5xx" for "--code" flag: strconv.ParseInt: parsing "5xx": invalid syntax`},
 		{"PurgeWithoutAge", []string{"jobs", "purge"}, "--older-than is required and must be positive, got 0s"},

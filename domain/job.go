@@ -54,11 +54,8 @@ func New(p NewParams) (Job, error) {
 	if strings.TrimSpace(p.ClientID) == "" {
 		return Job{}, &ValidationError{Field: "client", Reason: "must not be empty"}
 	}
-	if err := CheckText("client", p.ClientID); err != nil {
+	if err := CheckClientID("client", p.ClientID); err != nil {
 		return Job{}, err
-	}
-	if !ValidClientID(p.ClientID) {
-		return Job{}, &ValidationError{Field: "client", Reason: ClientIDRule}
 	}
 	if err := CheckText("idempotency_key", p.IdempotencyKey); err != nil {
 		return Job{}, err

@@ -41,6 +41,18 @@ func ValidClientID(id string) bool {
 	return true
 }
 
+// CheckClientID returns a *ValidationError naming field when id is not
+// storable text or breaks ValidClientID.
+func CheckClientID(field, id string) error {
+	if err := CheckText(field, id); err != nil {
+		return err
+	}
+	if !ValidClientID(id) {
+		return &ValidationError{Field: field, Reason: ClientIDRule}
+	}
+	return nil
+}
+
 // Principal is an authenticated caller: a user acting through an MIS client.
 type Principal struct {
 	ClientID  string
