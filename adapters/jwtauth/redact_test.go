@@ -42,7 +42,9 @@ func TestJWKSURLPasswordNeverShown(t *testing.T) {
 			return serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("not json")) })
 		}, "user:xxxxx@"},
 		{"NoUsableKey", func(t *testing.T) string {
-			return serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(testkit.JWKS(map[string]any{"kty": "XYZ"})) })
+			return serve(t, func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write(testkit.JWKS(map[string]any{"kty": "XYZ"}))
+			})
 		}, "user:xxxxx@"},
 		{"Unreachable", func(*testing.T) string { return "http://user:" + password + "@127.0.0.1:1/jwks" }, ""},
 		{"NotHTTP", func(*testing.T) string { return "ftp://user:" + password + "@127.0.0.1/jwks" }, "user:xxxxx@"},
