@@ -92,11 +92,15 @@ var ListenerModule = fx.Module("pglistener",
 type dbPool struct {
 	postgres.PoolConfig
 	Warm bool // open the idle connections at start
+	// Probe pings at start and logs whether the database and its schema
+	// are there (serve). The one-shot commands do not: their own error is
+	// the one line a person reads, not a log line before it.
+	Probe bool
 }
 
 // servePool is the configured pool, filled at start.
 func servePool(cfg Config) dbPool {
-	return dbPool{Warm: true, PoolConfig: postgres.PoolConfig{
+	return dbPool{Warm: true, Probe: true, PoolConfig: postgres.PoolConfig{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
@@ -123,6 +127,9 @@ func newDB(lc fx.Lifecycle, cfg Config, plan dbPool, logger *zap.Logger, tp trac
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			if !plan.Probe {
+				return nil
+			}
 			// Not fatal: the store answers 503 until PostgreSQL is reachable.
 			if err := db.PingContext(ctx); err != nil {
 				logger.Warn("database not reachable yet", zap.String("url", cfg.RedactedDatabaseURL()), zap.Error(err))
