@@ -92,9 +92,10 @@ var ListenerModule = fx.Module("pglistener",
 type dbPool struct {
 	postgres.PoolConfig
 	Warm bool // open the idle connections at start
-	// Probe pings at start and logs whether the database and its schema
-	// are there (serve). The one-shot commands do not: their own error is
-	// the one line a person reads, not a log line before it.
+	// Probe logs at start whether the database and its schema are there
+	// (serve). The one-shot commands still connect at start, outside the
+	// query timeout of their first statement, but log nothing: their own
+	// error is the one line a person reads, not a log line before it.
 	Probe bool
 }
 
@@ -127,11 +128,12 @@ func newDB(lc fx.Lifecycle, cfg Config, plan dbPool, logger *zap.Logger, tp trac
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			// Not fatal: the store answers 503 until PostgreSQL is reachable.
+			err := db.PingContext(ctx)
 			if !plan.Probe {
 				return nil
 			}
-			// Not fatal: the store answers 503 until PostgreSQL is reachable.
-			if err := db.PingContext(ctx); err != nil {
+			if err != nil {
 				logger.Warn("database not reachable yet", zap.String("url", cfg.RedactedDatabaseURL()), zap.Error(err))
 				return nil
 			}
