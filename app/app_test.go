@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,38 @@ func TestInProcessLifecycle(t *testing.T) {
 
 	_, err = a.FailJob.Handle(ctx, app.FailJob{ID: created.ID.String(), Code: 500, Message: "late failure"})
 	require.ErrorIs(t, err, domain.ErrConflict)
+}
+
+// TestReportRefusesInvalidClient: the report's client filter follows the
+// one client-id rule; empty means every client.
+func TestReportRefusesInvalidClient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for name, tt := range map[string]struct {
+		client string
+		valid  bool
+	}{
+		"Every":    {"", true},
+		"Valid":    {"mis-alpha", true},
+		"Space":    {"bad id!", false},
+		"TooLong":  {strings.Repeat("c", 256), false},
+		"NonASCII": {"mis-é", false},
+		"BadUTF8":  {"mis\xff", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, b := setup(t)
+			err := b.operator.Report.Handle(ctx, app.Report{From: day, To: day, ClientID: tt.client, TopFailures: 1}, nopSink{})
+			if tt.valid {
+				require.NoError(t, err)
+				return
+			}
+			var v *domain.ValidationError
+			require.ErrorAs(t, err, &v)
+			require.Equal(t, "client", v.Field)
+		})
+	}
 }
 
 func TestCreateJob(t *testing.T) {
@@ -372,3 +405,9 @@ func TestPublicReachesNoUncheckedLookup(t *testing.T) {
 	}
 	require.Equal(t, []string{"Authenticate", "GetJobStatus", "ListJobs", "WatchEvents"}, fields)
 }
+
+// nopSink drops a report.
+type nopSink struct{}
+
+func (nopSink) Row(ports.DailyCount) error      { return nil }
+func (nopSink) Summary(app.ReportSummary) error { return nil }

@@ -65,8 +65,12 @@ func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) er
 	if to.Before(from) {
 		return &domain.ValidationError{Field: "to", Reason: "must not be before from"}
 	}
-	if err := domain.CheckText("client", r.ClientID); err != nil {
-		return err // the store could not compare it: bad input, not a driver error
+	if r.ClientID != "" {
+		// The one client-id rule: an id no job can carry is bad input, and
+		// one the store could not compare is not a driver error either.
+		if err := domain.CheckClientID("client", r.ClientID); err != nil {
+			return err
+		}
 	}
 	f := ports.ReportFilter{From: from, To: to.Add(24 * time.Hour), ClientID: r.ClientID}
 	if err := h.source.DailyCounts(ctx, f, sink.Row); err != nil {

@@ -35,10 +35,14 @@ type createOptions struct {
 	ETA            time.Duration // 0: estimated from recent jobs
 }
 
-// Validate refuses a missing client and a negative eta.
+// Validate refuses a missing or invalid client (the domain's rule, as
+// the write API applies it) and a negative eta.
 func (o createOptions) Validate() error {
 	if o.Client == "" {
 		return usagef("--client is required")
+	}
+	if err := domain.CheckClientID("client", o.Client); err != nil {
+		return err
 	}
 	if o.ETA < 0 {
 		return usagef("--eta must not be negative, got %s", formatDuration(o.ETA))
@@ -141,10 +145,14 @@ type failOptions struct {
 	Message string
 }
 
-// Validate refuses a missing code or message.
+// Validate refuses a missing or out-of-range code (the domain's rule, as
+// the write API applies it) and a missing message.
 func (o failOptions) Validate() error {
 	if o.Code == 0 {
-		return usagef("--code is required: a non-zero code")
+		return usagef("--code is required: %d to %d", domain.MinFailureCode, domain.MaxFailureCode)
+	}
+	if !domain.ValidFailureCode(o.Code) {
+		return usagef("--code must be %d to %d, got %d", domain.MinFailureCode, domain.MaxFailureCode, o.Code)
 	}
 	if strings.TrimSpace(o.Message) == "" {
 		return usagef("--message is required")
@@ -169,7 +177,7 @@ Example:
 			})
 		}),
 	}
-	cmd.Flags().IntVar(&o.Code, "code", 0, "failure code (required, non-zero)")
+	cmd.Flags().IntVar(&o.Code, "code", 0, "failure code, HTTP-like: 1 to 999 (required)")
 	cmd.Flags().StringVar(&o.Message, "message", "", "failure message (required)")
 	return cmd
 }

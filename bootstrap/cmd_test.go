@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/domain"
 )
 
 // cliResult is what one run of the command line left behind.
@@ -53,7 +54,11 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `invalid argument "soon" for "--eta" flag: time: invalid duration "soon"`},
 		{"CompleteWithoutLink", []string{"jobs", "complete", "x"}, "--link is required: ENTITY=HREF, repeatable"},
 		{"MalformedLink", []string{"jobs", "complete", "x", "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
-		{"FailWithoutCode", []string{"jobs", "fail", "x", "--message", "m"}, "--code is required: a non-zero code"},
+		{"FailWithoutCode", []string{"jobs", "fail", "x", "--message", "m"}, "--code is required: 1 to 999"},
+		{"FailNegativeCode", []string{"jobs", "fail", "x", "--code", "-5", "--message", "m"}, "--code must be 1 to 999, got -5"},
+		{"FailCodeAbove999", []string{"jobs", "fail", "x", "--code", "1000", "--message", "m"}, "--code must be 1 to 999, got 1000"},
+		{"CreateClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, "invalid client: " + domain.ClientIDRule},
+		{"CreateClientTooLong", []string{"jobs", "create", "--client", strings.Repeat("c", 256)}, "invalid client: " + domain.ClientIDRule},
 		{"FailWithoutMessage", []string{"jobs", "fail", "x", "--code", "500"}, "--message is required"},
 		{"FailBadCode", []string{"jobs", "fail", "x", "--code", "5xx", "--message", "m"}, `invalid argument "5xx" for "--code" flag: strconv.ParseInt: parsing "5xx": invalid syntax`},
 		{"PurgeWithoutAge", []string{"jobs", "purge"}, "--older-than is required and must be positive, got 0s"},
@@ -160,10 +165,14 @@ func TestBadFilesAreOneLine(t *testing.T) {
 		env      []string
 		mentions []string
 	}{
-		{"BadAPIKeyEntry", env(jwks, keys), []string{"api keys file " + keys + `: clients[1] (id "mis-beta"): key_sha256 must be 64 hex digits`}},
-		{"MissingAPIKeysFile", env(jwks, filepath.Join(dir, "none.yaml")), []string{filepath.Join(dir, "none.yaml"), "no such file"}},
-		{"BadJWKSFile", env(badJWKS, keys), []string{badJWKS}},
-		{"MissingJWKSFile", env(filepath.Join(dir, "none.json"), keys), []string{filepath.Join(dir, "none.json"), "no such file"}},
+		{"BadAPIKeyEntry", env(jwks, keys), []string{"jobstatus: JOBSTATUS_API_KEYS_FILE (api_keys_file): api keys file " + keys +
+			`: clients[1] (id "mis-beta"): key_sha256 must be 64 hex digits`}},
+		// The setting is named first, then the file's own error, once.
+		{"MissingAPIKeysFile", env(jwks, filepath.Join(dir, "none.yaml")),
+			[]string{"jobstatus: JOBSTATUS_API_KEYS_FILE (api_keys_file): open " + filepath.Join(dir, "none.yaml") + ": no such file or directory\n"}},
+		{"BadJWKSFile", env(badJWKS, keys), []string{"jobstatus: JOBSTATUS_AUTH_JWKS_FILE (auth.jwks_file): ", badJWKS}},
+		{"MissingJWKSFile", env(filepath.Join(dir, "none.json"), keys),
+			[]string{"jobstatus: JOBSTATUS_AUTH_JWKS_FILE (auth.jwks_file): open " + filepath.Join(dir, "none.json") + ": no such file or directory\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +185,38 @@ func TestBadFilesAreOneLine(t *testing.T) {
 				require.Contains(t, r.stderr, m)
 			}
 			require.NotContains(t, r.stderr, "could not build arguments")
+		})
+	}
+}
+
+// TestDatabaseDownIsOneLine: a one-shot command with the database down
+// prints its error, one line naming the cause, and no log line before it
+// (once a JSON "database not reachable yet" warning came first).
+func TestDatabaseDownIsOneLine(t *testing.T) {
+	t.Parallel()
+	env := []string{"JOBSTATUS_DATABASE_URL=postgres://u:secretpass@127.0.0.1:1/db?sslmode=disable"}
+	id := "0b6f8d0e-6a4b-4c1e-9d51-1b2f6d1c9a77"
+	refused := "dial tcp 127.0.0.1:1: connect: connection refused\n"
+	tests := []struct {
+		name string
+		argv []string
+		want string // the whole stderr after "jobstatus: "
+	}{
+		{"Get", []string{"jobs", "get", id}, "database unavailable: get job: store unavailable: " + refused},
+		{"Create", []string{"jobs", "create", "--client", "mis-alpha", "--eta", "1m"}, "database unavailable: create job: store unavailable: " + refused},
+		{"Fail", []string{"jobs", "fail", id, "--code", "500", "--message", "m"}, "database unavailable: finish job: store unavailable: " + refused},
+		{"Report", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02"}, "database unavailable: daily counts: store unavailable: " + refused},
+		{"MigrateStatus", []string{"migrate", "status"}, "read schema version: " + refused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := bootstrap.Execute(context.Background(), tt.argv, bootstrap.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
+			require.Equal(t, 1, code, "stderr: %s", stderr.String())
+			require.Equal(t, "jobstatus: "+tt.want, stderr.String())
+			require.Empty(t, stdout.String())
+			require.NotContains(t, stderr.String(), "secretpass")
 		})
 	}
 }

@@ -101,7 +101,22 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(apiKey), client.WithUserAgent("jobstatus-wait"))
+	// The first transient failure is said at once, so a wrong --url is not
+	// a silent wait; the last one is named when the timeout ends the wait.
+	// Neither carries a credential: the URL has none (Validate) and the
+	// client's errors name the method and path only.
+	var lastFailure error
+	retried := client.WithRetryHook(func(failures int, err error) {
+		if lastFailure == nil {
+			until := "interrupted"
+			if o.Timeout > 0 {
+				until = "the timeout (" + formatDuration(o.Timeout) + ")"
+			}
+			fmt.Fprintf(stdio.Stderr, "jobstatus: job %s: %v; retrying until %s\n", o.ID, err, until)
+		}
+		lastFailure = err
+	})
+	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(apiKey), client.WithUserAgent("jobstatus-wait"), retried)
 	if err != nil {
 		return usagef("--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example")
 	}
@@ -114,7 +129,11 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	var answer *client.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return exitError{code: exitTimedOut, err: fmt.Errorf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))}
+		msg := fmt.Sprintf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))
+		if lastFailure != nil {
+			msg += fmt.Sprintf("; last error: %v", lastFailure)
+		}
+		return exitError{code: exitTimedOut, err: errors.New(msg)}
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("job %s: interrupted", o.ID)
 	case errors.As(err, &answer) && answer.Status == 400:

@@ -220,6 +220,27 @@ func TestWaitOutcomes(t *testing.T) {
 	}
 }
 
+// TestWaitNamesTheFailure: with nothing listening at --url, wait says so
+// at the first failure, and names the last one when the timeout ends it,
+// instead of a silent wait and a bare "no final answer" (exit 3 still).
+func TestWaitNamesTheFailure(t *testing.T) {
+	t.Parallel()
+	b := setupWait(t)
+	id := b.pending.ID.String()
+	r := b.wait(context.Background(), []string{"JOBSTATUS_TOKEN=" + b.token, "JOBSTATUS_API_KEY=" + testkit.KeyA},
+		id, "--url", "http://127.0.0.1:1", "--timeout", "1s")
+	require.Equal(t, 3, r.code, "stderr: %s", r.stderr)
+	require.Empty(t, r.stdout)
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	require.Len(t, lines, 2, "the first failure, then the timeout: %q", r.stderr)
+	refused := "client: GET /patients/composition/job/" + id + ": dial tcp 127.0.0.1:1: connect: connection refused"
+	require.Equal(t, "jobstatus: job "+id+": "+refused+"; retrying until the timeout (1s)", lines[0])
+	require.Equal(t, "jobstatus: no final answer for job "+id+" within 1s; last error: "+refused, lines[1])
+	for _, s := range b.secrets {
+		require.NotContains(t, r.stderr, s, "a credential was printed")
+	}
+}
+
 // TestWaitCancelledReturnsAtOnce: an interrupt (the command's context
 // ends) stops a held wait at once, exit 1.
 func TestWaitCancelledReturnsAtOnce(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/domain"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -188,6 +189,31 @@ func TestValidate(t *testing.T) {
 		{"NoAlgorithm", func(c *bootstrap.Config) { c.Auth.Algorithms = nil }, bootstrap.ModeServe, "JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) must name at least one algorithm"},
 		{"BadDatabaseURLNotEchoed", func(c *bootstrap.Config) { c.Database.URL = "mysql://u:secret@x" }, bootstrap.ModeTool, "JOBSTATUS_DATABASE_URL (database.url) must be a postgres:// URL"},
 		{"BadLogLevel", func(c *bootstrap.Config) { c.Log.Level = "loud" }, bootstrap.ModeTool, `JOBSTATUS_LOG_LEVEL (log.level) must be debug, info, warn or error; got "loud"`},
+		{"EmptyLogLevel", func(c *bootstrap.Config) { c.Log.Level = "" }, bootstrap.ModeTool, `JOBSTATUS_LOG_LEVEL (log.level) must be debug, info, warn or error; got ""`},
+		{"EmptyLogFormat", func(c *bootstrap.Config) { c.Log.Format = "" }, bootstrap.ModeTool, `JOBSTATUS_LOG_FORMAT (log.format) must be json or console; got ""`},
+		{"BlankIssuer", func(c *bootstrap.Config) { c.Auth.Issuer = " " }, bootstrap.ModeServe, `JOBSTATUS_AUTH_ISSUER (auth.issuer) must not be blank or start or end with spaces; got " "`},
+		{"PaddedIssuer", func(c *bootstrap.Config) { c.Auth.Issuer = "https://idp.example " }, bootstrap.ModeServe,
+			`JOBSTATUS_AUTH_ISSUER (auth.issuer) must not be blank or start or end with spaces; got "https://idp.example "`},
+		{"BlankAudience", func(c *bootstrap.Config) { c.Auth.Audience = "\t" }, bootstrap.ModeServe, `JOBSTATUS_AUTH_AUDIENCE (auth.audience) must not be blank or start or end with spaces; got "\t"`},
+		{"PaddedAudience", func(c *bootstrap.Config) { c.Auth.Audience = " jobstatus" }, bootstrap.ModeServe,
+			`JOBSTATUS_AUTH_AUDIENCE (auth.audience) must not be blank or start or end with spaces; got " jobstatus"`},
+		{"WriterWithSpace", func(c *bootstrap.Config) { c.Internal.Writers = []string{"worker", "bad id!"} }, bootstrap.ModeServe,
+			`JOBSTATUS_INTERNAL_WRITERS (internal.writers) "bad id!": client id ` + domain.ClientIDRule},
+		{"WriterTooLong", func(c *bootstrap.Config) { c.Internal.Writers = []string{strings.Repeat("w", 300)} }, bootstrap.ModeTool,
+			`JOBSTATUS_INTERNAL_WRITERS (internal.writers) "` + strings.Repeat("w", 300) + `": client id ` + domain.ClientIDRule},
+		{"RateLimitClientWithSpace", func(c *bootstrap.Config) {
+			c.RateLimit.Clients = map[string]bootstrap.ClientLimit{"mis alpha": {RPS: 1, Burst: 1}}
+		}, bootstrap.ModeTool,
+			`rate_limit.clients "mis alpha": client id ` + domain.ClientIDRule},
+		{"PortOutOfRange", func(c *bootstrap.Config) { c.HTTP.Addr = ":99999" }, bootstrap.ModeServe, `JOBSTATUS_HTTP_ADDR (http.addr) must have a port from 0 to 65535; got ":99999"`},
+		{"NegativePort", func(c *bootstrap.Config) { c.HTTP.Addr = ":-1" }, bootstrap.ModeDev, `JOBSTATUS_HTTP_ADDR (http.addr) must have a port from 0 to 65535; got ":-1"`},
+		{"NamedPort", func(c *bootstrap.Config) { c.HTTP.Addr = "127.0.0.1:http" }, bootstrap.ModeServe, `JOBSTATUS_HTTP_ADDR (http.addr) must have a port from 0 to 65535; got "127.0.0.1:http"`},
+		{"AdminPortOutOfRange", func(c *bootstrap.Config) { c.AdminAddr = "127.0.0.1:65536" }, bootstrap.ModeServe,
+			`JOBSTATUS_ADMIN_ADDR (admin_addr) must have a port from 0 to 65535; got "127.0.0.1:65536"`},
+		{"InternalPortOutOfRange", func(c *bootstrap.Config) { c.Internal.Addr = "127.0.0.1:70000" }, bootstrap.ModeServe,
+			`JOBSTATUS_INTERNAL_ADDR (internal.addr) must have a port from 0 to 65535; got "127.0.0.1:70000"`},
+		{"HighestPort", func(c *bootstrap.Config) { c.HTTP.Addr = ":65535" }, bootstrap.ModeServe, ""},
+		{"EmptyPortIsAnyPort", func(c *bootstrap.Config) { c.HTTP.Addr = "127.0.0.1:" }, bootstrap.ModeServe, ""},
 		{"BadLogFormat", func(c *bootstrap.Config) { c.Log.Format = "xml" }, bootstrap.ModeDev, `JOBSTATUS_LOG_FORMAT (log.format) must be json or console; got "xml"`},
 		{"ZeroTimeout", func(c *bootstrap.Config) { c.HTTP.ReadTimeout = 0 }, bootstrap.ModeServe, "JOBSTATUS_HTTP_READ_TIMEOUT (http.read_timeout) must be positive; got 0s"},
 		{"EmptyAddr", func(c *bootstrap.Config) { c.HTTP.Addr = "" }, bootstrap.ModeServe, `JOBSTATUS_HTTP_ADDR (http.addr) must be host:port, e.g. 127.0.0.1:8080 or :8080; got ""`},

@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/domain"
 )
 
 // Mode says what the configuration is validated for.
@@ -123,6 +125,8 @@ func (c Config) Validate(mode Mode) error {
 		switch {
 		case strings.TrimSpace(id) == "":
 			p.add("rate_limit.clients", "has an entry with an empty client id")
+		case !domain.ValidClientID(id):
+			p.add("rate_limit.clients", "%q: client id %s", id, domain.ClientIDRule)
 		case math.IsNaN(l.RPS) || math.IsInf(l.RPS, 0) || l.RPS < 0:
 			p.add("rate_limit.clients", "%s: rps must be a number not below 0; got %g", id, l.RPS)
 		case l.Burst < 0 || (l.RPS > 0 && l.Burst < 1):
@@ -130,8 +134,15 @@ func (c Config) Validate(mode Mode) error {
 		}
 	}
 
-	if _, err := parseLevel(c.Log.Level); err != nil {
+	// zap reads an empty level as info; an empty setting is refused like
+	// an empty log.format, not silently defaulted.
+	if _, err := parseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
 		p.add("log.level", "must be debug, info, warn or error; got %q", c.Log.Level)
+	}
+	for _, id := range c.Internal.Writers {
+		if !domain.ValidClientID(id) {
+			p.add("internal.writers", "%q: client id %s", id, domain.ClientIDRule)
+		}
 	}
 	if c.Log.SampleSuccess < 0 {
 		p.add("log.sample_success", "must be 0 (no success lines) or more; got %d", c.Log.SampleSuccess)
@@ -197,8 +208,15 @@ func (p *problems) address(key, addr string, optional bool) {
 	if addr == "" && optional {
 		return
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
 		p.add(key, "must be host:port, e.g. 127.0.0.1:8080 or :8080; got %q", addr)
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil && port != "" {
+		// Service names ("http") and ports over 65535 would fail only at
+		// listen; an empty port, like 0, means any free port.
+		p.add(key, "must have a port from 0 to 65535; got %q", addr)
 	}
 }
 
@@ -213,6 +231,18 @@ func (p *problems) distinct(key, addr, otherKey, other string) {
 	}
 	if host == otherHost || anyHost(host) || anyHost(otherHost) {
 		p.add(key, "must not use the port of %s = %q; got %q", name(otherKey), other, addr)
+	}
+}
+
+// claim refuses an empty issuer or audience, and one that is blank or
+// padded with spaces: tokens carry the exact value, so a padded setting
+// would refuse every token.
+func (p *problems) claim(key, v string) {
+	switch {
+	case v == "":
+		p.add(key, "is required")
+	case strings.TrimSpace(v) != v || strings.TrimSpace(v) == "":
+		p.add(key, "must not be blank or start or end with spaces; got %q", v)
 	}
 }
 
@@ -239,12 +269,8 @@ func (p *problems) auth(c Config) {
 			p.add("auth.jwks_url", "must be an http(s) URL")
 		}
 	}
-	if a.Issuer == "" {
-		p.add("auth.issuer", "is required")
-	}
-	if a.Audience == "" {
-		p.add("auth.audience", "is required")
-	}
+	p.claim("auth.issuer", a.Issuer)
+	p.claim("auth.audience", a.Audience)
 	if c.APIKeysFile == "" {
 		p.add("api_keys_file", "is required")
 	}

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -34,6 +35,7 @@ func NewLogger(cfg LogConfig, w io.Writer) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	core = newAuthSampler(core, time.Now)
 	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w)))), nil
 }
 

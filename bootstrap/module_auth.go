@@ -1,6 +1,10 @@
 package bootstrap
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -56,7 +60,11 @@ func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwtauth.Veri
 		CacheSize:              cfg.Cache.Tokens,
 	}, logger.Named("jwt"))
 	if err != nil {
-		return nil, err
+		key := "auth.jwks_url"
+		if cfg.Auth.JWKSFile != "" {
+			key = "auth.jwks_file"
+		}
+		return nil, settingError(key, err)
 	}
 	lc.Append(fx.StopHook(v.Close))
 	return v, nil
@@ -65,8 +73,21 @@ func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwtauth.Veri
 func newClientStore(cfg Config, logger *zap.Logger) (*apikey.Store, error) {
 	s, err := apikey.Load(cfg.APIKeysFile)
 	if err != nil {
-		return nil, err
+		return nil, settingError("api_keys_file", err)
 	}
 	logger.Info("api keys loaded", zap.Int("clients", s.Len()))
 	return s, nil
+}
+
+// settingError names the setting (variable and YAML key) behind a file or
+// URL that could not be used, so the one line printed at start says what
+// to fix: "JOBSTATUS_API_KEYS_FILE (api_keys_file): open /x: no such file
+// or directory". A file that cannot be read is named by its path error
+// alone, without the adapter's own prefix.
+func settingError(key string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", name(key), pe)
+	}
+	return fmt.Errorf("%s: %w", name(key), err)
 }

@@ -92,11 +92,16 @@ var ListenerModule = fx.Module("pglistener",
 type dbPool struct {
 	postgres.PoolConfig
 	Warm bool // open the idle connections at start
+	// Probe logs at start whether the database and its schema are there
+	// (serve). The one-shot commands still connect at start, outside the
+	// query timeout of their first statement, but log nothing: their own
+	// error is the one line a person reads, not a log line before it.
+	Probe bool
 }
 
 // servePool is the configured pool, filled at start.
 func servePool(cfg Config) dbPool {
-	return dbPool{Warm: true, PoolConfig: postgres.PoolConfig{
+	return dbPool{Warm: true, Probe: true, PoolConfig: postgres.PoolConfig{
 		MaxOpenConns:    cfg.Database.MaxOpenConns,
 		MaxIdleConns:    cfg.Database.MaxIdleConns,
 		ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
@@ -124,7 +129,11 @@ func newDB(lc fx.Lifecycle, cfg Config, plan dbPool, logger *zap.Logger, tp trac
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			// Not fatal: the store answers 503 until PostgreSQL is reachable.
-			if err := db.PingContext(ctx); err != nil {
+			err := db.PingContext(ctx)
+			if !plan.Probe {
+				return nil
+			}
+			if err != nil {
 				logger.Warn("database not reachable yet", zap.String("url", cfg.RedactedDatabaseURL()), zap.Error(err))
 				return nil
 			}

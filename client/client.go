@@ -10,7 +10,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -83,6 +82,7 @@ type Client struct {
 	sleep      func(context.Context, time.Duration) error
 	jitter     func(time.Duration) time.Duration
 	userAgent  string
+	onRetry    func(failures int, err error)
 }
 
 // Option configures a Client.
@@ -131,6 +131,14 @@ func WithJitter(jitter func(d time.Duration) time.Duration) Option {
 	return func(c *Client) { c.jitter = jitter }
 }
 
+// WithRetryHook calls fn each time Wait meets a transient failure (no
+// answer, or a 429, 502, 503 or 504) and is about to retry, with the count
+// of consecutive failures and what went wrong, so a caller can say why it
+// is still waiting. fn runs on Wait's goroutine.
+func WithRetryHook(fn func(failures int, err error)) Option {
+	return func(c *Client) { c.onRetry = fn }
+}
+
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
@@ -139,7 +147,8 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("client: base url must be an http or https URL without query: %q", baseURL)
+		// Not quoted: a base URL may carry a password in its userinfo.
+		return nil, errors.New("client: base url must be an http or https URL without query")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
@@ -166,7 +175,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 }
 
 // String describes the client without its credentials.
-func (c *Client) String() string { return "jobstatus client for " + c.base.String() }
+func (c *Client) String() string { return "jobstatus client for " + c.base.Redacted() }
 
 // GoString is String, so %#v cannot print credentials either.
 func (c *Client) GoString() string { return c.String() }

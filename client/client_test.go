@@ -263,13 +263,26 @@ func TestNewRefusesBadInput(t *testing.T) {
 		"ZeroBackoff":  {"http://127.0.0.1", []client.Option{client.WithBackoff(0, time.Second)}},
 		"MaxBelowMin":  {"http://127.0.0.1", []client.Option{client.WithBackoff(time.Second, time.Millisecond)}},
 		"NilSleep":     {"http://127.0.0.1", []client.Option{client.WithSleep(nil)}},
+		// The password must not be echoed in the error.
+		"PasswordAndQuery": {"http://u:secretpass@127.0.0.1?x=1", nil},
+		"PasswordFTP":      {"ftp://u:secretpass@127.0.0.1", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			_, err := client.New(c.url, c.opts...)
 			require.Error(t, err)
+			require.NotContains(t, err.Error(), "secretpass")
 		})
 	}
+}
+
+// TestStringHidesThePassword: a client describes itself by its base URL,
+// with the password of its userinfo masked.
+func TestStringHidesThePassword(t *testing.T) {
+	t.Parallel()
+	c, err := client.New("https://u:secretpass@jobstatus.example")
+	require.NoError(t, err)
+	require.Equal(t, "jobstatus client for https://u:xxxxx@jobstatus.example", c.String())
 }
 
 // TestWait's cases each run their own servers: they hook the gates.
@@ -529,11 +542,42 @@ func TestWait(t *testing.T) {
 			return false
 		})
 		clock := &fakeClock{}
-		final, err := b.mis(t, client.WithSleep(clock.sleep)).Wait(context.Background(), job.ID)
+		var retries []int
+		var last error
+		final, err := b.mis(t, client.WithSleep(clock.sleep), client.WithRetryHook(func(n int, err error) {
+			retries, last = append(retries, n), err
+		})).Wait(context.Background(), job.ID)
 		require.NoError(t, err)
 		require.Equal(t, client.StatusFailed, final.Status)
 		require.Equal(t, int32(4), drops.Load(), "three dropped, the fourth answered")
 		require.Positive(t, clock.elapsed())
+		require.Equal(t, []int{1, 2, 3}, retries, "the hook hears of each failure before its retry")
+		require.ErrorContains(t, last, "GET /patients/composition/job/"+job.ID)
+	})
+
+	t.Run("RetryHookHearsOfTransientAnswers", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		job := b.create(t)
+		_, err := b.worker(t, workerA).Fail(context.Background(), job.ID, 1, "m")
+		require.NoError(t, err)
+		var refusals atomic.Int32
+		b.public.set(nil, func(w nethttp.ResponseWriter, r *nethttp.Request) bool {
+			if refusals.Add(1) <= 1 {
+				w.WriteHeader(nethttp.StatusServiceUnavailable)
+				return true
+			}
+			return false
+		})
+		clock := &fakeClock{}
+		var heard []error
+		_, err = b.mis(t, client.WithSleep(clock.sleep), client.WithRetryHook(func(_ int, err error) { heard = append(heard, err) })).
+			Wait(context.Background(), job.ID)
+		require.NoError(t, err)
+		require.Len(t, heard, 1)
+		var e *client.Error
+		require.ErrorAs(t, heard[0], &e)
+		require.Equal(t, 503, e.Status)
 	})
 
 	t.Run("PermanentErrorsEndTheWait", func(t *testing.T) {

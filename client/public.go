@@ -72,8 +72,12 @@ func (c *Client) Wait(ctx context.Context, id string) (Job, error) {
 			a.status == http.StatusBadGateway, a.status == http.StatusGatewayTimeout:
 			failures++
 			pause = c.backoff(failures, retryAfter(a.header, time.Now()))
+			err = a.err()
 		default:
 			return Job{}, a.err()
+		}
+		if failures > 0 && err != nil && c.onRetry != nil {
+			c.onRetry(failures, err)
 		}
 		if pause > 0 {
 			if err := c.sleep(ctx, pause); err != nil {

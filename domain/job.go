@@ -54,7 +54,7 @@ func New(p NewParams) (Job, error) {
 	if strings.TrimSpace(p.ClientID) == "" {
 		return Job{}, &ValidationError{Field: "client", Reason: "must not be empty"}
 	}
-	if err := CheckText("client", p.ClientID); err != nil {
+	if err := CheckClientID("client", p.ClientID); err != nil {
 		return Job{}, err
 	}
 	if err := CheckText("idempotency_key", p.IdempotencyKey); err != nil {
@@ -106,8 +106,24 @@ func Done(links []Link, at time.Time) (Outcome, error) {
 	return o, nil
 }
 
-// Failed returns the outcome of a failed job. It needs a non-zero code and a
-// message of valid UTF-8 without NUL bytes.
+// MinFailureCode and MaxFailureCode bound the code of a FAILED job.
+const (
+	MinFailureCode = 1
+	MaxFailureCode = 999
+)
+
+// FailureCodeRule says in words what ValidFailureCode accepts, for messages.
+const FailureCodeRule = "a FAILED job needs a code from 1 to 999"
+
+// ValidFailureCode reports whether code may be the code of a FAILED job.
+// The registry reports failures with HTTP-like codes (422, 504...), so a
+// code is 1 to 999: never zero, which reads as "no code", nor negative.
+func ValidFailureCode(code int) bool {
+	return code >= MinFailureCode && code <= MaxFailureCode
+}
+
+// Failed returns the outcome of a failed job. It needs a code that
+// ValidFailureCode accepts and a message of valid UTF-8 without NUL bytes.
 func Failed(code int, message string, at time.Time) (Outcome, error) {
 	o := Outcome{Status: StatusFailed, Failure: &Failure{Code: code, Message: message}, At: Timestamp(at)}
 	if err := o.Validate(); err != nil {
@@ -130,8 +146,8 @@ func (o Outcome) Validate() error {
 			}
 		}
 	case StatusFailed:
-		if o.Failure == nil || o.Failure.Code == 0 {
-			return &ValidationError{Field: "code", Reason: "a FAILED job needs a non-zero code"}
+		if o.Failure == nil || !ValidFailureCode(o.Failure.Code) {
+			return &ValidationError{Field: "code", Reason: FailureCodeRule}
 		}
 		if err := CheckText("message", o.Failure.Message); err != nil {
 			return err

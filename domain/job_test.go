@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,11 @@ func TestNew(t *testing.T) {
 		{"StartsPending", domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: t0, Now: t0}, ""},
 		{"BadID", domain.NewParams{ID: "nope", ClientID: "c", ETA: t0, Now: t0}, "id"},
 		{"NoClient", domain.NewParams{ID: domain.NewID(), ClientID: " ", ETA: t0, Now: t0}, "client"},
+		{"ClientWithSpace", domain.NewParams{ID: domain.NewID(), ClientID: "bad id!", ETA: t0, Now: t0}, "client"},
+		{"ClientTooLong", domain.NewParams{ID: domain.NewID(), ClientID: strings.Repeat("c", 256), ETA: t0, Now: t0}, "client"},
+		{"ClientLongest", domain.NewParams{ID: domain.NewID(), ClientID: strings.Repeat("c", 255), ETA: t0, Now: t0}, ""},
+		{"ClientControl", domain.NewParams{ID: domain.NewID(), ClientID: "mis\talpha", ETA: t0, Now: t0}, "client"},
+		{"ClientNonASCII", domain.NewParams{ID: domain.NewID(), ClientID: "mis-é", ETA: t0, Now: t0}, "client"},
 		{"NoETA", domain.NewParams{ID: domain.NewID(), ClientID: "c", Now: t0}, "eta"},
 	}
 	for _, tt := range tests {
@@ -93,6 +99,10 @@ func TestOutcomeRules(t *testing.T) {
 		}, "links"},
 		{"FailedWithReason", func() (domain.Outcome, error) { return domain.Failed(422, "bad signature", t0) }, ""},
 		{"FailedNeedsCode", func() (domain.Outcome, error) { return domain.Failed(0, "bad signature", t0) }, "code"},
+		{"FailedNegativeCode", func() (domain.Outcome, error) { return domain.Failed(-5, "bad signature", t0) }, "code"},
+		{"FailedCodeAbove999", func() (domain.Outcome, error) { return domain.Failed(1000, "bad signature", t0) }, "code"},
+		{"FailedCode1", func() (domain.Outcome, error) { return domain.Failed(1, "bad signature", t0) }, ""},
+		{"FailedCode999", func() (domain.Outcome, error) { return domain.Failed(999, "bad signature", t0) }, ""},
 		{"FailedNeedsMessage", func() (domain.Outcome, error) { return domain.Failed(422, "  ", t0) }, "message"},
 	}
 	for _, tt := range tests {

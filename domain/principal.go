@@ -18,6 +18,41 @@ type Client struct {
 	Name string
 }
 
+// MaxClientIDLength is the longest client id, in bytes.
+const MaxClientIDLength = 255
+
+// ClientIDRule says in words what ValidClientID accepts, for messages.
+const ClientIDRule = "must be 1 to 255 visible ASCII characters (no spaces)"
+
+// ValidClientID reports whether id may name an MIS client: 1 to 255
+// visible ASCII characters, no space or control character. One rule for
+// every way a client id comes in (the write API, the command line, the
+// api-keys file and the writers allow-list), so an id accepted by one is
+// never refused by another.
+func ValidClientID(id string) bool {
+	if id == "" || len(id) > MaxClientIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckClientID returns a *ValidationError naming field when id is not
+// storable text or breaks ValidClientID.
+func CheckClientID(field, id string) error {
+	if err := CheckText(field, id); err != nil {
+		return err
+	}
+	if !ValidClientID(id) {
+		return &ValidationError{Field: field, Reason: ClientIDRule}
+	}
+	return nil
+}
+
 // Principal is an authenticated caller: a user acting through an MIS client.
 type Principal struct {
 	ClientID  string

@@ -37,6 +37,10 @@ type registered struct {
 	digest [sha256.Size]byte
 }
 
+// emptyKeyDigest is sha256(""): an empty api-key header is refused as
+// missing, so an entry with this digest could never be used.
+var emptyKeyDigest = sha256.Sum256(nil)
+
 // Store is a ports.ClientStore over a list of clients, which Replace
 // swaps as a whole (a reloaded file) while requests are served.
 type Store struct {
@@ -58,6 +62,9 @@ func New(entries []Entry) (*Store, error) {
 			return nil, fmt.Errorf("clients[%d]: id is empty", i)
 		}
 		at := fmt.Sprintf("clients[%d] (id %q)", i, e.ID)
+		if !domain.ValidClientID(e.ID) {
+			return nil, fmt.Errorf("%s: id %s", at, domain.ClientIDRule)
+		}
 		if first, ok := ids[e.ID]; ok {
 			return nil, fmt.Errorf("%s: id already used by clients[%d]", at, first)
 		}
@@ -66,6 +73,9 @@ func New(entries []Entry) (*Store, error) {
 			return nil, fmt.Errorf("%s: key_sha256 must be 64 hex digits (the SHA-256 of the key), got %d characters", at, len(e.KeySHA256))
 		}
 		d := [sha256.Size]byte(raw)
+		if d == emptyKeyDigest {
+			return nil, fmt.Errorf("%s: key_sha256 is the SHA-256 of an empty key, which no request can send", at)
+		}
 		if first, ok := digests[d]; ok {
 			return nil, fmt.Errorf("%s: key_sha256 is the same as clients[%d] (id %q): each client needs its own key", at, first, entries[first].ID)
 		}

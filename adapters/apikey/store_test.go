@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -73,6 +74,12 @@ func TestLoadRefusesBadFilesInOneLine(t *testing.T) {
 		{"ShortDigest", "clients:\n  - id: a\n    key_sha256: abc", `clients[0] (id "a"): key_sha256 must be 64 hex digits (the SHA-256 of the key), got 3 characters`},
 		{"NotHex", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: b\n    key_sha256: zz" + e[2:],
 			`clients[1] (id "b"): key_sha256 must be 64 hex digits (the SHA-256 of the key), got 64 characters`},
+		{"IDWithSpace", "clients:\n  - id: bad id!\n    key_sha256: " + d, `clients[0] (id "bad id!"): id ` + domain.ClientIDRule},
+		{"IDTooLong", "clients:\n  - id: " + strings.Repeat("c", 256) + "\n    key_sha256: " + d,
+			`clients[0] (id "` + strings.Repeat("c", 256) + `"): id ` + domain.ClientIDRule},
+		{"IDNonASCII", "clients:\n  - id: mis-é\n    key_sha256: " + d, `clients[0] (id "mis-é"): id ` + domain.ClientIDRule},
+		{"EmptyKeyDigest", "clients:\n  - id: a\n    key_sha256: " + apikey.Digest(""),
+			`clients[0] (id "a"): key_sha256 is the SHA-256 of an empty key, which no request can send`},
 		{"DuplicateID", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: a\n    key_sha256: " + e, `clients[1] (id "a"): id already used by clients[0]`},
 		{"SharedDigest", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: b\n    key_sha256: " + d,
 			`clients[1] (id "b"): key_sha256 is the same as clients[0] (id "a"): each client needs its own key`},

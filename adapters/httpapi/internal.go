@@ -207,8 +207,8 @@ func (h *internalHandler) create(w nethttp.ResponseWriter, r *nethttp.Request) {
 // createCommand checks the create request and names a fresh id, so the
 // handler can tell a new job (that id) from an idempotent repeat.
 func createCommand(in createRequest, keys []string) (app.CreateJob, error) {
-	if strings.TrimSpace(in.ClientID) == "" || len(in.ClientID) > 255 || !printable(in.ClientID) {
-		return app.CreateJob{}, &domain.ValidationError{Field: "client_id", Reason: "must be 1 to 255 printable ASCII characters"}
+	if !domain.ValidClientID(in.ClientID) {
+		return app.CreateJob{}, &domain.ValidationError{Field: "client_id", Reason: domain.ClientIDRule}
 	}
 	var eta time.Duration
 	if in.ETA != "" {

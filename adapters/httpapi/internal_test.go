@@ -238,10 +238,12 @@ func TestInternalCreate(t *testing.T) {
 		body, msg string
 		header    nethttp.Header
 	}{
-		"MissingClient":      {`{}`, "Invalid client_id: must be 1 to 255 printable ASCII characters", nil},
-		"BlankClient":        {`{"client_id":"  "}`, "Invalid client_id: must be 1 to 255 printable ASCII characters", nil},
-		"ControlInClient":    {`{"client_id":"a\nb"}`, "Invalid client_id: must be 1 to 255 printable ASCII characters", nil},
-		"LongClient":         {`{"client_id":"` + strings.Repeat("c", 256) + `"}`, "Invalid client_id: must be 1 to 255 printable ASCII characters", nil},
+		"MissingClient":      {`{}`, "Invalid client_id: " + domain.ClientIDRule, nil},
+		"BlankClient":        {`{"client_id":"  "}`, "Invalid client_id: " + domain.ClientIDRule, nil},
+		"ControlInClient":    {`{"client_id":"a\nb"}`, "Invalid client_id: " + domain.ClientIDRule, nil},
+		"LongClient":         {`{"client_id":"` + strings.Repeat("c", 256) + `"}`, "Invalid client_id: " + domain.ClientIDRule, nil},
+		"SpaceInClient":      {`{"client_id":"bad id!"}`, "Invalid client_id: " + domain.ClientIDRule, nil},
+		"NonASCIIClient":     {`{"client_id":"mis-é"}`, "Invalid client_id: " + domain.ClientIDRule, nil},
 		"BadETA":             {`{"client_id":"mis-alpha","eta":"soon"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"NegativeETA":        {`{"client_id":"mis-alpha","eta":"-1s"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"ZeroETA":            {`{"client_id":"mis-alpha","eta":"0s"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
@@ -376,8 +378,10 @@ func TestInternalOutcomes(t *testing.T) {
 		"HrefWithQuery":  {"complete", `{"links":[{"entity":"composition","href":"/p?x=1"}]}`, "Invalid links: every href must be an absolute path"},
 		"BlankEntity":    {"complete", `{"links":[{"entity":" ","href":"/p"}]}`, "Invalid links: every link needs an entity"},
 		"MissingHref":    {"complete", `{"links":[{"entity":"composition"}]}`, "Invalid links: every href must be an absolute path"},
-		"ZeroCode":       {"fail", `{"code":0,"message":"m"}`, "Invalid code: a FAILED job needs a non-zero code"},
-		"MissingCode":    {"fail", `{"message":"m"}`, "Invalid code: a FAILED job needs a non-zero code"},
+		"ZeroCode":       {"fail", `{"code":0,"message":"m"}`, "Invalid code: " + domain.FailureCodeRule},
+		"MissingCode":    {"fail", `{"message":"m"}`, "Invalid code: " + domain.FailureCodeRule},
+		"NegativeCode":   {"fail", `{"code":-5,"message":"m"}`, "Invalid code: " + domain.FailureCodeRule},
+		"CodeAbove999":   {"fail", `{"code":1000,"message":"m"}`, "Invalid code: " + domain.FailureCodeRule},
 		"BlankMessage":   {"fail", `{"code":500,"message":" "}`, "Invalid message: a FAILED job needs a message"},
 		"MissingMessage": {"fail", `{"code":500}`, "Invalid message: a FAILED job needs a message"},
 	} {

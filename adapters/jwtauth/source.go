@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type snapshot struct {
 // and keeps the current one.
 type source struct {
 	file, url string
+	shownURL  string // url with its password masked: the only form logged or put in an error
 	client    *http.Client
 	logger    *zap.Logger
 	unknown   *rate.Limiter // unknown-kid refetches; nil for a file
@@ -88,6 +90,17 @@ func removed(old, next *KeySet) bool {
 	return false
 }
 
+// redactURL returns raw with its password masked (url.URL.Redacted), for
+// logs and errors: a JWKS URL may carry credentials in its userinfo. A URL
+// that does not parse is not shown at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
 // loadFile reads the JWKS file again.
 func (s *source) loadFile() (*KeySet, error) {
 	data, err := os.ReadFile(s.file)
@@ -103,7 +116,7 @@ func (s *source) fetch(ctx context.Context) error {
 	err := s.fetchOnce(ctx)
 	if err != nil {
 		s.failure.Store(&refreshFailure{at: time.Now(), err: err})
-		s.logger.Warn("JWKS refresh failed; keeping the last good keys", zap.String("url", s.url), zap.Error(err))
+		s.logger.Warn("JWKS refresh failed; keeping the last good keys", zap.String("url", s.shownURL), zap.Error(err))
 		return err
 	}
 	s.failure.Store(nil)
@@ -115,7 +128,8 @@ func (s *source) fetchOnce(ctx context.Context) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return fmt.Errorf("JWKS request: %w", err)
+		// Not wrapped: a *url.Error would quote the URL, password and all.
+		return fmt.Errorf("JWKS request to %s: invalid request", s.shownURL)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
@@ -130,7 +144,7 @@ func (s *source) fetchOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("JWKS fetch: read body: %w", err)
 	}
-	_, err = s.install(data, "URL "+s.url)
+	_, err = s.install(data, "URL "+s.shownURL)
 	return err
 }
 

@@ -122,7 +122,7 @@ func (cfg Config) validate() error {
 			return fmt.Errorf("jwt: JWKS unknown-kid interval %s must be above zero", cfg.JWKSUnknownKIDInterval)
 		}
 		if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("jwt: JWKS URL %q is not an http(s) URL", cfg.JWKSURL)
+			return fmt.Errorf("jwt: JWKS URL %q is not an http(s) URL", redactURL(cfg.JWKSURL))
 		}
 	}
 	return nil
@@ -190,6 +190,7 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg Config) error {
 		return v.loadFile()
 	default:
 		v.keys.url = cfg.JWKSURL
+		v.keys.shownURL = redactURL(cfg.JWKSURL)
 		v.keys.client = cfg.HTTPClient
 		if v.keys.client == nil {
 			v.keys.client = &http.Client{Timeout: jwksHTTPTimeout}

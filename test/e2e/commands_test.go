@@ -53,7 +53,9 @@ func TestJobCommands(t *testing.T) {
 		{"MissingLink", []string{"jobs", "complete", id}, 2, "link"},
 		{"MissingClient", []string{"jobs", "create"}, 2, "client"},
 		{"MissingMessage", []string{"jobs", "fail", id, "--code", "500"}, 2, "message"},
-		{"ZeroCode", []string{"jobs", "fail", id, "--code", "0", "--message", "x"}, 2, "non-zero code"},
+		{"ZeroCode", []string{"jobs", "fail", id, "--code", "0", "--message", "x"}, 2, "--code is required: 1 to 999"},
+		{"NegativeCode", []string{"jobs", "fail", id, "--code", "-5", "--message", "x"}, 2, "--code must be 1 to 999, got -5"},
+		{"ClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, 2, "invalid client: must be 1 to 255 visible ASCII"},
 		{"BadETA", []string{"jobs", "create", "--client", "c", "--eta", "soon"}, 2, "eta"},
 		{"NegativeETA", []string{"jobs", "create", "--client", "c", "--eta", "-5s"}, 2, "negative"},
 	}
