@@ -31,8 +31,8 @@ func ServeOptions(cfg Config, logger *zap.Logger) fx.Option {
 func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
+		storeServing(cfg), // first: the listener's connection before the pool's
 		StoreModule(cfg),
-		storeServing(cfg),
 		CacheDecorator,
 		OperatorModule,
 		PublicModule,

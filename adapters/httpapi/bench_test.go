@@ -30,7 +30,13 @@ func BenchmarkGetFinishedJob(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	repo, err := jobcache.New(memory.NewJobs(), 1000)
+	repo, err := jobcache.New(memory.NewJobs(), func() *jobcache.Model {
+		m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, Live: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}())
 	if err != nil {
 		b.Fatal(err)
 	}

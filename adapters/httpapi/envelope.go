@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	nethttp "net/http"
@@ -82,6 +80,7 @@ const (
 	typeUnavailable  = "service_unavailable"
 	typeRateLimited  = "too_many_requests"
 	typeConflict     = "conflict"
+	typePrecondition = "precondition_failed"
 
 	msgInvalidToken  = "Invalid access token"
 	msgInvalidAPIKey = "Invalid api-key"
@@ -95,6 +94,7 @@ const (
 	msgUnavailable   = "Service is temporarily unavailable, retry later"
 	msgBusy          = "Service is busy, retry later"
 	msgRateLimited   = "Rate limit exceeded, retry later"
+	msgPrecondition  = "Precondition failed"
 )
 
 // errorTable is every error answer of the public API: status, type and
@@ -110,6 +110,7 @@ var errorTable = []problem{
 	{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound},
 	{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute},
 	{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method {method} is not allowed"},
+	{status: nethttp.StatusPreconditionFailed, kind: typePrecondition, message: msgPrecondition},
 	{status: nethttp.StatusTooManyRequests, kind: typeRateLimited, message: msgRateLimited},
 	{status: nethttp.StatusRequestHeaderFieldsTooLarge, kind: typeTooLarge, message: msgTooLarge},
 	{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal},
@@ -213,19 +214,18 @@ func meta(r *nethttp.Request, status int) Meta {
 	return Meta{Code: status, URL: r.URL.EscapedPath(), Type: "object", RequestID: RequestIDFrom(r.Context())}
 }
 
-// writeJob answers 200 with the job, or 304 when the caller already holds
-// this representation (If-None-Match). The strong ETag covers data only:
-// meta differs per request.
+// writeJob answers 200 with the job, 304 when the caller already holds
+// this representation, or 412 when its precondition fails (conditional
+// headers, RFC 9110 §13.2.2). The weak ETag names the job's version and
+// presented eta: meta differs per request.
 func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache HandlerConfig) {
-	data, err := json.Marshal(toJobData(st.Job))
-	if err != nil {
-		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
-		return
-	}
-	sum := sha256.Sum256(data)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	etag := jobETag(st.Job)
+	modified, hasModified := lastModified(st.Job)
 	h := w.Header()
 	h.Set("ETag", etag)
+	if hasModified {
+		h.Set("Last-Modified", modified.Format(nethttp.TimeFormat))
+	}
 	if st.Job.Status.Terminal() {
 		// Finished jobs never change: let the client's own cache keep them.
 		h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(cache.TerminalMaxAge.Seconds())))
@@ -236,8 +236,20 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, ca
 	if st.Waited > 0 {
 		h.Set("Preference-Applied", "wait="+strconv.Itoa(int(st.Waited.Seconds())))
 	}
-	if matches(r.Header.Values("If-None-Match"), etag) {
+	switch evaluate(r, etag, modified, hasModified) {
+	case notModified:
 		w.WriteHeader(nethttp.StatusNotModified)
+		return
+	case failed:
+		for _, k := range []string{"ETag", "Last-Modified", "Retry-After", "Preference-Applied"} {
+			h.Del(k)
+		}
+		writeProblem(w, r, problem{status: nethttp.StatusPreconditionFailed, kind: typePrecondition, message: msgPrecondition})
+		return
+	}
+	data, err := json.Marshal(toJobData(st.Job))
+	if err != nil {
+		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 		return
 	}
 	m, err := json.Marshal(meta(r, nethttp.StatusOK))
@@ -252,19 +264,6 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, ca
 	body = append(body, m...)
 	body = append(body, '}')
 	writeRaw(w, r, nethttp.StatusOK, body)
-}
-
-// matches implements If-None-Match's weak comparison (RFC 9110 13.1.2).
-func matches(headers []string, etag string) bool {
-	for _, h := range headers {
-		for _, tag := range strings.Split(h, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {

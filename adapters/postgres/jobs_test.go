@@ -182,7 +182,7 @@ func TestListenerWakesOnEveryChange(t *testing.T) {
 	jobs, url := newJobs(t, 5*time.Second)
 	ctx := context.Background()
 	changed := make(chan domain.ID, 10)
-	ln, err := postgres.Listen(url, func(id domain.ID) { changed <- id }, func() {}, zap.NewNop())
+	ln, err := postgres.Listen(url, sinkFunc(func(c ports.JobChange) { changed <- c.ID }), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close(ctx) })
 
@@ -320,24 +320,29 @@ func TestWithTxRunsInTheCallersTransaction(t *testing.T) {
 
 func TestListenRefusesMissingArguments(t *testing.T) {
 	t.Parallel()
-	onChange, onReset, logger := func(domain.ID) {}, func() {}, zap.NewNop()
+	sink, logger := sinkFunc(func(ports.JobChange) {}), zap.NewNop()
 	tests := []struct {
-		name     string
-		url      string
-		onChange func(domain.ID)
-		onReset  func()
-		logger   *zap.Logger
+		name   string
+		url    string
+		sink   ports.JobChanges
+		logger *zap.Logger
 	}{
-		{"NoURL", "", onChange, onReset, logger},
-		{"NoChange", "postgres://u@127.0.0.1:1/db", nil, onReset, logger},
-		{"NoReset", "postgres://u@127.0.0.1:1/db", onChange, nil, logger},
-		{"NoLogger", "postgres://u@127.0.0.1:1/db", onChange, onReset, nil},
+		{"NoURL", "", sink, logger},
+		{"NoSink", "postgres://u@127.0.0.1:1/db", nil, logger},
+		{"NoLogger", "postgres://u@127.0.0.1:1/db", sink, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := postgres.Listen(tt.url, tt.onChange, tt.onReset, tt.logger)
+			_, err := postgres.Listen(tt.url, tt.sink, tt.logger)
 			require.Error(t, err)
 		})
 	}
 }
+
+// sinkFunc is a ports.JobChanges that hands changes to a function and
+// ignores the listener's state.
+type sinkFunc func(ports.JobChange)
+
+func (f sinkFunc) Changed(c ports.JobChange) { f(c) }
+func (sinkFunc) Live(bool)                  {}
