@@ -346,4 +346,4 @@ func TestListenRefusesMissingArguments(t *testing.T) {
 type sinkFunc func(ports.JobChange)
 
 func (f sinkFunc) Changed(c ports.JobChange) { f(c) }
-func (sinkFunc) Live(bool)                  {}
+func (sinkFunc) Live(bool)                   {}
