@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 const Channel = "async_job_changed"
 
 // ListenerApplicationName names the listener's connection in
-// pg_stat_activity, so operators (and tests) can find it.
+// pg_stat_activity, so operators (and tests) can find it; a database URL
+// with its own application_name gives "<that>-listener" instead.
 const ListenerApplicationName = "jobstatus-listener"
 
 // Listener turns PostgreSQL notifications into ports.JobChanges calls, on
@@ -115,13 +117,20 @@ func (ln *Listener) Close(context.Context) error {
 	return err
 }
 
-// withApplicationName sets application_name on a URL or key=value DSN.
-func withApplicationName(url, name string) (string, error) {
-	dsn, err := pq.ParseURL(url)
-	if err != nil { // not a URL: a key=value connection string
-		dsn = url
+// withApplicationName names the listener's connection: name, or the
+// URL's own application_name followed by "-listener".
+func withApplicationName(raw, name string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("postgres listener: the database URL must be a postgres:// URL") // never echo it: it may hold a password
 	}
-	return dsn + " application_name=" + name, nil
+	q := u.Query()
+	if v := q.Get("application_name"); v != "" {
+		name = v + "-listener"
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // notification is the trigger's payload.
