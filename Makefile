@@ -51,6 +51,7 @@ lint: ## gofmt, go vet, staticcheck
 bench: ## micro-benchmarks, then the load run against PostgreSQL with 10^6 jobs (scripts/bench.sh)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
 	scripts/bench.sh
+	scripts/bench/wake.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
 	@image="$$(scripts/test-env.sh)" && \
