@@ -16,7 +16,8 @@ import (
 var HTTPModule = fx.Module("http",
 	fx.Provide(
 		func(cfg Config) httpapi.HandlerConfig {
-			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight}
+			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight,
+				EncodedAnswers: cfg.Cache.Jobs}
 		},
 		httpapi.NewHandler,
 		newHTTPServer,

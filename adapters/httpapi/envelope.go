@@ -217,26 +217,28 @@ func meta(r *nethttp.Request, status int) Meta {
 // writeJob answers 200 with the job, 304 when the caller already holds
 // this representation, or 412 when its precondition fails (conditional
 // headers, RFC 9110 §13.2.2). The weak ETag names the job's version and
-// presented eta: meta differs per request.
-func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache HandlerConfig) {
-	etag := jobETag(st.Job)
-	modified, hasModified := lastModified(st.Job)
-	h := w.Header()
-	h.Set("ETag", etag)
-	if hasModified {
-		h.Set("Last-Modified", modified.Format(nethttp.TimeFormat))
+// presented eta: meta differs per request. The job's part of the answer is
+// pre-encoded (answers); only meta is encoded per request.
+func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, enc *answers) {
+	ans, err := enc.of(st.Job)
+	if err != nil {
+		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
+		return
 	}
-	if st.Job.Status.Terminal() {
-		// Finished jobs never change: let the client's own cache keep them.
-		h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(cache.TerminalMaxAge.Seconds())))
-	} else {
-		h.Set("Cache-Control", "no-store")
+	h := w.Header()
+	h.Set("ETag", ans.etag)
+	if ans.lastModified != "" {
+		h.Set("Last-Modified", ans.lastModified)
+	}
+	h.Set("Cache-Control", ans.cacheControl)
+	if !st.Job.Status.Terminal() {
 		h.Set("Retry-After", strconv.Itoa(int(st.RetryAfter.Seconds())))
 	}
 	if st.Waited > 0 {
 		h.Set("Preference-Applied", "wait="+strconv.Itoa(int(st.Waited.Seconds())))
 	}
-	switch evaluate(r, etag, modified, hasModified) {
+	modified, hasModified := lastModified(st.Job)
+	switch evaluate(r, ans.etag, modified, hasModified) {
 	case notModified:
 		w.WriteHeader(nethttp.StatusNotModified)
 		return
@@ -247,19 +249,14 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, ca
 		writeProblem(w, r, problem{status: nethttp.StatusPreconditionFailed, kind: typePrecondition, message: msgPrecondition})
 		return
 	}
-	data, err := json.Marshal(toJobData(st.Job))
-	if err != nil {
-		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
-		return
-	}
 	m, err := json.Marshal(meta(r, nethttp.StatusOK))
 	if err != nil {
 		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 		return
 	}
-	body := make([]byte, 0, len(data)+len(m)+20)
+	body := make([]byte, 0, len(ans.data)+len(m)+20)
 	body = append(body, `{"data":`...)
-	body = append(body, data...)
+	body = append(body, ans.data...)
 	body = append(body, `,"meta":`...)
 	body = append(body, m...)
 	body = append(body, '}')

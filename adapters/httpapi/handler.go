@@ -30,11 +30,14 @@ type HandlerConfig struct {
 	// MaxInFlight caps requests being served at once; past it the service
 	// answers 503 at once instead of queueing. Zero means no cap.
 	MaxInFlight int
+	// EncodedAnswers bounds how many pre-encoded job answers (one per job
+	// version and presented eta) are kept; zero encodes every answer anew.
+	EncodedAnswers int
 }
 
 // DefaultHandlerConfig returns sensible defaults.
 func DefaultHandlerConfig() HandlerConfig {
-	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192}
+	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192, EncodedAnswers: 10_000}
 }
 
 // Observer is told about every request and every refused credential
@@ -59,6 +62,7 @@ type Handler struct {
 	logger *zap.Logger
 	cache  HandlerConfig
 	obs    Observer
+	enc    *answers
 }
 
 // OpenAPIPath serves the API description.
@@ -69,7 +73,11 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	if a == nil || logger == nil || obs == nil {
 		panic("httpapi: nil dependency for NewHandler")
 	}
-	h := &Handler{app: a, logger: logger, cache: cache, obs: obs}
+	enc, err := newAnswers(cache)
+	if err != nil {
+		panic("httpapi: " + err.Error()) // only for a size lru refuses, which newAnswers never passes
+	}
+	h := &Handler{app: a, logger: logger, cache: cache, obs: obs, enc: enc}
 	r := mux.NewRouter()
 	// Unclean paths are not redirected: they simply do not match.
 	r.SkipClean(true)
@@ -125,7 +133,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		h.fail(w, r, asPathParam(err, "id", "asyncJobId"), "")
 		return
 	}
-	writeJob(w, r, st, h.cache)
+	writeJob(w, r, st, h.enc)
 }
 
 // preferredWait reads "Prefer: wait=N" (RFC 7240 section 4.3); the use
