@@ -188,3 +188,34 @@ func TestDroppedClientFreesItsWaiter(t *testing.T) {
 	require.Eventually(t, func() bool { return b.app.Changes.Waiting() == 0 }, 2*time.Second, time.Millisecond,
 		"the waiter is released when the client goes away, not after 30 s")
 }
+
+// TestOverduePendingJobKeepsItsAnswer: a PENDING job past its eta is
+// presented with one re-estimated eta that stays put, so repeated polls get
+// the same eta and ETag, and its own ETag gets 304.
+func TestOverduePendingJobKeepsItsAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: testkit.ClientA, ETA: now.Add(-10 * time.Second), Now: now.Add(-time.Minute)})
+	require.NoError(t, err)
+	_, _, err = b.repo.Create(context.Background(), j)
+	require.NoError(t, err)
+	h := b.auth(testkit.ClientA, testkit.KeyA)
+
+	first := b.do(t, "GET", jobPath(j.ID), h, nil)
+	require.Equal(t, 200, first.Status)
+	eta, err := time.Parse(time.RFC3339, first.Body["data"].(map[string]any)["eta"].(string))
+	require.NoError(t, err)
+	require.True(t, eta.After(now), "never a date in the past")
+	etag := first.Header.Get("ETag")
+	for range 3 {
+		r := b.do(t, "GET", jobPath(j.ID), h, nil)
+		require.Equal(t, first.Body["data"], r.Body["data"], "the same eta on every poll")
+		require.Equal(t, etag, r.Header.Get("ETag"))
+		require.NotEqual(t, first.Body["meta"], r.Body["meta"], "only meta differs")
+	}
+	h.Set("If-None-Match", etag)
+	r := b.do(t, "GET", jobPath(j.ID), h, nil)
+	require.Equal(t, 304, r.Status, "its own ETag is not modified")
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
+}

@@ -46,7 +46,7 @@ type cred struct{ client, token, key string }
 func run() error {
 	var (
 		base, metrics, dbURL, credsFile string
-		jobs, waiters, wait              int
+		jobs, waiters, wait             int
 	)
 	flag.StringVar(&base, "url", "", "service base URL (loopback)")
 	flag.StringVar(&metrics, "metrics", "", "service /metrics URL (loopback)")
