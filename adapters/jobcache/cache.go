@@ -81,6 +81,9 @@ type Model struct {
 	jobs    *list.List // cached jobs, most recently used first
 	tombs   *list.List // tombstones, newest first
 	bytes   int64
+	// fallback holds the finished jobs cached when notifications went
+	// down, answered only while the store is unavailable; nil when live.
+	fallback map[domain.ID]domain.Job
 
 	hits, misses, bypassed atomic.Uint64
 }
@@ -214,16 +217,38 @@ func (m *Model) Changed(c ports.JobChange) {
 
 // Live implements ports.JobChanges: either way, what was cached can no
 // longer be vouched for and is dropped; while not live every read goes to
-// the store.
+// the store. Going down, finished jobs are kept aside, never to answer
+// while the store answers: only when it is unavailable (a finished job
+// changes only by being purged, which needs the store too).
 func (m *Model) Live(live bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var fallback map[domain.ID]domain.Job
+	if !live && m.live {
+		fallback = make(map[domain.ID]domain.Job)
+		for el := m.jobs.Front(); el != nil; el = el.Next() {
+			if e := el.Value.(*entry); e.job.Status.Terminal() {
+				fallback[e.id] = *e.job
+			}
+		}
+	} else if !live {
+		fallback = m.fallback
+	}
 	m.live = live
 	m.gen++
 	m.byID = make(map[domain.ID]*entry)
 	m.jobs.Init()
 	m.tombs.Init()
 	m.bytes = 0
+	m.fallback = fallback
+}
+
+// finished returns the finished job kept aside for id while not live.
+func (m *Model) finished(id domain.ID) (domain.Job, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.fallback[id]
+	return j, ok
 }
 
 // Stats are the read model's counters.
@@ -289,7 +314,13 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	}
 	if !live {
 		r.m.bypassed.Add(1)
-		return r.next.Get(ctx, id)
+		j, err := r.next.Get(ctx, id)
+		if errors.Is(err, domain.ErrUnavailable) {
+			if done, ok := r.m.finished(id); ok {
+				return done, nil // the store is away, so nobody purged it meanwhile
+			}
+		}
+		return j, err
 	}
 	r.m.misses.Add(1)
 	key := fmt.Sprintf("%s/%d/%d", id, floor, gen)

@@ -282,3 +282,36 @@ func TestNewRefusesInvalidSettings(t *testing.T) {
 	_, err = jobcache.New(memory.NewJobs(), nil)
 	require.Error(t, err)
 }
+
+// TestFinishedJobsAnswerWhileTheStoreIsAway: with notifications down, a
+// finished job held before answers only when the store cannot; a pending
+// one never does, and nothing survives the notifications coming back.
+func TestFinishedJobsAnswerWhileTheStoreIsAway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, bounds)
+	pending := b.create(t)
+	done := b.finish(t, b.create(t).ID)
+	for _, id := range []domain.ID{pending.ID, done.ID} {
+		_, err := b.repo.Get(ctx, id)
+		require.NoError(t, err)
+	}
+	b.model.Live(false)
+	b.store.down.Store(true)
+	j, err := b.repo.Get(ctx, done.ID)
+	require.NoError(t, err)
+	require.Equal(t, domain.StatusDone, j.Status)
+	_, err = b.repo.Get(ctx, pending.ID)
+	require.ErrorIs(t, err, domain.ErrUnavailable, "a pending job may have changed")
+
+	b.store.down.Store(false)
+	_, err = b.mem.DeleteFinishedBefore(ctx, b.now.Add(time.Hour), 10) // purged while notifications are down
+	require.NoError(t, err)
+	_, err = b.repo.Get(ctx, done.ID)
+	require.ErrorIs(t, err, domain.ErrNotFound, "the store answers: it wins")
+
+	b.model.Live(true)
+	b.store.down.Store(true)
+	_, err = b.repo.Get(ctx, done.ID)
+	require.ErrorIs(t, err, domain.ErrUnavailable, "back live, nothing of before is kept")
+}

@@ -89,6 +89,12 @@ func Listen(url string, sink ports.JobChanges, logger *zap.Logger) (*Listener, e
 					continue
 				}
 				c, err := decodeChange(n.Extra)
+				if errors.Is(err, errTruncated) {
+					logger.Info("jobs table truncated: dropping what was derived from it")
+					sink.Live(false)
+					sink.Live(true)
+					continue
+				}
 				if err != nil {
 					// Not ours to interpret: the change it stood for is
 					// lost, so nothing cached can be vouched for.
@@ -133,11 +139,14 @@ func withApplicationName(raw, name string) (string, error) {
 	return u.String(), nil
 }
 
+// errTruncated is a notification that the whole table was emptied.
+var errTruncated = errors.New("job change: table truncated")
+
 // notification is the trigger's payload.
 type notification struct {
 	ID      string   `json:"id"`
 	Version int64    `json:"version"`
-	Op      string   `json:"op"` // I, U or D
+	Op      string   `json:"op"` // I, U, D, or T for a TRUNCATE
 	Row     *jsonRow `json:"row"`
 }
 
@@ -181,6 +190,9 @@ func decodeChange(payload string) (ports.JobChange, error) {
 	var n notification
 	if err := json.Unmarshal([]byte(payload), &n); err != nil {
 		return ports.JobChange{}, errors.New("job change: not the trigger's JSON")
+	}
+	if n.Op == "T" {
+		return ports.JobChange{}, errTruncated
 	}
 	id, err := domain.ParseID(n.ID)
 	if err != nil || n.Version <= 0 {

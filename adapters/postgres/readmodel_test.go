@@ -169,3 +169,38 @@ func TestColumnTypeChangeUnderLoad(t *testing.T) {
 	require.Nil(t, failure.Load(), "no read may fail as a fault (a 500)")
 	t.Logf("%d reads, %d unavailable", reads.Load(), unavailable.Load())
 }
+
+// liveRecorder records the listener's Live calls.
+type liveRecorder struct {
+	collector
+	lives chan bool
+}
+
+func (l *liveRecorder) Live(b bool) { l.lives <- b }
+
+// TestTruncateResetsReaders: TRUNCATE fires no row trigger; it is announced
+// once, and the listener tells its sink that nothing derived before holds.
+func TestTruncateResetsReaders(t *testing.T) {
+	t.Parallel()
+	_, url := newJobs(t, 5*time.Second)
+	ctx := context.Background()
+	rec := &liveRecorder{collector: collector{watch: map[domain.ID]bool{}, changes: make(chan ports.JobChange, 1)}, lives: make(chan bool, 10)}
+	ln, err := postgres.Listen(url, rec, zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close(ctx) })
+	require.True(t, <-rec.lives, "listening")
+
+	db, err := postgres.Open(url, pgtest.Pool(1))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "TRUNCATE async_jobs")
+	require.NoError(t, err)
+	for _, want := range []bool{false, true} {
+		select {
+		case got := <-rec.lives:
+			require.Equal(t, want, got)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the truncate was not announced")
+		}
+	}
+}

@@ -86,7 +86,25 @@ CREATE TRIGGER async_jobs_changed
     AFTER INSERT OR UPDATE OR DELETE ON async_jobs
     FOR EACH ROW EXECUTE FUNCTION async_jobs_notify();
 
+-- TRUNCATE fires no row trigger: it is announced once, and readers drop
+-- everything they hold.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION async_jobs_notify_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('async_job_changed', json_build_object('op', 'T', 'version', nextval('async_jobs_version_seq'))::text);
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+
+DROP TRIGGER IF EXISTS async_jobs_truncated ON async_jobs;
+CREATE TRIGGER async_jobs_truncated
+    AFTER TRUNCATE ON async_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION async_jobs_notify_truncate();
+
 -- +goose Down
+DROP TRIGGER IF EXISTS async_jobs_truncated ON async_jobs;
+DROP FUNCTION IF EXISTS async_jobs_notify_truncate();
 DROP TRIGGER IF EXISTS async_jobs_changed ON async_jobs;
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION async_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
