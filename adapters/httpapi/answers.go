@@ -15,13 +15,16 @@ import (
 // per job version and presented eta and shared by every request for it;
 // per request only meta (status, URL, request id) is encoded.
 type answer struct {
+	key          answerKey // the presentation it encodes
 	data         []byte
 	etag         string
 	lastModified string // empty for a pending job
 	cacheControl string
 }
 
-// answerKey names one presentation of one job version.
+// answerKey names one presentation of one job version. The cache is keyed
+// by job id alone and holds the latest presentation, so a job whose
+// presented eta moves on replaces its answer instead of adding one.
 type answerKey struct {
 	id      domain.ID
 	version int64
@@ -33,7 +36,7 @@ type answerKey struct {
 // (The read model keeps jobs, not their HTTP form: the encoding is this
 // adapter's, so it is kept here, keyed by the job's version.)
 type answers struct {
-	cache *lru.Cache[answerKey, *answer]
+	cache *lru.Cache[domain.ID, *answer]
 	cfg   HandlerConfig
 }
 
@@ -42,7 +45,7 @@ func newAnswers(cfg HandlerConfig) (*answers, error) {
 	if cfg.EncodedAnswers <= 0 {
 		return a, nil
 	}
-	c, err := lru.New[answerKey, *answer](cfg.EncodedAnswers)
+	c, err := lru.New[domain.ID, *answer](cfg.EncodedAnswers)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +57,7 @@ func newAnswers(cfg HandlerConfig) (*answers, error) {
 func (a *answers) of(j domain.Job) (*answer, error) {
 	key := answerKey{id: j.ID, version: j.Version, eta: j.ETA.UnixMilli(), status: j.Status}
 	if a.cache != nil && j.Version > 0 {
-		if ans, ok := a.cache.Get(key); ok {
+		if ans, ok := a.cache.Get(j.ID); ok && ans.key == key {
 			return ans, nil
 		}
 	}
@@ -62,7 +65,7 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans := &answer{data: data, etag: jobETag(j)}
+	ans := &answer{key: key, data: data, etag: jobETag(j)}
 	if modified, ok := lastModified(j); ok {
 		ans.lastModified = modified.Format(nethttp.TimeFormat)
 	}
@@ -73,7 +76,7 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 		ans.cacheControl = "no-store"
 	}
 	if a.cache != nil && j.Version > 0 {
-		a.cache.Add(key, ans)
+		a.cache.Add(j.ID, ans)
 	}
 	return ans, nil
 }

@@ -204,3 +204,47 @@ func TestTruncateResetsReaders(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionMigrationBackfillsExistingRows: migration 00004 versions the
+// rows already in the table (in batches), makes the column NOT NULL, and
+// new writes get versions above every backfilled one.
+func TestVersionMigrationBackfillsExistingRows(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(2))
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, postgres.MigrateTo(ctx, db, 3))
+	const rows = 12345 // more than two batches
+	_, err = db.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+		SELECT md5('m' || g)::uuid, 'c', 'PENDING', now(), now(), now() FROM generate_series(1, $1) g`, rows)
+	require.NoError(t, err)
+
+	_, err = postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+	var st struct {
+		Null     int    `db:"nulls"`
+		Distinct int    `db:"versions"`
+		Max      int64  `db:"max"`
+		Nullable string `db:"nullable"`
+	}
+	require.NoError(t, db.GetContext(ctx, &st, `SELECT count(*) FILTER (WHERE version IS NULL) AS nulls,
+		count(DISTINCT version) AS versions, max(version) AS max,
+		(SELECT is_nullable FROM information_schema.columns WHERE table_schema = current_schema()
+			AND table_name = 'async_jobs' AND column_name = 'version') AS nullable
+		FROM async_jobs`))
+	require.Zero(t, st.Null)
+	require.Equal(t, rows, st.Distinct, "one version per row")
+	require.Equal(t, "NO", st.Nullable)
+
+	jobs, err := postgres.NewJobs(db, 5*time.Second)
+	require.NoError(t, err)
+	defer jobs.Close()
+	now := time.Now()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
+	require.NoError(t, err)
+	stored, _, err := jobs.Create(ctx, j)
+	require.NoError(t, err)
+	require.Greater(t, stored.Version, st.Max)
+}
