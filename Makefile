@@ -62,6 +62,7 @@ bench: ## micro-benchmarks, per-request overhead, then the load run: pgbench, a 
 	$(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
 	scripts/bench/overhead.sh
 	scripts/bench.sh
+	scripts/bench/wake.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
 	@image="$$(scripts/test-env.sh)" && \

@@ -112,15 +112,22 @@ func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.
 	return job, nil
 }
 
+// FallbackInterval is how often a held request re-reads its job while
+// change notifications are down, so it never sleeps through a change.
+const FallbackInterval = time.Second
+
 // wait holds the request until the job is no longer PENDING or d passes.
 // applied is false when no waiter could be registered at all (too many
-// waiters, or shutting down). Every wake-up re-reads the job, so a missed or
-// spurious notification costs one lookup, never a wrong answer.
+// waiters, or shutting down). A change that carries the job's new state
+// answers without any read; one that does not costs one read (shared by
+// every waiter of the job through the read model). While notifications are
+// down, the job is re-read every FallbackInterval instead.
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	reread := true // the job may have changed before the first subscription
 	for {
-		changed, cancel, ok := h.changes.Subscribe(job.ID)
+		sub, ok := h.changes.Subscribe(job.ID)
 		if !ok {
 			if !applied {
 				return job, false, nil
@@ -130,41 +137,79 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			return fresh, true, err
 		}
 		applied = true
-		// Re-read after subscribing: the job may have finished in between.
-		fresh, err := h.lookup(ctx, job.ID, p)
-		if err != nil || fresh.Status != domain.StatusPending {
-			cancel()
-			return fresh, true, err
+		if reread {
+			fresh, err := h.lookup(ctx, job.ID, p)
+			if err != nil || fresh.Status != domain.StatusPending {
+				sub.Cancel()
+				return fresh, true, err
+			}
+			job = fresh
 		}
-		job = fresh
+		var poll <-chan time.Time
+		if !h.changes.IsLive() {
+			poll = time.After(FallbackInterval) // collected once it fires or is dropped
+		}
 		select {
-		case <-changed:
-			cancel()
+		case <-sub.C:
+			sub.Cancel()
+			c, ok := sub.Change()
+			switch {
+			case !ok:
+				reread = true // lost or back, or shutting down: read again
+			case c.Version <= job.Version:
+				reread = false // older than what we answer: keep waiting
+			case c.Deleted:
+				return domain.Job{}, true, domain.ErrNotFound
+			case c.Job != nil:
+				if !c.Job.VisibleTo(p.ClientID) {
+					return domain.Job{}, true, domain.ErrNotFound
+				}
+				if c.Job.Status != domain.StatusPending {
+					return *c.Job, true, nil
+				}
+				job, reread = *c.Job, false
+			default:
+				reread = true
+			}
+		case <-poll:
+			sub.Cancel()
+			reread = true
 		case <-timer.C:
-			cancel()
+			sub.Cancel()
 			fresh, err := h.lookup(ctx, job.ID, p)
 			return fresh, true, err
 		case <-ctx.Done():
-			cancel()
+			sub.Cancel()
 			return domain.Job{}, true, ctx.Err()
 		}
 	}
 }
 
-// present applies the polling rules: a PENDING job past its eta gets a fresh
-// estimate instead of a date in the past, and a Retry-After derived from
-// its eta, at least one second.
+// present applies the polling rules: a PENDING job past its eta gets a
+// re-estimated eta (Overdue) instead of a date in the past, and a
+// Retry-After derived from its eta, at least one second.
 func (h GetJobStatusHandler) present(job domain.Job, waited time.Duration) JobStatus {
 	st := JobStatus{Job: job, Waited: waited}
 	if job.Status != domain.StatusPending {
 		return st
 	}
 	now := h.clock.Now()
-	if !job.ETA.After(now) {
-		st.Job.ETA = now.Add(h.eta.Estimate()).UTC()
-	}
+	st.Job.ETA = Overdue(job.ETA, now, h.cfg.MaxRetryAfter)
 	retry := st.Job.ETA.Sub(now)
 	retry = (retry + time.Second - 1).Truncate(time.Second) // whole seconds, rounded up
 	st.RetryAfter = clamp(retry, time.Second, max(time.Second, h.cfg.MaxRetryAfter))
 	return st
+}
+
+// Overdue is the eta a PENDING job is presented with at now: its own eta
+// while that lies ahead, otherwise eta + k·step for the smallest k that lies
+// ahead. The answer stays put until it is due in turn, and every instance
+// computes the same one, so the job's representation (and its ETag) only
+// changes when the job changes or the presented eta passes.
+func Overdue(eta, now time.Time, step time.Duration) time.Time {
+	if eta.After(now) || step <= 0 {
+		return eta
+	}
+	k := now.Sub(eta)/step + 1
+	return eta.Add(k * step).UTC()
 }

@@ -126,10 +126,14 @@ func TestPollingHints(t *testing.T) {
 	clock.Advance(9*time.Second + 500*time.Millisecond)
 	require.Equal(t, time.Second, get().RetryAfter, "rounded up, at least one second")
 
-	clock.Advance(time.Minute) // overdue
+	clock.Advance(time.Minute) // overdue by 59.5 s: eta + 2 steps of MaxRetryAfter
 	st := get()
-	require.Equal(t, clock.Now().Add(40*time.Second), st.Job.ETA, "an overdue job gets a fresh estimate, not a past date")
-	require.Equal(t, 30*time.Second, st.RetryAfter)
+	require.Equal(t, t0.Add(150*time.Second), st.Job.ETA, "an overdue job gets a re-estimated eta, not a past date")
+	require.Equal(t, time.Second, st.RetryAfter)
+	clock.Advance(300 * time.Millisecond)
+	require.Equal(t, st.Job.ETA, get().Job.ETA, "the re-estimate stays put until it is due")
+	clock.Advance(time.Second)
+	require.Equal(t, t0.Add(180*time.Second), get().Job.ETA, "then moves one step on")
 
 	_, err = a.FailJob.Handle(ctx, app.FailJob{ID: j.ID.String(), Code: 500, Message: "x"})
 	require.NoError(t, err)

@@ -86,7 +86,8 @@ type AuthConfig struct {
 
 // CacheConfig bounds the in-process caches and what clients may cache.
 type CacheConfig struct {
-	Jobs           int           `yaml:"jobs" env:"JOBS" desc:"finished jobs kept in memory (about 1 KiB each)"`
+	Jobs           int           `yaml:"jobs" env:"JOBS" desc:"jobs kept in memory by the read model, pending ones included (about 0.5 KiB each)"`
+	JobsBytes      int64         `yaml:"jobs_bytes" env:"JOBS_BYTES" desc:"memory the read model's jobs may take at most, in bytes"`
 	Tokens         int           `yaml:"tokens" env:"TOKENS" desc:"verified tokens kept in memory, keyed by their SHA-256"`
 	TerminalMaxAge time.Duration `yaml:"terminal_max_age" env:"TERMINAL_MAX_AGE" desc:"Cache-Control max-age of DONE and FAILED answers"`
 }
@@ -187,7 +188,7 @@ func DefaultConfig() Config {
 			JWKSRefresh:            15 * time.Minute,
 			JWKSUnknownKIDInterval: time.Minute,
 		},
-		Cache:     CacheConfig{Jobs: 100_000, Tokens: 100_000, TerminalMaxAge: time.Hour},
+		Cache:     CacheConfig{Jobs: 100_000, JobsBytes: 64 << 20, Tokens: 100_000, TerminalMaxAge: time.Hour},
 		Polling:   PollingConfig{MaxWait: 30 * time.Second, MaxWaiters: 4096, MaxRetryAfter: 30 * time.Second},
 		RateLimit: RateLimitConfig{RPS: 200, Burst: 400},
 		ETA:       ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},

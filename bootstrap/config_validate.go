@@ -78,6 +78,7 @@ func (c Config) Validate(mode Mode) error {
 	p.positive("auth.jwks_refresh")
 	p.positive("auth.jwks_unknown_kid_interval")
 	p.positive("cache.jobs")
+	p.positive("cache.jobs_bytes")
 	p.positive("cache.tokens")
 	if c.Polling.MaxRetryAfter < time.Second {
 		p.add("polling.max_retry_after", "must be at least 1s; got %s", formatDuration(c.Polling.MaxRetryAfter))

@@ -19,9 +19,42 @@ import (
 // binds itself to every port it implements.
 func StoreModule(cfg Config) fx.Option {
 	if cfg.Database.URL != "" {
-		return PostgresModule
+		return fx.Options(PostgresModule, readModelModule(false))
 	}
-	return MemoryModule
+	return fx.Options(MemoryModule, readModelModule(true))
+}
+
+// readModelModule provides the read model and where a store sends its
+// changes: first the read model, then the waiters. live says whether
+// changes arrive from the start (the memory store) or only once the
+// notification listener listens (PostgreSQL).
+func readModelModule(live bool) fx.Option {
+	return fx.Module("readmodel", fx.Provide(
+		func(cfg Config) (*jobcache.Model, error) {
+			return jobcache.NewModel(jobcache.Config{MaxEntries: cfg.Cache.Jobs, MaxBytes: cfg.Cache.JobsBytes, Live: live})
+		},
+		func(m *jobcache.Model, hub *app.Changes) ports.JobChanges {
+			hub.Live(live)
+			return fanout{m, hub}
+		},
+	))
+}
+
+// fanout hands every change to the read model first, then to the waiters,
+// so a waiter that reads after its wake-up never reads the older state
+// from memory.
+type fanout []ports.JobChanges
+
+func (f fanout) Changed(c ports.JobChange) {
+	for _, s := range f {
+		s.Changed(c)
+	}
+}
+
+func (f fanout) Live(live bool) {
+	for _, s := range f {
+		s.Live(live)
+	}
 }
 
 // storeServing is what a store needs only while serving: PostgreSQL's
@@ -38,8 +71,8 @@ var MemoryModule = fx.Module("memory",
 	fx.Provide(
 		func() *eventKick { return &eventKick{} },
 		fx.Annotate(
-			func(ch *app.Changes, k *eventKick) *memory.Jobs {
-				return memory.NewJobs(memory.OnChange(ch.Publish), memory.OnEvent(k.Kick))
+			func(ch ports.JobChanges, k *eventKick) *memory.Jobs {
+				return memory.NewJobs(memory.OnChange(ch.Changed), memory.OnEvent(k.Kick))
 			},
 			fx.As(fx.Self()),
 			fx.As(new(ports.JobRepository)),
@@ -65,7 +98,7 @@ func collector(constructor any) any {
 	return fx.Annotate(constructor, fx.ResultTags(`group:"collectors"`))
 }
 
-// CacheDecorator serves finished jobs from memory, in front of whichever
+// CacheDecorator serves jobs from the read model, in front of whichever
 // store ports.JobRepository is, counts job transitions on the way in, and
 // contributes the cache's collectors. It is a root-level decoration, so
 // every consumer of the port gets it (a type is decorated once per scope,
@@ -76,15 +109,19 @@ var CacheDecorator = fx.Decorate(
 		fx.ResultTags(``, `group:"collectors"`)),
 )
 
-func decorateJobs(store ports.JobRepository, cfg Config, m *metrics.Metrics, collectors []prometheus.Collector) (ports.JobRepository, []prometheus.Collector, error) {
-	c, err := jobcache.New(store, cfg.Cache.Jobs)
+func decorateJobs(store ports.JobRepository, model *jobcache.Model, m *metrics.Metrics, collectors []prometheus.Collector) (ports.JobRepository, []prometheus.Collector, error) {
+	c, err := jobcache.New(store, model)
 	if err != nil {
 		return nil, nil, err
 	}
 	jobs := prometheus.Labels{"cache": "jobs"}
+	stat := func(f func(jobcache.Stats) float64) func() float64 { return func() float64 { return f(model.Stats()) } }
 	return m.Jobs(c), append(collectors,
-		counterFunc("cache_hits_total", "Cache hits.", jobs, func() float64 { return float64(c.Stats().Hits) }),
-		counterFunc("cache_misses_total", "Cache misses.", jobs, func() float64 { return float64(c.Stats().Misses) }),
-		gaugeFunc("cache_entries", "Entries in the cache.", jobs, func() float64 { return float64(c.Stats().Len) }),
+		counterFunc("cache_hits_total", "Cache hits.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Hits) })),
+		counterFunc("cache_misses_total", "Cache misses.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Misses) })),
+		counterFunc("cache_bypassed_total", "Reads sent to the store because change notifications were down.", jobs,
+			stat(func(s jobcache.Stats) float64 { return float64(s.Bypassed) })),
+		gaugeFunc("cache_entries", "Entries in the cache.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Len) })),
+		gaugeFunc("cache_bytes", "Estimated memory taken by the cache's entries.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Bytes) })),
 	), nil
 }

@@ -33,8 +33,8 @@ func serveCore(cfg Config, logger *zap.Logger) fx.Option {
 	return fx.Options(
 		baseOptions(cfg, logger),
 		fx.Supply(servePool(cfg)),
+		storeServing(cfg), // first: the listener's connection before the pool's
 		StoreModule(cfg),
-		storeServing(cfg),
 		CacheDecorator,
 		OperatorModule,
 		PublicModule,

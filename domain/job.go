@@ -32,6 +32,11 @@ type Job struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	FinishedAt     *time.Time
+	// Version orders the stored states of a job: every change a store
+	// records gets a larger one, whoever makes it, so of two states of the
+	// same job the one with the larger Version is the newer. Zero means the
+	// job was never stored.
+	Version int64
 }
 
 // NewParams are the inputs of New.

@@ -58,7 +58,13 @@ func benchFinishedJob(b *testing.B, cfg httpapi.HandlerConfig) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	repo, err := jobcache.New(memory.NewJobs(), 1000)
+	repo, err := jobcache.New(memory.NewJobs(), func() *jobcache.Model {
+		m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, Live: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}())
 	if err != nil {
 		b.Fatal(err)
 	}

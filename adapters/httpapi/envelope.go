@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	nethttp "net/http"
@@ -82,6 +80,7 @@ const (
 	typeUnavailable  = "service_unavailable"
 	typeRateLimited  = "too_many_requests"
 	typeConflict     = "conflict"
+	typePrecondition = "precondition_failed"
 
 	msgInvalidToken  = "Invalid access token"
 	msgInvalidAPIKey = "Invalid api-key"
@@ -95,6 +94,7 @@ const (
 	msgUnavailable   = "Service is temporarily unavailable, retry later"
 	msgBusy          = "Service is busy, retry later"
 	msgRateLimited   = "Rate limit exceeded, retry later"
+	msgPrecondition  = "Precondition failed"
 )
 
 // errorTable is every error answer of the public API: status, type and
@@ -110,6 +110,7 @@ var errorTable = []problem{
 	{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound},
 	{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute},
 	{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method {method} is not allowed"},
+	{status: nethttp.StatusPreconditionFailed, kind: typePrecondition, message: msgPrecondition},
 	{status: nethttp.StatusTooManyRequests, kind: typeRateLimited, message: msgRateLimited},
 	{status: nethttp.StatusRequestHeaderFieldsTooLarge, kind: typeTooLarge, message: msgTooLarge},
 	{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal},
@@ -213,31 +214,39 @@ func meta(r *nethttp.Request, status int) Meta {
 	return Meta{Code: status, URL: r.URL.EscapedPath(), Type: "object", RequestID: RequestIDFrom(r.Context())}
 }
 
-// writeJob answers 200 with the job, or 304 when the caller already holds
-// this representation (If-None-Match). The strong ETag covers data only:
-// meta differs per request.
-func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, cache HandlerConfig) {
-	data, err := json.Marshal(toJobData(st.Job))
+// writeJob answers 200 with the job, 304 when the caller already holds
+// this representation, or 412 when its precondition fails (conditional
+// headers, RFC 9110 §13.2.2). The weak ETag names the job's version and
+// presented eta: meta differs per request. The job's part of the answer is
+// pre-encoded (answers); only meta is encoded per request.
+func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, enc *answers) {
+	ans, err := enc.of(st.Job)
 	if err != nil {
 		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 		return
 	}
-	sum := sha256.Sum256(data)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 	h := w.Header()
-	h.Set("ETag", etag)
-	if st.Job.Status.Terminal() {
-		// Finished jobs never change: let the client's own cache keep them.
-		h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(cache.TerminalMaxAge.Seconds())))
-	} else {
-		h.Set("Cache-Control", "no-store")
+	h.Set("ETag", ans.etag)
+	if ans.lastModified != "" {
+		h.Set("Last-Modified", ans.lastModified)
+	}
+	h.Set("Cache-Control", ans.cacheControl)
+	if !st.Job.Status.Terminal() {
 		h.Set("Retry-After", strconv.Itoa(int(st.RetryAfter.Seconds())))
 	}
 	if st.Waited > 0 {
 		h.Set("Preference-Applied", "wait="+strconv.Itoa(int(st.Waited.Seconds())))
 	}
-	if matches(r.Header.Values("If-None-Match"), etag) {
+	modified, hasModified := lastModified(st.Job)
+	switch evaluate(r, ans.etag, modified, hasModified) {
+	case notModified:
 		w.WriteHeader(nethttp.StatusNotModified)
+		return
+	case failed:
+		for _, k := range []string{"ETag", "Last-Modified", "Retry-After", "Preference-Applied"} {
+			h.Del(k)
+		}
+		writeProblem(w, r, problem{status: nethttp.StatusPreconditionFailed, kind: typePrecondition, message: msgPrecondition})
 		return
 	}
 	m, err := json.Marshal(meta(r, nethttp.StatusOK))
@@ -245,26 +254,13 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, ca
 		writeProblem(w, r, problem{status: nethttp.StatusInternalServerError, kind: typeInternal, message: msgInternal})
 		return
 	}
-	body := make([]byte, 0, len(data)+len(m)+20)
+	body := make([]byte, 0, len(ans.data)+len(m)+20)
 	body = append(body, `{"data":`...)
-	body = append(body, data...)
+	body = append(body, ans.data...)
 	body = append(body, `,"meta":`...)
 	body = append(body, m...)
 	body = append(body, '}')
 	writeRaw(w, r, nethttp.StatusOK, body)
-}
-
-// matches implements If-None-Match's weak comparison (RFC 9110 13.1.2).
-func matches(headers []string, etag string) bool {
-	for _, h := range headers {
-		for _, tag := range strings.Split(h, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {

@@ -42,11 +42,15 @@ type HandlerConfig struct {
 	// StreamRetry is the reconnect delay an event stream suggests
 	// ("retry:"), at its start and when the service ends it.
 	StreamRetry time.Duration
+	// EncodedAnswers bounds how many pre-encoded job answers (one per job
+	// version and presented eta) are kept; zero encodes every answer anew.
+	EncodedAnswers int
 }
 
 // DefaultHandlerConfig returns sensible defaults.
 func DefaultHandlerConfig() HandlerConfig {
-	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192, LogSampleSuccess: 1, StreamHeartbeat: 15 * time.Second, StreamRetry: time.Second}
+	return HandlerConfig{TerminalMaxAge: time.Hour, MaxInFlight: 8192, LogSampleSuccess: 1, StreamHeartbeat: 15 * time.Second,
+		StreamRetry: time.Second, EncodedAnswers: 10_000}
 }
 
 // Observer is told about every request and every refused credential
@@ -71,6 +75,7 @@ type Handler struct {
 	logger *zap.Logger
 	cache  HandlerConfig
 	obs    Observer
+	enc    *answers
 }
 
 // OpenAPIPath serves the API description.
@@ -85,7 +90,11 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 		def := DefaultHandlerConfig()
 		cache.StreamHeartbeat, cache.StreamRetry = def.StreamHeartbeat, def.StreamRetry
 	}
-	h := &Handler{app: a, logger: logger, cache: cache, obs: obs}
+	enc, err := newAnswers(cache)
+	if err != nil {
+		panic("httpapi: " + err.Error()) // only for a size lru refuses, which newAnswers never passes
+	}
+	h := &Handler{app: a, logger: logger, cache: cache, obs: obs, enc: enc}
 	r := mux.NewRouter()
 	// Unclean paths are not redirected: they simply do not match.
 	r.SkipClean(true)
@@ -147,7 +156,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		h.fail(w, r, asPathParam(err, "id", "asyncJobId"), "")
 		return
 	}
-	writeJob(w, r, st, h.cache)
+	writeJob(w, r, st, h.enc)
 }
 
 // preferredWait reads "Prefer: wait=N" (RFC 7240 section 4.3); the use

@@ -53,7 +53,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"200Held", "GET", jobPath(b.pending.ID), with("Prefer", "wait=1"), 200, nil},
 		{"200Head", "HEAD", jobPath(b.pending.ID), good, 200, nil},
 		{"304", "GET", jobPath(b.done.ID), with("If-None-Match", etag), 304, nil},
-		{"304Head", "HEAD", jobPath(b.done.ID), with("If-None-Match", `W/`+etag), 304, nil},
+		{"304Head", "HEAD", jobPath(b.done.ID), with("If-None-Match", strings.TrimPrefix(etag, "W/")), 304, nil}, // weak comparison
 		{"400", "GET", jobPath("nope"), good, 400, nil},
 		{"401", "GET", jobPath(b.pending.ID), nethttp.Header{}, 401, nil},
 		{"403", "GET", jobPath(b.pending.ID), nethttp.Header{"Authorization": {"Bearer " + b.kit.Sign(b.kit.Header(), noScope)}, "Api-Key": {testkit.KeyA}}, 403, nil},

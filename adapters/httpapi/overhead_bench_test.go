@@ -43,7 +43,12 @@ func setupOverhead(b *testing.B, tokenCache int) *overheadBundle {
 	if err != nil {
 		b.Fatal(err)
 	}
-	repo, err := jobcache.New(memory.NewJobs(), 1000)
+	model, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, Live: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := memory.NewJobs(memory.OnChange(model.Changed))
+	repo, err := jobcache.New(store, model)
 	if err != nil {
 		b.Fatal(err)
 	}

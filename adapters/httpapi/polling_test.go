@@ -4,6 +4,7 @@ import (
 	"context"
 	nethttp "net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,14 +29,14 @@ func TestConditionalRequests(t *testing.T) {
 	first := b.do(t, "GET", jobPath(b.done.ID), hdr(), nil)
 	require.Equal(t, 200, first.Status)
 	etag := first.Header.Get("ETag")
-	require.Regexp(t, `^"[A-Za-z0-9_-]{22}"$`, etag, "a strong ETag")
+	require.Regexp(t, `^W/"[0-9a-z]+\.[0-9a-z]+"$`, etag, "a weak ETag: meta differs per response")
 	require.Equal(t, "private, max-age=3600", first.Header.Get("Cache-Control"))
 	require.Empty(t, first.Header.Get("Retry-After"))
 
 	again := b.do(t, "GET", jobPath(b.done.ID), hdr(), nil)
 	require.Equal(t, etag, again.Header.Get("ETag"), "the ETag ignores meta, which differs per request")
 
-	for _, inm := range []string{etag, "W/" + etag, `"other", ` + etag, "*"} {
+	for _, inm := range []string{etag, strings.TrimPrefix(etag, "W/"), `"other", ` + etag, "*"} {
 		r := b.do(t, "GET", jobPath(b.done.ID), hdr("If-None-Match", inm), nil)
 		require.Equal(t, 304, r.Status, inm)
 		require.Empty(t, r.Raw)
@@ -43,6 +44,52 @@ func TestConditionalRequests(t *testing.T) {
 	}
 	r := b.do(t, "GET", jobPath(b.done.ID), hdr("If-None-Match", `"stale"`), nil)
 	require.Equal(t, 200, r.Status)
+
+	lastMod := first.Header.Get("Last-Modified")
+	require.NotEmpty(t, lastMod, "a finished job says when it finished")
+	modified, err := nethttp.ParseTime(lastMod)
+	require.NoError(t, err)
+	before, after := modified.Add(-time.Hour).Format(nethttp.TimeFormat), modified.Add(time.Hour).Format(nethttp.TimeFormat)
+
+	// RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since; then
+	// If-None-Match, else If-Modified-Since.
+	conditions := []struct {
+		name    string
+		headers []string
+		status  int
+	}{
+		{"IfMatchStarPasses", []string{"If-Match", "*"}, 200},
+		{"IfMatchWeakTagFails", []string{"If-Match", etag}, 412},
+		{"IfMatchOtherTagFails", []string{"If-Match", `"other"`}, 412},
+		{"IfMatchBeatsIfUnmodifiedSince", []string{"If-Match", "*", "If-Unmodified-Since", before}, 200},
+		{"IfUnmodifiedSinceLaterPasses", []string{"If-Unmodified-Since", after}, 200},
+		{"IfUnmodifiedSinceEarlierFails", []string{"If-Unmodified-Since", before}, 412},
+		{"IfUnmodifiedSinceInvalidIsIgnored", []string{"If-Unmodified-Since", "yesterday"}, 200},
+		{"IfMatchFailsBeforeIfNoneMatch", []string{"If-Match", `"other"`, "If-None-Match", etag}, 412},
+		{"IfNoneMatchOtherIs200", []string{"If-None-Match", `"other"`}, 200},
+		{"IfModifiedSinceLaterIs304", []string{"If-Modified-Since", after}, 304},
+		{"IfModifiedSinceSameIs304", []string{"If-Modified-Since", lastMod}, 304},
+		{"IfModifiedSinceEarlierIs200", []string{"If-Modified-Since", before}, 200},
+		{"IfModifiedSinceInvalidIsIgnored", []string{"If-Modified-Since", "soon"}, 200},
+		{"IfNoneMatchBeatsIfModifiedSince", []string{"If-None-Match", `"other"`, "If-Modified-Since", after}, 200},
+	}
+	for _, tt := range conditions {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.do(t, "GET", jobPath(b.done.ID), hdr(tt.headers...), nil)
+			require.Equal(t, tt.status, r.Status)
+			if tt.status == 412 {
+				require.Equal(t, "precondition_failed", r.Body["error"].(map[string]any)["type"])
+			}
+			head := b.do(t, "HEAD", jobPath(b.done.ID), hdr(tt.headers...), nil)
+			require.Equal(t, tt.status, head.Status, "HEAD evaluates the same")
+		})
+	}
+
+	t.Run("PendingHasNoLastModified", func(t *testing.T) {
+		r := b.do(t, "GET", jobPath(b.pending.ID), hdr("If-Modified-Since", after), nil)
+		require.Equal(t, 200, r.Status, "If-Modified-Since is ignored for a pending job")
+		require.Empty(t, r.Header.Get("Last-Modified"))
+	})
 
 	t.Run("NoNotModifiedWithoutAccess", func(t *testing.T) {
 		h := b.auth(testkit.ClientB, testkit.KeyB)
@@ -140,4 +187,35 @@ func TestDroppedClientFreesItsWaiter(t *testing.T) {
 	<-done
 	require.Eventually(t, func() bool { return b.app.Changes.Waiting() == 0 }, 2*time.Second, time.Millisecond,
 		"the waiter is released when the client goes away, not after 30 s")
+}
+
+// TestOverduePendingJobKeepsItsAnswer: a PENDING job past its eta is
+// presented with one re-estimated eta that stays put, so repeated polls get
+// the same eta and ETag, and its own ETag gets 304.
+func TestOverduePendingJobKeepsItsAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: testkit.ClientA, ETA: now.Add(-10 * time.Second), Now: now.Add(-time.Minute)})
+	require.NoError(t, err)
+	_, _, err = b.repo.Create(context.Background(), j)
+	require.NoError(t, err)
+	h := b.auth(testkit.ClientA, testkit.KeyA)
+
+	first := b.do(t, "GET", jobPath(j.ID), h, nil)
+	require.Equal(t, 200, first.Status)
+	eta, err := time.Parse(time.RFC3339, first.Body["data"].(map[string]any)["eta"].(string))
+	require.NoError(t, err)
+	require.True(t, eta.After(now), "never a date in the past")
+	etag := first.Header.Get("ETag")
+	for range 3 {
+		r := b.do(t, "GET", jobPath(j.ID), h, nil)
+		require.Equal(t, first.Body["data"], r.Body["data"], "the same eta on every poll")
+		require.Equal(t, etag, r.Header.Get("ETag"))
+		require.NotEqual(t, first.Body["meta"], r.Body["meta"], "only meta differs")
+	}
+	h.Set("If-None-Match", etag)
+	r := b.do(t, "GET", jobPath(j.ID), h, nil)
+	require.Equal(t, 304, r.Status, "its own ETag is not modified")
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
 }

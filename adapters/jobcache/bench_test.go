@@ -13,7 +13,7 @@ import (
 func BenchmarkCacheHit(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
-	r, _ := jobcache.New(memory.NewJobs(), 1000)
+	r, _ := jobcache.New(memory.NewJobs(), mustModel(1000))
 	j, _ := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
 	_, _, _ = r.Create(ctx, j)
 	o, _ := domain.Failed(500, "x", now)

@@ -1,81 +1,363 @@
-// Package jobcache keeps finished jobs in memory. DONE and FAILED jobs never
-// change, so once read they are served without touching the store. It
-// decorates any ports.JobRepository and is bounded by entry count.
+// Package jobcache is the read model: every job a client polls, pending
+// ones included, served from memory and kept coherent with the store by the
+// store's versioned change notifications (ports.JobChanges). It decorates
+// any ports.JobRepository and is bounded in entries and in bytes.
+//
+// Coherence rests on versions: every stored state of a job has a version
+// that only grows. A change replaces an older cached state, never a newer
+// one; a delete or a change whose new state did not come along leaves a
+// tombstone (the id and the least version acceptable from then on), so a
+// read that started before the change cannot put the older state back.
+// Entries pushed out by the bounds become tombstones too, and tombstones are
+// bounded as well: a read that started before a tombstone was dropped is
+// served but not kept. When notifications may have been missed (Live(false)),
+// everything is dropped and reads go to the store until the notification
+// channel is back (Live(true)), which drops everything again.
 package jobcache
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// Repository is a ports.JobRepository that answers Get for finished jobs
-// from a bounded LRU cache.
-type Repository struct {
-	next   ports.JobRepository
-	cache  *lru.Cache[domain.ID, domain.Job]
-	hits   atomic.Uint64
-	misses atomic.Uint64
+// Config bounds the read model.
+type Config struct {
+	// MaxEntries is how many jobs are kept at most; positive.
+	MaxEntries int
+	// MaxBytes is how much memory the kept jobs may take at most (as
+	// estimated by Size); positive.
+	MaxBytes int64
+	// Live says whether changes arrive from the start (the memory store
+	// publishes them itself); false waits for Live(true) from the
+	// notification listener and reads through until then.
+	Live bool
 }
 
-// New wraps next with a cache of at most size finished jobs; size must be
-// positive and next not nil.
-func New(next ports.JobRepository, size int) (*Repository, error) {
-	if next == nil {
-		return nil, errors.New("jobcache: no repository to decorate")
+// Validate refuses bounds that are not positive.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxEntries <= 0 {
+		errs = append(errs, fmt.Errorf("max entries must be positive, got %d", c.MaxEntries))
 	}
-	if size <= 0 {
-		return nil, fmt.Errorf("jobcache: size must be positive, got %d", size)
+	if c.MaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max bytes must be positive, got %d", c.MaxBytes))
 	}
-	c, err := lru.New[domain.ID, domain.Job](size)
-	if err != nil {
-		return nil, fmt.Errorf("jobcache: %w", err)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("jobcache: %w", err)
 	}
-	return &Repository{next: next, cache: c}, nil
+	return nil
 }
 
-// Get implements ports.JobRepository. The returned job is shared with the
-// cache: callers treat jobs as values and never modify their slices.
-func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
-	if j, ok := r.cache.Get(id); ok {
-		r.hits.Add(1)
-		return j, nil
-	}
-	r.misses.Add(1)
-	j, err := r.next.Get(ctx, id)
-	if err == nil && j.Status.Terminal() {
-		r.cache.Add(id, j)
-	}
-	return j, err
+// entry is one cached job, or a tombstone when job is nil.
+type entry struct {
+	id   domain.ID
+	job  *domain.Job
+	size int64
+	// floor is the least version a read may bring into the cache: the
+	// cached job's version plus one, or a tombstone's limit.
+	floor int64
+	elem  *list.Element // in Model.jobs or Model.tombs
 }
 
-// Create implements ports.JobRepository.
-func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
-	return r.next.Create(ctx, job)
+// Model holds the cached jobs and applies the store's changes to them. It
+// implements ports.JobChanges. Safe for concurrent use.
+type Model struct {
+	cfg Config
+
+	mu      sync.Mutex
+	live    bool
+	gen     uint64 // bumped when everything is dropped
+	dropped uint64 // tombstones dropped so far
+	byID    map[domain.ID]*entry
+	jobs    *list.List // cached jobs, most recently used first
+	tombs   *list.List // tombstones, newest first
+	bytes   int64
+	// fallback holds the finished jobs cached when notifications went
+	// down, answered only while the store is unavailable; nil when live.
+	fallback map[domain.ID]domain.Job
+
+	hits, misses, bypassed atomic.Uint64
 }
 
-// Finish implements ports.JobRepository; the finished job is cached.
-func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
-	j, changed, err := r.next.Finish(ctx, id, o)
-	if err == nil && j.Status.Terminal() {
-		r.cache.Add(id, j)
+// NewModel returns an empty read model, or an error for an invalid cfg.
+func NewModel(cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	return j, changed, err
+	return &Model{cfg: cfg, live: cfg.Live, byID: make(map[domain.ID]*entry), jobs: list.New(), tombs: list.New()}, nil
 }
 
-// Stats reports cache hits, misses and size.
+// maxTombs bounds tombstones: as many as entries, at least 1 024 (a
+// tombstone is an id and a number).
+func (m *Model) maxTombs() int { return max(m.cfg.MaxEntries, 1024) }
+
+// Size estimates the memory a cached job takes, in bytes.
+func Size(j domain.Job) int64 {
+	n := 320 + len(j.ID) + len(j.ClientID) + len(j.IdempotencyKey) + len(j.Status)
+	for _, l := range j.Links {
+		n += 48 + len(l.Entity) + len(l.Href)
+	}
+	if j.Failure != nil {
+		n += 32 + len(j.Failure.Message)
+	}
+	return int64(n)
+}
+
+// lookup returns the cached job, or the floor a read must reach and the
+// state a fill must still find (generation, tombstones dropped).
+func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, floor int64, gen, dropped uint64, live bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.byID[id]
+	if e != nil && e.job != nil {
+		m.jobs.MoveToFront(e.elem)
+		return *e.job, true, e.floor, m.gen, m.dropped, true
+	}
+	if e != nil {
+		floor = e.floor
+	}
+	return domain.Job{}, false, floor, m.gen, m.dropped, m.live
+}
+
+// fill keeps job read from the store, unless the model cannot vouch for
+// it: notifications were lost since the read began (gen), a change newer
+// than it is known (floor), or a tombstone that could have said so was
+// dropped meanwhile.
+func (m *Model) fill(job domain.Job, gen, dropped uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.live || gen != m.gen {
+		return false
+	}
+	e := m.byID[job.ID]
+	switch {
+	case e != nil && job.Version < e.floor:
+		return false
+	case e == nil && dropped != m.dropped:
+		return false
+	}
+	m.put(job)
+	return true
+}
+
+// put caches job (mu held), replacing whatever was kept for its id.
+func (m *Model) put(job domain.Job) {
+	m.remove(m.byID[job.ID])
+	j := job.Normalize()
+	e := &entry{id: j.ID, job: &j, size: Size(j), floor: j.Version + 1}
+	e.elem = m.jobs.PushFront(e)
+	m.byID[j.ID] = e
+	m.bytes += e.size
+	for m.jobs.Len() > m.cfg.MaxEntries || (m.bytes > m.cfg.MaxBytes && m.jobs.Len() > 1) {
+		old := m.jobs.Back().Value.(*entry)
+		m.tombstone(old.id, old.floor) // a read older than it must not come back
+	}
+}
+
+// tombstone replaces whatever is kept for id by a tombstone refusing
+// versions below floor (mu held).
+func (m *Model) tombstone(id domain.ID, floor int64) {
+	if e := m.byID[id]; e != nil {
+		floor = max(floor, e.floor)
+		m.remove(e)
+	}
+	e := &entry{id: id, floor: floor}
+	e.elem = m.tombs.PushFront(e)
+	m.byID[id] = e
+	for m.tombs.Len() > m.maxTombs() {
+		m.remove(m.tombs.Back().Value.(*entry))
+		m.dropped++
+	}
+}
+
+// remove forgets e (mu held); nil is ignored.
+func (m *Model) remove(e *entry) {
+	if e == nil {
+		return
+	}
+	if e.job != nil {
+		m.jobs.Remove(e.elem)
+		m.bytes -= e.size
+	} else {
+		m.tombs.Remove(e.elem)
+	}
+	delete(m.byID, e.id)
+}
+
+// Changed implements ports.JobChanges: a newer state replaces the cached
+// one, an older or repeated one is ignored; a delete, or a change that did
+// not bring its state, leaves a tombstone.
+func (m *Model) Changed(c ports.JobChange) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.live {
+		return // everything is read through until Live(true)
+	}
+	if e := m.byID[c.ID]; e != nil && c.Version < e.floor {
+		return // this change or a newer one is known
+	}
+	switch {
+	case c.Deleted:
+		m.tombstone(c.ID, c.Version+1) // re-created, it gets a later version
+	case c.Job != nil && c.Job.ID == c.ID && c.Job.Version == c.Version:
+		m.put(*c.Job)
+	default:
+		m.tombstone(c.ID, c.Version) // the next read brings it
+	}
+}
+
+// Live implements ports.JobChanges: either way, what was cached can no
+// longer be vouched for and is dropped; while not live every read goes to
+// the store. Going down, finished jobs are kept aside, never to answer
+// while the store answers: only when it is unavailable (a finished job
+// changes only by being purged, which needs the store too).
+func (m *Model) Live(live bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var fallback map[domain.ID]domain.Job
+	if !live && m.live {
+		fallback = make(map[domain.ID]domain.Job)
+		for el := m.jobs.Front(); el != nil; el = el.Next() {
+			if e := el.Value.(*entry); e.job.Status.Terminal() {
+				fallback[e.id] = *e.job
+			}
+		}
+	} else if !live {
+		fallback = m.fallback
+	}
+	m.live = live
+	m.gen++
+	m.byID = make(map[domain.ID]*entry)
+	m.jobs.Init()
+	m.tombs.Init()
+	m.bytes = 0
+	m.fallback = fallback
+}
+
+// finished returns the finished job kept aside for id while not live.
+func (m *Model) finished(id domain.ID) (domain.Job, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.fallback[id]
+	return j, ok
+}
+
+// Stats are the read model's counters.
 type Stats struct {
 	Hits, Misses uint64
-	Len          int
+	// Bypassed counts reads sent to the store because the model could not
+	// vouch for anything (notifications down).
+	Bypassed uint64
+	Len      int
+	Bytes    int64
+	Live     bool
 }
 
 // Stats returns the counters so far.
-func (r *Repository) Stats() Stats {
-	return Stats{Hits: r.hits.Load(), Misses: r.misses.Load(), Len: r.cache.Len()}
+func (m *Model) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load(), Bypassed: m.bypassed.Load(),
+		Len: m.jobs.Len(), Bytes: m.bytes, Live: m.live}
+}
+
+// Repository is a ports.JobRepository answering Get from a Model; a miss
+// reads the store once however many callers ask for the job at once.
+type Repository struct {
+	next       ports.JobRepository
+	m          *Model
+	flights    singleflight.Group
+	beforeFill func(domain.Job) // tests: runs between a read and its fill
+}
+
+// Option configures a Repository.
+type Option func(*Repository)
+
+// BeforeFill runs fn after a read from the store and before its result is
+// offered to the model: tests use it to race a change against a read.
+func BeforeFill(fn func(domain.Job)) Option {
+	return func(r *Repository) { r.beforeFill = fn }
+}
+
+// New decorates next with m; both are required.
+func New(next ports.JobRepository, m *Model, opts ...Option) (*Repository, error) {
+	if next == nil {
+		return nil, errors.New("jobcache: no repository to decorate")
+	}
+	if m == nil {
+		return nil, errors.New("jobcache: no read model")
+	}
+	r := &Repository{next: next, m: m}
+	for _, o := range opts {
+		o(r)
+	}
+	return r, nil
+}
+
+// Get implements ports.JobRepository. Concurrent misses for the same job
+// and the same known floor share one read of the store; a caller that
+// knows of a newer change (a higher floor) does not join an older read.
+func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
+	j, ok, floor, gen, dropped, live := r.m.lookup(id)
+	if ok {
+		r.m.hits.Add(1)
+		return j, nil
+	}
+	if !live {
+		r.m.bypassed.Add(1)
+		j, err := r.next.Get(ctx, id)
+		if errors.Is(err, domain.ErrUnavailable) {
+			if done, ok := r.m.finished(id); ok {
+				return done, nil // the store is away, so nobody purged it meanwhile
+			}
+		}
+		return j, err
+	}
+	r.m.misses.Add(1)
+	key := fmt.Sprintf("%s/%d/%d", id, floor, gen)
+	v, err, _ := r.flights.Do(key, func() (any, error) {
+		// Not the first caller's cancellation: others share this read.
+		j, err := r.next.Get(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		if r.beforeFill != nil {
+			r.beforeFill(j)
+		}
+		r.m.fill(j, gen, dropped)
+		return j, nil
+	})
+	if err != nil {
+		return domain.Job{}, err
+	}
+	return v.(domain.Job).Normalize(), nil
+}
+
+// Create implements ports.JobRepository; the new job is offered to the model.
+func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
+	_, _, _, gen, dropped, _ := r.m.lookup(job.ID)
+	j, created, err := r.next.Create(ctx, job)
+	if err == nil {
+		r.m.fill(j, gen, dropped)
+	}
+	return j, created, err
+}
+
+// Finish implements ports.JobRepository; the job is offered to the model.
+func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
+	_, _, _, gen, dropped, _ := r.m.lookup(id)
+	j, changed, err := r.next.Finish(ctx, id, o)
+	if err == nil {
+		r.m.fill(j, gen, dropped)
+	}
+	return j, changed, err
 }

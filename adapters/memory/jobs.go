@@ -9,21 +9,24 @@ import (
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 )
 
 // Jobs is a JobRepository kept in a map. It is safe for concurrent use.
 type Jobs struct {
 	mu       sync.RWMutex
 	jobs     map[domain.ID]domain.Job
-	onChange func(domain.ID)
+	version  int64 // the last version given to a change; under mu
+	onChange func(ports.JobChange)
 	events   eventLog
 }
 
 // Option configures Jobs.
 type Option func(*Jobs)
 
-// OnChange registers fn to be told, outside any lock, when a job changes.
-func OnChange(fn func(domain.ID)) Option {
+// OnChange registers fn to be told, outside any lock, of every change
+// (create, finish, delete) with its version, like PostgreSQL's trigger.
+func OnChange(fn func(ports.JobChange)) Option {
 	return func(j *Jobs) { j.onChange = fn }
 }
 
@@ -56,21 +59,49 @@ func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, er
 		return domain.Job{}, false, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if job.IdempotencyKey != "" {
 		for _, j := range s.jobs {
 			if j.ClientID == job.ClientID && j.IdempotencyKey == job.IdempotencyKey && j.Status == domain.StatusPending {
+				s.mu.Unlock()
 				return clone(j), false, nil
 			}
 		}
 	}
 	if _, ok := s.jobs[job.ID]; ok {
+		s.mu.Unlock()
 		return domain.Job{}, false, domain.ErrAlreadyExists
 	}
-	s.jobs[job.ID] = clone(job)
-	s.events.record(job, time.Now())
-	s.events.told() // a kick never blocks, so it may come under the lock
-	return clone(job), true, nil
+	stored := s.store(job)
+	s.events.record(stored, time.Now())
+	s.mu.Unlock()
+	s.events.told()
+	s.publish([]ports.JobChange{changeOf(stored)})
+	return clone(stored), true, nil
+}
+
+// store records job under a new version; the caller holds mu.
+func (s *Jobs) store(job domain.Job) domain.Job {
+	s.version++
+	job = clone(job)
+	job.Version = s.version
+	s.jobs[job.ID] = job
+	return job
+}
+
+// changeOf is the change that stored job.
+func changeOf(job domain.Job) ports.JobChange {
+	j := clone(job)
+	return ports.JobChange{ID: job.ID, Version: job.Version, Job: &j}
+}
+
+// publish tells the change listener, outside any lock.
+func (s *Jobs) publish(changes []ports.JobChange) {
+	if s.onChange == nil {
+		return
+	}
+	for _, c := range changes {
+		s.onChange(c)
+	}
 }
 
 // Finish implements ports.JobRepository.
@@ -89,18 +120,16 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 		s.mu.Unlock()
 		return clone(job), false, err
 	}
-	if changed {
-		s.jobs[id] = clone(next)
-		s.events.record(next, time.Now())
+	if !changed {
+		s.mu.Unlock()
+		return clone(next), false, nil
 	}
+	next = s.store(next)
+	s.events.record(next, time.Now())
 	s.mu.Unlock()
-	if changed {
-		s.events.told()
-	}
-	if changed && s.onChange != nil {
-		s.onChange(id)
-	}
-	return clone(next), changed, nil
+	s.events.told()
+	s.publish([]ports.JobChange{changeOf(next)})
+	return clone(next), true, nil
 }
 
 // RecentDurations implements ports.DurationSource: how long the most
@@ -130,10 +159,10 @@ func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var changed []domain.ID
+	var changes []ports.JobChange
 	s.mu.Lock()
-	for id, j := range s.jobs {
-		if len(changed) >= limit {
+	for _, j := range s.jobs {
+		if len(changes) >= limit {
 			break
 		}
 		if j.Status != domain.StatusPending || !j.CreatedAt.Before(before) {
@@ -143,20 +172,16 @@ func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o
 		if err != nil || !ok {
 			continue
 		}
-		s.jobs[id] = next
-		s.events.record(next, time.Now())
-		changed = append(changed, id)
+		stored := s.store(next)
+		s.events.record(stored, time.Now())
+		changes = append(changes, changeOf(stored))
 	}
 	s.mu.Unlock()
-	if len(changed) > 0 {
+	if len(changes) > 0 {
 		s.events.told()
 	}
-	if s.onChange != nil {
-		for _, id := range changed {
-			s.onChange(id)
-		}
-	}
-	return len(changed), nil
+	s.publish(changes)
+	return len(changes), nil
 }
 
 // CountFinishedBefore implements ports.JobMaintenance.
@@ -180,19 +205,21 @@ func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	var changes []ports.JobChange
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
 	for id, j := range s.jobs {
-		if n >= limit {
+		if len(changes) >= limit {
 			break
 		}
 		if finishedBefore(j, before) {
 			delete(s.jobs, id)
-			n++
+			s.version++ // a delete gets a version of its own, as in PostgreSQL
+			changes = append(changes, ports.JobChange{ID: id, Version: s.version, Deleted: true})
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	s.publish(changes)
+	return len(changes), nil
 }
 
 func finishedBefore(j domain.Job, before time.Time) bool {

@@ -32,6 +32,8 @@ type Jobs struct {
 
 	mu      sync.Mutex                     // serialises preparing
 	getStmt atomic.Pointer[sqlx.NamedStmt] // prepared on first use: lib/pq pays a round trip per unprepared query
+	// replaced are statements a schema change made stale, closed with s.
+	replaced []*sqlx.NamedStmt
 }
 
 // NewJobs returns the repository on pool, or an error for a nil pool or a
@@ -101,7 +103,12 @@ func (s *Jobs) exec(ctx context.Context, q string, arg any) (int, error) {
 	return int(n), err
 }
 
-const columns = `id, client_id, idempotency_key, status, eta, links, error_code, error_message, created_at, updated_at, finished_at`
+// insertColumns are the columns a create writes; the version is the
+// trigger's.
+const insertColumns = `id, client_id, idempotency_key, status, eta, links, error_code, error_message, created_at, updated_at, finished_at`
+
+// columns are the columns every read returns.
+const columns = `id, client_id, idempotency_key, status, eta, links, error_code, error_message, created_at, updated_at, finished_at, version`
 
 // jobRow is the table's shape.
 type jobRow struct {
@@ -116,6 +123,7 @@ type jobRow struct {
 	CreatedAt      time.Time      `db:"created_at"`
 	UpdatedAt      time.Time      `db:"updated_at"`
 	FinishedAt     sql.NullTime   `db:"finished_at"`
+	Version        int64          `db:"version"`
 }
 
 // linkRow is one element of the links column, a JSON array.
@@ -141,6 +149,7 @@ func (r jobRow) toDomain() (domain.Job, error) {
 		ETA:            r.ETA,
 		CreatedAt:      r.CreatedAt,
 		UpdatedAt:      r.UpdatedAt,
+		Version:        r.Version,
 	}
 	if !j.Status.Valid() {
 		return domain.Job{}, fmt.Errorf("job %s: unknown status %q", r.ID, r.Status)
@@ -202,6 +211,13 @@ func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
 		var stmt *sqlx.NamedStmt
 		if stmt, err = s.prepared(ctx); err == nil {
 			err = stmt.GetContext(ctx, &r, idParams{ID: id.String()})
+			if stalePlan(err) {
+				// DDL changed the table under the statement: prepare it
+				// again and retry once; a second failure is a 503.
+				if stmt, err = s.reprepare(ctx, stmt); err == nil {
+					err = stmt.GetContext(ctx, &r, idParams{ID: id.String()})
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -229,21 +245,51 @@ func (s *Jobs) prepared(ctx context.Context) (*sqlx.NamedStmt, error) {
 	return stmt, nil
 }
 
+// reprepare replaces the hot-path statement stale, unless another caller
+// already did. The old statement is not closed: requests may still be
+// using it, and it fails harmlessly (retried) on its connections.
+func (s *Jobs) reprepare(ctx context.Context, stale *sqlx.NamedStmt) (*sqlx.NamedStmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur := s.getStmt.Load(); cur != nil && cur != stale {
+		return cur, nil
+	}
+	stmt, err := s.pool.PrepareNamedContext(ctx, qGet)
+	if err != nil {
+		return nil, err
+	}
+	s.getStmt.Store(stmt)
+	s.replaced = append(s.replaced, stale)
+	return stmt, nil
+}
+
+// stalePlan reports whether err says a prepared statement no longer fits
+// the schema: "cached plan must not change result type" (0A000) or a
+// statement that no longer exists (26000).
+func stalePlan(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "0A000" || pqErr.Code == "26000")
+}
+
 // Close releases the prepared statement; the pool is closed by its owner.
 func (s *Jobs) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	stmt := s.getStmt.Swap(nil)
-	if stmt == nil {
-		return nil
+	var errs []error
+	for _, st := range s.replaced {
+		errs = append(errs, st.Close())
 	}
-	return stmt.Close()
+	s.replaced = nil
+	if stmt := s.getStmt.Swap(nil); stmt != nil {
+		errs = append(errs, stmt.Close())
+	}
+	return errors.Join(errs...)
 }
 
 const (
 	// qCreate inserts, unless the client has a PENDING job with the same
 	// idempotency key: then nothing is inserted and no row comes back.
-	qCreate = `INSERT INTO async_jobs (` + columns + `)
+	qCreate = `INSERT INTO async_jobs (` + insertColumns + `)
 		VALUES (:id, :client_id, :idempotency_key, :status, :eta, :links, :error_code, :error_message,
 			:created_at, :updated_at, :finished_at)
 		ON CONFLICT (client_id, idempotency_key) WHERE status = 'PENDING' AND idempotency_key IS NOT NULL DO NOTHING
@@ -370,6 +416,8 @@ func translate(ctx context.Context, op string, err error) error {
 		case pqErr.Code == "23505":
 			return fmt.Errorf("%s: %w", op, domain.ErrAlreadyExists)
 		case pqErr.Code == "57014": // query_canceled: our deadline
+			return fmt.Errorf("%s: %w: %w", op, domain.ErrUnavailable, err)
+		case stalePlan(err): // a schema change under a statement: retry later
 			return fmt.Errorf("%s: %w: %w", op, domain.ErrUnavailable, err)
 		case unavailableClass(string(pqErr.Code)):
 			return fmt.Errorf("%s: %w: %w", op, domain.ErrUnavailable, err)

@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -10,37 +13,51 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 )
 
 // Channel is the NOTIFY channel the schema's trigger announces changes on.
 const Channel = "async_job_changed"
 
-// Listener turns PostgreSQL notifications into calls of onChange, on one
-// dedicated connection that reconnects by itself. After a reconnect it calls
-// onReset, since notifications sent meanwhile are lost.
+// ListenerApplicationName names the listener's connection in
+// pg_stat_activity, so operators (and tests) can find it; a database URL
+// with its own application_name gives "<that>-listener" instead.
+const ListenerApplicationName = "jobstatus-listener"
+
+// Listener turns PostgreSQL notifications into ports.JobChanges calls, on
+// one dedicated connection (outside the pool) that reconnects by itself.
+// Live(true) is called once the connection listens, Live(false) when it is
+// lost: notifications sent meanwhile are lost too.
 type Listener struct {
-	l      *pq.Listener
-	done   chan struct{}
-	once   sync.Once
-	logger *zap.Logger
+	l         *pq.Listener
+	done      chan struct{}
+	listening chan struct{} // closed once LISTEN first succeeded
+	once      sync.Once
+	logger    *zap.Logger
 }
 
 // Listen starts listening in the background; it does not wait for the
-// database, which may still be down. Every argument is required.
-func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Logger) (*Listener, error) {
-	if url == "" || onChange == nil || onReset == nil || logger == nil {
-		return nil, errors.New("postgres listener: url, change and reset callbacks and logger are required")
+// database, which may still be down (Ready says when it listens). Every
+// argument is required.
+func Listen(url string, sink ports.JobChanges, logger *zap.Logger) (*Listener, error) {
+	if url == "" || sink == nil || logger == nil {
+		return nil, errors.New("postgres listener: url, change sink and logger are required")
 	}
-	ln := &Listener{done: make(chan struct{}), logger: logger}
+	dsn, err := withApplicationName(url, ListenerApplicationName)
+	if err != nil {
+		return nil, err
+	}
+	ln := &Listener{done: make(chan struct{}), listening: make(chan struct{}), logger: logger}
 	// Reconnect backoff from 100 ms up to 2 s: quick to come back, and
 	// lib/pq's reconnect loop sleeps out its backoff before it notices Close,
 	// so its goroutine outlives Close by at most 2 s.
-	ln.l = pq.NewListener(url, 100*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
+	ln.l = pq.NewListener(dsn, 100*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventConnectionAttemptFailed:
 			logger.Warn("notification listener cannot connect", zap.Error(err))
 		case pq.ListenerEventDisconnected:
 			logger.Warn("notification listener disconnected", zap.Error(err))
+			sink.Live(false)
 		case pq.ListenerEventReconnected:
 			logger.Info("notification listener reconnected")
 		}
@@ -53,7 +70,10 @@ func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Lo
 			default:
 				logger.Error("listen for job changes", zap.Error(err))
 			}
+			return
 		}
+		close(ln.listening)
+		sink.Live(true)
 	}()
 	go func() {
 		for {
@@ -64,18 +84,34 @@ func Listen(url string, onChange func(domain.ID), onReset func(), logger *zap.Lo
 				if !ok {
 					return
 				}
-				if n == nil { // reconnected: anything may have changed
-					onReset()
+				if n == nil { // reconnected and listening again
+					sink.Live(true)
 					continue
 				}
-				if id, err := domain.ParseID(n.Extra); err == nil {
-					onChange(id)
+				c, err := decodeChange(n.Extra)
+				if errors.Is(err, errTruncated) {
+					logger.Info("jobs table truncated: dropping what was derived from it")
+					sink.Live(false)
+					sink.Live(true)
+					continue
 				}
+				if err != nil {
+					// Not ours to interpret: the change it stood for is
+					// lost, so nothing cached can be vouched for.
+					logger.Warn("unreadable job change notification", zap.Error(err))
+					sink.Live(false)
+					sink.Live(true)
+					continue
+				}
+				sink.Changed(c)
 			}
 		}
 	}()
 	return ln, nil
 }
+
+// Ready returns a channel closed once the listener first listens.
+func (ln *Listener) Ready() <-chan struct{} { return ln.listening }
 
 // Close stops listening.
 func (ln *Listener) Close(context.Context) error {
@@ -85,4 +121,90 @@ func (ln *Listener) Close(context.Context) error {
 		err = ln.l.Close()
 	})
 	return err
+}
+
+// withApplicationName names the listener's connection: name, or the
+// URL's own application_name followed by "-listener".
+func withApplicationName(raw, name string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("postgres listener: the database URL must be a postgres:// URL") // never echo it: it may hold a password
+	}
+	q := u.Query()
+	if v := q.Get("application_name"); v != "" {
+		name = v + "-listener"
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// errTruncated is a notification that the whole table was emptied.
+var errTruncated = errors.New("job change: table truncated")
+
+// notification is the trigger's payload.
+type notification struct {
+	ID      string   `json:"id"`
+	Version int64    `json:"version"`
+	Op      string   `json:"op"` // I, U, D, or T for a TRUNCATE
+	Row     *jsonRow `json:"row"`
+}
+
+// jsonRow is a row as row_to_json writes it.
+type jsonRow struct {
+	ID             string          `json:"id"`
+	ClientID       string          `json:"client_id"`
+	IdempotencyKey *string         `json:"idempotency_key"`
+	Status         string          `json:"status"`
+	ETA            time.Time       `json:"eta"`
+	Links          json.RawMessage `json:"links"`
+	ErrorCode      *int64          `json:"error_code"`
+	ErrorMessage   *string         `json:"error_message"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	FinishedAt     *time.Time      `json:"finished_at"`
+	Version        int64           `json:"version"`
+}
+
+func (r jsonRow) toRow() jobRow {
+	row := jobRow{ID: r.ID, ClientID: r.ClientID, Status: r.Status, ETA: r.ETA, Links: r.Links,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version}
+	if r.IdempotencyKey != nil {
+		row.IdempotencyKey = sql.NullString{String: *r.IdempotencyKey, Valid: true}
+	}
+	if r.ErrorCode != nil {
+		row.ErrorCode = sql.NullInt64{Int64: *r.ErrorCode, Valid: true}
+	}
+	if r.ErrorMessage != nil {
+		row.ErrorMessage = sql.NullString{String: *r.ErrorMessage, Valid: true}
+	}
+	if r.FinishedAt != nil {
+		row.FinishedAt = sql.NullTime{Time: *r.FinishedAt, Valid: true}
+	}
+	return row
+}
+
+// decodeChange reads a notification: the job's id, version and operation,
+// and the new row when it fitted.
+func decodeChange(payload string) (ports.JobChange, error) {
+	var n notification
+	if err := json.Unmarshal([]byte(payload), &n); err != nil {
+		return ports.JobChange{}, errors.New("job change: not the trigger's JSON")
+	}
+	if n.Op == "T" {
+		return ports.JobChange{}, errTruncated
+	}
+	id, err := domain.ParseID(n.ID)
+	if err != nil || n.Version <= 0 {
+		return ports.JobChange{}, errors.New("job change: no id or version")
+	}
+	c := ports.JobChange{ID: id, Version: n.Version, Deleted: n.Op == "D"}
+	if n.Row != nil && !c.Deleted {
+		j, err := n.Row.toRow().toDomain()
+		if err != nil {
+			return ports.JobChange{}, err
+		}
+		c.Job = &j
+	}
+	return c, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/client"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
@@ -49,13 +50,7 @@ func TestWorkerCreatesMISWaitsWorkerCompletes(t *testing.T) {
 	changes, err := app.NewChanges(100)
 	require.NoError(t, err)
 	notified := make(chan domain.ID, 100)
-	ln, err := postgres.Listen(url, func(id domain.ID) {
-		select {
-		case notified <- id:
-		default:
-		}
-		changes.Publish(id)
-	}, changes.PublishAll, zap.NewNop())
+	ln, err := postgres.Listen(url, notifySink{changes, notified}, zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close(context.Background()) })
 
@@ -145,4 +140,18 @@ func TestWorkerCreatesMISWaitsWorkerCompletes(t *testing.T) {
 	stored, err := refine.GetAny(ctx, job.ID)
 	require.NoError(t, err)
 	require.Equal(t, got.job, stored)
+}
+
+// notifySink tells the hub of every change and records the ids on the way.
+type notifySink struct {
+	*app.Changes
+	notified chan domain.ID
+}
+
+func (s notifySink) Changed(c ports.JobChange) {
+	select {
+	case s.notified <- c.ID:
+	default:
+	}
+	s.Changes.Changed(c)
 }

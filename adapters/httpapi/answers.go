@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"encoding/json"
+	nethttp "net/http"
+	"strconv"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// answer is the part of a job's 200 that depends only on the job as
+// presented: its data JSON and its job-dependent headers. It is built once
+// per job version and presented eta and shared by every request for it;
+// per request only meta (status, URL, request id) is encoded.
+type answer struct {
+	key          answerKey // the presentation it encodes
+	data         []byte
+	etag         string
+	lastModified string // empty for a pending job
+	cacheControl string
+}
+
+// answerKey names one presentation of one job version. The cache is keyed
+// by job id alone and holds the latest presentation, so a job whose
+// presented eta moves on replaces its answer instead of adding one.
+type answerKey struct {
+	id      domain.ID
+	version int64
+	eta     int64 // presented eta, Unix milliseconds
+	status  domain.Status
+}
+
+// answers keeps pre-encoded answers, bounded; nil builds every answer anew.
+// (The read model keeps jobs, not their HTTP form: the encoding is this
+// adapter's, so it is kept here, keyed by the job's version.)
+type answers struct {
+	cache *lru.Cache[domain.ID, *answer]
+	cfg   HandlerConfig
+}
+
+func newAnswers(cfg HandlerConfig) (*answers, error) {
+	a := &answers{cfg: cfg}
+	if cfg.EncodedAnswers <= 0 {
+		return a, nil
+	}
+	c, err := lru.New[domain.ID, *answer](cfg.EncodedAnswers)
+	if err != nil {
+		return nil, err
+	}
+	a.cache = c
+	return a, nil
+}
+
+// of returns the answer for j as presented, building it on first use.
+func (a *answers) of(j domain.Job) (*answer, error) {
+	key := answerKey{id: j.ID, version: j.Version, eta: j.ETA.UnixMilli(), status: j.Status}
+	if a.cache != nil && j.Version > 0 {
+		if ans, ok := a.cache.Get(j.ID); ok && ans.key == key {
+			return ans, nil
+		}
+	}
+	data, err := json.Marshal(toJobData(j))
+	if err != nil {
+		return nil, err
+	}
+	ans := &answer{key: key, data: data, etag: jobETag(j)}
+	if modified, ok := lastModified(j); ok {
+		ans.lastModified = modified.Format(nethttp.TimeFormat)
+	}
+	if j.Status.Terminal() {
+		// Finished jobs never change: let the client's own cache keep them.
+		ans.cacheControl = "private, max-age=" + strconv.Itoa(int(a.cfg.TerminalMaxAge.Seconds()))
+	} else {
+		ans.cacheControl = "no-store"
+	}
+	if a.cache != nil && j.Version > 0 {
+		a.cache.Add(j.ID, ans)
+	}
+	return ans, nil
+}

@@ -1,0 +1,110 @@
+package app_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobstatus/jobstatus/adapters/memory"
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/testkit"
+)
+
+// countingJobs counts reads of a job repository.
+type countingJobs struct {
+	*memory.Jobs
+	reads atomic.Int64
+}
+
+func (c *countingJobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
+	c.reads.Add(1)
+	return c.Jobs.Get(ctx, id)
+}
+
+// waitBundle is the public use cases over a memory store whose changes go
+// to sink (the hub, or nothing).
+type waitBundle struct {
+	pub     *app.Public
+	op      *app.Operator
+	jobs    *countingJobs
+	changes *app.Changes
+}
+
+func waitSetup(t *testing.T, publish bool) *waitBundle {
+	t.Helper()
+	changes, err := app.NewChanges(10)
+	require.NoError(t, err)
+	var opts []memory.Option
+	if publish {
+		opts = append(opts, memory.OnChange(changes.Changed))
+	}
+	jobs := &countingJobs{Jobs: memory.NewJobs(opts...)}
+	est, err := app.NewETA(testETA, jobs)
+	require.NoError(t, err)
+	clock := ports.ClockFunc(time.Now)
+	pub, err := app.NewPublic(app.PublicDeps{Jobs: jobs, Tokens: fakeTokens{}, Clients: fakeClients{}, Limits: ports.Unlimited{},
+		Clock: clock, ETA: est, Changes: changes, Polling: app.PollingConfig{MaxWait: 20 * time.Second, MaxRetryAfter: 30 * time.Second},
+		Lister: jobs.Jobs, Feed: mustFeed(t, jobs.Jobs), List: app.ListConfig{DefaultPageSize: 2, MaxPageSize: 3}})
+	require.NoError(t, err)
+	op, err := app.NewOperator(app.OperatorDeps{Jobs: jobs, Maintenance: jobs, Reports: jobs, Clock: clock, ETA: est, Batch: 10})
+	require.NoError(t, err)
+	return &waitBundle{pub: pub, op: op, jobs: jobs, changes: changes}
+}
+
+// held starts a GetJobStatus with a 20 s wait and returns its answer's
+// channel once it is parked.
+func (b *waitBundle) held(t *testing.T, id domain.ID) <-chan app.JobStatus {
+	t.Helper()
+	out := make(chan app.JobStatus, 1)
+	go func() {
+		st, err := b.pub.GetJobStatus.Handle(context.Background(), app.GetJobStatus{Principal: reader, ID: id.String(), Wait: 20 * time.Second})
+		if err != nil {
+			st = app.JobStatus{}
+		}
+		out <- st
+	}()
+	testkit.Eventually(t, 10*time.Second, func() bool { return b.changes.Waiting() == 1 }, "the request is held")
+	return out
+}
+
+func (b *waitBundle) complete(t *testing.T, id domain.ID) {
+	t.Helper()
+	_, err := b.op.CompleteJob.Handle(context.Background(), app.CompleteJob{ID: id.String(), Links: []domain.Link{{Entity: "composition", Href: "/c"}}})
+	require.NoError(t, err)
+}
+
+// TestWaiterAnswersFromTheChange: a change that brings the job's new state
+// answers its waiters with no read of the store.
+func TestWaiterAnswersFromTheChange(t *testing.T) {
+	t.Parallel()
+	b := waitSetup(t, true)
+	j, err := b.op.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: reader.ClientID})
+	require.NoError(t, err)
+	answer := b.held(t, j.ID)
+	b.complete(t, j.ID)
+	st := <-answer
+	require.Equal(t, domain.StatusDone, st.Job.Status)
+	require.Equal(t, 20*time.Second, st.Waited)
+	require.Equal(t, int64(2), b.jobs.reads.Load(), "the lookup and the one after subscribing: the change itself was the answer")
+}
+
+// TestWaitersPollWhileNotificationsAreDown: with changes not arriving
+// (the listener down), a held request re-reads its job every
+// app.FallbackInterval instead of sleeping through the change.
+func TestWaitersPollWhileNotificationsAreDown(t *testing.T) {
+	t.Parallel()
+	b := waitSetup(t, false) // the store tells nobody
+	b.changes.Live(false)
+	j, err := b.op.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: reader.ClientID})
+	require.NoError(t, err)
+	answer := b.held(t, j.ID)
+	b.complete(t, j.ID)
+	st := <-answer
+	require.Equal(t, domain.StatusDone, st.Job.Status, "found by a re-read, long before the 20 s wait ended")
+	require.Equal(t, 20*time.Second, st.Waited)
+}

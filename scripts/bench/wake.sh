@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# wake.sh — the wake-up run of `make bench`: PostgreSQL (the test image,
+# host networking, loopback), `jobstatus serve` with production auth and its
+# waiter caps raised, then scripts/bench/wake: BENCH_WAKE_WAITERS (10 000)
+# `Prefer: wait` requests held on BENCH_WAKE_JOBS (1 000) pending jobs, all
+# finished by one UPDATE statement; prints change-to-response p50/p99
+# (target: p99 < 50 ms). Everything stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+WAITERS="${BENCH_WAKE_WAITERS:-10000}"
+JOBS="${BENCH_WAKE_JOBS:-1000}"
+IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}" # never scripts/test-env.sh here: it removes every test container
+WORK="$(mktemp -d /tmp/jobstatus-wake.XXXXXX)"
+CTR=""
+SVC_PID=""
+
+log() { echo "wake: $*" >&2; }
+cleanup() {
+	if [ -n "$SVC_PID" ]; then kill "$SVC_PID" 2>/dev/null || true; wait "$SVC_PID" 2>/dev/null || true; fi
+	if [ -n "$CTR" ]; then docker rm -f "$CTR" >/dev/null 2>&1 || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PGPORT="$(free_port)"
+CTR="$(docker run -d --network host --label jobstatus.bench=wake \
+	-e POSTGRES_USER=bench -e POSTGRES_PASSWORD=bench -e POSTGRES_DB=bench -e PGPORT="$PGPORT" \
+	"$IMAGE" postgres -c listen_addresses=127.0.0.1 -c max_connections=100 -c synchronous_commit=off -c fsync=off)"
+for _ in $(seq 1 120); do
+	if docker exec "$CTR" psql -q -h 127.0.0.1 -p "$PGPORT" -U bench -d bench -c 'select 1' >/dev/null 2>&1; then break; fi
+	sleep 0.5
+done
+DB_URL="postgres://bench:bench@127.0.0.1:$PGPORT/bench?sslmode=disable"
+
+go build -o "$WORK/jobstatus" ./cmd/jobstatus
+go build -o "$WORK/wake" ./scripts/bench/wake
+JOBSTATUS_DATABASE_URL="$DB_URL" "$WORK/jobstatus" migrate >/dev/null
+"$WORK/jobstatus" keygen --alg RS256 --key-out "$WORK/key.pem" --jwks-out "$WORK/jwks.json" >/dev/null
+echo "clients:" >"$WORK/clients.yaml"; : >"$WORK/creds"
+for i in 0 1 2 3; do
+	key="wake-key-$i-$RANDOM$RANDOM"
+	printf '  - id: mis-wake-%s\n    key_sha256: %s\n' "$i" "$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)" >>"$WORK/clients.yaml"
+	token="$(JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus \
+		"$WORK/jobstatus" token --key "$WORK/key.pem" --client "mis-wake-$i" --ttl 1h)"
+	echo "mis-wake-$i $token $key" >>"$WORK/creds"
+done
+
+PORT="$(free_port)"; ADMIN="$(free_port)"
+JOBSTATUS_HTTP_ADDR="127.0.0.1:$PORT" JOBSTATUS_ADMIN_ADDR="127.0.0.1:$ADMIN" JOBSTATUS_DATABASE_URL="$DB_URL" \
+JOBSTATUS_AUTH_JWKS_FILE="$WORK/jwks.json" JOBSTATUS_API_KEYS_FILE="$WORK/clients.yaml" \
+JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus JOBSTATUS_RATE_LIMIT_RPS=0 \
+JOBSTATUS_POLLING_MAX_WAITERS=$((WAITERS + 100)) JOBSTATUS_HTTP_MAX_IN_FLIGHT=$((WAITERS + 1000)) JOBSTATUS_LOG_LEVEL=warn \
+	"$WORK/jobstatus" serve 2>"$WORK/serve.log" &
+SVC_PID=$!
+for _ in $(seq 1 100); do
+	if curl -fs "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1; then break; fi
+	sleep 0.1
+done
+log "holding $WAITERS requests on $JOBS jobs, then finishing the jobs in one statement"
+"$WORK/wake" -url "http://127.0.0.1:$PORT" -metrics "http://127.0.0.1:$ADMIN/metrics" -db "$DB_URL" \
+	-creds "$WORK/creds" -jobs "$JOBS" -waiters "$WAITERS"
