@@ -16,6 +16,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
@@ -56,7 +57,11 @@ func TestOneTracedRequest(t *testing.T) {
 
 	h := testkit.Auth(kit.Token(testkit.ClientA), testkit.KeyA)
 	h.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	r := testkit.Do(t, nil, http.MethodGet, "http://"+srv.Addr().String()+testkit.JobPath(job.ID), h, nil)
+	// The read model answers jobs it has seen from memory: ask for one it
+	// has not, so the lookup reaches PostgreSQL and makes a query span.
+	r := testkit.Do(t, nil, http.MethodGet, "http://"+srv.Addr().String()+testkit.JobPath(domain.NewID()), h, nil)
+	require.Equal(t, 404, r.Status, string(r.Raw))
+	r = testkit.Do(t, nil, http.MethodGet, "http://"+srv.Addr().String()+testkit.JobPath(job.ID), h, nil)
 	require.Equal(t, 200, r.Status, string(r.Raw))
 
 	var spans tracetest.SpanStubs
