@@ -30,9 +30,6 @@ const cancelWait = 5 * time.Second
 // expired is a deadline in the past: every read and write fails at once.
 var expired = time.Unix(1, 0)
 
-// errCut is what a dial returns once its connections were cut for good.
-var errCut = errors.New("postgres: connections closed")
-
 // sockets tracks the open sockets of a pool or a listener, so they can all
 // be cut at once.
 type sockets struct {

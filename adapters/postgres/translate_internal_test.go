@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -41,7 +42,7 @@ func TestTranslateSQLState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.code, func(t *testing.T) {
 			t.Parallel()
-			err := translate(context.Background(), "get job", &pq.Error{Code: pq.ErrorCode(tt.code)})
+			err := translate(context.Background(), "get job", &pq.Error{Code: pqerror.Code(tt.code)})
 			if tt.want != nil {
 				require.ErrorIs(t, err, tt.want)
 				return
