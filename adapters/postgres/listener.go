@@ -145,12 +145,16 @@ func (ln *channelListener) Ready() <-chan struct{} { return ln.listening }
 
 // Close stops listening. lib/pq's Close waits for a LISTEN in progress,
 // which a server that stopped answering never answers: then the
-// connection is cut, and the error says so.
+// connection is cut, and the error says so. Every socket is cut once
+// closed.
 func (ln *channelListener) Close(context.Context) error {
 	var err error
 	ln.once.Do(func() {
 		close(ln.done)
 		err = closeWithin(ln.l.Close, func() { ln.sockets.cutAll(true) })
+		// A reconnect may be waiting for a frozen server's startup answer
+		// outside the lock Close takes: end it too.
+		ln.sockets.cutAll(true)
 	})
 	return err
 }
