@@ -86,6 +86,26 @@ func dial(ctx context.Context, network, address string) (net.Conn, error) {
 	return d.DialContext(ctx, network, address)
 }
 
+// dialer is a dial function as lib/pq's Dialer and DialerContext.
+type dialer func(ctx context.Context, network, address string) (net.Conn, error)
+
+// Dial implements pq.Dialer.
+func (d dialer) Dial(network, address string) (net.Conn, error) {
+	return d(context.Background(), network, address)
+}
+
+// DialTimeout implements pq.Dialer.
+func (d dialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d(ctx, network, address)
+}
+
+// DialContext implements pq.DialerContext.
+func (d dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return d(ctx, network, address)
+}
+
 // connector opens lib/pq connections whose sockets it tracks.
 type connector struct {
 	cfg     pq.Config
@@ -121,7 +141,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	d := &connDialer{sockets: c.sockets}
-	pc.Dialer(d)
+	pc.Dialer(dialer(d.dialContext))
 	stop := context.AfterFunc(ctx, d.cut)
 	dc, err := pc.Connect(ctx)
 	if !stop() {
@@ -157,20 +177,8 @@ type connDialer struct {
 	dead bool // cut: the connection is not to be used again
 }
 
-// Dial implements pq.Dialer.
-func (d *connDialer) Dial(network, address string) (net.Conn, error) {
-	return d.DialContext(context.Background(), network, address)
-}
-
-// DialTimeout implements pq.Dialer.
-func (d *connDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return d.DialContext(ctx, network, address)
-}
-
-// DialContext implements pq.DialerContext.
-func (d *connDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+// dialContext dials one of the connection's sockets.
+func (d *connDialer) dialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := dial(ctx, network, address)
 	if err != nil {
 		return nil, err

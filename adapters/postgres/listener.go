@@ -97,7 +97,7 @@ func listenOn(dsn, channel, what, failed string, logger *zap.Logger, h channelHa
 	// Reconnect backoff from 100 ms up to 2 s: quick to come back, and
 	// lib/pq's reconnect loop sleeps out its backoff before it notices Close,
 	// so its goroutine outlives Close by at most 2 s.
-	ln.l = pq.NewDialListener(listenDialer{ln.sockets}, dsn, 100*time.Millisecond, 2*time.Second,
+	ln.l = pq.NewDialListener(dialer(ln.dial), dsn, 100*time.Millisecond, 2*time.Second,
 		func(ev pq.ListenerEventType, err error) {
 			switch ev {
 			case pq.ListenerEventConnectionAttemptFailed:
@@ -159,28 +159,13 @@ func (ln *channelListener) Close(context.Context) error {
 	return err
 }
 
-// listenDialer dials a listener's sockets, tracked so they can be cut.
-type listenDialer struct{ sockets *sockets }
-
-// Dial implements pq.Dialer.
-func (d listenDialer) Dial(network, address string) (net.Conn, error) {
-	return d.DialContext(context.Background(), network, address)
-}
-
-// DialTimeout implements pq.Dialer.
-func (d listenDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return d.DialContext(ctx, network, address)
-}
-
-// DialContext implements pq.DialerContext.
-func (d listenDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+// dial opens one of the listener's sockets, tracked so it can be cut.
+func (ln *channelListener) dial(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := dial(ctx, network, address)
 	if err != nil {
 		return nil, err
 	}
-	return d.sockets.track(c), nil
+	return ln.sockets.track(c), nil
 }
 
 // withApplicationName names the listener's connection: name, or the
