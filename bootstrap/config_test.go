@@ -188,6 +188,19 @@ func TestValidate(t *testing.T) {
 			`JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) "HS256" is not allowed (choose from RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA)`},
 		{"NoAlgorithm", func(c *bootstrap.Config) { c.Auth.Algorithms = nil }, bootstrap.ModeServe, "JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) must name at least one algorithm"},
 		{"BadDatabaseURLNotEchoed", func(c *bootstrap.Config) { c.Database.URL = "mysql://u:secret@x" }, bootstrap.ModeTool, "JOBSTATUS_DATABASE_URL (database.url) must be a postgres:// URL"},
+		{"BogusSSLMode", func(c *bootstrap.Config) { c.Database.URL = "postgres://u:secret@127.0.0.1/db?sslmode=bogus" }, bootstrap.ModeServe,
+			`JOBSTATUS_DATABASE_URL (database.url) is refused by the PostgreSQL driver: wrong value for "sslmode": "bogus" is not supported; supported values are disable, allow, prefer, require, verify-full, or verify-ca`},
+		{"BogusConnectTimeout", func(c *bootstrap.Config) { c.Database.URL = "postgres://u:secret@127.0.0.1/db?connect_timeout=soon" }, bootstrap.ModeTool,
+			`JOBSTATUS_DATABASE_URL (database.url) is refused by the PostgreSQL driver: wrong value for "connect_timeout": strconv.ParseInt: parsing "soon": invalid syntax`},
+		{"BogusSessionAttrs", func(c *bootstrap.Config) {
+			c.Database.URL = "postgres://u:secret@127.0.0.1/db?target_session_attrs=any-old"
+		}, bootstrap.ModeServe,
+			`JOBSTATUS_DATABASE_URL (database.url) is refused by the PostgreSQL driver: wrong value for "target_session_attrs": "any-old" is not supported; supported values are any, read-write, read-only, primary, standby, or prefer-standby`},
+		{"BadPortNotEchoed", func(c *bootstrap.Config) { c.Database.URL = "postgres://u:secret@127.0.0.1:54x/db" }, bootstrap.ModeServe,
+			"JOBSTATUS_DATABASE_URL (database.url) must be a postgres:// URL"},
+		{"GoodSSLMode", func(c *bootstrap.Config) {
+			c.Database.URL = "postgres://u:secret@127.0.0.1/db?sslmode=verify-full&connect_timeout=5"
+		}, bootstrap.ModeServe, ""},
 		{"BadLogLevel", func(c *bootstrap.Config) { c.Log.Level = "loud" }, bootstrap.ModeTool, `JOBSTATUS_LOG_LEVEL (log.level) must be debug, info, warn or error; got "loud"`},
 		{"EmptyLogLevel", func(c *bootstrap.Config) { c.Log.Level = "" }, bootstrap.ModeTool, `JOBSTATUS_LOG_LEVEL (log.level) must be debug, info, warn or error; got ""`},
 		{"EmptyLogFormat", func(c *bootstrap.Config) { c.Log.Format = "" }, bootstrap.ModeTool, `JOBSTATUS_LOG_FORMAT (log.format) must be json or console; got ""`},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/domain"
 )
 
@@ -72,6 +73,8 @@ func (c Config) Validate(mode Mode) error {
 		if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			// The URL may carry a password: never echo it.
 			p.add("database.url", "must be a postgres:// URL")
+		} else if err := postgres.CheckURL(c.Database.URL); err != nil {
+			p.add("database.url", "is refused by the PostgreSQL driver: %s", err)
 		}
 	}
 

@@ -102,7 +102,7 @@ var EventsListenerModule = fx.Module("pgeventlistener",
 				if ln == nil {
 					return nil
 				}
-				return ln.Close(ctx)
+				return closeLogged(logger, "event listener", func() error { return ln.Close(ctx) })
 			},
 		})
 	}),

@@ -199,7 +199,9 @@ func newDB(lc fx.Lifecycle, cfg Config, plan dbPool, logger *zap.Logger, tp trac
 			}
 			return nil
 		},
-		OnStop: func(context.Context) error { return closeLogged(logger, "database pool", db.Close) },
+		OnStop: func(context.Context) error {
+			return closeLogged(logger, "database pool", func() error { return postgres.Close(db) })
+		},
 	})
 	return db, nil
 }

@@ -2,13 +2,16 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/XSAM/otelsql"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -50,12 +53,16 @@ func (c PoolConfig) Validate() error {
 	return nil
 }
 
-// Open returns a pool for url, or an error for an invalid pool. It does not
+// Open returns a pool for url, or an error for an invalid pool or URL
+// (CheckURL's, which never echoes it). It does not
 // connect: the first query does, so the service can start while PostgreSQL
 // is still coming up.
 func Open(url string, pool PoolConfig) (*sqlx.DB, error) {
 	if err := pool.Validate(); err != nil {
 		return nil, err
+	}
+	if err := CheckURL(url); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db, err := open(url, pool.Tracer)
 	if err != nil {
@@ -68,26 +75,49 @@ func Open(url string, pool PoolConfig) (*sqlx.DB, error) {
 	return db, nil
 }
 
-// open returns the pool, its driver wrapped by otelsql when tracing is on.
-// Queries outside a traced request (the sweeper, the eta refresher) make
-// no spans: a span is only ever a child.
+// open returns the pool on its own connector (conn.go), its driver wrapped
+// by otelsql when tracing is on. Queries outside a traced request (the
+// sweeper, the eta refresher) make no spans: a span is only ever a child.
 func open(url string, tp trace.TracerProvider) (*sqlx.DB, error) {
-	if _, off := tp.(noop.TracerProvider); tp == nil || off {
-		return sqlx.Open("postgres", url)
-	}
-	db, err := otelsql.Open("postgres", url,
-		otelsql.WithTracerProvider(tp),
-		otelsql.WithAttributes(attribute.String("db.system.name", "postgresql")),
-		otelsql.WithSpanOptions(otelsql.SpanOptions{
-			OmitConnResetSession: true,
-			OmitRows:             true,
-			OmitConnectorConnect: true,
-			SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
-				return trace.SpanContextFromContext(ctx).IsValid()
-			},
-		}))
+	c, err := newConnector(url)
 	if err != nil {
 		return nil, err
 	}
+	var db *sql.DB
+	if _, off := tp.(noop.TracerProvider); tp == nil || off {
+		db = sql.OpenDB(c)
+	} else {
+		db = otelsql.OpenDB(c,
+			otelsql.WithTracerProvider(tp),
+			otelsql.WithAttributes(attribute.String("db.system.name", "postgresql")),
+			otelsql.WithSpanOptions(otelsql.SpanOptions{
+				OmitConnResetSession: true,
+				OmitRows:             true,
+				OmitConnectorConnect: true,
+				SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
+					return trace.SpanContextFromContext(ctx).IsValid()
+				},
+			}))
+	}
+	c.db = db
+	pools.Store(db, c)
 	return sqlx.NewDb(db, "postgres"), nil
+}
+
+// CheckURL says whether lib/pq accepts url's parameters (sslmode,
+// connect_timeout, target_session_attrs, …) as it would at every connect,
+// so a wrong one is refused at start instead of failing each connection.
+// The error never echoes the URL, which may carry a password: it names the
+// parameter lib/pq refused, or says the text is not a URL.
+func CheckURL(url string) error {
+	_, err := pq.NewConfig(url)
+	if err == nil {
+		return nil
+	}
+	// lib/pq's "wrong value for" errors name a parameter and its value,
+	// never the password; the others quote the whole text.
+	if msg := err.Error(); strings.HasPrefix(msg, "pq: wrong value for ") {
+		return errors.New(strings.TrimPrefix(msg, "pq: "))
+	}
+	return errors.New("not a valid connection URL")
 }

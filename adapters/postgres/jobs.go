@@ -271,8 +271,18 @@ func stalePlan(err error) bool {
 	return errors.As(err, &pqErr) && (pqErr.Code == "0A000" || pqErr.Code == "26000")
 }
 
-// Close releases the prepared statement; the pool is closed by its owner.
+// Close releases the prepared statements; the pool is closed by its owner.
+// Closing a statement waits for the server's answer (with the pool's lock
+// held), so a server that does not answer has the pool's connections cut
+// (see Close).
 func (s *Jobs) Close() error {
+	if s.pool == nil {
+		return s.closeStatements()
+	}
+	return closeWithin(s.closeStatements, func() { cut(s.pool.DB, false) })
+}
+
+func (s *Jobs) closeStatements() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
@@ -435,10 +445,18 @@ func translate(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// unavailableClass lists SQLSTATE classes that mean "try again later":
-// connection exceptions (08), insufficient resources (53), operator
-// intervention such as a shutdown (57), system errors (58).
+// unavailableClass lists SQLSTATEs that mean "the database is not there
+// for us, try again later", a 503 rather than a 500: connection exceptions
+// (class 08), insufficient resources (53), operator intervention such as a
+// shutdown (57), system errors (58); a database that does not exist
+// (3D000), refused credentials (28000, 28P01) and a schema not migrated yet
+// (42P01, undefined_table) are an operator's to fix, not a fault in the
+// request.
 func unavailableClass(code string) bool {
+	switch code {
+	case "3D000", "28000", "28P01", "42P01":
+		return true
+	}
 	if len(code) < 2 {
 		return false
 	}

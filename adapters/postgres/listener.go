@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"net"
 	neturl "net/url"
 	"sync"
 	"time"
@@ -28,13 +29,7 @@ const ListenerApplicationName = "jobstatus-listener"
 // one dedicated connection (outside the pool) that reconnects by itself.
 // Live(true) is called once the connection listens, Live(false) when it is
 // lost: notifications sent meanwhile are lost too.
-type Listener struct {
-	l         *pq.Listener
-	done      chan struct{}
-	listening chan struct{} // closed once LISTEN first succeeded
-	once      sync.Once
-	logger    *zap.Logger
-}
+type Listener struct{ *channelListener }
 
 // Listen starts listening in the background; it does not wait for the
 // database, which may still be down (Ready says when it listens). Every
@@ -47,33 +42,87 @@ func Listen(url string, sink ports.JobChanges, logger *zap.Logger) (*Listener, e
 	if err != nil {
 		return nil, err
 	}
-	ln := &Listener{done: make(chan struct{}), listening: make(chan struct{}), logger: logger}
+	ln := listenOn(dsn, Channel, "notification listener", "listen for job changes", logger, channelHandlers{
+		listening: func() { sink.Live(true) },
+		lost:      func() { sink.Live(false) },
+		notified: func(n *pq.Notification) {
+			if n == nil { // reconnected and listening again
+				sink.Live(true)
+				return
+			}
+			c, err := decodeChange(n.Extra)
+			if errors.Is(err, errTruncated) {
+				logger.Info("jobs table truncated: dropping what was derived from it")
+				sink.Live(false)
+				sink.Live(true)
+				return
+			}
+			if err != nil {
+				// Not ours to interpret: the change it stood for is
+				// lost, so nothing cached can be vouched for.
+				logger.Warn("unreadable job change notification", zap.Error(err))
+				sink.Live(false)
+				sink.Live(true)
+				return
+			}
+			sink.Changed(c)
+		},
+	})
+	return &Listener{ln}, nil
+}
+
+// channelHandlers are what a channelListener calls, each from one
+// goroutine at a time.
+type channelHandlers struct {
+	listening func()                 // LISTEN first succeeded
+	lost      func()                 // the connection was lost; may be nil
+	notified  func(*pq.Notification) // a notification, or nil once listening again after a reconnect
+}
+
+// channelListener listens on one channel on a dedicated connection that
+// reconnects by itself, and never waits on a server that stopped
+// answering to close.
+type channelListener struct {
+	l         *pq.Listener
+	sockets   *sockets
+	done      chan struct{}
+	listening chan struct{} // closed once LISTEN first succeeded
+	once      sync.Once
+}
+
+// listenOn starts listening on channel in the background; what names the
+// listener in logs, and failed says what failed when LISTEN itself does.
+func listenOn(dsn, channel, what, failed string, logger *zap.Logger, h channelHandlers) *channelListener {
+	ln := &channelListener{sockets: newSockets(), done: make(chan struct{}), listening: make(chan struct{})}
 	// Reconnect backoff from 100 ms up to 2 s: quick to come back, and
 	// lib/pq's reconnect loop sleeps out its backoff before it notices Close,
 	// so its goroutine outlives Close by at most 2 s.
-	ln.l = pq.NewListener(dsn, 100*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
-		switch ev {
-		case pq.ListenerEventConnectionAttemptFailed:
-			logger.Warn("notification listener cannot connect", zap.Error(err))
-		case pq.ListenerEventDisconnected:
-			logger.Warn("notification listener disconnected", zap.Error(err))
-			sink.Live(false)
-		case pq.ListenerEventReconnected:
-			logger.Info("notification listener reconnected")
-		}
-	})
+	ln.l = pq.NewDialListener(dialer(ln.dial), dsn, 100*time.Millisecond, 2*time.Second,
+		func(ev pq.ListenerEventType, err error) {
+			switch ev {
+			case pq.ListenerEventConnectionAttemptFailed:
+				logger.Warn(what+" cannot connect", zap.Error(err))
+			case pq.ListenerEventDisconnected:
+				logger.Warn(what+" disconnected", zap.Error(err))
+				if h.lost != nil {
+					h.lost()
+				}
+			case pq.ListenerEventReconnected:
+				logger.Info(what + " reconnected")
+			}
+		})
 	go func() {
 		// Listen blocks until the first connection succeeds.
-		if err := ln.l.Listen(Channel); err != nil && !errors.Is(err, pq.ErrChannelAlreadyOpen) {
+		if err := ln.l.Listen(channel); err != nil && !errors.Is(err, pq.ErrChannelAlreadyOpen) {
 			select {
 			case <-ln.done:
 			default:
-				logger.Error("listen for job changes", zap.Error(err))
+				logger.Error(failed, zap.Error(err))
 			}
 			return
 		}
 		close(ln.listening)
-		sink.Live(true)
+		h.listening()
 	}()
 	go func() {
 		for {
@@ -84,43 +133,39 @@ func Listen(url string, sink ports.JobChanges, logger *zap.Logger) (*Listener, e
 				if !ok {
 					return
 				}
-				if n == nil { // reconnected and listening again
-					sink.Live(true)
-					continue
-				}
-				c, err := decodeChange(n.Extra)
-				if errors.Is(err, errTruncated) {
-					logger.Info("jobs table truncated: dropping what was derived from it")
-					sink.Live(false)
-					sink.Live(true)
-					continue
-				}
-				if err != nil {
-					// Not ours to interpret: the change it stood for is
-					// lost, so nothing cached can be vouched for.
-					logger.Warn("unreadable job change notification", zap.Error(err))
-					sink.Live(false)
-					sink.Live(true)
-					continue
-				}
-				sink.Changed(c)
+				h.notified(n)
 			}
 		}
 	}()
-	return ln, nil
+	return ln
 }
 
 // Ready returns a channel closed once the listener first listens.
-func (ln *Listener) Ready() <-chan struct{} { return ln.listening }
+func (ln *channelListener) Ready() <-chan struct{} { return ln.listening }
 
-// Close stops listening.
-func (ln *Listener) Close(context.Context) error {
+// Close stops listening. lib/pq's Close waits for a LISTEN in progress,
+// which a server that stopped answering never answers: then the
+// connection is cut, and the error says so. Every socket is cut once
+// closed.
+func (ln *channelListener) Close(context.Context) error {
 	var err error
 	ln.once.Do(func() {
 		close(ln.done)
-		err = ln.l.Close()
+		err = closeWithin(ln.l.Close, func() { ln.sockets.cutAll(true) })
+		// A reconnect may be waiting for a frozen server's startup answer
+		// outside the lock Close takes: end it too.
+		ln.sockets.cutAll(true)
 	})
 	return err
+}
+
+// dial opens one of the listener's sockets, tracked so it can be cut.
+func (ln *channelListener) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return ln.sockets.track(c), nil
 }
 
 // withApplicationName names the listener's connection: name, or the

@@ -74,9 +74,9 @@ func TestNothingLeaks(t *testing.T) {
 	unseen := jobPath("00000000-0000-4000-8000-00000000aaaa")
 	seen[send("GET", unseen, good)] = true // 503: statement timed out
 	require.NoError(t, tx.Rollback())
-	_, err = db.Exec("DROP TABLE async_jobs CASCADE")
+	_, err = db.Exec("ALTER TABLE async_jobs DROP COLUMN error_message CASCADE")
 	require.NoError(t, err)
-	seen[send("GET", unseen, good)] = true // 500: the table is gone
+	seen[send("GET", unseen, good)] = true // 500: a column the query names is gone
 
 	for _, code := range []int{400, 401, 403, 404, 405, 429, 431, 500, 503} {
 		require.True(t, seen[code], "no request produced %d: %v", code, seen)

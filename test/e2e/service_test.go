@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
@@ -132,14 +133,21 @@ func TestBlackBox(t *testing.T) {
 	})
 }
 
-// TestBrokenSchemaIs500 serves from a schema whose table is gone: a genuine
-// internal fault, answered with a 500 that names nothing internal.
+// TestBrokenSchemaIs500 serves from a schema that lost a column the
+// queries name: a genuine internal fault, answered with a 500 that names
+// nothing internal. (A schema not migrated at all is a 503 until someone
+// migrates: TestUnmigratedDatabase.)
 func TestBrokenSchemaIs500(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	kit := testkit.New(t)
-	schema := pg.BareSchema(t)
-	env := append([]string{"JOBSTATUS_DATABASE_URL=" + pg.URL(schema)}, authEnv(kit)...)
+	url := pg.Schema(t)
+	db, err := postgres.Open(url, pgtest.Pool(1))
+	require.NoError(t, err)
+	_, err = db.Exec("ALTER TABLE async_jobs DROP COLUMN error_message CASCADE")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	env := append([]string{"JOBSTATUS_DATABASE_URL=" + url}, authEnv(kit)...)
 	svc := serve(t, env)
 	r := get(t, svc, "GET", jobPath("00000000-0000-4000-8000-000000000000"), creds(kit.Token(testkit.ClientA), testkit.KeyA))
 	require.Equal(t, 500, r.Status, string(r.Raw))

@@ -237,3 +237,47 @@ func TestDatabaseCrashUnderLoad(t *testing.T) {
 	s.stop(t)
 	noLeaks(t, before)
 }
+
+// TestFrozenDatabaseIs503: PostgreSQL frozen (docker pause: connections
+// are accepted, nothing answers) held a lookup until it came back, and
+// stopping the service with it. Now lookups get 503 with Retry-After by
+// their deadline, the service stops during the freeze, and once the server
+// runs again nothing the freeze started is left running.
+func TestFrozenDatabaseIs503(t *testing.T) {
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	own, err := pgtest.Start(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = own.Terminate() })
+	before := goleak.IgnoreCurrent()
+	db, err := postgres.Open(own.URL(""), pgtest.Pool(1))
+	require.NoError(t, err)
+	_, err = postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s := start(t, own.URL(""), 300*time.Millisecond)
+	c := client(t)
+	status, _, err := s.get(c, domain.NewID())
+	require.NoError(t, err)
+	require.Equal(t, 404, status)
+
+	require.NoError(t, own.Pause(ctx))
+	paused := true
+	t.Cleanup(func() {
+		if paused {
+			_ = own.Unpause(context.Background())
+		}
+	})
+	for range 4 { // one after another: a lookup that gave up leaves the next nothing to wait on
+		status, h, err := s.get(c, domain.NewID())
+		require.NoError(t, err, "answered, not held until the client gives up")
+		require.Equal(t, 503, status)
+		require.Equal(t, "1", h.Get("Retry-After"))
+	}
+	c.CloseIdleConnections()
+	s.stop(t)
+	require.NoError(t, own.Unpause(ctx))
+	paused = false
+	noLeaks(t, before)
+}

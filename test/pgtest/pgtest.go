@@ -215,6 +215,21 @@ func (p *Postgres) Restart(ctx context.Context) error {
 	return p.waitSQL(ctx, 60*time.Second)
 }
 
+// Pause freezes the server's processes (docker pause): it keeps its port
+// and the kernel keeps accepting connections, but nothing answers.
+func (p *Postgres) Pause(ctx context.Context) error { return p.docker(ctx, "pause") }
+
+// Unpause lets a paused server run again.
+func (p *Postgres) Unpause(ctx context.Context) error { return p.docker(ctx, "unpause") }
+
+func (p *Postgres) docker(ctx context.Context, verb string) error {
+	out, err := exec.CommandContext(ctx, "docker", verb, p.Container.GetContainerID()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker %s: %w: %s", verb, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 // Terminate removes the container.
 func (p *Postgres) Terminate() error {
 	if p == nil || p.Container == nil {

@@ -1,0 +1,174 @@
+package postgres_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/pgtest"
+)
+
+// TestMisconfiguredDatabaseIsUnavailable: a database that does not exist,
+// credentials it refuses and a schema never migrated are the operator's to
+// fix; the service answers 503 meanwhile, never 500.
+func TestMisconfiguredDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	with := func(edit func(u *url.URL)) string {
+		u, err := url.Parse(pg.URL(""))
+		require.NoError(t, err)
+		edit(u)
+		return u.String()
+	}
+	tests := []struct {
+		name string
+		url  func() string
+	}{
+		{"MissingDatabase", func() string { return with(func(u *url.URL) { u.Path = "/no_such_database" }) }},
+		{"WrongPassword", func() string {
+			return with(func(u *url.URL) { u.User = url.UserPassword(u.User.Username(), "wrong") })
+		}},
+		{"UnknownUser", func() string { return with(func(u *url.URL) { u.User = url.UserPassword("nobody", "x") }) }},
+		{"NotMigrated", func() string { return pg.URL(pg.BareSchema(t)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := postgres.Open(tt.url(), pgtest.Pool(2))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			jobs, err := postgres.NewJobs(db, 5*time.Second)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = jobs.Close() })
+			ctx := context.Background()
+			_, err = jobs.Get(ctx, domain.NewID())
+			require.ErrorIs(t, err, domain.ErrUnavailable)
+			_, _, err = jobs.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
+				ETA: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+			require.ErrorIs(t, err, domain.ErrUnavailable)
+			_, err = jobs.ListJobs(ctx, ports.JobListQuery{ClientID: "mis-alpha", Limit: 10})
+			require.ErrorIs(t, err, domain.ErrUnavailable)
+			_, err = jobs.EventsAfter(ctx, "", 0, 10)
+			require.ErrorIs(t, err, domain.ErrUnavailable)
+		})
+	}
+}
+
+// TestFrozenServerIsUnavailable: a server that accepts TCP but never
+// answers (docker pause) held every statement until it came back, past its
+// query timeout, and shutdown with it. Each statement now fails with
+// ErrUnavailable by its deadline, closing does not wait on the server, and
+// the store works again once the server runs.
+func TestFrozenServerIsUnavailable(t *testing.T) {
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	own, err := pgtest.Start(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = own.Terminate() })
+	db, err := postgres.Open(own.URL(""), pgtest.Pool(4))
+	require.NoError(t, err)
+	_, err = postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+	jobs, err := postgres.NewJobs(db, 300*time.Millisecond)
+	require.NoError(t, err)
+	created, _, err := jobs.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
+		ETA: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	require.NoError(t, err)
+	_, err = jobs.Get(ctx, created.ID) // the hot-path statement is prepared
+	require.NoError(t, err)
+
+	require.NoError(t, own.Pause(ctx))
+	paused := true
+	t.Cleanup(func() {
+		if paused {
+			_ = own.Unpause(context.Background())
+		}
+	})
+	statements := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"FailPendingCreatedBefore", func(ctx context.Context) error { // first, on a connection the pool holds: BEGIN is sent before lib/pq watches the context
+			_, err := jobs.FailPendingCreatedBefore(ctx, time.Now(), domain.Outcome{Status: domain.StatusFailed, At: time.Now(),
+				Failure: &domain.Failure{Code: 504, Message: "stale"}}, 10)
+			return err
+		}},
+		{"Get", func(ctx context.Context) error { _, err := jobs.Get(ctx, created.ID); return err }},
+		{"Create", func(ctx context.Context) error {
+			_, _, err := jobs.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
+				ETA: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+			return err
+		}},
+		{"Finish", func(ctx context.Context) error {
+			_, _, err := jobs.Finish(ctx, created.ID, domain.Outcome{Status: domain.StatusFailed, At: time.Now(),
+				Failure: &domain.Failure{Code: 500, Message: "x"}})
+			return err
+		}},
+		{"ListJobs", func(ctx context.Context) error {
+			_, err := jobs.ListJobs(ctx, ports.JobListQuery{ClientID: "mis-alpha", Limit: 10})
+			return err
+		}},
+		{"EventsAfter", func(ctx context.Context) error { _, err := jobs.EventsAfter(ctx, "", 0, 10); return err }},
+		{"LastPosition", func(ctx context.Context) error { _, err := jobs.LastPosition(ctx); return err }},
+		{"DeleteFinishedBefore", func(ctx context.Context) error { _, err := jobs.DeleteFinishedBefore(ctx, time.Now(), 10); return err }},
+		{"RecentDurations", func(ctx context.Context) error { _, err := jobs.RecentDurations(ctx, 10); return err }},
+		{"Ping", jobs.Ping},
+		{"DailyCounts", func(ctx context.Context) error { // no timeout of its own short of minutes: the caller's
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			return jobs.DailyCounts(ctx, ports.ReportFilter{From: time.Now().Add(-time.Hour), To: time.Now()},
+				func(ports.DailyCount) error { return nil })
+		}},
+		{"ReadSchema", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, err := postgres.ReadSchema(ctx, db)
+			if err != nil && ctx.Err() != nil {
+				return domain.ErrUnavailable // readiness reads the schema with its own deadline
+			}
+			return err
+		}},
+	}
+	// More rounds than the pool has connections: a statement that gave up
+	// must not keep its connection.
+	for round := range 3 {
+		for _, st := range statements {
+			done := make(chan error, 1)
+			go func() { done <- st.run(ctx) }()
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, domain.ErrUnavailable, "round %d: %s", round, st.name)
+			case <-time.After(time.Minute):
+				t.Fatalf("round %d: %s still waits on the frozen server", round, st.name)
+			}
+		}
+	}
+
+	require.NoError(t, own.Unpause(ctx))
+	paused = false
+	require.Eventually(t, func() bool {
+		j, err := jobs.Get(ctx, created.ID)
+		return err == nil && j.ID == created.ID
+	}, time.Minute, 50*time.Millisecond, "works again once the server runs")
+
+	// Closing while frozen returns, though the server never answers.
+	require.NoError(t, own.Pause(ctx))
+	paused = true
+	closed := make(chan struct{})
+	go func() {
+		_ = jobs.Close()
+		_ = postgres.Close(db)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("closing waits on the frozen server")
+	}
+}
