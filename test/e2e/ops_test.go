@@ -87,8 +87,12 @@ func TestOperations(t *testing.T) {
 	require.Equal(t, "application/yaml", res.Header.Get("Content-Type"))
 	require.Contains(t, string(spec), "openapi: 3.0.3")
 
-	code, body = adminGet(t, admin, "/metrics")
-	require.Equal(t, 200, code)
+	// The held request may see the sweeper's change (through the
+	// notification) before the sweeper has counted its batch.
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		code, body = adminGet(t, admin, "/metrics")
+		return code == 200 && strings.Contains(body, "jobstatus_stale_jobs_failed_total 1")
+	}, "the sweeper's count on /metrics")
 	for _, family := range []string{
 		`jobstatus_http_requests_total{method="GET",route="/patients/composition/job/{asyncJobId}",status="200"} 4`,
 		`jobstatus_http_requests_total{method="GET",route="/patients/composition/job/{asyncJobId}",status="401"} 1`,
