@@ -8,7 +8,11 @@ import (
 )
 
 // JobEvent is one change of one job at a position of the global change
-// order: the job as it is now, with the status the change gave it.
+// order: the job as that change left it (id, status, eta, links and error,
+// what the status endpoint answers; its times are the change's), and the
+// client that owned it then. It stays so after the job is purged or
+// changes owner. A store whose older events lack that snapshot gives the
+// job as it is now; Status is always the status the change gave it.
 type JobEvent struct {
 	Position int64
 	ClientID string

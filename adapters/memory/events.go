@@ -26,11 +26,11 @@ type eventLog struct {
 	notify  func()
 }
 
+// loggedEvent is a change with the job as it left it, so replay shows it
+// after the job is purged.
 type loggedEvent struct {
 	position int64
-	id       domain.ID
-	client   string
-	status   domain.Status
+	job      domain.Job
 	at       time.Time
 }
 
@@ -40,7 +40,7 @@ func (l *eventLog) record(job domain.Job, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.next++
-	l.events = append(l.events, loggedEvent{position: l.next, id: job.ID, client: job.ClientID, status: job.Status, at: at})
+	l.events = append(l.events, loggedEvent{position: l.next, job: clone(job), at: at})
 }
 
 func (l *eventLog) told() {
@@ -61,20 +61,14 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 		if len(picked) >= limit {
 			break
 		}
-		if clientID == "" || e.client == clientID {
+		if clientID == "" || e.job.ClientID == clientID {
 			picked = append(picked, e)
 		}
 	}
 	s.events.mu.Unlock()
 	out := make([]ports.JobEvent, 0, len(picked))
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	for _, e := range picked {
-		job, ok := s.jobs[e.id]
-		if !ok {
-			continue // purged since
-		}
-		out = append(out, ports.JobEvent{Position: e.position, ClientID: e.client, Status: e.status, Job: clone(job)})
+		out = append(out, ports.JobEvent{Position: e.position, ClientID: e.job.ClientID, Status: e.job.Status, Job: clone(e.job)})
 	}
 	return out, nil
 }

@@ -2,14 +2,15 @@ package postgres
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// eventRow is an event joined with its job as the job is now.
+// eventRow is an event with the job as that change left it: its own
+// snapshot, or, for an event written before snapshots (migration 00008),
+// the job's row as it is now.
 type eventRow struct {
 	Position    int64  `db:"position"`
 	EventStatus string `db:"event_status"`
@@ -22,14 +23,32 @@ type eventsParams struct {
 	Limit    int    `db:"limit"`
 }
 
-// Events of jobs purged since are skipped: the join finds no job.
+// qEventColumns read the event's snapshot (e.eta is NULL only in events
+// from before snapshots: then the join supplies the job as it is now).
+// The id and owner are always the event's own, so replay follows neither
+// a later change of owner nor a purge.
+const qEventColumns = `SELECT e.position, e.status AS event_status,
+		e.job_id AS id, e.client_id, NULL AS idempotency_key,
+		CASE WHEN e.eta IS NULL THEN j.status ELSE e.status END AS status,
+		coalesce(e.eta, j.eta) AS eta,
+		CASE WHEN e.eta IS NULL THEN j.links ELSE e.links END AS links,
+		CASE WHEN e.eta IS NULL THEN j.error_code ELSE e.error_code END AS error_code,
+		CASE WHEN e.eta IS NULL THEN j.error_message ELSE e.error_message END AS error_message,
+		CASE WHEN e.eta IS NULL THEN j.created_at ELSE e.occurred_at END AS created_at,
+		CASE WHEN e.eta IS NULL THEN j.updated_at ELSE e.occurred_at END AS updated_at,
+		CASE WHEN e.eta IS NULL THEN j.finished_at END AS finished_at,
+		coalesce(j.version, 0) AS version
+	FROM async_job_events e LEFT JOIN async_jobs j ON e.eta IS NULL AND j.id = e.job_id`
+
+// An event without a snapshot whose job was purged since is skipped: it
+// has nothing to show.
 var (
-	qEventsAfter = `SELECT e.position, e.status AS event_status, ` + jobColumnsOf("j") + `
-		FROM async_job_events e JOIN async_jobs j ON j.id = e.job_id
-		WHERE e.position > :after ORDER BY e.position LIMIT :limit`
-	qClientEventsAfter = `SELECT e.position, e.status AS event_status, ` + jobColumnsOf("j") + `
-		FROM async_job_events e JOIN async_jobs j ON j.id = e.job_id
-		WHERE e.client_id = :client_id AND e.position > :after ORDER BY e.position LIMIT :limit`
+	qEventsAfter = qEventColumns + `
+		WHERE e.position > :after AND (e.eta IS NOT NULL OR j.id IS NOT NULL)
+		ORDER BY e.position LIMIT :limit`
+	qClientEventsAfter = qEventColumns + `
+		WHERE e.client_id = :client_id AND e.position > :after AND (e.eta IS NOT NULL OR j.id IS NOT NULL)
+		ORDER BY e.position LIMIT :limit`
 )
 
 // EventsAfter implements ports.EventLog.
@@ -158,13 +177,4 @@ func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]domain.Job
 		out = append(out, j)
 	}
 	return out, nil
-}
-
-// jobColumnsOf is columns qualified with a table alias.
-func jobColumnsOf(alias string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = alias + "." + c
-	}
-	return strings.Join(cols, ", ")
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,4 +210,99 @@ func TestEventsListenerKicks(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no kick for an insert")
 	}
+}
+
+// TestReplayFollowsTheEventNotTheJob: replay shows each change as it left
+// the job and to the client that owned it then, whatever happened to the
+// row since: a change of owner or of id in SQL, or a purge. Events from
+// before snapshots (migration 00008) are still read with the job's row.
+func TestReplayFollowsTheEventNotTheJob(t *testing.T) {
+	t.Parallel()
+	jobs, url := newJobs(t, 5*time.Second)
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := context.Background()
+	done := func(t *testing.T, client string) domain.Job {
+		j := newJob(t, client, time.Now())
+		_, _, err := jobs.Create(ctx, j)
+		require.NoError(t, err)
+		o, err := domain.Done([]domain.Link{{Entity: "composition", Href: "/c/" + j.ID.String()}}, time.Now())
+		require.NoError(t, err)
+		_, _, err = jobs.Finish(ctx, j.ID, o)
+		require.NoError(t, err)
+		return j
+	}
+	replay := func(t *testing.T, client string, id domain.ID) []string {
+		t.Helper()
+		events, err := jobs.EventsAfter(ctx, client, 0, 1000)
+		require.NoError(t, err)
+		var got []string
+		for _, e := range events {
+			if e.Job.ID == id {
+				require.Equal(t, client, e.ClientID)
+				require.Equal(t, client, e.Job.ClientID)
+				require.Equal(t, e.Status, e.Job.Status, "the job as the change left it")
+				got = append(got, string(e.Status)+" "+linksOf(e.Job))
+			}
+		}
+		return got
+	}
+	both := func(j domain.Job) []string { return []string{"PENDING ", "DONE /c/" + j.ID.String()} }
+
+	tests := []struct {
+		name   string
+		change func(t *testing.T, j domain.Job) // what happens to the row after its two changes
+		client string                           // whose replay shows them
+	}{
+		{"OwnerChangedInSQL", func(t *testing.T, j domain.Job) {
+			_, err := db.ExecContext(ctx, `UPDATE async_jobs SET client_id = 'mis-gamma' WHERE id = $1`, j.ID.String())
+			require.NoError(t, err)
+		}, "mis-owner"},
+		{"IDChangedInSQL", func(t *testing.T, j domain.Job) {
+			_, err := db.ExecContext(ctx, `UPDATE async_jobs SET id = $1 WHERE id = $2`, domain.NewID().String(), j.ID.String())
+			require.NoError(t, err)
+		}, "mis-renamed"},
+		{"Purged", func(t *testing.T, j domain.Job) {
+			_, err := db.ExecContext(ctx, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
+			require.NoError(t, err)
+		}, "mis-purged"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			j := done(t, tt.client)
+			require.Equal(t, both(j), replay(t, tt.client, j.ID))
+			tt.change(t, j)
+			require.Equal(t, both(j), replay(t, tt.client, j.ID), "the same changes, to the same client")
+		})
+	}
+
+	t.Run("EventsWithoutSnapshotReadTheJob", func(t *testing.T) {
+		t.Parallel()
+		j := done(t, "mis-legacy")
+		_, err := db.ExecContext(ctx, `UPDATE async_job_events SET eta = NULL, links = NULL WHERE job_id = $1`, j.ID.String())
+		require.NoError(t, err)
+		events, err := jobs.EventsAfter(ctx, "mis-legacy", 0, 10)
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+		for _, e := range events {
+			require.Equal(t, domain.StatusDone, e.Job.Status, "the job as it is now")
+			require.Equal(t, "/c/"+j.ID.String(), linksOf(e.Job))
+		}
+		require.Equal(t, domain.StatusPending, events[0].Status)
+		_, err = db.ExecContext(ctx, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
+		require.NoError(t, err)
+		events, err = jobs.EventsAfter(ctx, "mis-legacy", 0, 10)
+		require.NoError(t, err)
+		require.Empty(t, events, "nothing to show once the job is gone")
+	})
+}
+
+func linksOf(j domain.Job) string {
+	var hrefs []string
+	for _, l := range j.Links {
+		hrefs = append(hrefs, l.Href)
+	}
+	return strings.Join(hrefs, ",")
 }

@@ -248,3 +248,59 @@ func TestVersionMigrationBackfillsExistingRows(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, stored.Version, st.Max)
 }
+
+// TestIDChangeAnnouncesTheOldIDDeleted: an UPDATE that moves a job to
+// another id is announced as the new row and as a delete of the old id
+// (with a later version of its own), so no reader keeps serving the old
+// id; an owner change is announced with the new owner.
+func TestIDChangeAnnouncesTheOldIDDeleted(t *testing.T) {
+	t.Parallel()
+	jobs, url := newJobs(t, 5*time.Second)
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := context.Background()
+	c := &collector{watch: map[domain.ID]bool{}, changes: make(chan ports.JobChange, 10)}
+	ln, err := postgres.Listen(url, c, zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close(ctx) })
+	select {
+	case <-ln.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("listener never listened")
+	}
+
+	now := time.Now()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
+	require.NoError(t, err)
+	moved := domain.NewID()
+	c.add(j.ID)
+	c.add(moved)
+	_, _, err = jobs.Create(ctx, j)
+	require.NoError(t, err)
+	_ = c.next(t)
+
+	_, err = db.ExecContext(ctx, `UPDATE async_jobs SET id = $1 WHERE id = $2`, moved.String(), j.ID.String())
+	require.NoError(t, err)
+	now1, err := jobs.Get(ctx, moved)
+	require.NoError(t, err)
+	got := c.next(t)
+	require.Equal(t, ports.JobChange{ID: moved, Version: now1.Version, Job: &now1}, got, "the new id: its row")
+	got = c.next(t)
+	require.Equal(t, j.ID, got.ID)
+	require.True(t, got.Deleted, "the old id: gone")
+	require.Nil(t, got.Job)
+	require.Greater(t, got.Version, now1.Version, "a version of its own")
+
+	_, err = db.ExecContext(ctx, `UPDATE async_jobs SET client_id = 'other' WHERE id = $1`, moved.String())
+	require.NoError(t, err)
+	got = c.next(t)
+	require.False(t, got.Deleted)
+	require.NotNil(t, got.Job)
+	require.Equal(t, "other", got.Job.ClientID, "an owner change carries the new owner")
+	select {
+	case extra := <-c.changes:
+		t.Fatalf("an update that keeps the id is announced once, got also %+v", extra)
+	default:
+	}
+}

@@ -453,6 +453,54 @@ func Maintenance(t *testing.T, newRepo Factory) {
 		_, err = repo.Get(ctx, oldPending.ID)
 		require.NoError(t, err, "pending jobs are never purged")
 	})
+
+	// A purge deletes jobs, not their retained events: replay from 0 still
+	// gives every change, each with the job as that change left it.
+	t.Run("PurgeKeepsRetainedEventsForReplay", func(t *testing.T) {
+		t.Parallel()
+		repo := newRepo(t)
+		m := asMaintenance(t, repo)
+		log, ok := repo.(ports.EventLog)
+		require.True(t, ok, "%T must implement ports.EventLog", repo)
+		done, failed := jobAt(t, "mis-alpha", t0.Add(-72*time.Hour)), jobAt(t, "mis-alpha", t0.Add(-72*time.Hour))
+		theirs := jobAt(t, "mis-beta", t0.Add(-72*time.Hour))
+		for _, j := range []domain.Job{done, theirs, failed} {
+			create(t, repo, j)
+		}
+		_, _, err := repo.Finish(ctx, done.ID, mustDone(t, "/c/1", t0.Add(-48*time.Hour)))
+		require.NoError(t, err)
+		_, _, err = repo.Finish(ctx, failed.ID, mustFailed(t, 422, "rejected", t0.Add(-48*time.Hour)))
+		require.NoError(t, err)
+		n, err := m.DeleteFinishedBefore(ctx, t0.Add(-24*time.Hour), 10)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+
+		events, err := log.EventsAfter(ctx, "mis-alpha", 0, 10)
+		require.NoError(t, err)
+		type shown struct {
+			ID      domain.ID
+			Client  string
+			Event   domain.Status
+			Status  domain.Status
+			ETA     time.Time
+			Links   []domain.Link
+			Failure *domain.Failure
+		}
+		var got []shown
+		for _, e := range events {
+			got = append(got, shown{e.Job.ID, e.ClientID, e.Status, e.Job.Status, e.Job.ETA.UTC(), e.Job.Links, e.Job.Failure})
+		}
+		eta := t0.Add(-72 * time.Hour).Add(time.Minute)
+		require.Equal(t, []shown{
+			{done.ID, "mis-alpha", domain.StatusPending, domain.StatusPending, eta, []domain.Link{}, nil},
+			{failed.ID, "mis-alpha", domain.StatusPending, domain.StatusPending, eta, []domain.Link{}, nil},
+			{done.ID, "mis-alpha", domain.StatusDone, domain.StatusDone, eta, links("/c/1"), nil},
+			{failed.ID, "mis-alpha", domain.StatusFailed, domain.StatusFailed, eta, []domain.Link{}, &domain.Failure{Code: 422, Message: "rejected"}},
+		}, got, "every retained change of the purged jobs, in order, as each change left the job")
+		for i := 1; i < len(events); i++ {
+			require.Less(t, events[i-1].Position, events[i].Position)
+		}
+	})
 }
 
 // Reports runs the contract of ports.ReportSource on known data.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
@@ -148,6 +149,42 @@ func TestThreeInstances(t *testing.T) {
 				_, body := adminGet(t, in.admin, "/metrics")
 				return strings.Contains(body, "\njobstatus_listener_up 1\n")
 			}, "the listener is back")
+		}
+	})
+
+	// Hand-written SQL that moves a job to another id or owner: every
+	// instance holding the job in memory stops serving it where it was.
+	t.Run("RowsMovedInSQL", func(t *testing.T) {
+		db, err := postgres.Open(url, pgtest.Pool(1))
+		require.NoError(t, err)
+		defer db.Close()
+		tests := []struct {
+			name  string
+			move  string // SQL with $1 the job's id and $2 a fresh id
+			moved bool   // the fresh id is 200 to its owner
+		}{
+			{"IDChanged", `UPDATE async_jobs SET id = $2 WHERE id = $1`, true},
+			{"OwnerChanged", `UPDATE async_jobs SET client_id = 'mis-other' WHERE id = $1 AND $2 <> ''`, false},
+			{"OwnerAndIDChanged", `UPDATE async_jobs SET id = $2, client_id = 'mis-other' WHERE id = $1`, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				id := create() // and every instance has it in memory
+				fresh := domain.NewID().String()
+				_, err := db.ExecContext(context.Background(), tt.move, id, fresh)
+				require.NoError(t, err)
+				for n, in := range all {
+					r := eventually(t, 10*time.Second, func() testkit.Reply { return poll(in, id) },
+						func(r testkit.Reply) bool { return r.Status == 404 })
+					require.Equal(t, 404, r.Status, "instance %d: the old place is gone", n)
+					require.Equal(t, 404, poll(in, id).Status, "instance %d: and stays gone", n)
+					want := 404
+					if tt.moved {
+						want = 200
+					}
+					require.Equal(t, want, poll(in, fresh).Status, "instance %d: the new id", n)
+				}
+			})
 		}
 	})
 }

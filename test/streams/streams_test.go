@@ -302,3 +302,71 @@ func TestListThroughInstanceWhileInserting(t *testing.T) {
 		require.Equal(t, 1, seen[id], "job %s", id)
 	}
 }
+
+// TestReplayAfterPurgeAndOwnerChange: Last-Event-ID 0 replays every
+// retained change, as each left the job, after the jobs were purged and
+// after a job changed owner in SQL; a change belongs to the client that
+// owned the job when it happened.
+func TestReplayAfterPurgeAndOwnerChange(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	url := pg.Schema(t)
+	kit := testkit.New(t)
+	a, b := newInstance(t, url, kit), newInstance(t, url, kit)
+	ctx := context.Background()
+	sign := worker(t, kit, b)
+
+	done, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	failed, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	given, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	_, err = sign.Complete(ctx, done.ID, client.Link{Entity: "composition", Href: "/patients/p/encounter/e/composition/c"})
+	require.NoError(t, err)
+	jobsCommand(t, url, "fail", failed.ID, "--code", "422", "--message", "Signature is not valid")
+	jobsCommand(t, url, "purge", "--older-than", "1ms")
+	db, err := postgres.Open(url, pgtest.Pool(1))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `UPDATE async_jobs SET client_id = $1 WHERE id = $2`, testkit.ClientB, given.ID)
+	require.NoError(t, err)
+	for _, c := range []string{testkit.ClientA, testkit.ClientB} { // marks the end of each replay
+		_, _, err = sign.Create(ctx, client.CreateParams{ClientID: c})
+		require.NoError(t, err)
+	}
+
+	type seen struct {
+		id, event, links, code string
+	}
+	replay := func(in *instance, id, key string, n int) []seen {
+		w := watch(mis(t, kit, in, id, key), "0")
+		defer w.stop() // also when waitFor fails: a stream left open holds the server's Close
+		w.waitFor(t, n)
+		var out []seen
+		for _, ch := range w.stop() {
+			s := seen{id: ch.Job.ID, event: ch.Event}
+			require.Equal(t, ch.Event, string(ch.Job.Status))
+			for _, l := range ch.Job.Links {
+				s.links += l.Href
+			}
+			if ch.Job.Error != nil {
+				s.code = strconv.Itoa(ch.Job.Error.Code)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	gotA := replay(a, testkit.ClientA, testkit.KeyA, 6)
+	require.Equal(t, []seen{
+		{done.ID, "PENDING", "", ""},
+		{failed.ID, "PENDING", "", ""},
+		{given.ID, "PENDING", "", ""},
+		{done.ID, "DONE", "/patients/p/encounter/e/composition/c", ""},
+		{failed.ID, "FAILED", "", "422"},
+	}, gotA[:5], "every retained change, purged or given away since, as it was")
+	require.Len(t, gotA, 6, "then the marker, and nothing twice")
+	gotB := replay(b, testkit.ClientB, testkit.KeyB, 1)
+	require.Len(t, gotB, 1, "only the marker: the creation of the job given to mis-beta was mis-alpha's")
+	require.NotEqual(t, given.ID, gotB[0].id)
+}
