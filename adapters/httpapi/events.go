@@ -22,8 +22,13 @@ const EventsPath = "/patients/composition/jobs/events"
 // reading is dropped, however long the stream has been open.
 const streamWriteTimeout = 10 * time.Second
 
-// resetData is the data of the "reset" event.
-const resetData = `{"reason":"changes after Last-Event-ID are no longer retained: list your jobs again"}`
+// resetData is the data of the "reset" event when changes after the
+// client's Last-Event-ID were deleted; resetUnknownData when no event ever
+// had that id.
+const (
+	resetData        = `{"reason":"changes after Last-Event-ID are no longer retained: list your jobs again"}`
+	resetUnknownData = `{"reason":"Last-Event-ID is not an id this service sent: list your jobs again"}`
+)
 
 // streamEvents answers with the caller's job changes as Server-Sent
 // Events. Everything that can be refused (credentials, scope, a bad
@@ -127,7 +132,11 @@ func (s *sseWriter) retry(d time.Duration) error {
 func (s *sseWriter) change(ch app.Change) error {
 	id := strconv.FormatInt(ch.Event.Position, 10)
 	if ch.Reset {
-		return s.write("id: " + id + "\nevent: reset\ndata: " + resetData + "\n\n")
+		data := resetData
+		if ch.Unknown {
+			data = resetUnknownData
+		}
+		return s.write("id: " + id + "\nevent: reset\ndata: " + data + "\n\n")
 	}
 	data, err := json.Marshal(eventJobData(ch))
 	if err != nil {

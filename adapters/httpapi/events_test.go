@@ -239,9 +239,16 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		{"ListPageToken", list("?page_token=" + url.QueryEscape("not a token")), good, 400, "Invalid page_token: must be a next_page_token this service sent"},
 		{"ListRepeated", list("?status=DONE&status=FAILED"), good, 400, "Invalid status: must be given once"},
 		{"ListUnknown", list("?client_id=mis-beta"), good, 400, `Invalid query: unknown parameter "client_id"`},
+		{"ListSemicolon", list("?page_size=1;status=DONE"), good, 400, `Invalid query: cannot read "page_size=1;status=DONE"`},
+		{"ListBadEscapeInName", list("?%zz=1"), good, 400, `Invalid query: cannot read "%zz=1"`},
+		{"ListBadEscapeInValue", list("?page_size=2&status=%D"), good, 400, `Invalid query: cannot read "status=%D"`},
+		{"ListPageSizeHuge", list("?page_size=99999999999999999999"), good, 200, ""},
+		{"ListPageSizeHugeNegative", list("?page_size=-99999999999999999999"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageSizeSign", list("?page_size=%2B99999999999999999999"), good, 400, "Invalid page_size: must be a positive whole number"},
 		{"Events401", httpapi.EventsPath, nethttp.Header{}, 401, "Invalid api-key"},
 		{"Events403", httpapi.EventsPath, forbidden, 403, ""},
 		{"Events400", httpapi.EventsPath, with(good, "Last-Event-ID", "abc"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400Sign", httpapi.EventsPath, with(good, "Last-Event-ID", "+1"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
 		{"Events429", httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientB), testkit.KeyB), 429, "Rate limit exceeded, retry later"},
 	}
 	for _, tt := range tests {
@@ -289,4 +296,43 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		}
 		require.Len(t, ids, 3)
 	})
+}
+
+// TestEventStreamUnknownLastEventIDResets: an id ahead of the log, however
+// large, is answered with "event: reset", and the stream goes on with the
+// next change.
+func TestEventStreamUnknownLastEventIDResets(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"100", "9223372036854775807", "99999999999999999999"} {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			b := setupStreams(t, httpapi.DefaultHandlerConfig())
+			b.create(t, testkit.ClientA)
+			h := testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA)
+			h.Set("Last-Event-ID", id)
+			res, frames := openStream(t, b.base, h)
+			require.Equal(t, 200, res.StatusCode)
+			require.Equal(t, "1000", nextFrame(t, frames).retry)
+			reset := nextFrame(t, frames)
+			require.Equal(t, "reset", reset.event)
+			require.Contains(t, reset.data, "not an id this service sent")
+			job := b.create(t, testkit.ClientA)
+			f := nextFrame(t, frames)
+			require.Equal(t, "PENDING", f.event)
+			require.Contains(t, f.data, job.ID.String())
+		})
+	}
+}
+
+// TestEventStreamHead: HEAD answers like GET, without a body.
+func TestEventStreamHead(t *testing.T) {
+	t.Parallel()
+	b := setupStreams(t, httpapi.DefaultHandlerConfig())
+	r := testkit.Do(t, nil, "HEAD", b.base+httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA), nil)
+	require.Equal(t, 200, r.Status)
+	require.Equal(t, "text/event-stream", r.Header.Get("Content-Type"))
+	require.Empty(t, r.Raw)
+	r = testkit.Do(t, nil, "POST", b.base+httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA), nil)
+	require.Equal(t, 405, r.Status)
+	require.Equal(t, "GET, HEAD", r.Header.Get("Allow"))
 }

@@ -101,7 +101,7 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.UseEncodedPath()
 	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(JobsPath, h.listJobs).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet)
+	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
