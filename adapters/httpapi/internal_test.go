@@ -319,12 +319,32 @@ func TestInternalBodiesAreStrict(t *testing.T) {
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
 		requireError(t, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`), 400, "validation_failed", "Invalid Content-Type: must be application/json")
 	})
-	t.Run("CharsetParameterIsFine", func(t *testing.T) {
-		t.Parallel()
-		h := b.writer(workerA)
-		h.Set("Content-Type", "application/json; charset=utf-8")
-		require.Equal(t, 201, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`).Status)
-	})
+	for _, ct := range []string{"application/json; charset=utf-8", "application/json; charset=UTF-8", "Application/JSON;charset=\"utf-8\""} {
+		t.Run("CharsetIsFine"+ct, func(t *testing.T) {
+			t.Parallel()
+			h := b.writer(workerA)
+			h.Set("Content-Type", ct)
+			require.Equal(t, 201, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`).Status)
+		})
+	}
+	for _, c := range []struct {
+		name string
+		cts  []string
+		msg  string
+	}{
+		{"Latin1", []string{"application/json; charset=latin1"}, "Invalid Content-Type: charset must be utf-8"},
+		{"UTF16", []string{"application/json; charset=utf-16"}, "Invalid Content-Type: charset must be utf-8"},
+		{"EmptyCharset", []string{`application/json; charset=""`}, "Invalid Content-Type: charset must be utf-8"},
+		{"Twice", []string{"application/json", "application/json"}, "Invalid Content-Type: must be sent once"},
+		{"TwiceDifferent", []string{"application/json", "text/plain"}, "Invalid Content-Type: must be sent once"},
+	} {
+		t.Run("ContentType"+c.name, func(t *testing.T) {
+			t.Parallel()
+			h := b.writer(workerA)
+			h["Content-Type"] = c.cts
+			requireError(t, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`), 400, "validation_failed", c.msg)
+		})
+	}
 	t.Run("BodyOverTheCapIs413", func(t *testing.T) {
 		t.Parallel()
 		big := `{"client_id":"mis-alpha","eta":"` + strings.Repeat("9", 1100) + `"}`
