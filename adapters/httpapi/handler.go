@@ -42,6 +42,9 @@ type HandlerConfig struct {
 	// StreamRetry is the reconnect delay an event stream suggests
 	// ("retry:"), at its start and when the service ends it.
 	StreamRetry time.Duration
+	// AuthLeeway is the clock skew the token verifier tolerates on exp
+	// (the same setting): an event stream ends at exp plus this.
+	AuthLeeway time.Duration
 	// EncodedAnswers bounds how many pre-encoded job answers (one per job
 	// version and presented eta) are kept; zero encodes every answer anew.
 	EncodedAnswers int
