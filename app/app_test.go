@@ -411,3 +411,47 @@ type nopSink struct{}
 
 func (nopSink) Row(ports.DailyCount) error      { return nil }
 func (nopSink) Summary(app.ReportSummary) error { return nil }
+
+// refuseAll is a RateLimiter that refuses every request.
+type refuseAll struct{}
+
+func (refuseAll) Allow(string) (bool, time.Duration) { return false, time.Second }
+
+// TestAuthenticateRecheck: Recheck refuses what Handle refuses (a revoked
+// api-key or token, a token of another client) but ignores the rate
+// limit, so an open stream is not counted as new requests.
+func TestAuthenticateRecheck(t *testing.T) {
+	t.Parallel()
+	tokens := fakeTokens{"tok-a": {ClientID: "mis-alpha"}, "tok-b": {ClientID: "mis-beta"}}
+	clients := fakeClients{"key-a": "mis-alpha"}
+	h, err := app.NewAuthenticateHandler(tokens, clients, refuseAll{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = h.Handle(ctx, app.Credentials{Token: "tok-a", APIKey: "key-a"})
+	var limited *domain.RateLimitedError
+	require.ErrorAs(t, err, &limited, "Handle counts the request")
+	tests := []struct {
+		name       string
+		creds      app.Credentials
+		credential domain.Credential // refused credential; empty: accepted
+	}{
+		{"Valid", app.Credentials{Token: "tok-a", APIKey: "key-a"}, ""},
+		{"APIKeyRevoked", app.Credentials{Token: "tok-a", APIKey: "key-gone"}, domain.CredentialAPIKey},
+		{"TokenRevoked", app.Credentials{Token: "tok-gone", APIKey: "key-a"}, domain.CredentialToken},
+		{"OtherClientsToken", app.Credentials{Token: "tok-b", APIKey: "key-a"}, domain.CredentialToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := h.Recheck(ctx, tt.creds)
+			if tt.credential == "" {
+				require.NoError(t, err)
+				require.Equal(t, "mis-alpha", p.ClientID)
+				return
+			}
+			var auth *domain.AuthError
+			require.ErrorAs(t, err, &auth)
+			require.Equal(t, tt.credential, auth.Credential)
+		})
+	}
+}

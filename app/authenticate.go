@@ -55,11 +55,32 @@ func (h AuthenticateHandler) Handle(ctx context.Context, c Credentials) (domain.
 	if ok, wait := h.limits.Allow(client.ID); !ok {
 		return domain.Principal{}, &domain.RateLimitedError{ClientID: client.ID, RetryAfter: wait}
 	}
-	p, err := h.tokens.Verify(ctx, c.Token)
+	return h.token(ctx, c.Token, client.ID)
+}
+
+// Recheck checks credentials that were accepted before, for a request
+// still being served (an open stream): the api-key and the token as Handle
+// does, without the rate limit, so that a revoked key or a key set that
+// lost the token's key ends it. Both lookups are cached: a digest lookup
+// and, while the key set is unchanged, a token cache hit.
+func (h AuthenticateHandler) Recheck(ctx context.Context, c Credentials) (domain.Principal, error) {
+	if h.tokens == nil {
+		return domain.Principal{}, errUnwired
+	}
+	client, err := h.clients.ClientByAPIKey(ctx, c.APIKey)
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	if p.ClientID != client.ID {
+	return h.token(ctx, c.Token, client.ID)
+}
+
+// token verifies the token and that it was issued to client.
+func (h AuthenticateHandler) token(ctx context.Context, token, client string) (domain.Principal, error) {
+	p, err := h.tokens.Verify(ctx, token)
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	if p.ClientID != client {
 		return domain.Principal{}, &domain.AuthError{Credential: domain.CredentialToken, Reason: "client_id does not match the api-key's client"}
 	}
 	return p, nil

@@ -64,5 +64,17 @@ func (h CreateJobHandler) Handle(ctx context.Context, c CreateJob) (domain.Job, 
 	if err != nil {
 		return domain.Job{}, err
 	}
+	if stored.ID != job.ID && c.ETA > 0 && !sameETA(stored, c.ETA) {
+		// The key's job was made by another request (client_id is part of
+		// the key, so only the eta can differ): not a repeat.
+		return domain.Job{}, domain.ErrIdempotencyKeyReused
+	}
 	return stored, nil
+}
+
+// sameETA says whether job was created with eta, up to the precision its
+// times are stored with.
+func sameETA(job domain.Job, eta time.Duration) bool {
+	d := job.ETA.Sub(job.CreatedAt) - eta
+	return d > -domain.Precision && d < domain.Precision
 }

@@ -116,7 +116,7 @@ func TestWatchEventsRefusals(t *testing.T) {
 		var f *domain.ForbiddenError
 		require.ErrorAs(t, err, &f)
 	})
-	for _, id := range []string{"x", "-1", "1.5", " 1", "99999999999999999999"} {
+	for _, id := range []string{"x", "-1", "+1", "1.5", " 1", "1 ", "-99999999999999999999"} {
 		t.Run("LastEventID"+id, func(t *testing.T) {
 			_, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha"), LastEventID: id})
 			var v *domain.ValidationError
@@ -173,6 +173,43 @@ func TestWatchEventsResetPastRetention(t *testing.T) {
 			if !tt.reset {
 				require.Equal(t, int64(3), ch.Event.Position)
 			}
+		})
+	}
+}
+
+// TestWatchEventsResetAheadOfLog: an id no event ever had (past the newest
+// position, or too large to represent) resets the stream, which then goes
+// on live, so the next change is not hidden behind the id.
+func TestWatchEventsResetAheadOfLog(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		last  string
+		reset bool
+	}{{"3", false}, {"4", true}, {"1000", true}, {"9223372036854775807", true}, {"99999999999999999999", true}}
+	for _, tt := range tests {
+		t.Run(tt.last, func(t *testing.T) {
+			t.Parallel()
+			repo, feed := startedFeed(t)
+			h, err := app.NewWatchEventsHandler(feed)
+			require.NoError(t, err)
+			ctx := context.Background()
+			for range 3 {
+				createJob(t, repo, "mis-alpha", time.Now())
+			}
+			s, err := h.Handle(ctx, app.WatchEvents{Principal: principal("mis-alpha"), LastEventID: tt.last})
+			require.NoError(t, err)
+			defer s.Close()
+			if tt.reset {
+				ch := next(t, s)
+				require.True(t, ch.Reset)
+				require.True(t, ch.Unknown)
+				require.LessOrEqual(t, ch.Event.Position, int64(3), "the reset's id is where the stream goes on")
+			}
+			job := createJob(t, repo, "mis-alpha", time.Now())
+			ch := next(t, s)
+			require.False(t, ch.Reset)
+			require.Equal(t, int64(4), ch.Event.Position)
+			require.Equal(t, job.ID, ch.Event.Job.ID)
 		})
 	}
 }

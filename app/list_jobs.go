@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -113,6 +114,9 @@ func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
 	}
 	if q.PageSize != "" {
 		n, err := strconv.Atoi(q.PageSize)
+		if errors.Is(err, strconv.ErrRange) && strings.TrimLeft(q.PageSize, "0123456789") == "" {
+			n, err = h.cfg.MaxPageSize, nil // too large to represent: capped like any large size
+		}
 		if err != nil || n <= 0 {
 			return lq, &domain.ValidationError{Field: "page_size", Reason: "must be a positive whole number"}
 		}

@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
@@ -17,11 +20,15 @@ type WatchEvents struct {
 }
 
 // Change is one item of a stream: a job's change, or Reset when changes
-// after the client's last position are no longer retained (the client
-// re-lists its jobs; the stream goes on with live changes).
+// after the client's last position are no longer retained, or when that
+// position was never handed out (the client re-lists its jobs; the stream
+// goes on with live changes, from Event.Position).
 type Change struct {
 	Reset bool
-	Event ports.JobEvent
+	// Unknown says why a Reset came: the client's last position is ahead
+	// of the log, so no event ever had it.
+	Unknown bool
+	Event   ports.JobEvent
 }
 
 // WatchEventsHandler answers WatchEvents.
@@ -52,7 +59,11 @@ func (h WatchEventsHandler) Handle(ctx context.Context, q WatchEvents) (*EventSt
 	)
 	if resume {
 		n, err := strconv.ParseInt(q.LastEventID, 10, 64)
-		if err != nil || n < 0 {
+		digits := strings.TrimLeft(q.LastEventID, "0123456789") == ""
+		switch {
+		case digits && errors.Is(err, strconv.ErrRange):
+			n = math.MaxInt64 // too large to represent: ahead of the log, reset below
+		case err != nil || !digits:
 			return nil, &domain.ValidationError{Field: "Last-Event-ID", Reason: "must be an event id this service sent"}
 		}
 		after = n
@@ -68,9 +79,22 @@ func (h WatchEventsHandler) Handle(ctx context.Context, q WatchEvents) (*EventSt
 			h.feed.unsubscribe(sub)
 			return nil, err
 		}
-		if after < horizon {
+		var newest int64
+		if after > sub.from { // the feed has not seen it: is it in the log at all?
+			if newest, err = h.feed.log.LastPosition(ctx); err != nil {
+				h.feed.unsubscribe(sub)
+				return nil, err
+			}
+		}
+		switch {
+		case after < horizon:
 			s.reset = true // from here on: live changes
-		} else {
+		case after > sub.from && after > newest:
+			// Never handed out: resuming after it would hide every change
+			// up to it, so the stream resets and goes on from the newest
+			// position, reading the log first so that no change is missed.
+			s.reset, s.unknown, s.last, s.replay = true, true, newest, true
+		default:
 			s.last, s.replay = after, true
 		}
 	}
@@ -85,7 +109,9 @@ type EventStream struct {
 	last   int64
 	replay bool // still reading retained changes from the log
 	reset  bool // a Reset is due first
-	buf    []ports.JobEvent
+	// unknown says the Reset is for a position no event ever had.
+	unknown bool
+	buf     []ports.JobEvent
 }
 
 // Next returns the next change, waiting for one until ctx ends (then
@@ -93,7 +119,7 @@ type EventStream struct {
 func (s *EventStream) Next(ctx context.Context) (Change, error) {
 	if s.reset {
 		s.reset = false
-		return Change{Reset: true}, nil
+		return Change{Reset: true, Unknown: s.unknown, Event: ports.JobEvent{Position: s.last}}, nil
 	}
 	for s.replay && len(s.buf) == 0 {
 		events, err := s.feed.log.EventsAfter(ctx, s.sub.client, s.last, s.feed.cfg.Batch)

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -44,7 +45,8 @@ client the token and api-key name, and print one JSON line per change:
 {"id":"42","event":"DONE","job":{...}}. A broken stream is resumed with the
 last id, so no change is printed twice or lost; {"id":..,"event":"reset",
 "reset":true} means changes were missed (past the service's retention):
-list the jobs again. Ends on SIGINT/SIGTERM, or on a refusal (401, 403).
+list the jobs again. Each reconnect prints one line on stderr saying why.
+Ends on SIGINT/SIGTERM, or on a refusal (401, 403).
 
 Example:
   jobstatus watch --url http://127.0.0.1:8080 --token-file token.jwt --api-key-file key.txt`,
@@ -67,20 +69,38 @@ func runWatch(ctx context.Context, stdio IO, o watchOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(key), client.WithUserAgent("jobstatus-watch"))
+	// One stderr line per reconnect, naming why; neither the URL (it has
+	// no credentials: Validate of client.New) nor an error carries a token.
+	retried := client.WithRetryHook(func(failures int, err error) {
+		fmt.Fprintf(stdio.Stderr, "jobstatus: watch: reconnecting (attempt %d): %s\n", failures, watchFailure(err))
+	})
+	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(key), client.WithUserAgent("jobstatus-watch"), retried)
 	if err != nil {
 		return usageError{err}
 	}
 	enc := json.NewEncoder(stdio.Stdout)
 	for ch, err := range c.Watch(ctx, o.LastEventID) {
 		if err != nil {
-			return err
+			return errors.New(watchFailure(err))
 		}
 		if err := enc.Encode(ch); err != nil {
 			return fmt.Errorf("write change: %w", err)
 		}
 	}
 	return nil // interrupted
+}
+
+// watchFailure says what went wrong without the client's own "jobstatus:"
+// prefix, which Execute adds once.
+func watchFailure(err error) string {
+	var answer *client.Error
+	switch {
+	case errors.As(err, &answer):
+		return fmt.Sprintf("the service answered %d %s: %s", answer.Status, answer.Type, answer.Message)
+	case errors.Is(err, client.ErrStreamEnded):
+		return "the service ended the stream"
+	}
+	return strings.TrimPrefix(err.Error(), "client: ")
 }
 
 // readSecret reads a one-line credential file; the error names the file,

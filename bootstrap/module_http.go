@@ -19,7 +19,8 @@ var HTTPModule = fx.Module("http",
 		func(cfg Config, tp trace.TracerProvider) httpapi.HandlerConfig {
 			return httpapi.HandlerConfig{TerminalMaxAge: cfg.Cache.TerminalMaxAge, MaxInFlight: cfg.HTTP.MaxInFlight,
 				LogSampleSuccess: cfg.Log.SampleSuccess, Tracer: tp,
-				StreamHeartbeat: cfg.Events.Heartbeat, StreamRetry: cfg.Events.Retry, EncodedAnswers: cfg.Cache.Jobs}
+				StreamHeartbeat: cfg.Events.Heartbeat, StreamRetry: cfg.Events.Retry, EncodedAnswers: cfg.Cache.Jobs,
+				AuthLeeway: cfg.Auth.Leeway}
 		},
 		httpapi.NewHandler,
 		newHTTPServer,

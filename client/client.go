@@ -132,9 +132,10 @@ func WithJitter(jitter func(d time.Duration) time.Duration) Option {
 }
 
 // WithRetryHook calls fn each time Wait meets a transient failure (no
-// answer, or a 429, 502, 503 or 504) and is about to retry, with the count
-// of consecutive failures and what went wrong, so a caller can say why it
-// is still waiting. fn runs on Wait's goroutine.
+// answer, or a 429, 502, 503 or 504) and is about to retry, and each time
+// Watch is about to reconnect, with the count of consecutive failures and
+// what went wrong, so a caller can say why it is still waiting. fn runs on
+// Wait's or Watch's goroutine.
 func WithRetryHook(fn func(failures int, err error)) Option {
 	return func(c *Client) { c.onRetry = fn }
 }

@@ -42,7 +42,9 @@ type Change struct {
 // server's retry: or Retry-After), so the sequence has every change once
 // and in order. It ends when ctx ends (without an error) or on an answer
 // that retrying cannot fix (401, 403, 400): then the last item is that
-// *Error. Stop ranging to close the stream.
+// *Error. Before each reconnect it calls the retry hook (WithRetryHook)
+// with the failure, ErrStreamEnded when the service ended the stream.
+// Stop ranging to close the stream.
 func (c *Client) Watch(ctx context.Context, lastEventID string) iter.Seq2[Change, error] {
 	return func(yield func(Change, error) bool) {
 		last := lastEventID
@@ -68,12 +70,23 @@ func (c *Client) Watch(ctx context.Context, lastEventID string) iter.Seq2[Change
 			if e != nil {
 				wait = max(wait, e.RetryAfter)
 			}
+			if c.onRetry != nil {
+				if err == nil {
+					err = ErrStreamEnded
+				}
+				c.onRetry(failures, err)
+			}
 			if c.sleep(ctx, wait) != nil {
 				return
 			}
 		}
 	}
 }
+
+// ErrStreamEnded is what Watch tells the retry hook (WithRetryHook) when
+// the service ended a stream (shutdown, a lagging stream, an expired
+// token) and Watch reconnects.
+var ErrStreamEnded = errors.New("client: the service ended the stream")
 
 // errStopped is the consumer leaving the range loop.
 var errStopped = errors.New("client: watch stopped")

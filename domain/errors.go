@@ -14,6 +14,10 @@ var ErrNotFound = errors.New("job not found")
 // already ended.
 var ErrConflict = errors.New("job already finished with a different outcome")
 
+// ErrIdempotencyKeyReused means an idempotency key that named a pending
+// job was sent again with a different request.
+var ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+
 // ErrAlreadyExists means a job with the same id exists already.
 var ErrAlreadyExists = errors.New("job already exists")
 

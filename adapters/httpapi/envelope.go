@@ -80,6 +80,7 @@ const (
 	typeUnavailable  = "service_unavailable"
 	typeRateLimited  = "too_many_requests"
 	typeConflict     = "conflict"
+	typeKeyReused    = "idempotency_key_reused"
 	typePrecondition = "precondition_failed"
 
 	msgInvalidToken  = "Invalid access token"
@@ -156,6 +157,8 @@ func classify(err error) problem {
 		return problem{status: nethttp.StatusBadRequest, kind: typeValidation, message: validationMessage(validErr)}
 	case errors.Is(err, domain.ErrConflict):
 		return problem{status: nethttp.StatusConflict, kind: typeConflict, message: "Job already finished with a different outcome"}
+	case errors.Is(err, domain.ErrIdempotencyKeyReused):
+		return problem{status: nethttp.StatusConflict, kind: typeKeyReused, message: "Idempotency-Key was used for a different request"}
 	case errors.Is(err, domain.ErrNotFound):
 		return problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgTaskNotFound}
 	case errors.Is(err, domain.ErrUnavailable):

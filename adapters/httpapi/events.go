@@ -22,8 +22,13 @@ const EventsPath = "/patients/composition/jobs/events"
 // reading is dropped, however long the stream has been open.
 const streamWriteTimeout = 10 * time.Second
 
-// resetData is the data of the "reset" event.
-const resetData = `{"reason":"changes after Last-Event-ID are no longer retained: list your jobs again"}`
+// resetData is the data of the "reset" event when changes after the
+// client's Last-Event-ID were deleted; resetUnknownData when no event ever
+// had that id.
+const (
+	resetData        = `{"reason":"changes after Last-Event-ID are no longer retained: list your jobs again"}`
+	resetUnknownData = `{"reason":"Last-Event-ID is not an id this service sent: list your jobs again"}`
+)
 
 // streamEvents answers with the caller's job changes as Server-Sent
 // Events. Everything that can be refused (credentials, scope, a bad
@@ -62,12 +67,22 @@ func (h *Handler) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if sw.retry(h.cache.StreamRetry) != nil {
 		return
 	}
-	h.pump(ctx, sw, stream, p.ExpiresAt)
+	creds, err := credentials(r) // read once already by principal: cannot fail here
+	if err != nil {
+		return
+	}
+	expires := p.ExpiresAt
+	if !expires.IsZero() {
+		expires = expires.Add(h.cache.AuthLeeway) // as long as the verifier accepts it
+	}
+	h.pump(ctx, sw, stream, creds, expires)
 }
 
 // pump writes changes, and a heartbeat whenever none came for a while,
-// until the client leaves, the token expires or the feed ends the stream.
-func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStream, expires time.Time) {
+// until the client leaves, the token expires, its credentials no longer
+// pass (checked before every change and heartbeat) or the feed ends the
+// stream.
+func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStream, creds app.Credentials, expires time.Time) {
 	for {
 		deadline := time.Now().Add(h.cache.StreamHeartbeat)
 		expiring := !expires.IsZero() && expires.Before(deadline)
@@ -78,15 +93,21 @@ func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStre
 		ch, err := stream.Next(next)
 		cancel()
 		switch {
-		case err == nil:
-			err = sw.change(ch)
 		case ctx.Err() != nil:
 			return // the client left
 		case errors.Is(err, context.DeadlineExceeded) && expiring && !time.Now().Before(expires):
 			// The token is no longer valid: the client reconnects with a new one.
 			_ = sw.comment("token expired")
 			return
+		case err == nil:
+			if !h.stillValid(ctx, sw, creds) {
+				return
+			}
+			err = sw.change(ch)
 		case errors.Is(err, context.DeadlineExceeded):
+			if !h.stillValid(ctx, sw, creds) {
+				return
+			}
 			err = sw.comment("ping")
 		default:
 			if !errors.Is(err, app.ErrStreamEnded) {
@@ -100,6 +121,29 @@ func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStre
 			return // the client stopped reading
 		}
 	}
+}
+
+// stillValid checks the stream's credentials again, so that revoking an
+// api-key or dropping the token's key from the key set ends open streams
+// too. When they no longer pass it ends the stream: with ": credentials
+// revoked" when they were refused, with "retry:" when they could not be
+// checked (the client reconnects and is checked anew).
+func (h *Handler) stillValid(ctx context.Context, sw *sseWriter, creds app.Credentials) bool {
+	_, err := h.app.Authenticate.Recheck(ctx, creds)
+	if err == nil {
+		return true
+	}
+	var (
+		auth      *domain.AuthError
+		forbidden *domain.ForbiddenError
+	)
+	if errors.As(err, &auth) || errors.As(err, &forbidden) {
+		_ = sw.comment("credentials revoked")
+		return false
+	}
+	h.logger.Warn("event stream ended: credentials could not be checked", zap.String("request_id", RequestIDFrom(ctx)), zap.Error(err))
+	_ = sw.retry(h.cache.StreamRetry)
+	return false
 }
 
 // sseWriter writes Server-Sent Events, flushing each one.
@@ -127,7 +171,11 @@ func (s *sseWriter) retry(d time.Duration) error {
 func (s *sseWriter) change(ch app.Change) error {
 	id := strconv.FormatInt(ch.Event.Position, 10)
 	if ch.Reset {
-		return s.write("id: " + id + "\nevent: reset\ndata: " + resetData + "\n\n")
+		data := resetData
+		if ch.Unknown {
+			data = resetUnknownData
+		}
+		return s.write("id: " + id + "\nevent: reset\ndata: " + data + "\n\n")
 	}
 	data, err := json.Marshal(eventJobData(ch))
 	if err != nil {

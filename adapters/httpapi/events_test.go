@@ -7,6 +7,7 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/jobstatus/jobstatus/api"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -33,6 +35,13 @@ type streamBundle struct {
 
 func setupStreams(t *testing.T, cfg httpapi.HandlerConfig) *streamBundle {
 	t.Helper()
+	return setupStreamsWith(t, cfg, nil)
+}
+
+// setupStreamsWith is setupStreams with a revocation switch: while it is
+// set, every api-key and every token is refused.
+func setupStreamsWith(t *testing.T, cfg httpapi.HandlerConfig, revoked *revocation) *streamBundle {
+	t.Helper()
 	kit := testkit.New(t)
 	var a useCases
 	repo := memory.NewJobs(memory.OnEvent(func() {
@@ -40,11 +49,51 @@ func setupStreams(t *testing.T, cfg httpapi.HandlerConfig) *streamBundle {
 			a.Feed.Kick()
 		}
 	}))
-	a = newUseCases(t, repo, kit.Verifier(t), kit.Clients(t), nil, nil)
+	var (
+		tokens  ports.TokenVerifier = kit.Verifier(t)
+		clients ports.ClientStore   = kit.Clients(t)
+	)
+	if revoked != nil {
+		tokens, clients = revocableTokens{tokens, revoked}, revocableClients{clients, revoked}
+	}
+	a = newUseCases(t, repo, tokens, clients, nil, nil)
 	require.NoError(t, a.Feed.Start(context.Background()))
 	t.Cleanup(func() { _ = a.Feed.Stop(context.Background()) })
 	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
 	return &streamBundle{kit: kit, app: a, base: base}
+}
+
+// revocation says which credential is revoked: "api-key", "token" or none.
+type revocation struct{ which atomic.Value }
+
+func (r *revocation) is(c string) bool { v, _ := r.which.Load().(string); return v == c }
+
+// revocableClients refuses every api-key once the api-key is revoked, as
+// the api-key file without the client would.
+type revocableClients struct {
+	ports.ClientStore
+	r *revocation
+}
+
+func (c revocableClients) ClientByAPIKey(ctx context.Context, key string) (domain.Client, error) {
+	if c.r.is("api-key") {
+		return domain.Client{}, &domain.AuthError{Credential: domain.CredentialAPIKey, Reason: "unknown"}
+	}
+	return c.ClientStore.ClientByAPIKey(ctx, key)
+}
+
+// revocableTokens refuses every token once the token is revoked, as a key
+// set without the token's key would.
+type revocableTokens struct {
+	ports.TokenVerifier
+	r *revocation
+}
+
+func (v revocableTokens) Verify(ctx context.Context, token string) (domain.Principal, error) {
+	if v.r.is("token") {
+		return domain.Principal{}, &domain.AuthError{Credential: domain.CredentialToken, Reason: "no usable key"}
+	}
+	return v.TokenVerifier.Verify(ctx, token)
 }
 
 func (b *streamBundle) create(t *testing.T, client string) domain.Job {
@@ -239,9 +288,16 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		{"ListPageToken", list("?page_token=" + url.QueryEscape("not a token")), good, 400, "Invalid page_token: must be a next_page_token this service sent"},
 		{"ListRepeated", list("?status=DONE&status=FAILED"), good, 400, "Invalid status: must be given once"},
 		{"ListUnknown", list("?client_id=mis-beta"), good, 400, `Invalid query: unknown parameter "client_id"`},
+		{"ListSemicolon", list("?page_size=1;status=DONE"), good, 400, `Invalid query: cannot read "page_size=1;status=DONE"`},
+		{"ListBadEscapeInName", list("?%zz=1"), good, 400, `Invalid query: cannot read "%zz=1"`},
+		{"ListBadEscapeInValue", list("?page_size=2&status=%D"), good, 400, `Invalid query: cannot read "status=%D"`},
+		{"ListPageSizeHuge", list("?page_size=99999999999999999999"), good, 200, ""},
+		{"ListPageSizeHugeNegative", list("?page_size=-99999999999999999999"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageSizeSign", list("?page_size=%2B99999999999999999999"), good, 400, "Invalid page_size: must be a positive whole number"},
 		{"Events401", httpapi.EventsPath, nethttp.Header{}, 401, "Invalid api-key"},
 		{"Events403", httpapi.EventsPath, forbidden, 403, ""},
 		{"Events400", httpapi.EventsPath, with(good, "Last-Event-ID", "abc"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400Sign", httpapi.EventsPath, with(good, "Last-Event-ID", "+1"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
 		{"Events429", httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientB), testkit.KeyB), 429, "Rate limit exceeded, retry later"},
 	}
 	for _, tt := range tests {
@@ -289,4 +345,110 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		}
 		require.Len(t, ids, 3)
 	})
+}
+
+// TestEventStreamUnknownLastEventIDResets: an id ahead of the log, however
+// large, is answered with "event: reset", and the stream goes on with the
+// next change.
+func TestEventStreamUnknownLastEventIDResets(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"100", "9223372036854775807", "99999999999999999999"} {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			b := setupStreams(t, httpapi.DefaultHandlerConfig())
+			b.create(t, testkit.ClientA)
+			h := testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA)
+			h.Set("Last-Event-ID", id)
+			res, frames := openStream(t, b.base, h)
+			require.Equal(t, 200, res.StatusCode)
+			require.Equal(t, "1000", nextFrame(t, frames).retry)
+			reset := nextFrame(t, frames)
+			require.Equal(t, "reset", reset.event)
+			require.Contains(t, reset.data, "not an id this service sent")
+			job := b.create(t, testkit.ClientA)
+			f := nextFrame(t, frames)
+			require.Equal(t, "PENDING", f.event)
+			require.Contains(t, f.data, job.ID.String())
+		})
+	}
+}
+
+// TestEventStreamHead: HEAD answers like GET, without a body.
+func TestEventStreamHead(t *testing.T) {
+	t.Parallel()
+	b := setupStreams(t, httpapi.DefaultHandlerConfig())
+	r := testkit.Do(t, nil, "HEAD", b.base+httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA), nil)
+	require.Equal(t, 200, r.Status)
+	require.Equal(t, "text/event-stream", r.Header.Get("Content-Type"))
+	require.Empty(t, r.Raw)
+	r = testkit.Do(t, nil, "POST", b.base+httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA), nil)
+	require.Equal(t, 405, r.Status)
+	require.Equal(t, "GET, HEAD", r.Header.Get("Allow"))
+}
+
+// TestEventStreamEndsWhenCredentialsAreRevoked: an open stream checks its
+// credentials again before each change and heartbeat, and ends once they
+// are refused, as a new request would be.
+func TestEventStreamEndsWhenCredentialsAreRevoked(t *testing.T) {
+	t.Parallel()
+	for _, which := range []string{"api-key", "token"} {
+		for _, by := range []string{"Heartbeat", "Change"} {
+			t.Run(which+"/"+by, func(t *testing.T) {
+				t.Parallel()
+				cfg := httpapi.DefaultHandlerConfig()
+				if by == "Change" {
+					cfg.StreamHeartbeat = time.Hour // only a change can notice
+				} else {
+					cfg.StreamHeartbeat = 20 * time.Millisecond
+				}
+				var revoked revocation
+				b := setupStreamsWith(t, cfg, &revoked)
+				good := testkit.Auth(b.kit.Token(testkit.ClientA), testkit.KeyA)
+				_, frames := openStream(t, b.base, good)
+				require.Equal(t, "1000", nextFrame(t, frames).retry)
+				b.create(t, testkit.ClientA)
+				require.Equal(t, "PENDING", nextFrame(t, frames).event)
+
+				revoked.which.Store(which)
+				require.Equal(t, 401, testkit.Do(t, nil, "GET", b.base+httpapi.JobsPath, good, nil).Status, "a new request is refused")
+				if by == "Change" {
+					b.create(t, testkit.ClientA)
+				}
+				var last sse
+				deadline := time.After(10 * time.Second)
+			read:
+				for {
+					select {
+					case f, ok := <-frames:
+						if !ok {
+							break read
+						}
+						last = f
+					case <-deadline:
+						t.Fatal("the stream did not end")
+					}
+				}
+				require.Equal(t, sse{comment: "credentials revoked"}, last, "the last frame before the stream ends")
+			})
+		}
+	}
+}
+
+// TestEventStreamExpiryHonoursLeeway: a token past exp but inside the
+// verifier's leeway opens a stream that lasts until exp plus the leeway.
+func TestEventStreamExpiryHonoursLeeway(t *testing.T) {
+	t.Parallel()
+	cfg := httpapi.DefaultHandlerConfig()
+	cfg.StreamHeartbeat = 20 * time.Millisecond
+	cfg.AuthLeeway = (&testkit.Kit{}).VerifierConfig().Leeway // the leeway the kit's verifier uses
+	b := setupStreams(t, cfg)
+	claims := testkit.Claims(testkit.ClientA)
+	claims["exp"] = time.Now().Add(-time.Second).Unix() // expired, inside the leeway
+	_, frames := openStream(t, b.base, testkit.Auth(b.kit.Sign(b.kit.Header(), claims), testkit.KeyA))
+	require.Equal(t, "1000", nextFrame(t, frames).retry)
+	first := <-frames
+	require.Equal(t, "ping", first.comment, "the stream stays open inside the leeway")
+	require.Equal(t, "token expired", nextFrame(t, frames).comment)
+	_, open := <-frames
+	require.False(t, open, "the stream ends")
 }

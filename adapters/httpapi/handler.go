@@ -42,6 +42,9 @@ type HandlerConfig struct {
 	// StreamRetry is the reconnect delay an event stream suggests
 	// ("retry:"), at its start and when the service ends it.
 	StreamRetry time.Duration
+	// AuthLeeway is the clock skew the token verifier tolerates on exp
+	// (the same setting): an event stream ends at exp plus this.
+	AuthLeeway time.Duration
 	// EncodedAnswers bounds how many pre-encoded job answers (one per job
 	// version and presented eta) are kept; zero encodes every answer anew.
 	EncodedAnswers int
@@ -101,7 +104,7 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.UseEncodedPath()
 	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(JobsPath, h.listJobs).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet)
+	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})

@@ -148,9 +148,16 @@ func jobID(r *nethttp.Request) (string, error) {
 
 // readBody reads a JSON body of at most maxBody bytes into v, strictly.
 func (h *internalHandler) readBody(w nethttp.ResponseWriter, r *nethttp.Request, v any) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	cts := r.Header.Values("Content-Type")
+	if len(cts) > 1 {
+		return &domain.ValidationError{Field: "Content-Type", Reason: "must be sent once"}
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return &domain.ValidationError{Field: "Content-Type", Reason: "must be application/json"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &domain.ValidationError{Field: "Content-Type", Reason: "charset must be utf-8"}
 	}
 	raw, err := io.ReadAll(nethttp.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {

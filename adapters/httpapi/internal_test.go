@@ -234,6 +234,32 @@ func TestInternalCreate(t *testing.T) {
 		require.Equal(t, 201, fresh.Status)
 		require.NotEqual(t, first.Body["data"], fresh.Body["data"])
 	})
+	t.Run("KeyReusedWithAnotherRequestIs409", func(t *testing.T) {
+		t.Parallel()
+		h := b.writer(workerA)
+		h.Set("Idempotency-Key", "req-eta")
+		first := b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha","eta":"90s"}`)
+		require.Equal(t, 201, first.Status, string(first.Raw))
+		for _, c := range []struct {
+			body   string
+			status int
+		}{
+			{`{"client_id":"mis-alpha","eta":"90s"}`, 200},
+			{`{"client_id":"mis-alpha","eta":"1m30s"}`, 200}, // the same duration
+			{`{"client_id":"mis-alpha"}`, 200},               // no eta: nothing to differ
+			{`{"client_id":"mis-alpha","eta":"91s"}`, 409},
+			{`{"client_id":"mis-alpha","eta":"90.5s"}`, 409},
+			{`{"client_id":"mis-alpha","eta":"2h"}`, 409},
+		} {
+			r := b.post(t, "/internal/jobs", h, c.body)
+			require.Equal(t, c.status, r.Status, c.body+": "+string(r.Raw))
+			if c.status == 409 {
+				requireError(t, r, 409, "idempotency_key_reused", "Idempotency-Key was used for a different request")
+			} else {
+				require.Equal(t, first.Body["data"], r.Body["data"])
+			}
+		}
+	})
 	for name, c := range map[string]struct {
 		body, msg string
 		header    nethttp.Header
@@ -250,6 +276,7 @@ func TestInternalCreate(t *testing.T) {
 		"HugeETA":            {`{"client_id":"mis-alpha","eta":"25h"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"NumericETA":         {`{"client_id":"mis-alpha","eta":30}`, "Invalid eta: must be a string", nil},
 		"EmptyIdempotency":   {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must be 1 to 255 printable ASCII characters", nethttp.Header{"Idempotency-Key": {""}}},
+		"BlankIdempotency":   {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must be 1 to 255 printable ASCII characters", nethttp.Header{"Idempotency-Key": {"   "}}},
 		"LongIdempotency":    {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must be 1 to 255 printable ASCII characters", nethttp.Header{"Idempotency-Key": {strings.Repeat("k", 256)}}},
 		"RepeatedIdempotent": {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must not be repeated", nethttp.Header{"Idempotency-Key": {"a", "b"}}},
 	} {
@@ -319,12 +346,32 @@ func TestInternalBodiesAreStrict(t *testing.T) {
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
 		requireError(t, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`), 400, "validation_failed", "Invalid Content-Type: must be application/json")
 	})
-	t.Run("CharsetParameterIsFine", func(t *testing.T) {
-		t.Parallel()
-		h := b.writer(workerA)
-		h.Set("Content-Type", "application/json; charset=utf-8")
-		require.Equal(t, 201, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`).Status)
-	})
+	for _, ct := range []string{"application/json; charset=utf-8", "application/json; charset=UTF-8", "Application/JSON;charset=\"utf-8\""} {
+		t.Run("CharsetIsFine"+ct, func(t *testing.T) {
+			t.Parallel()
+			h := b.writer(workerA)
+			h.Set("Content-Type", ct)
+			require.Equal(t, 201, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`).Status)
+		})
+	}
+	for _, c := range []struct {
+		name string
+		cts  []string
+		msg  string
+	}{
+		{"Latin1", []string{"application/json; charset=latin1"}, "Invalid Content-Type: charset must be utf-8"},
+		{"UTF16", []string{"application/json; charset=utf-16"}, "Invalid Content-Type: charset must be utf-8"},
+		{"EmptyCharset", []string{`application/json; charset=""`}, "Invalid Content-Type: charset must be utf-8"},
+		{"Twice", []string{"application/json", "application/json"}, "Invalid Content-Type: must be sent once"},
+		{"TwiceDifferent", []string{"application/json", "text/plain"}, "Invalid Content-Type: must be sent once"},
+	} {
+		t.Run("ContentType"+c.name, func(t *testing.T) {
+			t.Parallel()
+			h := b.writer(workerA)
+			h["Content-Type"] = c.cts
+			requireError(t, b.post(t, "/internal/jobs", h, `{"client_id":"mis-alpha"}`), 400, "validation_failed", c.msg)
+		})
+	}
 	t.Run("BodyOverTheCapIs413", func(t *testing.T) {
 		t.Parallel()
 		big := `{"client_id":"mis-alpha","eta":"` + strings.Repeat("9", 1100) + `"}`
@@ -459,6 +506,7 @@ func TestInternalResponsesMatchOpenAPI(t *testing.T) {
 	}{
 		{"201", "POST", "/internal/jobs", `{"client_id":"mis-alpha"}`, keyed, 201, nil},
 		{"200Repeat", "POST", "/internal/jobs", `{"client_id":"mis-alpha"}`, keyed, 200, nil},
+		{"409KeyReused", "POST", "/internal/jobs", `{"client_id":"mis-alpha","eta":"7m"}`, keyed, 409, nil},
 		{"400Create", "POST", "/internal/jobs", `{"client":"mis-alpha"}`, b.writer(workerA), 400, nil},
 		{"401", "POST", "/internal/jobs", `{"client_id":"mis-alpha"}`, nethttp.Header{}, 401, nil},
 		{"403", "POST", "/internal/jobs", `{"client_id":"mis-alpha"}`, readToken, 403, nil},

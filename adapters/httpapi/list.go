@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	nethttp "net/http"
+	"net/url"
+	"strings"
 
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
@@ -79,9 +81,18 @@ func (h *Handler) principal(w nethttp.ResponseWriter, r *nethttp.Request) (domai
 }
 
 // listQuery reads the query string: each known parameter at most once,
-// no other parameter.
+// no other parameter, and no pair that cannot be read (a bad escape, a
+// semicolon), which URL.Query would silently drop.
 func listQuery(r *nethttp.Request) (app.ListJobs, error) {
-	values := r.URL.Query()
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+			if _, perr := url.ParseQuery(pair); perr != nil {
+				return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "cannot read " + quoteParam(pair)}
+			}
+		}
+		return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "cannot be read"}
+	}
 	for name, vs := range values {
 		known := false
 		for _, p := range listParams {
