@@ -2,8 +2,11 @@ package testkit
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	nethttp "net/http"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,11 +32,30 @@ func StartServer(t testing.TB, h nethttp.Handler, logger *zap.Logger, edits ...f
 }
 
 // FreePort returns a loopback port that was free a moment ago, for a
-// process that must be told its port before it starts.
+// process that must be told its port before it starts. It picks below the
+// kernel's ephemeral range (32768 and up on Linux): a port the kernel hands
+// out for port 0 is also what outgoing connections of parallel tests take
+// as their local port, so it could be gone before the process binds it.
+// Ports this process handed out are not handed out again.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for range 1000 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		return port
+	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return 0
 }
+
+// The range FreePort picks from, below the ephemeral ports.
+const freePortLow, freePortHigh = 20000, 32000
+
+var handedOut sync.Map
