@@ -112,7 +112,7 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 			if o.Timeout > 0 {
 				until = "the timeout (" + formatDuration(o.Timeout) + ")"
 			}
-			fmt.Fprintf(stdio.Stderr, "jobstatus: job %s: %v; retrying until %s\n", o.ID, err, until)
+			fmt.Fprintf(stdio.Stderr, "jobstatus: job %s: %s; retrying until %s\n", o.ID, clientFailure(err), until)
 		}
 		lastFailure = err
 	})
@@ -131,7 +131,7 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		msg := fmt.Sprintf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))
 		if lastFailure != nil {
-			msg += fmt.Sprintf("; last error: %v", lastFailure)
+			msg += "; last error: " + clientFailure(lastFailure)
 		}
 		return exitError{code: exitTimedOut, err: errors.New(msg)}
 	case errors.Is(err, context.Canceled):

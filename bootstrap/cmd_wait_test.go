@@ -233,7 +233,7 @@ func TestWaitNamesTheFailure(t *testing.T) {
 	require.Empty(t, r.stdout)
 	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
 	require.Len(t, lines, 2, "the first failure, then the timeout: %q", r.stderr)
-	refused := "client: GET /patients/composition/job/" + id + ": dial tcp 127.0.0.1:1: connect: connection refused"
+	refused := "GET /patients/composition/job/" + id + ": dial tcp 127.0.0.1:1: connect: connection refused"
 	require.Equal(t, "jobstatus: job "+id+": "+refused+"; retrying until the timeout (1s)", lines[0])
 	require.Equal(t, "jobstatus: no final answer for job "+id+" within 1s; last error: "+refused, lines[1])
 	for _, s := range b.secrets {

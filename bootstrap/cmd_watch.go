@@ -72,7 +72,7 @@ func runWatch(ctx context.Context, stdio IO, o watchOptions) error {
 	// One stderr line per reconnect, naming why; neither the URL (it has
 	// no credentials: Validate of client.New) nor an error carries a token.
 	retried := client.WithRetryHook(func(failures int, err error) {
-		fmt.Fprintf(stdio.Stderr, "jobstatus: watch: reconnecting (attempt %d): %s\n", failures, watchFailure(err))
+		fmt.Fprintf(stdio.Stderr, "jobstatus: watch: reconnecting (attempt %d): %s\n", failures, clientFailure(err))
 	})
 	c, err := client.New(o.URL, client.WithToken(token), client.WithAPIKey(key), client.WithUserAgent("jobstatus-watch"), retried)
 	if err != nil {
@@ -81,7 +81,7 @@ func runWatch(ctx context.Context, stdio IO, o watchOptions) error {
 	enc := json.NewEncoder(stdio.Stdout)
 	for ch, err := range c.Watch(ctx, o.LastEventID) {
 		if err != nil {
-			return errors.New(watchFailure(err))
+			return errors.New(clientFailure(err))
 		}
 		if err := enc.Encode(ch); err != nil {
 			return fmt.Errorf("write change: %w", err)
@@ -90,9 +90,9 @@ func runWatch(ctx context.Context, stdio IO, o watchOptions) error {
 	return nil // interrupted
 }
 
-// watchFailure says what went wrong without the client's own "jobstatus:"
+// clientFailure says what went wrong without the client's own "jobstatus:"
 // prefix, which Execute adds once.
-func watchFailure(err error) string {
+func clientFailure(err error) string {
 	var answer *client.Error
 	switch {
 	case errors.As(err, &answer):
