@@ -129,24 +129,11 @@ func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
 var errMalformed = &domain.ValidationError{Field: "request", Reason: "malformed"}
 
 func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		h.fail(w, r, errMalformed, "")
-		return
-	}
-	creds, err := credentials(r)
-	if err != nil {
-		h.fail(w, r, err, "")
+	p, _, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	actx, span := useCaseSpan(ctx, "Authenticate")
-	p, err := h.app.Authenticate.Handle(actx, creds)
-	endSpan(span, err)
-	if err != nil {
-		h.fail(w, r, err, creds.Token)
-		return
-	}
-	setClientID(ctx, p.ClientID)
 	gctx, span := useCaseSpan(ctx, "GetJobStatus")
 	st, err := h.app.GetJobStatus.Handle(gctx, app.GetJobStatus{
 		Principal: p, ID: mux.Vars(r)["asyncJobId"], Wait: preferredWait(r.Header.Values("Prefer")),
