@@ -106,13 +106,19 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.HandleFunc(JobsPath, h.listJobs).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
-	})
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
-	})
+	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
+	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
 	return edge(r, logger, obs, edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer})
+}
+
+// noRoute answers a path no route matches.
+func noRoute(w nethttp.ResponseWriter, r *nethttp.Request) {
+	writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
+}
+
+// methodNotAllowed answers a method the matched route does not serve.
+func methodNotAllowed(w nethttp.ResponseWriter, r *nethttp.Request) {
+	writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 }
 
 func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
