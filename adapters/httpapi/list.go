@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/jobstatus/jobstatus/app"
@@ -97,12 +98,8 @@ func listQuery(r *nethttp.Request) (app.ListJobs, error) {
 		return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "cannot be read"}
 	}
 	for name, vs := range values {
-		known := false
-		for _, p := range listParams {
-			known = known || p == name
-		}
 		switch {
-		case !known:
+		case !slices.Contains(listParams, name):
 			return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "unknown parameter " + quoteParam(name)}
 		case len(vs) > 1:
 			return app.ListJobs{}, &domain.ValidationError{Field: name, Reason: "must be given once"}
