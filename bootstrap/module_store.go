@@ -74,19 +74,25 @@ var MemoryModule = fx.Module("memory",
 			func(ch ports.JobChanges, k *eventKick) *memory.Jobs {
 				return memory.NewJobs(memory.OnChange(ch.Changed), memory.OnEvent(k.Kick))
 			},
-			fx.As(fx.Self()),
-			fx.As(new(ports.JobRepository)),
-			fx.As(new(ports.DurationSource)),
-			fx.As(new(ports.JobMaintenance)),
-			fx.As(new(ports.ReportSource)),
-			fx.As(new(ports.EventLog)),
-			fx.As(new(ports.JobLister)),
+			storePorts...,
 		),
 		readiness(func() httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(context.Context) (string, error) { return "in-memory store", nil }}
 		}),
 	),
 )
+
+// storePorts binds a job store to itself and to every port a store
+// implements, the same for every store.
+var storePorts = []fx.Annotation{
+	fx.As(fx.Self()),
+	fx.As(new(ports.JobRepository)),
+	fx.As(new(ports.DurationSource)),
+	fx.As(new(ports.JobMaintenance)),
+	fx.As(new(ports.ReportSource)),
+	fx.As(new(ports.EventLog)),
+	fx.As(new(ports.JobLister)),
+}
 
 // readiness contributes a check to /readyz (group "readiness").
 func readiness(constructor any) any {

@@ -29,15 +29,7 @@ const connMaxIdleTime = 5 * time.Minute
 var PostgresModule = fx.Module("postgres",
 	fx.Provide(
 		newDB,
-		fx.Annotate(newPostgresJobs,
-			fx.As(fx.Self()),
-			fx.As(new(ports.JobRepository)),
-			fx.As(new(ports.DurationSource)),
-			fx.As(new(ports.JobMaintenance)),
-			fx.As(new(ports.ReportSource)),
-			fx.As(new(ports.EventLog)),
-			fx.As(new(ports.JobLister)),
-		),
+		fx.Annotate(newPostgresJobs, storePorts...),
 		readiness(func(j *postgres.Jobs) httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(ctx context.Context) (string, error) {
 				if err := j.Ping(ctx); err != nil {

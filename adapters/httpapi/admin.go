@@ -64,12 +64,8 @@ func NewAdminHandler(checks []Check, metrics nethttp.Handler, logger *zap.Logger
 		writeAdmin(w, status, map[string]any{"status": word, "checks": results})
 	}).Methods(get...)
 	r.Handle(MetricsPath, metrics).Methods(get...)
-	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
-	})
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
-	})
+	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
+	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
 	return edge(r, logger, obs, edgeConfig{sampleSuccess: 1})
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"strconv"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -18,7 +19,9 @@ type answer struct {
 	key          answerKey // the presentation it encodes
 	data         []byte
 	etag         string
-	lastModified string // empty for a pending job
+	lastModified string    // empty for a pending job
+	modified     time.Time // lastModified as a time, for the conditional headers
+	hasModified  bool
 	cacheControl string
 }
 
@@ -66,8 +69,9 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 		return nil, err
 	}
 	ans := &answer{key: key, data: data, etag: jobETag(j)}
-	if modified, ok := lastModified(j); ok {
-		ans.lastModified = modified.Format(nethttp.TimeFormat)
+	ans.modified, ans.hasModified = lastModified(j)
+	if ans.hasModified {
+		ans.lastModified = ans.modified.Format(nethttp.TimeFormat)
 	}
 	if j.Status.Terminal() {
 		// Finished jobs never change: let the client's own cache keep them.

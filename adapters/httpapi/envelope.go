@@ -240,8 +240,7 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, en
 	if st.Waited > 0 {
 		h.Set("Preference-Applied", "wait="+strconv.Itoa(int(st.Waited.Seconds())))
 	}
-	modified, hasModified := lastModified(st.Job)
-	switch evaluate(r, ans.etag, modified, hasModified) {
+	switch evaluate(r, ans.etag, ans.modified, ans.hasModified) {
 	case notModified:
 		w.WriteHeader(nethttp.StatusNotModified)
 		return

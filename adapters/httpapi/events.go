@@ -35,7 +35,7 @@ const (
 // Last-Event-ID, too many streams) is answered with the envelope before
 // the stream starts.
 func (h *Handler) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
-	p, ok := h.principal(w, r)
+	p, creds, ok := h.principal(w, r)
 	if !ok {
 		return
 	}
@@ -65,10 +65,6 @@ func (h *Handler) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 	}
 	sw := &sseWriter{w: w, rc: nethttp.NewResponseController(w)}
 	if sw.retry(h.cache.StreamRetry) != nil {
-		return
-	}
-	creds, err := credentials(r) // read once already by principal: cannot fail here
-	if err != nil {
 		return
 	}
 	expires := p.ExpiresAt

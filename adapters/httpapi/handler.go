@@ -106,13 +106,19 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.HandleFunc(JobsPath, h.listJobs).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
-	})
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
-	})
+	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
+	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
 	return edge(r, logger, obs, edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer})
+}
+
+// noRoute answers a path no route matches.
+func noRoute(w nethttp.ResponseWriter, r *nethttp.Request) {
+	writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: msgNoRoute})
+}
+
+// methodNotAllowed answers a method the matched route does not serve.
+func methodNotAllowed(w nethttp.ResponseWriter, r *nethttp.Request) {
+	writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
 }
 
 func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
@@ -129,24 +135,11 @@ func serveOpenAPI(w nethttp.ResponseWriter, r *nethttp.Request) {
 var errMalformed = &domain.ValidationError{Field: "request", Reason: "malformed"}
 
 func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		h.fail(w, r, errMalformed, "")
-		return
-	}
-	creds, err := credentials(r)
-	if err != nil {
-		h.fail(w, r, err, "")
+	p, _, ok := h.principal(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	actx, span := useCaseSpan(ctx, "Authenticate")
-	p, err := h.app.Authenticate.Handle(actx, creds)
-	endSpan(span, err)
-	if err != nil {
-		h.fail(w, r, err, creds.Token)
-		return
-	}
-	setClientID(ctx, p.ClientID)
 	gctx, span := useCaseSpan(ctx, "GetJobStatus")
 	st, err := h.app.GetJobStatus.Handle(gctx, app.GetJobStatus{
 		Principal: p, ID: mux.Vars(r)["asyncJobId"], Wait: preferredWait(r.Header.Values("Prefer")),

@@ -102,7 +102,7 @@ func NewInternalHandler(ops *app.Operator, tokens ports.TokenVerifier, logger *z
 			allow = "GET, HEAD"
 		}
 		w.Header().Set("Allow", allow)
-		writeProblem(w, r, problem{status: nethttp.StatusMethodNotAllowed, kind: typeMethod, message: "Method " + r.Method + " is not allowed"})
+		methodNotAllowed(w, r)
 	})
 	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: 1}), nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/jobstatus/jobstatus/app"
@@ -29,7 +30,7 @@ type listEnvelope struct {
 }
 
 func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
-	p, ok := h.principal(w, r)
+	p, _, ok := h.principal(w, r)
 	if !ok {
 		return
 	}
@@ -60,24 +61,27 @@ func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 // principal authenticates a request without a body, the way every public
-// endpoint does; when it returns false the refusal has been answered.
-func (h *Handler) principal(w nethttp.ResponseWriter, r *nethttp.Request) (domain.Principal, bool) {
+// endpoint does, and returns the credentials it read; when it returns false
+// the refusal has been answered.
+func (h *Handler) principal(w nethttp.ResponseWriter, r *nethttp.Request) (domain.Principal, app.Credentials, bool) {
 	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
 		h.fail(w, r, errMalformed, "")
-		return domain.Principal{}, false
+		return domain.Principal{}, app.Credentials{}, false
 	}
 	creds, err := credentials(r)
 	if err != nil {
 		h.fail(w, r, err, "")
-		return domain.Principal{}, false
+		return domain.Principal{}, app.Credentials{}, false
 	}
-	p, err := h.app.Authenticate.Handle(r.Context(), creds)
+	actx, span := useCaseSpan(r.Context(), "Authenticate")
+	p, err := h.app.Authenticate.Handle(actx, creds)
+	endSpan(span, err)
 	if err != nil {
 		h.fail(w, r, err, creds.Token)
-		return domain.Principal{}, false
+		return domain.Principal{}, app.Credentials{}, false
 	}
 	setClientID(r.Context(), p.ClientID)
-	return p, true
+	return p, creds, true
 }
 
 // listQuery reads the query string: each known parameter at most once,
@@ -94,12 +98,8 @@ func listQuery(r *nethttp.Request) (app.ListJobs, error) {
 		return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "cannot be read"}
 	}
 	for name, vs := range values {
-		known := false
-		for _, p := range listParams {
-			known = known || p == name
-		}
 		switch {
-		case !known:
+		case !slices.Contains(listParams, name):
 			return app.ListJobs{}, &domain.ValidationError{Field: "query", Reason: "unknown parameter " + quoteParam(name)}
 		case len(vs) > 1:
 			return app.ListJobs{}, &domain.ValidationError{Field: name, Reason: "must be given once"}

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -55,7 +56,7 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 		return nil, err
 	}
 	s.events.mu.Lock()
-	i, _ := slices.BinarySearchFunc(s.events.events, after+1, func(e loggedEvent, p int64) int { return cmpInt(e.position, p) })
+	i, _ := slices.BinarySearchFunc(s.events.events, after+1, func(e loggedEvent, p int64) int { return cmp.Compare(e.position, p) })
 	var picked []loggedEvent
 	for _, e := range s.events.events[i:] {
 		if len(picked) >= limit {
@@ -71,16 +72,6 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 		out = append(out, ports.JobEvent{Position: e.position, ClientID: e.job.ClientID, Status: e.job.Status, Job: clone(e.job)})
 	}
 	return out, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // LastPosition implements ports.EventLog.
