@@ -125,7 +125,7 @@ func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
 	if q.PageToken != "" {
 		c, err := decodeCursor(q.PageToken)
 		if err != nil {
-			return lq, &domain.ValidationError{Field: "page_token", Reason: "must be a next_page_token this service sent"}
+			return lq, &domain.ValidationError{Field: "page_token", Reason: "must be a next_page_token from a previous page"}
 		}
 		lq.After = &c
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -43,12 +44,8 @@ func (o waitOptions) Validate() error {
 	if _, err := domain.ParseID(o.ID); err != nil {
 		return usagef("job id %q: want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59", o.ID)
 	}
-	if o.URL == "" {
-		return usagef("--url is required: the public API, e.g. https://jobstatus.example")
-	}
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return usagef("--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example")
+	if err := validServiceURL(o.URL); err != nil {
+		return err
 	}
 	if o.Timeout < 0 {
 		return usagef("--timeout must not be negative, got %s", formatDuration(o.Timeout))
@@ -156,6 +153,40 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	return nil
 }
 
+// validServiceURL refuses what wait and watch cannot use as the public
+// API's base URL: a URL with credentials would put them in logs and errors.
+func validServiceURL(raw string) error {
+	if raw == "" {
+		return usagef("--url is required: the public API, e.g. https://jobstatus.example")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return usagef("--url must be an http or https URL without credentials or query, e.g. https://jobstatus.example")
+	}
+	return nil
+}
+
+// maxCredentialFile bounds a credential file: a token or an api-key is a
+// line, and a file that never ends (/dev/zero) must not fill memory.
+const maxCredentialFile = 64 << 10
+
+// readCredentialFile reads at most maxCredentialFile bytes of path.
+func readCredentialFile(what, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", usageError{fmt.Errorf("--%s-file: %w", what, err)}
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
+	if err != nil {
+		return "", usageError{fmt.Errorf("--%s-file: %w", what, err)}
+	}
+	if len(raw) > maxCredentialFile {
+		return "", usagef("--%s-file %s is larger than %d KiB: not a credential", what, path, maxCredentialFile>>10)
+	}
+	return string(raw), nil
+}
+
 // credential returns what the flag says, else the file's content, else
 // the variable's value. Messages name where it was looked for, never what
 // was found.
@@ -164,11 +195,11 @@ func credential(stdio IO, what, flag, file, variable string) (string, error) {
 	switch {
 	case flag != "":
 	case file != "":
-		raw, err := os.ReadFile(file)
+		raw, err := readCredentialFile(what, file)
 		if err != nil {
-			return "", usageError{fmt.Errorf("--%s-file: %w", what, err)}
+			return "", err
 		}
-		v = strings.TrimSpace(string(raw))
+		v = strings.TrimSpace(raw)
 		if v == "" {
 			return "", usagef("--%s-file %s is empty", what, file)
 		}

@@ -166,6 +166,9 @@ func TestWaitOutcomes(t *testing.T) {
 		{"TimedOut", envCreds, append([]string{b.pending.ID.String(), "--timeout", "50ms"}, url...), 3, "",
 			"no final answer for job " + b.pending.ID.String() + " within 50ms"},
 		// A service that does not answer is retried like a 503 until the timeout.
+		// A credential file that never ends is refused before it fills memory.
+		{"EndlessAPIKeyFile", nil, append([]string{b.done.ID.String(), "--token-file", b.files["token"], "--api-key-file", "/dev/zero"}, url...), 2, "",
+			"--api-key-file /dev/zero is larger than 64 KiB: not a credential"},
 		{"NoService", envCreds, []string{b.done.ID.String(), "--timeout", "50ms", "--url", "http://" + silent.Addr().String()}, 3, "",
 			"no final answer for job " + b.done.ID.String() + " within 50ms"},
 		{"OtherClientsJob", envCreds, append([]string{b.other.ID.String()}, url...), 1, "",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,9 +23,13 @@ type watchOptions struct {
 // Validate refuses missing flags; credentials come from files, never from
 // the command line, where every user of the machine could read them.
 func (o watchOptions) Validate() error {
+	if err := validServiceURL(o.URL); err != nil {
+		return err
+	}
+	if o.LastEventID != "" && strings.TrimLeft(o.LastEventID, "0123456789") != "" {
+		return usagef("--last-event-id must be an id a stream printed (digits only)")
+	}
 	switch {
-	case o.URL == "":
-		return usagef("--url is required")
 	case o.TokenFile == "":
 		return usagef("--token-file is required")
 	case o.APIKeyFile == "":
@@ -61,11 +64,11 @@ Example:
 }
 
 func runWatch(ctx context.Context, stdio IO, o watchOptions) error {
-	token, err := readSecret(o.TokenFile)
+	token, err := credential(stdio, "token", "", o.TokenFile, "")
 	if err != nil {
 		return err
 	}
-	key, err := readSecret(o.APIKeyFile)
+	key, err := credential(stdio, "api-key", "", o.APIKeyFile, "")
 	if err != nil {
 		return err
 	}
@@ -101,18 +104,4 @@ func clientFailure(err error) string {
 		return "the service ended the stream"
 	}
 	return strings.TrimPrefix(err.Error(), "client: ")
-}
-
-// readSecret reads a one-line credential file; the error names the file,
-// never its content.
-func readSecret(path string) (string, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read credential file: %w", err)
-	}
-	s := strings.TrimSpace(string(raw))
-	if s == "" {
-		return "", fmt.Errorf("credential file %s is empty", path)
-	}
-	return s, nil
 }

@@ -57,3 +57,43 @@ func TestWatchSaysWhyItReconnects(t *testing.T) {
 	require.NotContains(t, stderr.String(), "secret")
 	require.Empty(t, stdout.String())
 }
+
+// TestWatchRefusesBadInput: what watch could never send — a URL with
+// credentials, an event id that is not one, a credential that is not one
+// header line or a file that never ends — is bad input (exit 2) before any
+// request, never an endless reconnect.
+func TestWatchRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good, twoLines := filepath.Join(dir, "good"), filepath.Join(dir, "two-lines")
+	require.NoError(t, os.WriteFile(good, []byte("secret-1"), 0o600))
+	require.NoError(t, os.WriteFile(twoLines, []byte("demo\nsecret"), 0o600))
+	const url = "http://127.0.0.1:1"
+	tests := []struct {
+		name string
+		argv []string
+		want string
+	}{
+		{"CredentialsInURL", []string{"--url", "http://u:pw@127.0.0.1:1", "--token-file", good, "--api-key-file", good},
+			"--url must be an http or https URL without credentials or query"},
+		{"LastEventIDNotDigits", []string{"--url", url, "--token-file", good, "--api-key-file", good, "--last-event-id", "-1"},
+			"--last-event-id must be an id a stream printed (digits only)"},
+		{"LastEventIDHeaderInjection", []string{"--url", url, "--token-file", good, "--api-key-file", good, "--last-event-id", "1\r\nX-Evil: 1"},
+			"--last-event-id must be an id a stream printed (digits only)"},
+		{"APIKeyOnTwoLines", []string{"--url", url, "--token-file", good, "--api-key-file", twoLines},
+			"the api-key must be one line of printable ASCII without spaces"},
+		{"EndlessTokenFile", []string{"--url", url, "--token-file", "/dev/zero", "--api-key-file", good},
+			"--token-file /dev/zero is larger than 64 KiB: not a credential"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := bootstrap.Execute(context.Background(), append([]string{"watch"}, tt.argv...), bootstrap.IO{Stdout: &stdout, Stderr: &stderr})
+			require.Equal(t, 2, code, stderr.String())
+			require.Contains(t, stderr.String(), tt.want)
+			require.NotContains(t, stderr.String(), "secret")
+			require.NotContains(t, stderr.String(), "reconnecting")
+		})
+	}
+}

@@ -285,7 +285,7 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		{"ListCreatedFrom", list("?created_from=today"), good, 400, "Invalid created_from: must be an RFC 3339 date-time"},
 		{"ListCreatedTo", list("?created_to=2026-02-30T00:00:00Z"), good, 400, "Invalid created_to: must be an RFC 3339 date-time"},
 		{"ListPageSize", list("?page_size=0"), good, 400, "Invalid page_size: must be a positive whole number"},
-		{"ListPageToken", list("?page_token=" + url.QueryEscape("not a token")), good, 400, "Invalid page_token: must be a next_page_token this service sent"},
+		{"ListPageToken", list("?page_token=" + url.QueryEscape("not a token")), good, 400, "Invalid page_token: must be a next_page_token from a previous page"},
 		{"ListRepeated", list("?status=DONE&status=FAILED"), good, 400, "Invalid status: must be given once"},
 		{"ListUnknown", list("?client_id=mis-beta"), good, 400, `Invalid query: unknown parameter "client_id"`},
 		{"ListSemicolon", list("?page_size=1;status=DONE"), good, 400, `Invalid query: cannot read "page_size=1;status=DONE"`},
