@@ -108,7 +108,21 @@ func (f *EventFeed) Kick() {
 }
 
 // Start runs the feed's goroutine until Stop.
-func (f *EventFeed) Start(ctx context.Context) error { return f.loop.start(ctx) }
+func (f *EventFeed) Start(ctx context.Context) error {
+	// Take the log's position before the first stream can subscribe: a
+	// stream opened from now on gets every later change, even one made
+	// before the loop's first read (which would otherwise take the newest
+	// position, that change included, as its start). With the store down
+	// the loop takes it at its first successful read.
+	if pos, err := f.log.LastPosition(ctx); err == nil {
+		f.mu.Lock()
+		if !f.known {
+			f.last, f.known = pos, true
+		}
+		f.mu.Unlock()
+	}
+	return f.loop.start(ctx)
+}
 
 // Stop ends every stream (their clients reconnect elsewhere) and the
 // feed's goroutine.

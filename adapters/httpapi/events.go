@@ -96,12 +96,12 @@ func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStre
 			_ = sw.comment("token expired")
 			return
 		case err == nil:
-			if !h.stillValid(ctx, sw, creds) {
+			if !h.stillValid(ctx, sw, creds, expires) {
 				return
 			}
 			err = sw.change(ch)
 		case errors.Is(err, context.DeadlineExceeded):
-			if !h.stillValid(ctx, sw, creds) {
+			if !h.stillValid(ctx, sw, creds, expires) {
 				return
 			}
 			err = sw.comment("ping")
@@ -124,7 +124,7 @@ func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStre
 // too. When they no longer pass it ends the stream: with ": credentials
 // revoked" when they were refused, with "retry:" when they could not be
 // checked (the client reconnects and is checked anew).
-func (h *Handler) stillValid(ctx context.Context, sw *sseWriter, creds app.Credentials) bool {
+func (h *Handler) stillValid(ctx context.Context, sw *sseWriter, creds app.Credentials, expires time.Time) bool {
 	_, err := h.app.Authenticate.Recheck(ctx, creds)
 	if err == nil {
 		return true
@@ -134,7 +134,13 @@ func (h *Handler) stillValid(ctx context.Context, sw *sseWriter, creds app.Crede
 		forbidden *domain.ForbiddenError
 	)
 	if errors.As(err, &auth) || errors.As(err, &forbidden) {
-		_ = sw.comment("credentials revoked")
+		// A check that runs as the token reaches its end is refused for
+		// that reason: say so, as the expiry check itself would.
+		if !expires.IsZero() && !time.Now().Add(time.Second).Before(expires) {
+			_ = sw.comment("token expired")
+		} else {
+			_ = sw.comment("credentials revoked")
+		}
 		return false
 	}
 	h.logger.Warn("event stream ended: credentials could not be checked", zap.String("request_id", RequestIDFrom(ctx)), zap.Error(err))

@@ -157,19 +157,22 @@ func openStream(t *testing.T, base string, header nethttp.Header) (*nethttp.Resp
 	return res, frames
 }
 
-// nextFrame returns the next frame that is not a heartbeat.
+// nextFrame returns the next frame that is not a heartbeat; a frame that
+// does not come within a generous deadline fails the test instead of
+// hanging it.
 func nextFrame(t *testing.T, frames <-chan sse) sse {
 	t.Helper()
+	deadline := time.After(20 * time.Second)
 	for {
 		select {
+		case <-deadline:
+			t.Fatal("no frame within 20s")
 		case f, ok := <-frames:
 			require.True(t, ok, "stream ended")
 			if f.comment == "ping" {
 				continue
 			}
 			return f
-		case <-time.After(10 * time.Second):
-			t.Fatal("no frame")
 		}
 	}
 }
