@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,49 +10,6 @@ import (
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
-
-// collector gathers a client's Watch in the background.
-type collector struct {
-	mu     sync.Mutex
-	got    []client.Change
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func collect(c *client.Client, last string) *collector {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &collector{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for ch, err := range c.Watch(ctx, last) {
-			if err != nil {
-				return
-			}
-			w.mu.Lock()
-			w.got = append(w.got, ch)
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *collector) changes() []client.Change {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]client.Change(nil), w.got...)
-}
-
-func (w *collector) waitFor(t *testing.T, n int) []client.Change {
-	t.Helper()
-	testkit.Eventually(t, 60*time.Second, func() bool { return len(w.changes()) >= n }, "wanted %d changes", n)
-	return w.changes()
-}
-
-func (w *collector) stop() []client.Change {
-	w.cancel()
-	<-w.done
-	return w.changes()
-}
 
 // TestStreamAcrossServeProcesses: two `jobstatus serve` processes on one
 // database. Changes made by the jobs command reach a client watching A, in
@@ -76,15 +31,15 @@ func TestStreamAcrossServeProcesses(t *testing.T) {
 		return c
 	}
 
-	w := collect(watcher(a), "0")
+	w := testkit.Watch(watcher(a), "0")
 	first := mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientA))
-	w.waitFor(t, 1)
+	w.WaitFor(t, 1)
 	mustJob(t, jobstatus(t, dbEnv, "jobs", "create", "--client", testkit.ClientB))
 	mustJob(t, jobstatus(t, dbEnv, "jobs", "complete", first.ID, "--link", "composition=/patients/p/encounter/e/composition/c"))
-	got := w.waitFor(t, 2)
+	got := w.WaitFor(t, 2)
 	require.Equal(t, first.ID, got[1].Job.ID)
 	require.Equal(t, "DONE", got[1].Event, "live from another process, through PostgreSQL")
-	before := w.stop()
+	before := w.Stop()
 	require.Len(t, before, 2, "nothing of mis-beta's")
 
 	var want []string
@@ -94,8 +49,8 @@ func TestStreamAcrossServeProcesses(t *testing.T) {
 		mustJob(t, jobstatus(t, dbEnv, "jobs", "fail", j.ID, "--code", "422", "--message", "Signature is not valid"))
 		want = append(want, j.ID+"/FAILED")
 	}
-	again := collect(watcher(b), before[1].ID)
-	resumed := again.waitFor(t, len(want))
+	again := testkit.Watch(watcher(b), before[1].ID)
+	resumed := again.WaitFor(t, len(want))
 	var order []string
 	for _, ch := range resumed {
 		order = append(order, ch.Job.ID+"/"+ch.Event)
@@ -105,12 +60,12 @@ func TestStreamAcrossServeProcesses(t *testing.T) {
 	// A shuts down with a stream open: the stream ends, so the drain
 	// completes and serve exits 0 (a stream still held when the shutdown
 	// timeout passes makes serve exit 1).
-	held := collect(watcher(a), "")
+	held := testkit.Watch(watcher(a), "")
 	testkit.Eventually(t, 30*time.Second, func() bool {
 		r := get(t, a, "GET", "/patients/composition/jobs?page_size=1", creds(kit.Token(testkit.ClientA), testkit.KeyA))
 		return r.Status == 200
 	}, "A answers")
 	require.NoError(t, a.Terminate(40*time.Second), a.Stderr.String())
-	held.stop()
-	require.Len(t, again.stop(), len(want), "nothing repeated")
+	held.Stop()
+	require.Len(t, again.Stop(), len(want), "nothing repeated")
 }

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,49 +104,6 @@ func jobsCommand(t *testing.T, url string, args ...string) string {
 	return out.String()
 }
 
-// watcher collects a Watch in the background.
-type watcher struct {
-	mu      sync.Mutex
-	changes []client.Change
-	cancel  context.CancelFunc
-	done    chan struct{}
-}
-
-func watch(c *client.Client, last string) *watcher {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for ch, err := range c.Watch(ctx, last) {
-			if err != nil {
-				return
-			}
-			w.mu.Lock()
-			w.changes = append(w.changes, ch)
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *watcher) stop() []client.Change {
-	w.cancel()
-	<-w.done
-	return w.got()
-}
-
-func (w *watcher) got() []client.Change {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]client.Change(nil), w.changes...)
-}
-
-// waitFor waits until the watcher holds n changes.
-func (w *watcher) waitFor(t *testing.T, n int) {
-	t.Helper()
-	testkit.Eventually(t, 60*time.Second, func() bool { return len(w.got()) >= n }, "wanted %d changes", n)
-}
-
 func TestWatchAcrossInstances(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
@@ -157,8 +113,8 @@ func TestWatchAcrossInstances(t *testing.T) {
 	ctx := context.Background()
 	sign := worker(t, kit, b)
 
-	w := watch(mis(t, kit, a, testkit.ClientA, testkit.KeyA), "0")
-	defer w.stop()
+	w := testkit.Watch(mis(t, kit, a, testkit.ClientA, testkit.KeyA), "0")
+	defer w.Stop()
 	// Another client's jobs, through both paths, before and between ours.
 	_, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientB})
 	require.NoError(t, err)
@@ -171,13 +127,13 @@ func TestWatchAcrossInstances(t *testing.T) {
 	require.NoError(t, err)
 	jobsCommand(t, url, "fail", "11111111-2222-4333-8444-555555555555", "--code", "422", "--message", "Signature is not valid")
 
-	w.waitFor(t, 4)
+	w.WaitFor(t, 4)
 	// Now live on A (its poll is an hour): only B's notification through
 	// PostgreSQL can bring the next one.
 	live, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientA})
 	require.NoError(t, err)
-	w.waitFor(t, 5)
-	got := w.got()
+	w.WaitFor(t, 5)
+	got := w.Changes()
 	require.Equal(t, live.ID, got[4].Job.ID)
 	type seen struct{ id, event string }
 	var order []seen
@@ -215,11 +171,11 @@ func TestResumeOnTheOtherInstance(t *testing.T) {
 	ctx := context.Background()
 	sign := worker(t, kit, b)
 
-	w := watch(mis(t, kit, a, testkit.ClientA, testkit.KeyA), "0")
+	w := testkit.Watch(mis(t, kit, a, testkit.ClientA, testkit.KeyA), "0")
 	first, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientA})
 	require.NoError(t, err)
-	w.waitFor(t, 1)
-	before := w.stop()
+	w.WaitFor(t, 1)
+	before := w.Stop()
 	require.Equal(t, first.ID, before[0].Job.ID)
 	last := before[len(before)-1].ID
 
@@ -237,13 +193,13 @@ func TestResumeOnTheOtherInstance(t *testing.T) {
 		want = append(want, j.ID+"/DONE")
 	}
 
-	again := watch(mis(t, kit, b, testkit.ClientA, testkit.KeyA), last)
-	again.waitFor(t, 100)
+	again := testkit.Watch(mis(t, kit, b, testkit.ClientA, testkit.KeyA), last)
+	again.WaitFor(t, 100)
 	// One more change after them: it is the 101st, so nothing was repeated.
 	marker, _, err := sign.Create(ctx, client.CreateParams{ClientID: testkit.ClientA})
 	require.NoError(t, err)
-	again.waitFor(t, 101)
-	got := again.stop()
+	again.WaitFor(t, 101)
+	got := again.Stop()
 	var order []string
 	for _, ch := range got[:100] {
 		order = append(order, ch.Job.ID+"/"+ch.Event)
@@ -340,11 +296,11 @@ func TestReplayAfterPurgeAndOwnerChange(t *testing.T) {
 		id, event, links, code string
 	}
 	replay := func(in *instance, id, key string, n int) []seen {
-		w := watch(mis(t, kit, in, id, key), "0")
-		defer w.stop() // also when waitFor fails: a stream left open holds the server's Close
-		w.waitFor(t, n)
+		w := testkit.Watch(mis(t, kit, in, id, key), "0")
+		defer w.Stop() // also when waitFor fails: a stream left open holds the server's Close
+		w.WaitFor(t, n)
 		var out []seen
-		for _, ch := range w.stop() {
+		for _, ch := range w.Stop() {
 			s := seen{id: ch.Job.ID, event: ch.Event}
 			require.Equal(t, ch.Event, string(ch.Job.Status))
 			for _, l := range ch.Job.Links {
