@@ -69,6 +69,7 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(stdio)
 	if o.Dev {
 		// A demo binds to loopback unless told otherwise.
 		if !envSet(stdio, "JOBSTATUS_HTTP_ADDR") && cfg.HTTP.Addr == DefaultConfig().HTTP.Addr {

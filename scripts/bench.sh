@@ -153,26 +153,35 @@ working_set() { # working_set TABLE-SIZE: "id client status" lines of the polled
 	log "working set: $WORKING_SET ids of $1: $(cut -d' ' -f3 "$WORK/ws" | sort | uniq -c | awk '{printf "%s %s ", $1, $2}')"
 }
 
+# serve PORT ADMIN: the service as measured, in place of the shell that
+# runs it (so that $! is the service's own pid). Info-level
+# access logs are encoded and written, to /dev/null by start_service. The
+# waiter and in-flight caps are raised only so that the held-request
+# measurement fits (no event stream is opened); they cost nothing per request.
+serve() {
+	exec env JOBSTATUS_HTTP_ADDR="127.0.0.1:$1" JOBSTATUS_INTERNAL_ADDR= JOBSTATUS_ADMIN_ADDR="127.0.0.1:$2" JOBSTATUS_DATABASE_URL="$DB_URL" \
+	JOBSTATUS_AUTH_JWKS_FILE="$WORK/jwks.json" JOBSTATUS_API_KEYS_FILE="$WORK/clients.yaml" \
+	JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus \
+	JOBSTATUS_LOG_LEVEL=info JOBSTATUS_RATE_LIMIT_RPS=0 JOBSTATUS_EVENTS_MAX_STREAMS=64 \
+	JOBSTATUS_POLLING_MAX_WAITERS=$((HELD + 100)) JOBSTATUS_HTTP_MAX_IN_FLIGHT=$((HELD + 2000)) \
+		"$JOBSTATUS" serve
+}
+
 start_service() {
 	local port admin
 	port="$(free_port)"; admin="$(free_port)"
 	SVC_URL="http://127.0.0.1:$port"
 	SVC_METRICS="http://127.0.0.1:$admin/metrics"
-	# Info-level access logs are encoded and written, to /dev/null. The
-	# waiter and in-flight caps are raised only so that the held-request
-	# measurement fits; they cost nothing per request.
-	JOBSTATUS_HTTP_ADDR="127.0.0.1:$port" JOBSTATUS_INTERNAL_ADDR= JOBSTATUS_ADMIN_ADDR="127.0.0.1:$admin" JOBSTATUS_DATABASE_URL="$DB_URL" \
-	JOBSTATUS_AUTH_JWKS_FILE="$WORK/jwks.json" JOBSTATUS_API_KEYS_FILE="$WORK/clients.yaml" \
-	JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus \
-	JOBSTATUS_LOG_LEVEL=info JOBSTATUS_RATE_LIMIT_RPS=0 \
-	JOBSTATUS_POLLING_MAX_WAITERS=$((HELD + 100)) JOBSTATUS_HTTP_MAX_IN_FLIGHT=$((HELD + 2000)) \
-		"$JOBSTATUS" serve 2>/dev/null &
+	serve "$port" "$admin" 2>/dev/null &
 	SVC_PID=$!
 	for _ in $(seq 1 100); do
 		if curl -fs -o /dev/null "http://127.0.0.1:$admin/readyz"; then return; fi
 		sleep 0.1
 	done
-	die "service did not become ready (run it by hand to see why)"
+	stop_service
+	log "the service did not become ready; what it says when started again:"
+	timeout 5 bash -c "$(declare -f serve); $(declare -p DB_URL WORK HELD JOBSTATUS); serve $port $admin" 2>&1 | tail -3 >&2 || true
+	die "service did not become ready"
 }
 
 stop_service() { stop_pid "$SVC_PID"; SVC_PID=""; }

@@ -16,13 +16,18 @@ import (
 // per job version and presented eta and shared by every request for it;
 // per request only meta (status, URL, request id) is encoded.
 type answer struct {
-	key          answerKey // the presentation it encodes
-	data         []byte
+	key  answerKey // the presentation it encodes
+	data []byte
+	// head is the body up to meta's url: `{"data":…,"meta":{"code":200,"url":`.
+	head         []byte
 	etag         string
 	lastModified string    // empty for a pending job
 	modified     time.Time // lastModified as a time, for the conditional headers
 	hasModified  bool
 	cacheControl string
+	// The header values as net/http keeps them, shared by every answer of
+	// this presentation (a header map only ever replaces its values).
+	etagValue, lastModifiedValue, cacheControlValue []string
 }
 
 // answerKey names one presentation of one job version. The cache is keyed
@@ -69,9 +74,11 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 		return nil, err
 	}
 	ans := &answer{key: key, data: data, etag: jobETag(j)}
+	ans.head = append(append([]byte(`{"data":`), data...), `,"meta":{"code":200,"url":`...)
 	ans.modified, ans.hasModified = lastModified(j)
 	if ans.hasModified {
 		ans.lastModified = ans.modified.Format(nethttp.TimeFormat)
+		ans.lastModifiedValue = []string{ans.lastModified}
 	}
 	if j.Status.Terminal() {
 		// Finished jobs never change: let the client's own cache keep them.
@@ -79,6 +86,7 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 	} else {
 		ans.cacheControl = "no-store"
 	}
+	ans.etagValue, ans.cacheControlValue = []string{ans.etag}, []string{ans.cacheControl}
 	if a.cache != nil && j.Version > 0 {
 		a.cache.Add(j.ID, ans)
 	}

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -37,5 +39,68 @@ func BenchmarkEncodeJob(b *testing.B) {
 				writeJob(w, req, st, enc)
 			}
 		})
+	}
+}
+
+// TestAppendJSONStringIsEncodingJSON: every string, plain or not, comes out
+// exactly as encoding/json writes it.
+func TestAppendJSONStringIsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	cases := []string{"", "plain", "/patients/composition/job/9f1c4f3e-0b1d-4c2a-8e3f-5a6b7c8d9e0f",
+		"a\"b", `back\slash`, "<script>", "a&b", "tab\there", "nl\n", "\x00\x1f\x7f", "é", "\u2028\u2029",
+		"\xff\xfe invalid", "%2F%3C", "日本", "~!@#$%^*()_+-=[]{}|;':,./?"}
+	for i := range 256 {
+		cases = append(cases, string([]byte{byte(i)}), "x"+string([]byte{byte(i)})+"y")
+	}
+	for _, s := range cases {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString([]byte("prefix"), s); string(got) != "prefix"+string(want) {
+			t.Errorf("appendJSONString(%q) = %s, encoding/json writes %s", s, got[len("prefix"):], want)
+		}
+	}
+}
+
+// TestJobBodyIsTheEnvelope: the 200 body appended from the pre-encoded
+// answer is byte for byte the JSON encoding of the envelope, for every
+// status and for paths and request ids that need escaping.
+func TestJobBodyIsTheEnvelope(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 29, 10, 0, 0, 123_000_000, time.UTC)
+	jobs := []domain.Job{
+		{Version: 1, ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending, ETA: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now},
+		{Version: 2, ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusDone, ETA: now, CreatedAt: now, UpdatedAt: now,
+			Links: []domain.Link{{Entity: "composition", Href: "/patients/p/encounter/e/composition/c?<&>"}}},
+		{Version: 3, ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusFailed, ETA: now, CreatedAt: now, UpdatedAt: now,
+			Failure: &domain.Failure{Code: 422, Message: "Signature is \"not\" valid <é>\u2028"}},
+	}
+	enc, err := newAnswers(DefaultHandlerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		for _, path := range []string{"/patients/composition/job/" + j.ID.String(), "/patients/composition/job/%3Cx%3E&\"", "/é"} {
+			for _, rid := range []string{"", "0f3a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b", "a.b_c-D"} {
+				req := httptest.NewRequest("GET", "/", nil)
+				req.URL.Path, req.URL.RawPath = path, ""
+				req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, &requestInfo{id: rid}))
+				for range 2 { // built, then pre-encoded
+					w := httptest.NewRecorder()
+					writeJob(w, req, app.JobStatus{Job: j, RetryAfter: time.Second}, enc)
+					want, err := json.Marshal(struct {
+						Data JobData `json:"data"`
+						Meta Meta    `json:"meta"`
+					}{toJobData(j), Meta{Code: 200, URL: req.URL.EscapedPath(), Type: "object", RequestID: rid}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if w.Body.String() != string(want) {
+						t.Fatalf("%s %q:\n got %s\nwant %s", j.Status, path, w.Body, want)
+					}
+				}
+			}
+		}
 	}
 }

@@ -22,7 +22,10 @@ import (
 )
 
 // JobPath is the route of the status endpoint.
-const JobPath = "/patients/composition/job/{asyncJobId}"
+const JobPath = jobPrefix + "{asyncJobId}"
+
+// jobPrefix is JobPath up to its variable.
+const jobPrefix = "/patients/composition/job/"
 
 // HandlerConfig tunes the public API.
 type HandlerConfig struct {
@@ -86,6 +89,12 @@ const OpenAPIPath = "/openapi.yaml"
 
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
 func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
+	return newHandler(a, logger, cache, obs, true)
+}
+
+// newHandler is NewHandler; withHot false sends the status route through
+// the router too (tests compare both).
+func newHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Observer, withHot bool) nethttp.Handler {
 	if a == nil || logger == nil || obs == nil {
 		panic("httpapi: nil dependency for NewHandler")
 	}
@@ -108,7 +117,11 @@ func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
-	return edge(r, logger, obs, edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer})
+	cfg := edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer}
+	if withHot {
+		cfg.hot = &hot{prefix: jobPrefix, template: JobPath, serve: h.getJob}
+	}
+	return edge(r, logger, obs, cfg)
 }
 
 // noRoute answers a path no route matches.
@@ -142,7 +155,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 	ctx := r.Context()
 	gctx, span := useCaseSpan(ctx, "GetJobStatus")
 	st, err := h.app.GetJobStatus.Handle(gctx, app.GetJobStatus{
-		Principal: p, ID: mux.Vars(r)["asyncJobId"], Wait: preferredWait(r.Header.Values("Prefer")),
+		Principal: p, ID: statusJobID(r), Wait: preferredWait(r.Header.Values("Prefer")),
 	})
 	endSpan(span, err)
 	if err != nil {
@@ -153,6 +166,13 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		return
 	}
 	writeJob(w, r, st, h.enc)
+}
+
+// statusJobID is the asyncJobId of the status path, as sent (ParseID validates
+// it). Routed by hotRoute or by the router, r's path is the status route.
+func statusJobID(r *nethttp.Request) string {
+	id, _ := pathVar(r, jobPrefix)
+	return id
 }
 
 // preferredWait reads "Prefer: wait=N" (RFC 7240 section 4.3); the use

@@ -30,6 +30,10 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 			if success(status) && !sampled(&n, sampleSuccess) {
 				return
 			}
+			ce := logger.Check(zap.InfoLevel, "request")
+			if ce == nil {
+				return // info is off: nothing to build
+			}
 			var clientID string
 			if info := infoFrom(r.Context()); info != nil {
 				clientID = info.clientID
@@ -38,7 +42,7 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 			if len(ua) > maxUserAgent {
 				ua = ua[:maxUserAgent]
 			}
-			logger.Info("request", append(requestFields(r.Context()),
+			ce.Write(append(requestFields(r.Context()),
 				zap.String("method", r.Method),
 				zap.String("path", r.URL.EscapedPath()),
 				zap.Int("status", status),

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,21 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 	transitions  *prometheus.CounterVec
 	stale        prometheus.Counter
+	// series keeps the request series already resolved (requestKey →
+	// requestSeries): every label value comes from a closed set, so it
+	// stays small, and a request costs one lookup, not three label hashes.
+	series sync.Map
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+	held          bool
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer // held or not, as the key says
 }
 
 // New returns metrics registered on a fresh registry, with the Go runtime
@@ -117,13 +133,19 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // goes to its own histogram, so holds of seconds do not hide the latency
 // of the others. The HTTP adapter gives label values from closed sets only.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration, held bool) {
-	s := strconv.Itoa(status)
-	m.requests.WithLabelValues(route, method, s).Inc()
-	if held {
-		m.held.WithLabelValues(route, s).Observe(d.Seconds())
-		return
+	key := requestKey{route: route, method: method, status: status, held: held}
+	v, ok := m.series.Load(key)
+	if !ok {
+		s := strconv.Itoa(status)
+		rs := requestSeries{count: m.requests.WithLabelValues(route, method, s), latency: m.latency.WithLabelValues(route, s)}
+		if held {
+			rs.latency = m.held.WithLabelValues(route, s)
+		}
+		v, _ = m.series.LoadOrStore(key, rs)
 	}
-	m.latency.WithLabelValues(route, s).Observe(d.Seconds())
+	rs := v.(requestSeries)
+	rs.count.Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 // AuthFailure records a refused credential.

@@ -3,6 +3,11 @@
 // service's typical 200 answer. It reads no header and does no work, so the
 // service's throughput against it shows what the service's own per-request
 // work costs. It listens on loopback only and prints the address it bound.
+//
+// It is also the floor of the wake-up run (scripts/bench/wake): a request
+// with a Prefer header is held until GET /release, then answered like any
+// other; GET /held says how many are held, as the service's metrics page
+// says it (jobstatus_waiters N).
 package main
 
 import (
@@ -16,6 +21,8 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -47,9 +54,29 @@ func run() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	length := strconv.Itoa(len(body))
+	var (
+		held     atomic.Int64
+		release  = make(chan struct{})
+		released sync.Once
+	)
 	srv := &http.Server{
 		ReadHeaderTimeout: 5 * time.Second,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.URL.Path == "/release":
+				released.Do(func() { close(release) })
+				return
+			case r.URL.Path == "/held":
+				fmt.Fprintf(w, "jobstatus_waiters %d\n", held.Load())
+				return
+			case r.Header.Get("Prefer") != "":
+				held.Add(1)
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				held.Add(-1)
+			}
 			h := w.Header()
 			h["Content-Type"] = []string{"application/json"}
 			h["Content-Length"] = []string{length}
