@@ -39,22 +39,22 @@ const (
 // If-None-Match, else If-Modified-Since.
 func evaluate(r *nethttp.Request, etag string, modified time.Time, hasModified bool) precondition {
 	h := r.Header
-	if v := h.Values("If-Match"); len(v) > 0 {
+	if v := h[hdrIfMatch]; len(v) > 0 {
 		// Strong comparison: a weak tag never matches; "*" matches any
 		// current representation (the job exists, or we would not be here).
 		if !anyTag(v, func(tag string) bool { return tag == "*" || (!isWeak(tag) && !isWeak(etag) && tag == etag) }) {
 			return failed
 		}
-	} else if d, ok := httpDate(h.Get("If-Unmodified-Since")); ok && hasModified && modified.After(d) {
+	} else if d, ok := httpDate(first(h, hdrIfUnmodifiedSince)); ok && hasModified && modified.After(d) {
 		return failed
 	}
-	if v := h.Values("If-None-Match"); len(v) > 0 {
+	if v := h[hdrIfNoneMatch]; len(v) > 0 {
 		if anyTag(v, func(tag string) bool { return tag == "*" || opaque(tag) == opaque(etag) }) {
 			return notModified
 		}
 		return proceed
 	}
-	if d, ok := httpDate(h.Get("If-Modified-Since")); ok && hasModified && !modified.After(d) {
+	if d, ok := httpDate(first(h, hdrIfModifiedSince)); ok && hasModified && !modified.After(d) {
 		return notModified
 	}
 	return proceed

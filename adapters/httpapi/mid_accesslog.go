@@ -38,7 +38,7 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 			if info := infoFrom(r.Context()); info != nil {
 				clientID = info.clientID
 			}
-			ua := r.UserAgent()
+			ua := first(r.Header, hdrUserAgent)
 			if len(ua) > maxUserAgent {
 				ua = ua[:maxUserAgent]
 			}

@@ -22,7 +22,7 @@ type requestInfo struct {
 // echoes it in the response and puts the request's info in its context.
 func requestID(next nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		info := &requestInfo{id: r.Header.Get("X-Request-ID"), route: unmatched}
+		info := &requestInfo{id: first(r.Header, hdrRequestID), route: unmatched}
 		if !validRequestID(info.id) {
 			info.id = newRequestID()
 		}
