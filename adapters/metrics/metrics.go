@@ -137,9 +137,11 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	v, ok := m.series.Load(key)
 	if !ok {
 		s := strconv.Itoa(status)
-		rs := requestSeries{count: m.requests.WithLabelValues(route, method, s), latency: m.latency.WithLabelValues(route, s)}
-		if held {
+		rs := requestSeries{count: m.requests.WithLabelValues(route, method, s)}
+		if held { // a held request has no series of the other histogram
 			rs.latency = m.held.WithLabelValues(route, s)
+		} else {
+			rs.latency = m.latency.WithLabelValues(route, s)
 		}
 		v, _ = m.series.LoadOrStore(key, rs)
 	}

@@ -46,3 +46,21 @@ func TestObserveRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldRequestsAddNoLatencySeries: a held answer of a route and status
+// no unheld answer had leaves the latency histogram without a series (an
+// empty one would still be exported); repeated requests reuse the series.
+func TestHeldRequestsAddNoLatencySeries(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	const route = "/patients/composition/job/{asyncJobId}"
+	for range 3 {
+		m.ObserveRequest(route, "GET", 304, 2*time.Second, true)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	require.NotContains(t, text, `jobstatus_http_request_duration_seconds_count{route="`+route+`",status="304"}`)
+	require.Contains(t, text, `jobstatus_http_held_request_duration_seconds_count{route="`+route+`",status="304"} 3`)
+	require.Contains(t, text, `jobstatus_http_requests_total{method="GET",route="`+route+`",status="304"} 3`)
+}

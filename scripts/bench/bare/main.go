@@ -7,7 +7,8 @@
 // It is also the floor of the wake-up run (scripts/bench/wake): a request
 // with a Prefer header is held until GET /release, then answered like any
 // other; GET /held says how many are held, as the service's metrics page
-// says it (jobstatus_waiters N).
+// says it (jobstatus_waiters N). /release works once per process: after it
+// nothing is held any more.
 package main
 
 import (

@@ -3,11 +3,12 @@
 // requests spread evenly over them (each with its owner's token and
 // api-key), waits until the service's jobstatus_waiters gauge says they are
 // all held, finishes every job in one UPDATE statement and times each held
-// request to the first bytes of its DONE answer: from the statement's
-// commit (change-to-response: the change exists from its commit on) and,
-// for reference, from the statement's start. It prints
+// request to the first bytes of its DONE answer, from the start of that
+// statement (the statement's own time included, which only overstates) and,
+// for reference, from its return (after the commit: answers that arrive
+// before it count as 0, which may understate). It prints
 //
-//	WAKE waiters=N jobs=M statement_ms=S p50_ms=A p99_ms=B max_ms=C start_p50_ms=D start_p99_ms=E done=F other=O store_reads=R
+//	WAKE waiters=N jobs=M statement_ms=S p50_ms=A p99_ms=B max_ms=C commit_p50_ms=D commit_p99_ms=E done=F other=O store_reads=R
 //
 // (other counts answers that were not a DONE 200; store_reads the read
 // model's misses while they were answered: reads of PostgreSQL the wake-up
@@ -111,6 +112,8 @@ func run() error {
 	)
 	keep := func(c net.Conn) { mu.Lock(); conns = append(conns, c); mu.Unlock() }
 	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}
@@ -180,9 +183,9 @@ func run() error {
 		slices.Sort(lat)
 		return ms(lat[int(p*float64(len(lat)-1))])
 	}
-	fmt.Printf("WAKE waiters=%d jobs=%d statement_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f start_p50_ms=%.1f start_p99_ms=%.1f done=%d other=%d store_reads=%s\n",
-		waiters, jobs, ms(committed.Sub(start)), pct(fromCommit, 0.5), pct(fromCommit, 0.99), pct(fromCommit, 1),
-		pct(fromStart, 0.5), pct(fromStart, 0.99), len(fromStart), other, reads)
+	fmt.Printf("WAKE waiters=%d jobs=%d statement_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f commit_p50_ms=%.1f commit_p99_ms=%.1f done=%d other=%d store_reads=%s\n",
+		waiters, jobs, ms(committed.Sub(start)), pct(fromStart, 0.5), pct(fromStart, 0.99), pct(fromStart, 1),
+		pct(fromCommit, 0.5), pct(fromCommit, 0.99), len(fromStart), other, reads)
 	return nil
 }
 
