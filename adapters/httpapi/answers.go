@@ -65,7 +65,9 @@ func newAnswers(cfg HandlerConfig) (*answers, error) {
 func (a *answers) of(j domain.Job) (*answer, error) {
 	key := answerKey{id: j.ID, version: j.Version, eta: j.ETA.UnixMilli(), status: j.Status}
 	if a.cache != nil && j.Version > 0 {
-		if ans, ok := a.cache.Get(j.ID); ok && ans.key == key {
+		// Peek: a hit does not reorder the cache (no write, a read lock);
+		// answers leave it oldest first, and one dropped is built again.
+		if ans, ok := a.cache.Peek(j.ID); ok && ans.key == key {
 			return ans, nil
 		}
 	}

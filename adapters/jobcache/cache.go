@@ -66,6 +66,7 @@ type entry struct {
 	// cached job's version plus one, or a tombstone's limit.
 	floor int64
 	elem  *list.Element // in Model.jobs or Model.tombs
+	moved uint64        // Model.moves when it last went to the front
 }
 
 // Model holds the cached jobs and applies the store's changes to them. It
@@ -84,6 +85,12 @@ type Model struct {
 	// fallback holds the finished jobs cached when notifications went
 	// down, answered only while the store is unavailable; nil when live.
 	fallback map[domain.ID]domain.Job
+
+	// moves counts jobs put at the front of jobs (added or hit): a hit
+	// moves its job only when at least an eighth of the list went ahead of
+	// it since its last move, so hot jobs do not rewrite the list on every
+	// poll; eviction from the back is the same (exact with few entries).
+	moves uint64
 
 	hits, misses, bypassed atomic.Uint64
 }
@@ -119,7 +126,11 @@ func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, floor int64, gen,
 	defer m.mu.Unlock()
 	e := m.byID[id]
 	if e != nil && e.job != nil {
-		m.jobs.MoveToFront(e.elem)
+		if m.moves-e.moved > uint64(m.jobs.Len()/8) {
+			m.jobs.MoveToFront(e.elem)
+			m.moves++
+			e.moved = m.moves
+		}
 		return *e.job, true, e.floor, m.gen, m.dropped, true
 	}
 	if e != nil {
@@ -153,7 +164,8 @@ func (m *Model) fill(job domain.Job, gen, dropped uint64) bool {
 func (m *Model) put(job domain.Job) {
 	m.remove(m.byID[job.ID])
 	j := job.Normalize()
-	e := &entry{id: j.ID, job: &j, size: Size(j), floor: j.Version + 1}
+	m.moves++
+	e := &entry{id: j.ID, job: &j, size: Size(j), floor: j.Version + 1, moved: m.moves}
 	e.elem = m.jobs.PushFront(e)
 	m.byID[j.ID] = e
 	m.bytes += e.size

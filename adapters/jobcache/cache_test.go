@@ -315,3 +315,36 @@ func TestFinishedJobsAnswerWhileTheStoreIsAway(t *testing.T) {
 	_, err = b.repo.Get(ctx, done.ID)
 	require.ErrorIs(t, err, domain.ErrUnavailable, "back live, nothing of before is kept")
 }
+
+// TestPolledJobsStayWhileOthersGo: eviction takes the least recently used
+// jobs even though a hit moves its job to the front only when an eighth of
+// the model went ahead of it since: a job polled again survives the jobs
+// added after it, those not polled go first.
+func TestPolledJobsStayWhileOthersGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const size = 64
+	b := setup(t, jobcache.Config{MaxEntries: size, MaxBytes: 1 << 20, Live: true})
+	jobs := make([]domain.Job, size)
+	for i := range jobs {
+		jobs[i] = b.create(t) // each change puts the job in the model
+	}
+	poll := func(j domain.Job) (hit bool) {
+		before := b.model.Stats().Hits
+		_, err := b.repo.Get(ctx, j.ID)
+		require.NoError(t, err)
+		return b.model.Stats().Hits == before+1
+	}
+	for i := range 3 { // the oldest three, polled again: to the front
+		require.True(t, poll(jobs[i]))
+		require.True(t, poll(jobs[i]), "a second hit right after: served, not moved again")
+	}
+	for range size / 2 {
+		b.create(t) // half the model's worth of new jobs pushes out the oldest unpolled
+	}
+	for i := range 3 {
+		require.True(t, poll(jobs[i]), "job %d was polled: it stays", i)
+	}
+	require.False(t, poll(jobs[3]), "job 3 was not polled since it came: it went first")
+	require.Equal(t, size, b.model.Stats().Len)
+}
