@@ -120,8 +120,13 @@ const FallbackInterval = time.Second
 // applied is false when no waiter could be registered at all (too many
 // waiters, or shutting down). A change that carries the job's new state
 // answers without any read; one that does not costs one read (shared by
-// every waiter of the job through the read model). While notifications are
-// down, the job is re-read every FallbackInterval instead.
+// every waiter of the job through the read model). A waiter that goes on
+// waiting reads its job again once subscribed again: a change published
+// between its wake-up and its new subscription reached only the old one
+// (TestAChangeRightAfterAnOlderOneIsNotMissed); the store's changes reach
+// the read model before the waiters, so that read is from memory. While
+// notifications are down, the job is re-read every FallbackInterval
+// instead.
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -157,7 +162,10 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			case !ok:
 				reread = true // lost or back, or shutting down: read again
 			case c.Version <= job.Version:
-				reread = false // older than what we answer: keep waiting
+				// Older than what we answer: keep waiting, but read again
+				// once subscribed, for a newer change may have come while
+				// this waiter was woken and not yet subscribed again.
+				reread = true
 			case c.Deleted:
 				return domain.Job{}, true, domain.ErrNotFound
 			case c.Job != nil:
@@ -167,7 +175,7 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 				if c.Job.Status != domain.StatusPending {
 					return *c.Job, true, nil
 				}
-				job, reread = *c.Job, false
+				job, reread = *c.Job, true // still pending: as above
 			default:
 				reread = true
 			}

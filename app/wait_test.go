@@ -108,3 +108,28 @@ func TestWaitersPollWhileNotificationsAreDown(t *testing.T) {
 	require.Equal(t, domain.StatusDone, st.Job.Status, "found by a re-read, long before the 20 s wait ended")
 	require.Equal(t, 20*time.Second, st.Waited)
 }
+
+// TestAChangeRightAfterAnOlderOneIsNotMissed: a waiter woken by a change no
+// newer than what it holds (a late notification of the job's creation)
+// must not miss the change that follows at once, published before it had
+// subscribed again: it reads the job again after subscribing.
+func TestAChangeRightAfterAnOlderOneIsNotMissed(t *testing.T) {
+	t.Parallel()
+	b := waitSetup(t, false) // changes are published by hand
+	created, err := b.op.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: reader.ClientID})
+	require.NoError(t, err)
+	answer := b.held(t, created.ID)
+	b.complete(t, created.ID)
+	done, err := b.jobs.Jobs.Get(context.Background(), created.ID)
+	require.NoError(t, err)
+	start := time.Now()
+	b.changes.Publish(ports.JobChange{ID: created.ID, Version: created.Version, Job: &created}) // late, old
+	b.changes.Publish(ports.JobChange{ID: done.ID, Version: done.Version, Job: &done})          // right after
+	select {
+	case st := <-answer:
+		require.Equal(t, domain.StatusDone, st.Job.Status)
+		require.Less(t, time.Since(start), 10*time.Second, "answered by the change, not by the end of the wait")
+	case <-time.After(15 * time.Second):
+		t.Fatal("the waiter slept through the change")
+	}
+}
