@@ -130,7 +130,6 @@ const FallbackInterval = time.Second
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	reread := true // the job may have changed before the first subscription
 	for {
 		sub, ok := h.changes.Subscribe(job.ID)
 		if !ok {
@@ -142,14 +141,14 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			return fresh, true, err
 		}
 		applied = true
-		if reread {
-			fresh, err := h.lookup(ctx, job.ID, p)
-			if err != nil || fresh.Status != domain.StatusPending {
-				sub.Cancel()
-				return fresh, true, err
-			}
-			job = fresh
+		// Read once subscribed, every time round: the job may have changed
+		// before the first subscription, or between a wake-up and this one.
+		fresh, err := h.lookup(ctx, job.ID, p)
+		if err != nil || fresh.Status != domain.StatusPending {
+			sub.Cancel()
+			return fresh, true, err
 		}
+		job = fresh
 		var poll <-chan time.Time
 		if !h.changes.IsLive() {
 			poll = time.After(FallbackInterval) // collected once it fires or is dropped
@@ -158,30 +157,20 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 		case <-sub.C:
 			sub.Cancel()
 			c, ok := sub.Change()
+			if !ok || c.Version <= job.Version {
+				continue // lost or back, shutting down, or older than what we hold: read again
+			}
 			switch {
-			case !ok:
-				reread = true // lost or back, or shutting down: read again
-			case c.Version <= job.Version:
-				// Older than what we answer: keep waiting, but read again
-				// once subscribed, for a newer change may have come while
-				// this waiter was woken and not yet subscribed again.
-				reread = true
 			case c.Deleted:
 				return domain.Job{}, true, domain.ErrNotFound
-			case c.Job != nil:
-				if !c.Job.VisibleTo(p.ClientID) {
-					return domain.Job{}, true, domain.ErrNotFound
-				}
-				if c.Job.Status != domain.StatusPending {
-					return *c.Job, true, nil
-				}
-				job, reread = *c.Job, true // still pending: as above
-			default:
-				reread = true
+			case c.Job != nil && !c.Job.VisibleTo(p.ClientID):
+				return domain.Job{}, true, domain.ErrNotFound
+			case c.Job != nil && c.Job.Status != domain.StatusPending:
+				return *c.Job, true, nil
 			}
+			// Still pending, or a change without its state: read again.
 		case <-poll:
 			sub.Cancel()
-			reread = true
 		case <-timer.C:
 			sub.Cancel()
 			fresh, err := h.lookup(ctx, job.ID, p)

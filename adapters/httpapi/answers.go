@@ -12,21 +12,19 @@ import (
 )
 
 // answer is the part of a job's 200 that depends only on the job as
-// presented: its data JSON and its job-dependent headers. It is built once
-// per job version and presented eta and shared by every request for it;
-// per request only meta (status, URL, request id) is encoded.
+// presented: the body up to meta and the job-dependent headers. It is built
+// once per job version and presented eta and shared by every request for
+// it; per request only meta's url and request id are appended.
 type answer struct {
-	key  answerKey // the presentation it encodes
-	data []byte
+	key answerKey // the presentation it encodes
 	// head is the body up to meta's url: `{"data":…,"meta":{"code":200,"url":`.
-	head         []byte
-	etag         string
-	lastModified string    // empty for a pending job
-	modified     time.Time // lastModified as a time, for the conditional headers
-	hasModified  bool
-	cacheControl string
+	head        []byte
+	etag        string
+	modified    time.Time // Last-Modified as a time, for the conditional headers
+	hasModified bool      // false for a pending job: no Last-Modified
 	// The header values as net/http keeps them, shared by every answer of
-	// this presentation (a header map only ever replaces its values).
+	// this presentation (a header map only ever replaces its values);
+	// lastModifiedValue is nil for a pending job.
 	etagValue, lastModifiedValue, cacheControlValue []string
 }
 
@@ -75,20 +73,18 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans := &answer{key: key, data: data, etag: jobETag(j)}
+	ans := &answer{key: key, etag: jobETag(j)}
 	ans.head = append(append([]byte(`{"data":`), data...), `,"meta":{"code":200,"url":`...)
 	ans.modified, ans.hasModified = lastModified(j)
 	if ans.hasModified {
-		ans.lastModified = ans.modified.Format(nethttp.TimeFormat)
-		ans.lastModifiedValue = []string{ans.lastModified}
+		ans.lastModifiedValue = []string{ans.modified.Format(nethttp.TimeFormat)}
 	}
+	cacheControl := "no-store"
 	if j.Status.Terminal() {
 		// Finished jobs never change: let the client's own cache keep them.
-		ans.cacheControl = "private, max-age=" + strconv.Itoa(int(a.cfg.TerminalMaxAge.Seconds()))
-	} else {
-		ans.cacheControl = "no-store"
+		cacheControl = "private, max-age=" + strconv.Itoa(int(a.cfg.TerminalMaxAge.Seconds()))
 	}
-	ans.etagValue, ans.cacheControlValue = []string{ans.etag}, []string{ans.cacheControl}
+	ans.etagValue, ans.cacheControlValue = []string{ans.etag}, []string{cacheControl}
 	if a.cache != nil && j.Version > 0 {
 		a.cache.Add(j.ID, ans)
 	}

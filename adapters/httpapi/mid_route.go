@@ -76,27 +76,23 @@ type hot struct {
 // request alike (TestHotRouteAnswersLikeTheRouter).
 func hotRoute(h *hot, router nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		if (r.Method == nethttp.MethodGet || r.Method == nethttp.MethodHead) && h.matches(r) {
-			if info := infoFrom(r.Context()); info != nil {
-				info.route = h.template
+		if r.Method == nethttp.MethodGet || r.Method == nethttp.MethodHead {
+			if _, ok := pathVar(r, h.prefix); ok {
+				if info := infoFrom(r.Context()); info != nil {
+					info.route = h.template
+				}
+				h.serve(w, r)
+				return
 			}
-			h.serve(w, r)
-			return
 		}
 		router.ServeHTTP(w, r)
 	})
 }
 
-// matches reports whether r's path is the prefix and one non-empty segment,
-// read as the router reads it (encoded, uncleaned: UseEncodedPath,
-// SkipClean), so exactly the requests the router's {name} would match.
-func (h *hot) matches(r *nethttp.Request) bool {
-	_, ok := pathVar(r, h.prefix)
-	return ok
-}
-
 // pathVar is the segment of r's encoded path after prefix, when the path
-// is prefix and one non-empty segment.
+// is prefix and one non-empty segment, read as the router reads it
+// (encoded, uncleaned: UseEncodedPath, SkipClean), so exactly what the
+// router's {name} would match.
 func pathVar(r *nethttp.Request, prefix string) (string, bool) {
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), prefix)
 	if !ok || rest == "" || strings.IndexByte(rest, '/') >= 0 {
