@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobstatus/jobstatus/app"
@@ -206,7 +207,7 @@ func write(w nethttp.ResponseWriter, r *nethttp.Request, status int, body any) {
 func writeRaw(w nethttp.ResponseWriter, r *nethttp.Request, status int, buf []byte) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(buf))}
+	h["Content-Length"] = decimal(len(buf))
 	h["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(status)
 	if r.Method != nethttp.MethodHead {
@@ -220,6 +221,24 @@ var (
 	contentTypeJSON = []string{"application/json"}
 	noSniff         = []string{"nosniff"}
 )
+
+// decimals are header values of numbers under 4 096, each made once, when
+// first needed: the Content-Length of every answer of the status route and
+// the Retry-After of pending jobs.
+var decimals [4 << 10]atomic.Pointer[[]string]
+
+// decimal returns the header value of n.
+func decimal(n int) []string {
+	if n < 0 || n >= len(decimals) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := decimals[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.Itoa(n)}
+	decimals[n].Store(&v)
+	return v
+}
 
 func meta(r *nethttp.Request, status int) Meta {
 	return Meta{Code: status, URL: r.URL.EscapedPath(), Type: "object", RequestID: RequestIDFrom(r.Context())}
@@ -243,7 +262,7 @@ func writeJob(w nethttp.ResponseWriter, r *nethttp.Request, st app.JobStatus, en
 	}
 	h["Cache-Control"] = ans.cacheControlValue
 	if !st.Job.Status.Terminal() {
-		h["Retry-After"] = []string{strconv.Itoa(int(st.RetryAfter.Seconds()))}
+		h["Retry-After"] = decimal(int(st.RetryAfter.Seconds()))
 	}
 	if st.Waited > 0 {
 		h["Preference-Applied"] = []string{"wait=" + strconv.Itoa(int(st.Waited.Seconds()))}

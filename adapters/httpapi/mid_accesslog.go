@@ -34,15 +34,19 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 			if ce == nil {
 				return // info is off: nothing to build
 			}
-			var clientID string
+			var (
+				clientID string
+				fields   []zap.Field
+			)
 			if info := infoFrom(r.Context()); info != nil {
 				clientID = info.clientID
+				fields = info.fields[:0] // zap encodes them before Write returns
 			}
 			ua := first(r.Header, hdrUserAgent)
 			if len(ua) > maxUserAgent {
 				ua = ua[:maxUserAgent]
 			}
-			ce.Write(append(requestFields(r.Context()),
+			ce.Write(append(appendRequestFields(fields, r.Context()),
 				zap.String("method", r.Method),
 				zap.String("path", r.URL.EscapedPath()),
 				zap.Int("status", status),
@@ -71,7 +75,13 @@ func sampled(n *atomic.Uint64, every int) bool {
 // requestFields are the fields every log line about a request carries: its
 // request id and, when it is traced, the trace and span ids.
 func requestFields(ctx context.Context) []zap.Field {
-	fields := make([]zap.Field, 0, 10)
+	return appendRequestFields(make([]zap.Field, 0, accessFields), ctx)
+}
+
+// accessFields is how many fields an access log line has at most.
+const accessFields = 10
+
+func appendRequestFields(fields []zap.Field, ctx context.Context) []zap.Field {
 	fields = append(fields, zap.String("request_id", RequestIDFrom(ctx)))
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		fields = append(fields, zap.String("trace_id", sc.TraceID().String()), zap.String("span_id", sc.SpanID().String()))

@@ -5,33 +5,54 @@ import (
 	nethttp "net/http"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 )
 
 type ctxKey struct{}
 
-// requestInfo travels in the request context: the request id for the
-// envelope and the logs, and what the middleware learn as the request goes
-// (route template, client id) for the access log and the metrics.
+// requestInfo is the request's context: its parent's, plus the request id
+// for the envelope and the logs and what the middleware learn as the
+// request goes (route template, client id) for the access log and the
+// metrics. What every request needs comes in this one allocation: the
+// context value, the X-Request-ID header value, the status recorder and
+// room for the access log's fields.
 type requestInfo struct {
+	context.Context
 	id       string
 	clientID string
 	route    string
+	idValue  [1]string // the X-Request-ID header's value
+	rec      statusRecorder
+	fields   [accessFields]zap.Field
+}
+
+// Value implements context.Context: the info itself under ctxKey.
+func (i *requestInfo) Value(key any) any {
+	if key == (ctxKey{}) {
+		return i
+	}
+	return i.Context.Value(key)
 }
 
 // requestID takes the caller's X-Request-ID when it is safe, or makes one,
 // echoes it in the response and puts the request's info in its context.
 func requestID(next nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		info := &requestInfo{id: first(r.Header, hdrRequestID), route: unmatched}
+		info := &requestInfo{Context: r.Context(), id: first(r.Header, hdrRequestID), route: unmatched}
 		if !validRequestID(info.id) {
 			info.id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", info.id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
+		info.idValue[0] = info.id
+		w.Header()[hdrRequestID] = info.idValue[:]
+		info.rec.ResponseWriter = w
+		next.ServeHTTP(&info.rec, r.WithContext(info))
 	})
 }
 
 func infoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.(*requestInfo); ok {
+		return info
+	}
 	info, _ := ctx.Value(ctxKey{}).(*requestInfo)
 	return info
 }

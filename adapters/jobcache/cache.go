@@ -66,7 +66,10 @@ type entry struct {
 	// cached job's version plus one, or a tombstone's limit.
 	floor int64
 	elem  *list.Element // in Model.jobs or Model.tombs
-	moved uint64        // Model.moves when it last went to the front
+	// used says the job was read since it was added or last spared by an
+	// eviction: a hit sets it under the read lock, so polls do not
+	// serialise on the list (second-chance eviction, CLOCK).
+	used atomic.Bool
 }
 
 // Model holds the cached jobs and applies the store's changes to them. It
@@ -74,23 +77,17 @@ type entry struct {
 type Model struct {
 	cfg Config
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // read-locked by hits, write-locked by everything else
 	live    bool
 	gen     uint64 // bumped when everything is dropped
 	dropped uint64 // tombstones dropped so far
 	byID    map[domain.ID]*entry
-	jobs    *list.List // cached jobs, most recently used first
+	jobs    *list.List // cached jobs, the next to consider for eviction last
 	tombs   *list.List // tombstones, newest first
 	bytes   int64
 	// fallback holds the finished jobs cached when notifications went
 	// down, answered only while the store is unavailable; nil when live.
 	fallback map[domain.ID]domain.Job
-
-	// moves counts jobs put at the front of jobs (added or hit): a hit
-	// moves its job only when at least an eighth of the list went ahead of
-	// it since its last move, so hot jobs do not rewrite the list on every
-	// poll; eviction from the back is the same (exact with few entries).
-	moves uint64
 
 	hits, misses, bypassed atomic.Uint64
 }
@@ -122,14 +119,12 @@ func Size(j domain.Job) int64 {
 // lookup returns the cached job, or the floor a read must reach and the
 // state a fill must still find (generation, tombstones dropped).
 func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, floor int64, gen, dropped uint64, live bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	e := m.byID[id]
 	if e != nil && e.job != nil {
-		if m.moves-e.moved > uint64(m.jobs.Len()/8) {
-			m.jobs.MoveToFront(e.elem)
-			m.moves++
-			e.moved = m.moves
+		if !e.used.Load() { // a hot job's line is only read
+			e.used.Store(true)
 		}
 		return *e.job, true, e.floor, m.gen, m.dropped, true
 	}
@@ -160,19 +155,29 @@ func (m *Model) fill(job domain.Job, gen, dropped uint64) bool {
 	return true
 }
 
-// put caches job (mu held), replacing whatever was kept for its id.
+// put caches job (mu held), replacing whatever was kept for its id. Room
+// is made first, by second chance: the job at the back is evicted unless it
+// was read since it was added or last spared, in which case it is spared
+// once more (to the front, unmarked). A job is always kept, even alone
+// over MaxBytes.
 func (m *Model) put(job domain.Job) {
 	m.remove(m.byID[job.ID])
 	j := job.Normalize()
-	m.moves++
-	e := &entry{id: j.ID, job: &j, size: Size(j), floor: j.Version + 1, moved: m.moves}
+	e := &entry{id: j.ID, job: &j, size: Size(j), floor: j.Version + 1}
+	for m.jobs.Len() > 0 && (m.jobs.Len() >= m.cfg.MaxEntries || m.bytes+e.size > m.cfg.MaxBytes) {
+		old := m.jobs.Back().Value.(*entry)
+		if old.used.Swap(false) {
+			m.jobs.MoveToFront(old.elem)
+			continue
+		}
+		// A read older than it must not come back; one of its own version
+		// may (it is what the model last knew of the job).
+		m.remove(old)
+		m.tombstone(old.id, old.job.Version)
+	}
 	e.elem = m.jobs.PushFront(e)
 	m.byID[j.ID] = e
 	m.bytes += e.size
-	for m.jobs.Len() > m.cfg.MaxEntries || (m.bytes > m.cfg.MaxBytes && m.jobs.Len() > 1) {
-		old := m.jobs.Back().Value.(*entry)
-		m.tombstone(old.id, old.floor) // a read older than it must not come back
-	}
 }
 
 // tombstone replaces whatever is kept for id by a tombstone refusing
@@ -257,8 +262,8 @@ func (m *Model) Live(live bool) {
 
 // finished returns the finished job kept aside for id while not live.
 func (m *Model) finished(id domain.ID) (domain.Job, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	j, ok := m.fallback[id]
 	return j, ok
 }
@@ -276,8 +281,8 @@ type Stats struct {
 
 // Stats returns the counters so far.
 func (m *Model) Stats() Stats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load(), Bypassed: m.bypassed.Load(),
 		Len: m.jobs.Len(), Bytes: m.bytes, Live: m.live}
 }

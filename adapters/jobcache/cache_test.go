@@ -316,10 +316,9 @@ func TestFinishedJobsAnswerWhileTheStoreIsAway(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrUnavailable, "back live, nothing of before is kept")
 }
 
-// TestPolledJobsStayWhileOthersGo: eviction takes the least recently used
-// jobs even though a hit moves its job to the front only when an eighth of
-// the model went ahead of it since: a job polled again survives the jobs
-// added after it, those not polled go first.
+// TestPolledJobsStayWhileOthersGo: eviction spares the jobs read since they
+// came (second chance) though a hit only marks its job: a job polled again
+// survives the jobs added after it, those not polled go first, oldest first.
 func TestPolledJobsStayWhileOthersGo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -337,7 +336,7 @@ func TestPolledJobsStayWhileOthersGo(t *testing.T) {
 	}
 	for i := range 3 { // the oldest three, polled again: to the front
 		require.True(t, poll(jobs[i]))
-		require.True(t, poll(jobs[i]), "a second hit right after: served, not moved again")
+		require.True(t, poll(jobs[i]), "a second hit right after: served, already marked")
 	}
 	for range size / 2 {
 		b.create(t) // half the model's worth of new jobs pushes out the oldest unpolled
@@ -346,5 +345,8 @@ func TestPolledJobsStayWhileOthersGo(t *testing.T) {
 		require.True(t, poll(jobs[i]), "job %d was polled: it stays", i)
 	}
 	require.False(t, poll(jobs[3]), "job 3 was not polled since it came: it went first")
+	require.True(t, poll(jobs[3]), "read again, job 3 is kept again")
 	require.Equal(t, size, b.model.Stats().Len)
+	require.True(t, poll(jobs[4+size/2]), "it pushed out no younger job than the oldest unpolled")
+	require.False(t, poll(jobs[3+size/2]), "but that one")
 }
