@@ -66,6 +66,10 @@ type entry struct {
 	// cached job's version plus one, or a tombstone's limit.
 	floor int64
 	elem  *list.Element // in Model.jobs or Model.tombs
+	// seq is Model.seq when the entry was made: every change of a job
+	// replaces its entry, so reads that see the same seq saw the same
+	// state of the job.
+	seq uint64
 	// used says the job was read since it was added or last spared by an
 	// eviction: a hit sets it under the read lock, so polls do not
 	// serialise on the list (second-chance eviction, CLOCK).
@@ -81,6 +85,7 @@ type Model struct {
 	live    bool
 	gen     uint64 // bumped when everything is dropped
 	dropped uint64 // tombstones dropped so far
+	seq     uint64 // entries made so far
 	byID    map[domain.ID]*entry
 	jobs    *list.List // cached jobs, the next to consider for eviction last
 	tombs   *list.List // tombstones, newest first
@@ -116,9 +121,28 @@ func Size(j domain.Job) int64 {
 	return int64(n)
 }
 
-// lookup returns the cached job, or the floor a read must reach and the
-// state a fill must still find (generation, tombstones dropped).
-func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, floor int64, gen, dropped uint64, live bool) {
+// readState is what a read of one job from the store must know of the
+// model when it starts: its fill is refused unless the model can still
+// vouch for it (fill), and reads that start in the same state share one
+// store read (Repository.Get).
+type readState struct {
+	floor   int64  // the least version a fill may bring
+	gen     uint64 // Model.gen
+	dropped uint64 // Model.dropped
+	seq     uint64 // the id's entry's seq; 0 when it has none
+	live    bool
+}
+
+// key names the state of the read of id: reads of the same key saw the
+// same entry for id (or none, with no tombstone dropped since), so none of
+// them can have been served a newer state than another one's read brings.
+func (s readState) key(id domain.ID) string {
+	return fmt.Sprintf("%s/%d/%d/%d", id, s.gen, s.dropped, s.seq)
+}
+
+// lookup returns the cached job, marked as used, or the state a read of it
+// from the store starts in.
+func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, st readState) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	e := m.byID[id]
@@ -126,29 +150,43 @@ func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, floor int64, gen,
 		if !e.used.Load() { // a hot job's line is only read
 			e.used.Store(true)
 		}
-		return *e.job, true, e.floor, m.gen, m.dropped, true
+		return *e.job, true, readState{}
 	}
+	return domain.Job{}, false, m.stateOf(e)
+}
+
+// state returns the state a read of id starts in, whether cached or not,
+// without marking it used (for writes).
+func (m *Model) state(id domain.ID) readState {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.stateOf(m.byID[id])
+}
+
+// stateOf returns the state of a read of e's job (mu held; e may be nil).
+func (m *Model) stateOf(e *entry) readState {
+	st := readState{gen: m.gen, dropped: m.dropped, live: m.live}
 	if e != nil {
-		floor = e.floor
+		st.floor, st.seq = e.floor, e.seq
 	}
-	return domain.Job{}, false, floor, m.gen, m.dropped, m.live
+	return st
 }
 
 // fill keeps job read from the store, unless the model cannot vouch for
 // it: notifications were lost since the read began (gen), a change newer
 // than it is known (floor), or a tombstone that could have said so was
 // dropped meanwhile.
-func (m *Model) fill(job domain.Job, gen, dropped uint64) bool {
+func (m *Model) fill(job domain.Job, st readState) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.live || gen != m.gen {
+	if !m.live || st.gen != m.gen {
 		return false
 	}
 	e := m.byID[job.ID]
 	switch {
 	case e != nil && job.Version < e.floor:
 		return false
-	case e == nil && dropped != m.dropped:
+	case e == nil && st.dropped != m.dropped:
 		return false
 	}
 	m.put(job)
@@ -175,6 +213,8 @@ func (m *Model) put(job domain.Job) {
 		m.remove(old)
 		m.tombstone(old.id, old.job.Version)
 	}
+	m.seq++
+	e.seq = m.seq
 	e.elem = m.jobs.PushFront(e)
 	m.byID[j.ID] = e
 	m.bytes += e.size
@@ -187,7 +227,8 @@ func (m *Model) tombstone(id domain.ID, floor int64) {
 		floor = max(floor, e.floor)
 		m.remove(e)
 	}
-	e := &entry{id: id, floor: floor}
+	m.seq++
+	e := &entry{id: id, floor: floor, seq: m.seq}
 	e.elem = m.tombs.PushFront(e)
 	m.byID[id] = e
 	for m.tombs.Len() > m.maxTombs() {
@@ -321,15 +362,16 @@ func New(next ports.JobRepository, m *Model, opts ...Option) (*Repository, error
 }
 
 // Get implements ports.JobRepository. Concurrent misses for the same job
-// and the same known floor share one read of the store; a caller that
-// knows of a newer change (a higher floor) does not join an older read.
+// in the same state of the model (readState.key) share one read of the
+// store; a caller that comes after any change of the job (or after the
+// model dropped what it knew of it) does not join an older read.
 func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
-	j, ok, floor, gen, dropped, live := r.m.lookup(id)
+	j, ok, st := r.m.lookup(id)
 	if ok {
 		r.m.hits.Add(1)
 		return j, nil
 	}
-	if !live {
+	if !st.live {
 		r.m.bypassed.Add(1)
 		j, err := r.next.Get(ctx, id)
 		if errors.Is(err, domain.ErrUnavailable) {
@@ -340,8 +382,7 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 		return j, err
 	}
 	r.m.misses.Add(1)
-	key := fmt.Sprintf("%s/%d/%d", id, floor, gen)
-	v, err, _ := r.flights.Do(key, func() (any, error) {
+	v, err, _ := r.flights.Do(st.key(id), func() (any, error) {
 		// Not the first caller's cancellation: others share this read.
 		j, err := r.next.Get(context.WithoutCancel(ctx), id)
 		if err != nil {
@@ -350,7 +391,7 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 		if r.beforeFill != nil {
 			r.beforeFill(j)
 		}
-		r.m.fill(j, gen, dropped)
+		r.m.fill(j, st)
 		return j, nil
 	})
 	if err != nil {
@@ -361,20 +402,20 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 
 // Create implements ports.JobRepository; the new job is offered to the model.
 func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
-	_, _, _, gen, dropped, _ := r.m.lookup(job.ID)
+	st := r.m.state(job.ID)
 	j, created, err := r.next.Create(ctx, job)
 	if err == nil {
-		r.m.fill(j, gen, dropped)
+		r.m.fill(j, st)
 	}
 	return j, created, err
 }
 
 // Finish implements ports.JobRepository; the job is offered to the model.
 func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
-	_, _, _, gen, dropped, _ := r.m.lookup(id)
+	st := r.m.state(id)
 	j, changed, err := r.next.Finish(ctx, id, o)
 	if err == nil {
-		r.m.fill(j, gen, dropped)
+		r.m.fill(j, st)
 	}
 	return j, changed, err
 }
