@@ -10,9 +10,12 @@
 // read that started before the change cannot put the older state back.
 // Entries pushed out by the bounds become tombstones too, and tombstones are
 // bounded as well: a read that started before a tombstone was dropped is
-// served but not kept. When notifications may have been missed (Live(false)),
-// everything is dropped and reads go to the store until the notification
-// channel is back (Live(true)), which drops everything again.
+// served but not kept. A store answer the model cannot keep (not found, or
+// a fill it refuses) still leaves a tombstone, so that no older read fills
+// or is joined while the answer's notification is on its way. When
+// notifications may have been missed (Live(false)), everything is dropped
+// and reads go to the store until the notification channel is back
+// (Live(true)), which drops everything again.
 package jobcache
 
 import (
@@ -172,10 +175,12 @@ func (m *Model) stateOf(e *entry) readState {
 	return st
 }
 
-// fill keeps job read from the store, unless the model cannot vouch for
-// it: notifications were lost since the read began (gen), a change newer
-// than it is known (floor), or a tombstone that could have said so was
-// dropped meanwhile.
+// fill keeps job, read from the store by a read that began in state st,
+// unless the model cannot vouch for it: notifications were lost since the
+// read began (gen), the model learned anything of the job meanwhile (its
+// entry is not the one the read saw: a change, an eviction, another
+// read's answer), a change newer than it is known (floor), or a tombstone
+// that could have said so was dropped meanwhile.
 func (m *Model) fill(job domain.Job, st readState) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -184,13 +189,43 @@ func (m *Model) fill(job domain.Job, st readState) bool {
 	}
 	e := m.byID[job.ID]
 	switch {
-	case e != nil && job.Version < e.floor:
+	case e != nil && (e.seq != st.seq || job.Version < e.floor):
 		return false
-	case e == nil && st.dropped != m.dropped:
+	case e == nil && (st.seq != 0 || st.dropped != m.dropped):
 		return false
 	}
 	m.put(job)
 	return true
+}
+
+// answered records what the store answered to a read that did not fill
+// the model (job, or nil for not found): whatever the model keeps of the
+// job gives way to a tombstone no older than the answer, so that neither a
+// read that began before this one can fill (its entry is gone) or be
+// joined (its key changed), nor an older cached state be served after it,
+// in the time the change's notification takes to arrive.
+func (m *Model) answered(id domain.ID, job *domain.Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.live {
+		return
+	}
+	e := m.byID[id]
+	var floor int64
+	switch {
+	case e != nil && e.job != nil:
+		if job != nil && e.job.Version >= job.Version {
+			return // the model knows as much already
+		}
+		floor = e.job.Version // a read after this one may bring it back
+	case e != nil:
+		floor = e.floor
+	}
+	if job != nil {
+		floor = max(floor, job.Version)
+	}
+	m.remove(e)
+	m.tombstone(id, floor)
 }
 
 // put caches job (mu held), replacing whatever was kept for its id. Room
@@ -309,6 +344,24 @@ func (m *Model) finished(id domain.ID) (domain.Job, bool) {
 	return j, ok
 }
 
+// storeAnswered drops the finished jobs kept aside: the store answered
+// while notifications were down, so it may have purged one of them
+// unannounced; from now on only the store answers until notifications are
+// back.
+func (m *Model) storeAnswered() {
+	m.mu.RLock()
+	kept := m.fallback != nil
+	m.mu.RUnlock()
+	if !kept {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.live {
+		m.fallback = nil
+	}
+}
+
 // Stats are the read model's counters.
 type Stats struct {
 	Hits, Misses uint64
@@ -374,10 +427,13 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	if !st.live {
 		r.m.bypassed.Add(1)
 		j, err := r.next.Get(ctx, id)
-		if errors.Is(err, domain.ErrUnavailable) {
+		switch {
+		case errors.Is(err, domain.ErrUnavailable):
 			if done, ok := r.m.finished(id); ok {
-				return done, nil // the store is away, so nobody purged it meanwhile
+				return done, nil // the store was away since the notifications went
 			}
+		case err == nil || errors.Is(err, domain.ErrNotFound):
+			r.m.storeAnswered() // it was not away all along: no more fallback
 		}
 		return j, err
 	}
@@ -385,13 +441,16 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	v, err, _ := r.flights.Do(st.key(id), func() (any, error) {
 		// Not the first caller's cancellation: others share this read.
 		j, err := r.next.Get(context.WithoutCancel(ctx), id)
+		if errors.Is(err, domain.ErrNotFound) {
+			r.m.answered(id, nil)
+		}
 		if err != nil {
 			return domain.Job{}, err
 		}
 		if r.beforeFill != nil {
 			r.beforeFill(j)
 		}
-		r.m.fill(j, st)
+		r.keep(j, st)
 		return j, nil
 	})
 	if err != nil {
@@ -400,12 +459,20 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	return v.(domain.Job).Normalize(), nil
 }
 
+// keep offers j, as the store answered it to an operation that began in
+// state st, to the model; what the model cannot keep it still records.
+func (r *Repository) keep(j domain.Job, st readState) {
+	if !r.m.fill(j, st) {
+		r.m.answered(j.ID, &j)
+	}
+}
+
 // Create implements ports.JobRepository; the new job is offered to the model.
 func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
 	st := r.m.state(job.ID)
 	j, created, err := r.next.Create(ctx, job)
 	if err == nil {
-		r.m.fill(j, st)
+		r.keep(j, st)
 	}
 	return j, created, err
 }
@@ -415,7 +482,7 @@ func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome)
 	st := r.m.state(id)
 	j, changed, err := r.next.Finish(ctx, id, o)
 	if err == nil {
-		r.m.fill(j, st)
+		r.keep(j, st)
 	}
 	return j, changed, err
 }

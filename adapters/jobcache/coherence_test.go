@@ -171,46 +171,10 @@ func TestReadsNeverGoBack(t *testing.T) {
 	}
 }
 
-// gatedStore answers the state it holds when asked; its first read waits
-// for release before answering.
-type gatedStore struct {
-	mu      sync.Mutex
-	job     *domain.Job // nil: deleted
-	reads   atomic.Int64
-	release chan struct{}
-}
-
-func (s *gatedStore) set(j *domain.Job) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.job = j
-}
-
-func (s *gatedStore) Get(_ context.Context, _ domain.ID) (domain.Job, error) {
-	s.mu.Lock()
-	j := s.job
-	s.mu.Unlock()
-	if s.reads.Add(1) == 1 {
-		<-s.release
-	}
-	if j == nil {
-		return domain.Job{}, domain.ErrNotFound
-	}
-	return *j, nil
-}
-
-func (s *gatedStore) Create(context.Context, domain.Job) (domain.Job, bool, error) {
-	return domain.Job{}, false, errors.New("not used")
-}
-
-func (s *gatedStore) Finish(context.Context, domain.ID, domain.Outcome) (domain.Job, bool, error) {
-	return domain.Job{}, false, errors.New("not used")
-}
-
 // serveNewer stores j, publishes it and has it served by a poll.
-func serveNewer(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *gatedStore, j domain.Job) {
+func serveNewer(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *lagStore, j domain.Job) {
 	t.Helper()
-	s.set(&j)
+	s.set(j.ID, &j)
 	m.Changed(ports.JobChange{ID: j.ID, Version: j.Version, Job: &j})
 	got, err := repo.Get(context.Background(), j.ID)
 	require.NoError(t, err)
@@ -229,7 +193,7 @@ func TestANewPollNeverJoinsAnOlderRead(t *testing.T) {
 		// deleted); after makes the newer state, serves it and makes the
 		// model forget it.
 		before func(m *jobcache.Model, id domain.ID) *domain.Job
-		after  func(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *gatedStore, id domain.ID) int64
+		after  func(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *lagStore, id domain.ID) int64
 	}{
 		{
 			name: "re-created right after its delete, then pushed out",
@@ -239,7 +203,7 @@ func TestANewPollNeverJoinsAnOlderRead(t *testing.T) {
 				m.Changed(ports.JobChange{ID: id, Version: 2, Deleted: true})
 				return nil
 			},
-			after: func(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *gatedStore, id domain.ID) int64 {
+			after: func(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *lagStore, id domain.ID) int64 {
 				serveNewer(t, m, repo, s, pendingJob(id, 3))
 				other := pendingJob(domain.NewID(), 4)
 				m.Changed(ports.JobChange{ID: other.ID, Version: 4, Job: &other}) // pushes it out
@@ -252,7 +216,7 @@ func TestANewPollNeverJoinsAnOlderRead(t *testing.T) {
 				j := pendingJob(id, 1)
 				return &j
 			},
-			after: func(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *gatedStore, id domain.ID) int64 {
+			after: func(t *testing.T, m *jobcache.Model, repo *jobcache.Repository, s *lagStore, id domain.ID) int64 {
 				serveNewer(t, m, repo, s, pendingJob(id, 2))
 				for i := range 1100 { // more than the tombstones kept
 					o := pendingJob(domain.NewID(), int64(3+i))
@@ -265,11 +229,12 @@ func TestANewPollNeverJoinsAnOlderRead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1, MaxBytes: 1 << 20, Live: true})
 			require.NoError(t, err)
-			s := &gatedStore{release: make(chan struct{})}
+			s := newLagStore()
+			release, _ := s.hold(1, true) // the first read is slow to come back
 			repo, err := jobcache.New(s, m)
 			require.NoError(t, err)
 			id := domain.NewID()
-			s.set(tc.before(m, id))
+			s.set(id, tc.before(m, id))
 
 			slow := make(chan error, 1)
 			go func() { _, err := repo.Get(context.Background(), id); slow <- err }()
@@ -287,11 +252,11 @@ func TestANewPollNeverJoinsAnOlderRead(t *testing.T) {
 				require.NoError(t, a.err)
 				require.Equal(t, want, a.job.Version)
 			case <-time.After(5 * time.Second):
-				close(s.release)
+				close(release)
 				a := <-late
 				t.Fatalf("the new poll joined the read that began before version %d was served: %v %v", want, a.job.Version, a.err)
 			}
-			close(s.release)
+			close(release)
 			<-slow
 		})
 	}
