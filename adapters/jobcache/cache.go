@@ -9,8 +9,10 @@
 // tombstone (the id and the least version acceptable from then on), so a
 // read that started before the change cannot put the older state back.
 // Entries pushed out by the bounds become tombstones too, and tombstones are
-// bounded as well: a read that started before a tombstone was dropped is
-// served but not kept. A store answer the model cannot keep (not found, or
+// bounded as well: what dropped ones knew is summed up per bucket of ids,
+// so a read that started before a tombstone of its bucket was dropped is
+// served but not kept, and a change older than one of them is not kept
+// either. A store answer the model cannot keep (not found, or
 // a fill it refuses) still leaves a tombstone, so that no older read fills
 // or is joined while the answer's notification is on its way. When
 // notifications may have been missed (Live(false)), everything is dropped
@@ -23,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -84,15 +87,22 @@ type entry struct {
 type Model struct {
 	cfg Config
 
-	mu      sync.RWMutex // read-locked by hits, write-locked by everything else
-	live    bool
-	gen     uint64 // bumped when everything is dropped
-	dropped uint64 // tombstones dropped so far
-	seq     uint64 // entries made so far
-	byID    map[domain.ID]*entry
-	jobs    *list.List // cached jobs, the next to consider for eviction last
-	tombs   *list.List // tombstones, newest first
-	bytes   int64
+	mu   sync.RWMutex // read-locked by hits, write-locked by everything else
+	live bool
+	gen  uint64 // bumped when everything is dropped
+	// drops count the tombstones dropped so far and dropFloors keep the
+	// highest floor among them, per bucket of ids (bucket): a read of a job
+	// with no entry, or a change of one, is judged against its bucket only,
+	// so that tombstones dropped for other jobs (a stream of polls of ids
+	// that do not exist) do not refuse every fill.
+	drops      [dropBuckets]uint64
+	dropFloors [dropBuckets]int64
+	seed       maphash.Seed
+	seq        uint64 // entries made so far
+	byID       map[domain.ID]*entry
+	jobs       *list.List // cached jobs, the next to consider for eviction last
+	tombs      *list.List // tombstones, newest first
+	bytes      int64
 	// fallback holds the finished jobs cached when notifications went
 	// down, answered only while the store is unavailable; nil when live.
 	fallback map[domain.ID]domain.Job
@@ -105,7 +115,8 @@ func NewModel(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Model{cfg: cfg, live: cfg.Live, byID: make(map[domain.ID]*entry), jobs: list.New(), tombs: list.New()}, nil
+	return &Model{cfg: cfg, live: cfg.Live, byID: make(map[domain.ID]*entry), jobs: list.New(), tombs: list.New(),
+		seed: maphash.MakeSeed()}, nil
 }
 
 // maxTombs bounds tombstones: as many as entries, at least 1 024 (a
@@ -131,7 +142,7 @@ func Size(j domain.Job) int64 {
 type readState struct {
 	floor   int64  // the least version a fill may bring
 	gen     uint64 // Model.gen
-	dropped uint64 // Model.dropped
+	dropped uint64 // Model.drops of the job's bucket
 	seq     uint64 // the id's entry's seq; 0 when it has none
 	live    bool
 }
@@ -155,7 +166,7 @@ func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, st readState) {
 		}
 		return *e.job, true, readState{}
 	}
-	return domain.Job{}, false, m.stateOf(e)
+	return domain.Job{}, false, m.stateOf(id, e)
 }
 
 // state returns the state a read of id starts in, whether cached or not,
@@ -163,14 +174,17 @@ func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, st readState) {
 func (m *Model) state(id domain.ID) readState {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.stateOf(m.byID[id])
+	return m.stateOf(id, m.byID[id])
 }
 
-// stateOf returns the state of a read of e's job (mu held; e may be nil).
-func (m *Model) stateOf(e *entry) readState {
-	st := readState{gen: m.gen, dropped: m.dropped, live: m.live}
+// stateOf returns the state of a read of id, whose entry is e (mu held; e
+// may be nil).
+func (m *Model) stateOf(id domain.ID, e *entry) readState {
+	st := readState{gen: m.gen, live: m.live}
 	if e != nil {
 		st.floor, st.seq = e.floor, e.seq
+	} else {
+		st.dropped = m.drops[m.bucket(id)]
 	}
 	return st
 }
@@ -191,7 +205,7 @@ func (m *Model) fill(job domain.Job, st readState) bool {
 	switch {
 	case e != nil && (e.seq != st.seq || job.Version < e.floor):
 		return false
-	case e == nil && (st.seq != 0 || st.dropped != m.dropped):
+	case e == nil && (st.seq != 0 || st.dropped != m.drops[m.bucket(job.ID)]):
 		return false
 	}
 	m.put(job)
@@ -208,6 +222,7 @@ func (m *Model) answered(id domain.ID, job *domain.Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.live {
+		m.fallback = nil // the store answers: see storeAnswered
 		return
 	}
 	e := m.byID[id]
@@ -267,9 +282,21 @@ func (m *Model) tombstone(id domain.ID, floor int64) {
 	e.elem = m.tombs.PushFront(e)
 	m.byID[id] = e
 	for m.tombs.Len() > m.maxTombs() {
-		m.remove(m.tombs.Back().Value.(*entry))
-		m.dropped++
+		old := m.tombs.Back().Value.(*entry)
+		m.remove(old)
+		b := m.bucket(old.id)
+		m.drops[b]++
+		m.dropFloors[b] = max(m.dropFloors[b], old.floor)
 	}
+}
+
+// dropBuckets is how many buckets of ids the dropped tombstones are
+// summed up in.
+const dropBuckets = 4096
+
+// bucket returns the bucket of id.
+func (m *Model) bucket(id domain.ID) int {
+	return int(maphash.String(m.seed, string(id)) % dropBuckets)
 }
 
 // remove forgets e (mu held); nil is ignored.
@@ -295,13 +322,19 @@ func (m *Model) Changed(c ports.JobChange) {
 	if !m.live {
 		return // everything is read through until Live(true)
 	}
-	if e := m.byID[c.ID]; e != nil && c.Version < e.floor {
+	e := m.byID[c.ID]
+	if e != nil && c.Version < e.floor {
 		return // this change or a newer one is known
 	}
+	// With nothing kept for the job, a change older than a tombstone
+	// dropped in its bucket may be older than what the job's dropped
+	// tombstone knew (a late notification): its row is not trusted, the
+	// next read brings the job.
+	stale := e == nil && c.Version < m.dropFloors[m.bucket(c.ID)]
 	switch {
 	case c.Deleted:
 		m.tombstone(c.ID, c.Version+1) // re-created, it gets a later version
-	case c.Job != nil && c.Job.ID == c.ID && c.Job.Version == c.Version:
+	case c.Job != nil && c.Job.ID == c.ID && c.Job.Version == c.Version && !stale:
 		m.put(*c.Job)
 	default:
 		m.tombstone(c.ID, c.Version) // the next read brings it

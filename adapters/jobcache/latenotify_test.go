@@ -165,12 +165,15 @@ func TestLateNotifications(t *testing.T) {
 			name: "fill refused: tombstones dropped", maxEntries: 1,
 			before: func(id domain.ID) domain.Job { return pendingJob(id, 1) },
 			between: func(m *jobcache.Model, _ domain.ID) {
-				for i := range 1100 { // other jobs come and go: tombstones are dropped
+				// Other jobs come and go: enough tombstones are dropped that
+				// some share the job's bucket (all but surely: each of the
+				// 4 096 buckets misses 49 000 drops with odds of e^-12).
+				for i := range 50_000 {
 					o := pendingJob(domain.NewID(), int64(100+i))
 					m.Changed(ports.JobChange{ID: o.ID, Version: o.Version, Job: &o})
 				}
 			},
-			newer: func(id domain.ID) *domain.Job { j := doneJob(id, 2000); return &j },
+			newer: func(id domain.ID) *domain.Job { j := doneJob(id, 100_000); return &j },
 		},
 		{
 			name: "purged after a change without its row", maxEntries: 10,
@@ -314,7 +317,7 @@ func TestLateNotificationMemoryStoreFinish(t *testing.T) {
 	rel1, _ := h.hold(1, false) // P1 looks up x now; its query runs later
 	p1 := goGet(repo, x.ID)
 	require.Eventually(t, func() bool { return h.reads.Load() == 1 }, 5*time.Second, time.Millisecond)
-	for range 1100 { // more jobs come: more tombstones dropped
+	for range 50_000 { // more jobs come: tombstones dropped, some in x's bucket (odds e^-12 of none)
 		newJob()
 	}
 	rel2, read2 := h.hold(2, true) // G reads x PENDING, slow to come back
