@@ -12,7 +12,8 @@
 // bounded as well: what dropped ones knew is summed up per bucket of ids,
 // so a read that started before a tombstone of its bucket was dropped is
 // served but not kept, and a change older than one of them is not kept
-// either. A store answer the model cannot keep (not found, or
+// either (nor one older than what the model knew before it last forgot
+// everything). A store answer the model cannot keep (not found, or
 // a fill it refuses) still leaves a tombstone, so that no older read fills
 // or is joined while the answer's notification is on its way. When
 // notifications may have been missed (Live(false)), everything is dropped
@@ -98,11 +99,17 @@ type Model struct {
 	drops      [dropBuckets]uint64
 	dropFloors [dropBuckets]int64
 	seed       maphash.Seed
-	seq        uint64 // entries made so far
-	byID       map[domain.ID]*entry
-	jobs       *list.List // cached jobs, the next to consider for eviction last
-	tombs      *list.List // tombstones, newest first
-	bytes      int64
+	// seen is the highest version the model has kept or known of a job;
+	// rowFloor is the least version whose notified row is kept, raised to
+	// seen whenever the model forgets everything (Live) and by every
+	// answer read through while not live: a notification still on its way
+	// then may be older than what a poll was answered.
+	seen, rowFloor atomic.Int64
+	seq            uint64 // entries made so far
+	byID           map[domain.ID]*entry
+	jobs           *list.List // cached jobs, the next to consider for eviction last
+	tombs          *list.List // tombstones, newest first
+	bytes          int64
 	// fallback holds the finished jobs cached when notifications went
 	// down, answered only while the store is unavailable; nil when live.
 	fallback map[domain.ID]domain.Job
@@ -238,6 +245,7 @@ func (m *Model) answered(id domain.ID, job *domain.Job) {
 	}
 	if job != nil {
 		floor = max(floor, job.Version)
+		raise(&m.seen, job.Version)
 	}
 	m.remove(e)
 	m.tombstone(id, floor)
@@ -265,6 +273,7 @@ func (m *Model) put(job domain.Job) {
 	}
 	m.seq++
 	e.seq = m.seq
+	raise(&m.seen, j.Version)
 	e.elem = m.jobs.PushFront(e)
 	m.byID[j.ID] = e
 	m.bytes += e.size
@@ -287,6 +296,12 @@ func (m *Model) tombstone(id domain.ID, floor int64) {
 		b := m.bucket(old.id)
 		m.drops[b]++
 		m.dropFloors[b] = max(m.dropFloors[b], old.floor)
+	}
+}
+
+// raise sets a to v if v is higher.
+func raise(a *atomic.Int64, v int64) {
+	for cur := a.Load(); v > cur && !a.CompareAndSwap(cur, v); cur = a.Load() {
 	}
 }
 
@@ -326,11 +341,12 @@ func (m *Model) Changed(c ports.JobChange) {
 	if e != nil && c.Version < e.floor {
 		return // this change or a newer one is known
 	}
-	// With nothing kept for the job, a change older than a tombstone
-	// dropped in its bucket may be older than what the job's dropped
-	// tombstone knew (a late notification): its row is not trusted, the
-	// next read brings the job.
-	stale := e == nil && c.Version < m.dropFloors[m.bucket(c.ID)]
+	// A change older than a tombstone dropped in its bucket, or than what
+	// the model forgot (rowFloor), may be older than a state a poll was
+	// answered (a late notification): its row is not kept, the next read
+	// brings the job.
+	stale := c.Version < max(m.dropFloors[m.bucket(c.ID)], m.rowFloor.Load())
+	raise(&m.seen, c.Version)
 	switch {
 	case c.Deleted:
 		m.tombstone(c.ID, c.Version+1) // re-created, it gets a later version
@@ -349,6 +365,7 @@ func (m *Model) Changed(c ports.JobChange) {
 func (m *Model) Live(live bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	raise(&m.rowFloor, m.seen.Load())
 	var fallback map[domain.ID]domain.Job
 	if !live && m.live {
 		fallback = make(map[domain.ID]domain.Job)
@@ -467,6 +484,9 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 			}
 		case err == nil || errors.Is(err, domain.ErrNotFound):
 			r.m.storeAnswered() // it was not away all along: no more fallback
+			if err == nil {
+				raise(&r.m.rowFloor, j.Version) // no notification older than it is kept
+			}
 		}
 		return j, err
 	}
