@@ -147,7 +147,6 @@ func Size(j domain.Job) int64 {
 // vouch for it (fill), and reads that start in the same state share one
 // store read (Repository.Get).
 type readState struct {
-	floor   int64  // the least version a fill may bring
 	gen     uint64 // Model.gen
 	dropped uint64 // Model.drops of the job's bucket
 	seq     uint64 // the id's entry's seq; 0 when it has none
@@ -189,7 +188,7 @@ func (m *Model) state(id domain.ID) readState {
 func (m *Model) stateOf(id domain.ID, e *entry) readState {
 	st := readState{gen: m.gen, live: m.live}
 	if e != nil {
-		st.floor, st.seq = e.floor, e.seq
+		st.seq = e.seq
 	} else {
 		st.dropped = m.drops[m.bucket(id)]
 	}
@@ -229,7 +228,7 @@ func (m *Model) answered(id domain.ID, job *domain.Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.live {
-		m.fallback = nil // the store answers: see storeAnswered
+		m.fallback = nil // the store answers: see readThrough
 		return
 	}
 	e := m.byID[id]
@@ -394,11 +393,15 @@ func (m *Model) finished(id domain.ID) (domain.Job, bool) {
 	return j, ok
 }
 
-// storeAnswered drops the finished jobs kept aside: the store answered
-// while notifications were down, so it may have purged one of them
-// unannounced; from now on only the store answers until notifications are
-// back.
-func (m *Model) storeAnswered() {
+// readThrough records that the store answered a read while notifications
+// were down (found: job, with ok): no notification older than the job is
+// kept as a row any more, and the finished jobs kept aside are dropped, as
+// the store may have purged one of them unannounced; from now on only the
+// store answers until notifications are back.
+func (m *Model) readThrough(job domain.Job, found bool) {
+	if found {
+		raise(&m.rowFloor, job.Version)
+	}
 	m.mu.RLock()
 	kept := m.fallback != nil
 	m.mu.RUnlock()
@@ -483,10 +486,7 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 				return done, nil // the store was away since the notifications went
 			}
 		case err == nil || errors.Is(err, domain.ErrNotFound):
-			r.m.storeAnswered() // it was not away all along: no more fallback
-			if err == nil {
-				raise(&r.m.rowFloor, j.Version) // no notification older than it is kept
-			}
+			r.m.readThrough(j, err == nil)
 		}
 		return j, err
 	}

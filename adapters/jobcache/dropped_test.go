@@ -36,11 +36,7 @@ func TestALateNotificationAfterItsTombstoneWasDropped(t *testing.T) {
 		evict bool
 	}{{"evicted then dropped", true}, {"refused fill tombstone dropped", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1, MaxBytes: 1 << 20, Live: true})
-			require.NoError(t, err)
-			s := newLagStore()
-			repo, err := jobcache.New(s, m)
-			require.NoError(t, err)
+			m, s, repo := newLagRepo(t, 1, true)
 			id := domain.NewID()
 			v1, v2 := pendingJob(id, 1), doneJob(id, 2)
 			s.set(id, &v2) // v1 and v2 committed; neither notification arrived

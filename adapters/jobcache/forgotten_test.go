@@ -19,11 +19,7 @@ import (
 // version; the next late notification, also older than what was served,
 // is not kept as a row either.
 func TestAStaleChangeLetsNoLaterStaleRowIn(t *testing.T) {
-	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1, MaxBytes: 1 << 20, Live: true})
-	require.NoError(t, err)
-	s := newLagStore()
-	repo, err := jobcache.New(s, m)
-	require.NoError(t, err)
+	m, s, repo := newLagRepo(t, 1, true)
 	id := domain.NewID()
 	v1, v2, v3 := pendingJob(id, 1), pendingJob(id, 2), doneJob(id, 3)
 	s.set(id, &v3) // v1, v2, v3 committed; notifications on their way, in order
@@ -33,7 +29,7 @@ func TestAStaleChangeLetsNoLaterStaleRowIn(t *testing.T) {
 	require.EqualValues(t, 3, a.job.Version)
 	y := pendingJob(domain.NewID(), 4)
 	s.set(y.ID, &y)
-	_, err = repo.Get(context.Background(), y.ID) // pushes id out: tombstone floor 3
+	_, err := repo.Get(context.Background(), y.ID) // pushes id out: tombstone floor 3
 	require.NoError(t, err)
 	flood404(t, repo, 1100) // id's tombstone dropped: dropFloor of its bucket >= 3
 
@@ -51,11 +47,7 @@ func TestAStaleChangeLetsNoLaterStaleRowIn(t *testing.T) {
 // older than the job's dropped tombstone, is still not kept though the job
 // now has an entry (it was answered DONE, then 404).
 func TestANotFoundTombstoneKeepsTheDroppedFloor(t *testing.T) {
-	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1, MaxBytes: 1 << 20, Live: true})
-	require.NoError(t, err)
-	s := newLagStore()
-	repo, err := jobcache.New(s, m)
-	require.NoError(t, err)
+	m, s, repo := newLagRepo(t, 1, true)
 	id := domain.NewID()
 	v1, v2 := pendingJob(id, 1), doneJob(id, 2)
 	s.set(id, &v2) // created, finished; notifications late
@@ -64,7 +56,7 @@ func TestANotFoundTombstoneKeepsTheDroppedFloor(t *testing.T) {
 	require.NoError(t, a.err)
 	y := pendingJob(domain.NewID(), 3)
 	s.set(y.ID, &y)
-	_, err = repo.Get(context.Background(), y.ID) // pushes id out
+	_, err := repo.Get(context.Background(), y.ID) // pushes id out
 	require.NoError(t, err)
 	flood404(t, repo, 1100) // id's tombstone dropped (dropFloor >= 2)
 
@@ -84,11 +76,7 @@ func TestANotFoundTombstoneKeepsTheDroppedFloor(t *testing.T) {
 // it) forget every entry; a queued notification of an older state than
 // one already answered is not kept as a row.
 func TestLateNotificationsAfterTheModelForgot(t *testing.T) {
-	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20, Live: true})
-	require.NoError(t, err)
-	s := newLagStore()
-	repo, err := jobcache.New(s, m)
-	require.NoError(t, err)
+	m, s, repo := newLagRepo(t, 10, true)
 	id := domain.NewID()
 	v1, v2 := pendingJob(id, 1), doneJob(id, 2)
 	s.set(id, &v2) // committed after the unreadable notification's commit
@@ -109,11 +97,7 @@ func TestLateNotificationsAfterTheModelForgot(t *testing.T) {
 // a change committed before what a read-through answered, notified after
 // Live(true), is not kept as a row.
 func TestLateNotificationsAfterReadingThrough(t *testing.T) {
-	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20, Live: false})
-	require.NoError(t, err)
-	s := newLagStore()
-	repo, err := jobcache.New(s, m)
-	require.NoError(t, err)
+	m, s, repo := newLagRepo(t, 10, false)
 	id := domain.NewID()
 	v1, v2 := pendingJob(id, 1), doneJob(id, 2)
 	s.set(id, &v2) // v1, v2 committed after LISTEN

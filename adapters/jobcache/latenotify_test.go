@@ -54,6 +54,18 @@ func (s *lagStore) hold(n int64, afterRead bool) (release, hasRead chan struct{}
 	return release, hasRead
 }
 
+// newLagRepo returns a model bounded to maxEntries (and 1 MiB), a lagStore
+// and the repository of both.
+func newLagRepo(t *testing.T, maxEntries int, live bool) (*jobcache.Model, *lagStore, *jobcache.Repository) {
+	t.Helper()
+	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: maxEntries, MaxBytes: 1 << 20, Live: live})
+	require.NoError(t, err)
+	s := newLagStore()
+	repo, err := jobcache.New(s, m)
+	require.NoError(t, err)
+	return m, s, repo
+}
+
 func (s *lagStore) set(id domain.ID, j *domain.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,11 +208,7 @@ func TestLateNotifications(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := jobcache.NewModel(jobcache.Config{MaxEntries: tc.maxEntries, MaxBytes: 1 << 20, Live: true})
-			require.NoError(t, err)
-			s := newLagStore()
-			repo, err := jobcache.New(s, m)
-			require.NoError(t, err)
+			m, s, repo := newLagRepo(t, tc.maxEntries, true)
 			id := domain.NewID()
 			old := tc.before(id)
 			s.set(id, &old)

@@ -15,11 +15,7 @@ import (
 // Synchronous notifications; an old read of version 1 held while its job
 // is changed, evicted and re-filled many times: never kept, never joined.
 func TestAnOldReadIsNeverKeptNorJoined(t *testing.T) {
-	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1, MaxBytes: 1 << 20, Live: true})
-	require.NoError(t, err)
-	s := newLagStore()
-	repo, err := jobcache.New(s, m)
-	require.NoError(t, err)
+	m, s, repo := newLagRepo(t, 1, true)
 	id := domain.NewID()
 	v := int64(1)
 	j := pendingJob(id, v)
