@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,8 +36,8 @@ type createOptions struct {
 	ETA            time.Duration // 0: estimated from recent jobs
 }
 
-// Validate refuses a missing or invalid client (the domain's rule, as
-// the write API applies it) and a negative eta.
+// Validate refuses a missing or invalid client, a malformed id and an eta
+// out of bounds: the domain's rules, as the write API applies them.
 func (o createOptions) Validate() error {
 	if o.Client == "" {
 		return usagef("--client is required")
@@ -44,8 +45,13 @@ func (o createOptions) Validate() error {
 	if err := domain.CheckClientID("client", o.Client); err != nil {
 		return err
 	}
-	if o.ETA < 0 {
-		return usagef("--eta must not be negative, got %s", formatDuration(o.ETA))
+	if o.ID != "" {
+		if err := checkJobID(o.ID); err != nil {
+			return err
+		}
+	}
+	if o.ETA != 0 {
+		return domain.CheckETA(o.ETA)
 	}
 	return nil
 }
@@ -71,7 +77,7 @@ Example:
 	cmd.Flags().StringVar(&o.ID, "id", "", "job id (UUID); random when omitted")
 	cmd.Flags().StringVar(&o.IdempotencyKey, "idempotency-key", "",
 		"repeat-safe create: while the client's job with this key is PENDING, print that job instead")
-	cmd.Flags().DurationVar(&o.ETA, "eta", 0, "expected time to completion (default: estimated from recent jobs)")
+	cmd.Flags().DurationVar(&o.ETA, "eta", 0, "expected time to completion, over zero and at most 24h (default: estimated from recent jobs)")
 	return cmd
 }
 
@@ -91,8 +97,11 @@ type completeOptions struct {
 	Links []string // ENTITY=HREF
 }
 
-// Validate refuses a missing or malformed --link.
+// Validate refuses a malformed id and a missing or malformed --link.
 func (o completeOptions) Validate() error {
+	if err := checkJobID(o.ID); err != nil {
+		return err
+	}
 	if len(o.Links) == 0 {
 		return usagef("--link is required: ENTITY=HREF, repeatable")
 	}
@@ -145,9 +154,12 @@ type failOptions struct {
 	Message string
 }
 
-// Validate refuses a missing or out-of-range code (the domain's rule, as
-// the write API applies it) and a missing message.
+// Validate refuses a malformed id, a missing or out-of-range code (the
+// domain's rule, as the write API applies it) and a missing message.
 func (o failOptions) Validate() error {
+	if err := checkJobID(o.ID); err != nil {
+		return err
+	}
 	if o.Code == 0 {
 		return usagef("--code is required: %d to %d", domain.MinFailureCode, domain.MaxFailureCode)
 	}
@@ -185,10 +197,13 @@ Example:
 // getOptions are the arguments of `jobs get`.
 type getOptions struct{ ID string }
 
-// Validate refuses an empty id; its form is the use case's to check.
-func (o getOptions) Validate() error {
-	if o.ID == "" {
-		return usagef("a job id is required")
+// Validate refuses a malformed id, before any setting is read.
+func (o getOptions) Validate() error { return checkJobID(o.ID) }
+
+// checkJobID refuses what is not a job id, in the words wait uses.
+func checkJobID(id string) error {
+	if _, err := domain.ParseID(id); err != nil {
+		return usagef("job id %q: want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59", id)
 	}
 	return nil
 }
@@ -213,33 +228,74 @@ Example:
 
 // purgeOptions are the flags of `jobs purge`.
 type purgeOptions struct {
-	OlderThan time.Duration
+	OlderThan age
 	DryRun    bool
 }
 
 // Validate refuses a missing or non-positive age.
 func (o purgeOptions) Validate() error {
 	if o.OlderThan <= 0 {
-		return usagef("--older-than is required and must be positive, got %s", formatDuration(o.OlderThan))
+		return usagef("--older-than is required and must be positive, got %s", &o.OlderThan)
 	}
 	return nil
 }
 
+// age is a flag value for how long ago: whole days (90d), or any Go
+// duration (2160h, 90m). Retention is thought of in days; Go's durations
+// stop at hours.
+type age time.Duration
+
+// Set parses days or a Go duration.
+func (a *age) Set(s string) error {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > maxAgeDays {
+			return errors.New("whole days")
+		}
+		*a = age(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*a = age(d)
+	return nil
+}
+
+// maxAgeDays keeps a day count inside a time.Duration (about 292 years).
+const maxAgeDays = 100_000
+
+// String prints whole days as days, anything else as a duration.
+func (a *age) String() string {
+	d := time.Duration(*a)
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return formatDuration(d)
+}
+
+// Type names the value in help.
+func (a *age) Type() string { return "age" }
+
+// Want says what Set accepts, for the usage error.
+func (a *age) Want() string { return "whole days such as 90d, or a duration such as 2160h" }
+
 func newJobsPurgeCmd(stdio IO) *cobra.Command {
 	var o purgeOptions
 	cmd := &cobra.Command{
-		Use:   "purge --older-than DURATION [--dry-run]",
-		Short: "Delete DONE and FAILED jobs that finished longer ago than DURATION, in batches",
-		Long: `Delete DONE and FAILED jobs whose finish is older than DURATION, in short
+		Use:   "purge --older-than AGE [--dry-run]",
+		Short: "Delete DONE and FAILED jobs that finished longer ago than AGE, in batches",
+		Long: `Delete DONE and FAILED jobs whose finish is older than AGE, in short
 batches; a PENDING job is never deleted. --dry-run only counts. Run it
-from cron.
+from cron. AGE is whole days (90d) or a Go duration (2160h, 30m).
 
 Example:
-  jobstatus jobs purge --older-than 2160h   # 90 days`,
+  jobstatus jobs purge --older-than 90d`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(&o, nil, func(ctx context.Context) error {
 			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error {
-				n, err := a.PurgeJobs.Handle(ctx, app.PurgeJobs{OlderThan: o.OlderThan, DryRun: o.DryRun})
+				n, err := a.PurgeJobs.Handle(ctx, app.PurgeJobs{OlderThan: time.Duration(o.OlderThan), DryRun: o.DryRun})
 				if err != nil {
 					return fmt.Errorf("purged %d jobs, then: %w", n, err)
 				}
@@ -247,7 +303,7 @@ Example:
 			})
 		}),
 	}
-	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "age of the finish time, e.g. 720h (required)")
+	cmd.Flags().Var(&o.OlderThan, "older-than", "age of the finish time: whole days (90d) or a duration (720h) (required)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only count what would be deleted")
 	return cmd
 }
@@ -270,8 +326,8 @@ func withApp(ctx context.Context, stdio IO, fn func(context.Context, *app.Operat
 	if err != nil {
 		return err
 	}
-	if cfg.Database.URL == "" {
-		return usagef("this command needs JOBSTATUS_DATABASE_URL: the in-memory store lives only inside one process")
+	if err := needDatabase(cfg); err != nil {
+		return err
 	}
 	cfg.Log.Level = "warn"
 	logger, err := NewLogger(cfg.Log, stdio.Stderr)

@@ -50,8 +50,8 @@ func runMigrateStatus(ctx context.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Database.URL == "" {
-		return usagef("migrate status needs JOBSTATUS_DATABASE_URL")
+	if err := needDatabase(cfg); err != nil {
+		return err
 	}
 	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
 	if err != nil {
@@ -88,8 +88,8 @@ func runMigrations(ctx context.Context, cfg Config, logger *zap.Logger) error {
 
 // migrateDB applies the embedded migrations to the configured database.
 func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error) {
-	if cfg.Database.URL == "" {
-		return postgres.MigrationResult{}, usagef("migrate needs JOBSTATUS_DATABASE_URL")
+	if err := needDatabase(cfg); err != nil {
+		return postgres.MigrationResult{}, err
 	}
 	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
 	if err != nil {

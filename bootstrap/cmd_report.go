@@ -35,6 +35,12 @@ func (o reportOptions) Validate() error {
 }
 
 func (o reportOptions) days() (from, to time.Time, err error) {
+	switch {
+	case o.From == "":
+		return from, to, usagef("--from is required: YYYY-MM-DD")
+	case o.To == "":
+		return from, to, usagef("--to is required: YYYY-MM-DD")
+	}
 	if from, err = time.Parse(time.DateOnly, o.From); err != nil {
 		return from, to, usagef("--from %q: want YYYY-MM-DD", o.From)
 	}

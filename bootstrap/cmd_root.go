@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/dig"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -20,11 +21,24 @@ type IO struct {
 	Environ []string
 }
 
-// Exit statuses of the command line.
+// Exit statuses of the command line, one per class of outcome. This is
+// the one place they are decided; the root command's help and the README
+// say the same. A command checks what was typed (arguments, flags) before
+// the environment, so a mistake on the line is exit 2 whatever the
+// settings are.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the operation failed: unknown job, database down, bad file
-	exitUsage   = 2 // the command line is wrong: missing flag, malformed value
+	// exitOK: the command did what it was asked.
+	exitOK = 0
+	// exitFailure: the operation failed (unknown job, conflicting outcome,
+	// database down, a FAILED job or an error answer for wait, a service
+	// that cannot be reached), or a setting, a configuration file or a
+	// credential file named by a setting is bad or missing.
+	exitFailure = 1
+	// exitUsage: the command line is wrong: a missing subcommand, argument
+	// or flag, a malformed value, input the domain refuses.
+	exitUsage = 2
+	// exitTimedOut: wait only: the job did not finish within --timeout.
+	exitTimedOut = 3
 )
 
 // usageError marks a mistake in the command line. The exit status is
@@ -136,13 +150,61 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // group is a command that only holds subcommands: without one it prints
-// help; an unknown one is a usage error (cobra's own is a plain error).
+// its help on stderr and is a usage error, as an unknown one is (cobra's
+// own is a plain error). --help prints the help on stdout, exit 0.
 func group(use, short, long string) *cobra.Command {
 	return &cobra.Command{
 		Use: use, Short: short, Long: long,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			if err := cmd.Help(); err != nil {
+				return err
+			}
+			return usagef("%s needs a command: %s", cmd.CommandPath(), strings.Join(subcommands(cmd), ", "))
+		},
 	}
+}
+
+// subcommands names the commands of a group a person can type.
+func subcommands(cmd *cobra.Command) []string {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	return names
+}
+
+// flagError turns cobra's and pflag's flag errors into usage errors; a
+// value the flag cannot parse says what the flag wants instead of the
+// parser's text (strconv.ParseInt: parsing "abc").
+func flagError(_ *cobra.Command, err error) error {
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		return usagef("--%s %q: want %s", invalid.GetFlag().Name, invalid.GetValue(), want(invalid.GetFlag().Value))
+	}
+	return usageError{err}
+}
+
+// wanter is a flag value that says what it accepts.
+type wanter interface{ Want() string }
+
+// want says in words what a flag of value v accepts.
+func want(v pflag.Value) string {
+	if w, ok := v.(wanter); ok {
+		return w.Want()
+	}
+	switch v.Type() {
+	case "int", "int64", "uint":
+		return "a whole number"
+	case "duration":
+		return "a duration such as 90s, 15m or 2h"
+	case "bool":
+		return "true or false"
+	}
+	return "a " + v.Type()
 }
 
 func newRootCmd(stdio IO) *cobra.Command {
@@ -150,15 +212,17 @@ func newRootCmd(stdio IO) *cobra.Command {
 
 Configuration comes from built-in defaults, the YAML file named by
 JOBSTATUS_CONFIG and JOBSTATUS_* variables (docs/configuration.md).
-Exit status: 0 success, 1 failure, 2 bad command line or input (wait: 3
-not finished in time).
+Exit status: 0 success; 1 failure (the operation failed, the service or
+database could not be reached, or a setting is bad or missing); 2 bad
+command line or input, checked before the settings; wait: 3 not
+finished within --timeout.
 
 Example:
   jobstatus serve --dev`)
 	root.SilenceUsage = true
 	root.SilenceErrors = true
 	// Applies to every subcommand: cobra asks the nearest command that has one.
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(stdio), newMigrateCmd(stdio), newJobsCmd(stdio), newReportCmd(stdio),
 		newTokenCmd(stdio), newKeygenCmd(stdio), newWaitCmd(stdio), newWatchCmd(stdio), newHealthcheckCmd(stdio), newVersionCmd(stdio))
 	root.Version = Build().String()
@@ -198,6 +262,15 @@ func validated(cfg Config, mode Mode) error {
 		return errors.Join(errs...)
 	}
 	return fmt.Errorf("configuration: %w", err)
+}
+
+// needDatabase refuses a configuration without a database for a command
+// that works on one: a missing setting, so exit 1 like any bad setting.
+func needDatabase(cfg Config) error {
+	if cfg.Database.URL == "" {
+		return fmt.Errorf("configuration: %s is required by this command: the in-memory store lives only inside one process", name("database.url"))
+	}
+	return nil
 }
 
 func envSet(stdio IO, name string) bool {

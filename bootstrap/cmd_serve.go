@@ -59,6 +59,10 @@ Example:
 	return cmd
 }
 
+// devInternalAddr is where --dev puts the write API unless told: any free
+// loopback port, so two demos can run side by side.
+const devInternalAddr = "127.0.0.1:0"
+
 func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 	// SIGHUP reloads credentials (ReloadModule) and never ends the process,
 	// which is Go's default for it: caught from the start, --migrate included.
@@ -77,7 +81,7 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 		}
 		// The write API on a free port, so a second demo can start.
 		if !envSet(stdio, "JOBSTATUS_INTERNAL_ADDR") && cfg.Internal.Addr == DefaultConfig().Internal.Addr {
-			cfg.Internal.Addr = "127.0.0.1:0"
+			cfg.Internal.Addr = devInternalAddr
 		}
 		if !envSet(stdio, "JOBSTATUS_LOG_FORMAT") {
 			cfg.Log.Format = "console"

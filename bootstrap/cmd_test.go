@@ -16,6 +16,12 @@ import (
 	"github.com/jobstatus/jobstatus/domain"
 )
 
+// jobID is a well-formed job id, for tests of what follows it on the line.
+const jobID = "0b6f8d0e-6a4b-4c1e-9d51-1b2f6d1c9a77"
+
+// noDatabase is the line of a command that needs a database run without one.
+const noDatabase = "configuration: JOBSTATUS_DATABASE_URL (database.url) is required by this command: the in-memory store lives only inside one process"
+
 // cliResult is what one run of the command line left behind.
 type cliResult struct {
 	code           int
@@ -50,20 +56,32 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"MissingID", []string{"jobs", "get"}, "accepts 1 arg(s), received 0"},
 		{"TwoIDs", []string{"jobs", "get", "a", "b"}, "accepts 1 arg(s), received 2"},
 		{"CreateWithoutClient", []string{"jobs", "create"}, "--client is required"},
-		{"NegativeETA", []string{"jobs", "create", "--client", "a", "--eta", "-5s"}, "--eta must not be negative, got -5s"},
-		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `invalid argument "soon" for "--eta" flag: time: invalid duration "soon"`},
-		{"CompleteWithoutLink", []string{"jobs", "complete", "x"}, "--link is required: ENTITY=HREF, repeatable"},
-		{"MalformedLink", []string{"jobs", "complete", "x", "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
-		{"FailWithoutCode", []string{"jobs", "fail", "x", "--message", "m"}, "--code is required: 1 to 999"},
-		{"FailNegativeCode", []string{"jobs", "fail", "x", "--code", "-5", "--message", "m"}, "--code must be 1 to 999, got -5"},
-		{"FailCodeAbove999", []string{"jobs", "fail", "x", "--code", "1000", "--message", "m"}, "--code must be 1 to 999, got 1000"},
+		// The eta rule is the domain's, as the write API applies it.
+		{"NegativeETA", []string{"jobs", "create", "--client", "a", "--eta", "-5s"}, "invalid eta: " + domain.ETARule},
+		{"ETAOverADay", []string{"jobs", "create", "--client", "a", "--eta", "48h"}, "invalid eta: " + domain.ETARule},
+		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `--eta "soon": want a duration such as 90s, 15m or 2h`},
+		{"CreateBadID", []string{"jobs", "create", "--client", "a", "--id", "42"}, `job id "42": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
+		{"CompleteWithoutLink", []string{"jobs", "complete", jobID}, "--link is required: ENTITY=HREF, repeatable"},
+		{"MalformedLink", []string{"jobs", "complete", jobID, "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
+		{"FailWithoutCode", []string{"jobs", "fail", jobID, "--message", "m"}, "--code is required: 1 to 999"},
+		{"FailNegativeCode", []string{"jobs", "fail", jobID, "--code", "-5", "--message", "m"}, "--code must be 1 to 999, got -5"},
+		{"FailCodeAbove999", []string{"jobs", "fail", jobID, "--code", "1000", "--message", "m"}, "--code must be 1 to 999, got 1000"},
 		{"CreateClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, "invalid client: " + domain.ClientIDRule},
 		{"CreateClientTooLong", []string{"jobs", "create", "--client", strings.Repeat("c", 256)}, "invalid client: " + domain.ClientIDRule},
-		{"FailWithoutMessage", []string{"jobs", "fail", "x", "--code", "500"}, "--message is required"},
-		{"FailBadCode", []string{"jobs", "fail", "x", "--code", "5xx", "--message", "m"}, `invalid argument "5xx" for "--code" flag: strconv.ParseInt: parsing "5xx": invalid syntax`},
+		{"FailWithoutMessage", []string{"jobs", "fail", jobID, "--code", "500"}, "--message is required"},
+		{"FailBadCode", []string{"jobs", "fail", jobID, "--code", "5xx", "--message", "m"}, `--code "5xx": want a whole number`},
+		{"FailCodeNotANumber", []string{"jobs", "fail", jobID, "--code", "abc", "--message", "m"}, `--code "abc": want a whole number`},
+		// The id is checked before the settings: no database is configured here.
+		{"GetMalformedID", []string{"jobs", "get", "not-a-uuid"}, `job id "not-a-uuid": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
+		{"CompleteMalformedID", []string{"jobs", "complete", "x", "--link", "composition=/c"}, `job id "x": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
+		{"FailMalformedID", []string{"jobs", "fail", "x", "--code", "500", "--message", "m"}, `job id "x": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
 		{"PurgeWithoutAge", []string{"jobs", "purge"}, "--older-than is required and must be positive, got 0s"},
 		{"PurgeNegativeAge", []string{"jobs", "purge", "--older-than", "-1h"}, "--older-than is required and must be positive, got -1h"},
-		{"ReportWithoutFrom", []string{"report", "--to", "2026-11-01"}, `--from "": want YYYY-MM-DD`},
+		{"PurgeUnknownUnit", []string{"jobs", "purge", "--older-than", "90x"}, `--older-than "90x": want whole days such as 90d, or a duration such as 2160h`},
+		{"PurgeWeeks", []string{"jobs", "purge", "--older-than", "2w"}, `--older-than "2w": want whole days such as 90d, or a duration such as 2160h`},
+		{"PurgeFractionalDays", []string{"jobs", "purge", "--older-than", "1.5d"}, `--older-than "1.5d": want whole days such as 90d, or a duration such as 2160h`},
+		{"ReportWithoutFrom", []string{"report", "--to", "2026-11-01"}, "--from is required: YYYY-MM-DD"},
+		{"ReportWithoutTo", []string{"report", "--from", "2026-11-01"}, "--to is required: YYYY-MM-DD"},
 		{"ReportBadTo", []string{"report", "--from", "2026-11-01", "--to", "tomorrow"}, `--to "tomorrow": want YYYY-MM-DD`},
 		{"ReportBadFormat", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--format", "xml"}, `--format "xml": want csv, json or table`},
 		{"TokenWithoutKey", []string{"token", "--client", "a"}, "--key is required"},
@@ -72,15 +90,15 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"TokenNegativeTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "-1h"}, "--ttl must be positive, got -1h"},
 		{"TokenZeroTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "0"}, "--ttl must be positive, got 0s"},
 		{"TokenNegativeNanosecond", []string{"token", "--key", "k.pem", "--client", "a", "--ttl=-1ns"}, "--ttl must be positive, got -1ns"},
-		{"TokenGarbageTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "soon"}, `invalid argument "soon" for "--ttl" flag: time: invalid duration "soon"`},
-		{"TokenUnitlessTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "3600"}, `invalid argument "3600" for "--ttl" flag: time: missing unit in duration "3600"`},
+		{"TokenGarbageTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "soon"}, `--ttl "soon": want a duration such as 90s, 15m or 2h`},
+		{"TokenUnitlessTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "3600"}, `--ttl "3600": want a duration such as 90s, 15m or 2h`},
+		{"HealthcheckBadWait", []string{"healthcheck", "--wait", "forever"}, `--wait "forever": want a duration such as 90s, 15m or 2h`},
+		{"ServeBadBool", []string{"serve", "--dev=maybe"}, `--dev "maybe": want true or false`},
 		{"TokenWithoutIssuer", []string{"token", "--key", "k.pem", "--client", "a"}, "token needs --issuer and --audience (or JOBSTATUS_AUTH_ISSUER and JOBSTATUS_AUTH_AUDIENCE)"},
 		{"KeygenWithoutKeyOut", []string{"keygen", "--jwks-out", "j.json"}, "--key-out is required"},
 		{"KeygenWithoutJWKSOut", []string{"keygen", "--key-out", "k.pem"}, "--jwks-out is required"},
 		{"KeygenSymmetric", []string{"keygen", "--key-out", "k.pem", "--jwks-out", "j.json", "--alg", "HS256"}, `--alg "HS256": want ES256, RS256 or EdDSA`},
 		{"ServeDevMigrate", []string{"serve", "--dev", "--migrate"}, "--migrate applies to a database; --dev serves from memory"},
-		{"JobsWithoutDatabase", []string{"jobs", "get", "x"}, "this command needs JOBSTATUS_DATABASE_URL: the in-memory store lives only inside one process"},
-		{"MigrateWithoutDatabase", []string{"migrate"}, "migrate needs JOBSTATUS_DATABASE_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +142,13 @@ func TestConfigurationErrorsExitOne(t *testing.T) {
 			[]string{"configuration: JOBSTATUS_AUTH_JWKS_REFRESH (auth.jwks_refresh) must not be negative; got -1m"}},
 		{"Unparseable", []string{"JOBSTATUS_SWEEPER_BATCH=lots"}, []string{"serve", "--dev"},
 			[]string{`configuration: JOBSTATUS_SWEEPER_BATCH (sweeper.batch): "lots" is not a whole number`}},
+		// A missing database is a missing setting: exit 1, like the others,
+		// and only once what was typed is right (--older-than 90d is).
+		{"JobsWithoutDatabase", nil, []string{"jobs", "get", id}, []string{noDatabase}},
+		{"PurgeInDaysWithoutDatabase", nil, []string{"jobs", "purge", "--older-than", "90d"}, []string{noDatabase}},
+		{"ReportWithoutDatabase", nil, []string{"report", "--from", "2026-11-01", "--to", "2026-11-02"}, []string{noDatabase}},
+		{"MigrateWithoutDatabase", nil, []string{"migrate"}, []string{noDatabase}},
+		{"MigrateStatusWithoutDatabase", nil, []string{"migrate", "status"}, []string{noDatabase}},
 		{"NoAuth", nil, []string{"serve"},
 			[]string{"configuration: no auth configuration: set JOBSTATUS_AUTH_JWKS_FILE or JOBSTATUS_AUTH_JWKS_URL, JOBSTATUS_AUTH_ISSUER, JOBSTATUS_AUTH_AUDIENCE and JOBSTATUS_API_KEYS_FILE, or run with --dev"}},
 	}
@@ -217,6 +242,30 @@ func TestDatabaseDownIsOneLine(t *testing.T) {
 			require.Equal(t, "jobstatus: "+tt.want, stderr.String())
 			require.Empty(t, stdout.String())
 			require.NotContains(t, stderr.String(), "secretpass")
+		})
+	}
+}
+
+// TestMissingSubcommandIsAUsageError: a group without its command prints
+// its help on stderr, names the commands it has and exits 2; --help still
+// prints on stdout, exit 0.
+func TestMissingSubcommandIsAUsageError(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct {
+		argv []string
+		want string
+	}{
+		"Root": {nil, "jobstatus needs a command: "},
+		"Jobs": {[]string{"jobs"}, "jobstatus jobs needs a command: complete, create, fail, get, purge"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := execute(t, nil, tt.argv...)
+			require.Equal(t, 2, r.code, r.stderr)
+			require.Empty(t, r.stdout)
+			require.Contains(t, r.stderr, "Usage:\n")
+			require.Contains(t, r.stderr, "\njobstatus: "+tt.want)
+			require.True(t, strings.HasSuffix(r.stderr, "\n"), r.stderr)
 		})
 	}
 }

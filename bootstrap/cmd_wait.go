@@ -22,9 +22,6 @@ const (
 	envAPIKey = "JOBSTATUS_API_KEY"
 )
 
-// exitTimedOut is wait's status when the job did not finish in time.
-const exitTimedOut = 3
-
 // waitOptions are the flags of `jobstatus wait`. The credentials are never
 // printed: no message of this command quotes them, nor the URL, which may
 // carry a password.
@@ -72,8 +69,11 @@ The token and the api-key come from --token/--api-key, from files
 (--token-file/--api-key-file, preferred: flags show in the process list)
 or from JOBSTATUS_TOKEN and JOBSTATUS_API_KEY. They are never printed.
 
-Exit status: 0 DONE, 1 FAILED or an error answer (401, 403, 404, ...),
-2 bad input, 3 not finished within --timeout.
+Exit status: 0 DONE; 1 FAILED, an error answer (401, 403, 404, ...) or
+no answer at all (nothing listening, no route, no such host: 4 quick
+tries, a few seconds, then it stops); 2 bad input; 3 not finished within
+--timeout (the service answers but the job is still PENDING, or asks to
+retry: 429, 503).
 
 Example:
   jobstatus wait 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59 --url https://jobstatus.example --token-file token.jwt --api-key-file api-key.txt`,
@@ -102,8 +102,21 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	// a silent wait; the last one is named when the timeout ends the wait.
 	// Neither carries a credential: the URL has none (Validate) and the
 	// client's errors name the method and path only.
+	// A service that does not answer at all (refused, no route, no such
+	// host) is not a pending job: after maxUnreachable tries in a row,
+	// 3.5 to 5 s of backoff, wait stops with exit 1 instead of spending
+	// its whole timeout. Answers that ask to retry (429, 503) go on.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var lastFailure error
+	unreachable := 0
 	retried := client.WithRetryHook(func(failures int, err error) {
+		var answer *client.Error
+		if errors.As(err, &answer) {
+			unreachable = 0
+		} else if unreachable++; unreachable >= maxUnreachable {
+			stop(unreachableError{tries: unreachable, err: err})
+		}
 		if lastFailure == nil {
 			until := "interrupted"
 			if o.Timeout > 0 {
@@ -124,7 +137,10 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	}
 	job, err := c.Wait(ctx, o.ID)
 	var answer *client.Error
+	var down unreachableError
 	switch {
+	case errors.As(context.Cause(ctx), &down):
+		return fmt.Errorf("job %s: the service could not be reached (%d tries): %s", o.ID, down.tries, clientFailure(down.err))
 	case errors.Is(err, context.DeadlineExceeded):
 		msg := fmt.Sprintf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))
 		if lastFailure != nil {
@@ -152,6 +168,19 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	}
 	return nil
 }
+
+// maxUnreachable is how many tries in a row without any answer make wait
+// give up on the service (exit 1).
+const maxUnreachable = 4
+
+// unreachableError ends a wait whose service never answered.
+type unreachableError struct {
+	tries int
+	err   error
+}
+
+// Error names the last failure.
+func (e unreachableError) Error() string { return e.err.Error() }
 
 // validServiceURL refuses what wait and watch cannot use as the public
 // API's base URL: a URL with credentials would put them in logs and errors.

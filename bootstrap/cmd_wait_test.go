@@ -223,24 +223,40 @@ func TestWaitOutcomes(t *testing.T) {
 	}
 }
 
-// TestWaitNamesTheFailure: with nothing listening at --url, wait says so
-// at the first failure, and names the last one when the timeout ends it,
-// instead of a silent wait and a bare "no final answer" (exit 3 still).
-func TestWaitNamesTheFailure(t *testing.T) {
+// TestWaitWithNothingListening: with nothing listening at --url, wait says
+// so at the first failure. A refused connection is not a pending job: after
+// a few quick tries wait stops with exit 1 and says the service could not be
+// reached (once it waited its whole timeout, 10 minutes by default); a
+// shorter timeout still ends it first, naming the last failure (exit 3).
+func TestWaitWithNothingListening(t *testing.T) {
 	t.Parallel()
 	b := setupWait(t)
 	id := b.pending.ID.String()
-	r := b.wait(context.Background(), []string{"JOBSTATUS_TOKEN=" + b.token, "JOBSTATUS_API_KEY=" + testkit.KeyA},
-		id, "--url", "http://127.0.0.1:1", "--timeout", "1s")
-	require.Equal(t, 3, r.code, "stderr: %s", r.stderr)
-	require.Empty(t, r.stdout)
-	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	require.Len(t, lines, 2, "the first failure, then the timeout: %q", r.stderr)
 	refused := "GET /patients/composition/job/" + id + ": dial tcp 127.0.0.1:1: connect: connection refused"
-	require.Equal(t, "jobstatus: job "+id+": "+refused+"; retrying until the timeout (1s)", lines[0])
-	require.Equal(t, "jobstatus: no final answer for job "+id+" within 1s; last error: "+refused, lines[1])
-	for _, s := range b.secrets {
-		require.NotContains(t, r.stderr, s, "a credential was printed")
+	tests := []struct {
+		name    string
+		timeout string
+		code    int
+		last    string // the second line, after "jobstatus: "
+	}{
+		{"GivesUpAfterAFewTries", "1m", 1, "job " + id + ": the service could not be reached (4 tries): " + refused},
+		{"NamesTheFailureAtTheTimeout", "1s", 3, "no final answer for job " + id + " within 1s; last error: " + refused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := b.wait(context.Background(), []string{"JOBSTATUS_TOKEN=" + b.token, "JOBSTATUS_API_KEY=" + testkit.KeyA},
+				id, "--url", "http://127.0.0.1:1", "--timeout", tt.timeout)
+			require.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			require.Empty(t, r.stdout)
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			require.Len(t, lines, 2, "the first failure, then the end: %q", r.stderr)
+			require.Equal(t, "jobstatus: job "+id+": "+refused+"; retrying until the timeout ("+tt.timeout+")", lines[0])
+			require.Equal(t, "jobstatus: "+tt.last, lines[1])
+			for _, s := range b.secrets {
+				require.NotContains(t, r.stderr, s, "a credential was printed")
+			}
+		})
 	}
 }
 

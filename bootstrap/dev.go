@@ -135,7 +135,16 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 		serveCore(cfg, logger),
 		DevModule,
 		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpapi.Server, w *InternalListener) {
-			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr(), w.Addr()) }))
+			lc.Append(fx.StartHook(func() error {
+				if internal := w.Addr(); internal != nil && cfg.Internal.Addr == devInternalAddr {
+					// Said like freeAddrIfTaken's moves: the default port
+					// was not tried at all.
+					logger.Info("--dev: the write API listens on a free port; set JOBSTATUS_INTERNAL_ADDR to choose one",
+						zap.String("listener", "internal"), zap.String("wanted", DefaultConfig().Internal.Addr),
+						zap.String("addr", internal.String()))
+				}
+				return announce(out, k, s.Addr(), w.Addr())
+			}))
 		}),
 	)
 }

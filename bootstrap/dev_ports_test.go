@@ -19,7 +19,8 @@ import (
 // TestServeDevFallsBackWhenPortsAreTaken: with the public and the admin
 // port both in use (a developer's Prometheus on the admin port), serve
 // --dev starts anyway on free ports, says which in a log line, and the
-// printed curl lines use the real port.
+// printed curl lines use the real port. The write API, which --dev moves
+// to a free port unasked, gets its log line too.
 func TestServeDevFallsBackWhenPortsAreTaken(t *testing.T) {
 	t.Parallel()
 	taken := func() string {
@@ -57,13 +58,22 @@ func TestServeDevFallsBackWhenPortsAreTaken(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, func() bool { // the log is flushed every second
 		for line := range strings.Lines(stderr.String()) {
 			var entry struct{ Msg, Listener, Wanted, Addr string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "port in use, using a free one instead" {
+			if json.Unmarshal([]byte(line), &entry) != nil {
+				continue
+			}
+			switch entry.Msg {
+			case "port in use, using a free one instead":
 				fallbacks[entry.Listener] = entry.Addr
 				require.Contains(t, []string{public, admin}, entry.Wanted)
+			case "--dev: the write API listens on a free port; set JOBSTATUS_INTERNAL_ADDR to choose one":
+				fallbacks[entry.Listener] = entry.Addr
+				require.Equal(t, bootstrap.DefaultConfig().Internal.Addr, entry.Wanted)
 			}
 		}
-		return len(fallbacks) == 2
-	}, "a log line per listener moved")
+		return len(fallbacks) == 3
+	}, "a log line per listener moved, the write API's included")
+	require.Contains(t, stdout.String(), "write API for workers on http://"+fallbacks["internal"], "the log line names the write API's port")
+	require.NotEqual(t, bootstrap.DefaultConfig().Internal.Addr, fallbacks["internal"])
 	require.Equal(t, "http://"+fallbacks["public"], m[1], "the log line names the public port used")
 	require.NotEmpty(t, fallbacks["admin"], "stderr: %s", stderr.String())
 

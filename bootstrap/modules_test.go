@@ -157,10 +157,12 @@ func TestTokenAndKeygenCommands(t *testing.T) {
 	require.Equal(t, 2, code, "issuer and audience are required")
 }
 
+// TestJobsCommandsNeedADatabase: a missing database is a missing setting,
+// exit 1 like every bad setting.
 func TestJobsCommandsNeedADatabase(t *testing.T) {
 	t.Parallel()
 	var errOut bytes.Buffer
 	code := bootstrap.Execute(context.Background(), []string{"jobs", "create", "--client", "c"}, bootstrap.IO{Stdout: io.Discard, Stderr: &errOut})
-	require.Equal(t, 2, code)
+	require.Equal(t, 1, code)
 	require.Contains(t, errOut.String(), "JOBSTATUS_DATABASE_URL")
 }

@@ -29,9 +29,6 @@ const (
 // MaxInternalBodyBytes is the largest body cap InternalConfig accepts.
 const MaxInternalBodyBytes = 1 << 20
 
-// MaxInternalETA is the longest eta a worker may announce.
-const MaxInternalETA = 24 * time.Hour
-
 // InternalConfig configures the write API. Its zero value is invalid: the
 // caller states every limit.
 type InternalConfig struct {
@@ -220,8 +217,11 @@ func createCommand(in createRequest, keys []string) (app.CreateJob, error) {
 	var eta time.Duration
 	if in.ETA != "" {
 		d, err := time.ParseDuration(in.ETA)
-		if err != nil || d <= 0 || d > MaxInternalETA {
-			return app.CreateJob{}, &domain.ValidationError{Field: "eta", Reason: "must be a positive duration such as 30s, at most 24h"}
+		if err != nil {
+			return app.CreateJob{}, &domain.ValidationError{Field: "eta", Reason: domain.ETARule}
+		}
+		if err := domain.CheckETA(d); err != nil {
+			return app.CreateJob{}, err
 		}
 		eta = d
 	}
