@@ -16,7 +16,7 @@ IMAGE       ?= jobstatus:latest
 # Stamped into the binary; `jobstatus version` prints them.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS     := -X github.com/jobstatus/jobstatus/bootstrap.version=$(VERSION) -X github.com/jobstatus/jobstatus/bootstrap.commit=$(COMMIT)
+LDFLAGS     := -X github.com/jobstatus/jobstatus/cmd/jobstatus/cli.version=$(VERSION) -X github.com/jobstatus/jobstatus/cmd/jobstatus/cli.commit=$(COMMIT)
 
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300

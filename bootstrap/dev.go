@@ -212,7 +212,7 @@ func announceWorker(b *strings.Builder, k *DevKit, base string, pending domain.J
 }
 
 // dialable turns a listen address such as [::]:8080 into one curl can reach.
-func dialable(addr net.Addr) string { return dialableAddr(addr.String()) }
+func dialable(addr net.Addr) string { return DialableAddr(addr.String()) }
 
 // freeAddrIfTaken returns addr when it can be listened on, and otherwise,
 // when its port is in use, the same host with a free port, saying so in a

@@ -14,10 +14,10 @@ import "runtime/debug"
 // the Go runtime documents them.
 const DefaultGCPercent = 400
 
-// tuneGC applies DefaultGCPercent unless stdio's environment sets GOGC (the
-// runtime has applied that already). It reports whether it set it.
-func tuneGC(stdio IO) bool {
-	if envSet(stdio, "GOGC") {
+// tuneGC applies DefaultGCPercent unless environ sets GOGC (the runtime
+// has applied that already). It reports whether it set it.
+func tuneGC(environ []string) bool {
+	if envSet(environ, "GOGC") {
 		return false
 	}
 	debug.SetGCPercent(DefaultGCPercent)

@@ -17,10 +17,10 @@ func TestTuneGC(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 
-	require.False(t, tuneGC(IO{Environ: []string{"GOGC=50"}}), "GOGC set: left to the runtime")
+	require.False(t, tuneGC([]string{"GOGC=50"}), "GOGC set: left to the runtime")
 	require.Equal(t, 100, debug.SetGCPercent(100))
 
-	require.True(t, tuneGC(IO{Environ: []string{"PATH=/bin"}}))
+	require.True(t, tuneGC([]string{"PATH=/bin"}))
 	require.Equal(t, DefaultGCPercent, debug.SetGCPercent(100))
 
 	readme, err := os.ReadFile("../README.md")

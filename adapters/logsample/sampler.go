@@ -1,4 +1,5 @@
-package bootstrap
+// Package logsample holds zap cores that thin out log lines a flood repeats.
+package logsample
 
 import (
 	"sync"
@@ -49,7 +50,9 @@ type authCount struct {
 	dropped uint64 // lines left out since the last one written
 }
 
-func newAuthSampler(core zapcore.Core, now func() time.Time) zapcore.Core {
+// NewAuthSampler wraps core so that repeated authentication refusals are
+// sampled (authSampler); now is the clock of the ticks.
+func NewAuthSampler(core zapcore.Core, now func() time.Time) zapcore.Core {
 	return &authSampler{Core: core, state: &authSampleState{now: now, counts: map[string]*authCount{}}}
 }
 

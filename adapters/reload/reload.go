@@ -1,4 +1,8 @@
-package bootstrap
+// Package reload reloads files on SIGHUP and when they change on disk,
+// keeping the last good content when a new one is refused; it reports each
+// file's state for readiness and as metrics. What a file's content means is
+// the caller's (File.Load).
+package reload
 
 import (
 	"context"
@@ -15,12 +19,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/fx"
 	"go.uber.org/zap"
-
-	"github.com/jobstatus/jobstatus/adapters/apikey"
-	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 )
 
 // reloadDebounce gathers the events of one change (an editor's write, an
@@ -28,29 +27,23 @@ import (
 // into one reload.
 const reloadDebounce = 250 * time.Millisecond
 
-// Labels of the reloaded files in metrics, logs and /readyz.
-const (
-	fileAPIKeys = "api_keys"
-	fileJWKS    = "jwks"
-)
+// File is one reloaded source.
+type File struct {
+	// Label names the file in metrics, logs and readiness.
+	Label string
+	// Path is watched; empty: reloaded on SIGHUP only (a URL the loader
+	// fetches itself).
+	Path string
+	// Load applies data, the file's content (nil without Path); an error
+	// refuses it and the last good content stays.
+	Load func(ctx context.Context, data []byte) error
+}
 
-// ReloadModule reloads the api-keys file and the JWKS (file or URL) on
-// SIGHUP, and the files when they change on disk, keeping the last good
-// set when a new one is refused.
-var ReloadModule = fx.Module("reload",
-	fx.Provide(
-		newReloader,
-		readiness(func(r *reloader) httpapi.Check { return httpapi.Check{Name: "config", Fn: r.Ready} }),
-		collector(func(r *reloader) prometheus.Collector { return r }),
-	),
-	fx.Invoke(func(lc fx.Lifecycle, r *reloader) { lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop}) }),
-)
-
-// reloadable is one reloaded source of credentials.
+// reloadable is one File and its state.
 type reloadable struct {
 	label string
-	path  string                                       // empty: reloaded on SIGHUP only (a JWKS URL)
-	load  func(ctx context.Context, data []byte) error // data: the file's content
+	path  string
+	load  func(ctx context.Context, data []byte) error
 
 	mu       sync.Mutex
 	seen     [sha256.Size]byte // content of the last attempt: unchanged content is not reloaded
@@ -59,9 +52,9 @@ type reloadable struct {
 	failure  error
 }
 
-// reloader reloads credentials files; it is a prometheus.Collector of its
-// own metrics.
-type reloader struct {
+// Reloader reloads files; it is a prometheus.Collector of its own
+// metrics.
+type Reloader struct {
 	files  []*reloadable
 	logger *zap.Logger
 	total  *prometheus.CounterVec
@@ -71,43 +64,19 @@ type reloader struct {
 	done   chan struct{}
 }
 
-func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger *zap.Logger) (*reloader, error) {
-	r := &reloader{
-		logger: logger.Named("reload"),
-		total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "config_reload_total",
+// New returns a Reloader of files, loaded already (at start, by their
+// owners); namespace prefixes its metrics.
+func New(files []File, namespace string, logger *zap.Logger) *Reloader {
+	r := &Reloader{
+		logger: logger,
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "config_reload_total",
 			Help: "Reloads of the api-keys file and the JWKS, by file and result (success or failure)."}, []string{"file", "result"}),
-		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "config_reload_last_success_timestamp_seconds",
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "config_reload_last_success_timestamp_seconds",
 			Help: "When the file was last loaded successfully (at start or by a reload), as a Unix time."}, []string{"file"}),
 	}
-	r.files = append(r.files, &reloadable{label: fileAPIKeys, path: cfg.APIKeysFile,
-		load: func(_ context.Context, data []byte) error {
-			next, err := apikey.Parse(data)
-			if err != nil {
-				return fmt.Errorf("api keys file %s: %w", cfg.APIKeysFile, err)
-			}
-			clients.Replace(next)
-			r.logger.Info("api keys reloaded", zap.Int("clients", next.Len()))
-			return nil
-		}})
-	r.files = append(r.files, &reloadable{label: fileJWKS, path: cfg.Auth.JWKSFile,
-		load: func(ctx context.Context, data []byte) error {
-			if data != nil {
-				// The verifier uses any JWK Set it is given; refuse one
-				// without a usable key here, so the last good keys stay.
-				set, err := jwtauth.ParseJWKS(data)
-				if err != nil {
-					return fmt.Errorf("JWKS file %s: %w", cfg.Auth.JWKSFile, err)
-				}
-				if set.Len() == 0 {
-					return fmt.Errorf("JWKS file %s holds no usable verification key", cfg.Auth.JWKSFile)
-				}
-			}
-			if err := v.Reload(ctx); err != nil {
-				return err
-			}
-			r.logger.Info("JWKS reloaded")
-			return nil
-		}})
+	for _, f := range files {
+		r.files = append(r.files, &reloadable{label: f.Label, path: f.Path, load: f.Load})
+	}
 	now := time.Now()
 	for _, f := range r.files {
 		f.loadedAt = now
@@ -120,11 +89,11 @@ func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger 
 			}
 		}
 	}
-	return r, nil
+	return r
 }
 
 // Start watches the files' directories and SIGHUP until Stop.
-func (r *reloader) Start(context.Context) error {
+func (r *Reloader) Start(context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watch credentials files: %w", err)
@@ -155,7 +124,7 @@ func (r *reloader) Start(context.Context) error {
 }
 
 // Stop ends the watch.
-func (r *reloader) Stop(context.Context) error {
+func (r *Reloader) Stop(context.Context) error {
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
@@ -163,7 +132,7 @@ func (r *reloader) Stop(context.Context) error {
 	return nil
 }
 
-func (r *reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.Signal) {
+func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.Signal) {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	for {
@@ -184,7 +153,7 @@ func (r *reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.
 		case <-debounce.C:
 			r.reload(ctx, false)
 		case <-hup:
-			r.logger.Info("SIGHUP: reloading api keys and JWKS")
+			r.logger.Info("SIGHUP: reloading", zap.Strings("files", r.labels()))
 			r.reload(ctx, true)
 		}
 		_ = r.logger.Sync()
@@ -193,13 +162,13 @@ func (r *reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.
 
 // reload loads every file again; unless force, only those whose content
 // changed since the last attempt.
-func (r *reloader) reload(ctx context.Context, force bool) {
+func (r *Reloader) reload(ctx context.Context, force bool) {
 	for _, f := range r.files {
 		r.reloadOne(ctx, f, force)
 	}
 }
 
-func (r *reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
+func (r *Reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 	if f.path == "" && !force {
 		return
 	}
@@ -237,7 +206,7 @@ func (r *reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 // good set, and a bad file pushed to every instance must not take them all
 // out of rotation at once; the answer says so, as do the log and the
 // metrics.
-func (r *reloader) Ready(context.Context) (string, error) {
+func (r *Reloader) Ready(context.Context) (string, error) {
 	var parts []string
 	for _, f := range r.files {
 		f.mu.Lock()
@@ -253,13 +222,22 @@ func (r *reloader) Ready(context.Context) (string, error) {
 }
 
 // Describe implements prometheus.Collector.
-func (r *reloader) Describe(ch chan<- *prometheus.Desc) {
+func (r *Reloader) Describe(ch chan<- *prometheus.Desc) {
 	r.total.Describe(ch)
 	r.lastOK.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
-func (r *reloader) Collect(ch chan<- prometheus.Metric) {
+func (r *Reloader) Collect(ch chan<- prometheus.Metric) {
 	r.total.Collect(ch)
 	r.lastOK.Collect(ch)
+}
+
+// labels names the files, for logs.
+func (r *Reloader) labels() []string {
+	out := make([]string, 0, len(r.files))
+	for _, f := range r.files {
+		out = append(out, f.label)
+	}
+	return out
 }

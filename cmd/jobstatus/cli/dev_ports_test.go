@@ -1,4 +1,4 @@
-package bootstrap_test
+package cli_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -34,7 +35,7 @@ func TestServeDevFallsBackWhenPortsAreTaken(t *testing.T) {
 	stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{Stdout: stdout, Stderr: stderr,
+		done <- cli.Execute(ctx, []string{"serve", "--dev"}, cli.IO{Stdout: stdout, Stderr: stderr,
 			Environ: []string{"JOBSTATUS_HTTP_ADDR=" + public, "JOBSTATUS_ADMIN_ADDR=" + admin, "JOBSTATUS_LOG_FORMAT=json"}})
 	}()
 	t.Cleanup(func() {

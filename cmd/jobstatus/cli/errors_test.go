@@ -1,4 +1,4 @@
-package bootstrap_test
+package cli_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
-	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/domain"
 )
 
@@ -36,7 +36,7 @@ func execute(t *testing.T, env []string, argv ...string) cliResult {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	code := bootstrap.Execute(ctx, argv, bootstrap.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
+	code := cli.Execute(ctx, argv, cli.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
@@ -237,7 +237,7 @@ func TestDatabaseDownIsOneLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := bootstrap.Execute(context.Background(), tt.argv, bootstrap.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
+			code := cli.Execute(context.Background(), tt.argv, cli.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
 			require.Equal(t, 1, code, "stderr: %s", stderr.String())
 			require.Equal(t, "jobstatus: "+tt.want, stderr.String())
 			require.Empty(t, stdout.String())

@@ -1,15 +1,16 @@
-package bootstrap
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jobstatus/jobstatus/bootstrap"
 )
 
 // healthcheckOptions are the flags of `jobstatus healthcheck`.
@@ -23,9 +24,9 @@ type healthcheckOptions struct {
 func (o healthcheckOptions) Validate() error {
 	switch {
 	case o.Timeout <= 0:
-		return usagef("--timeout must be positive, got %s", formatDuration(o.Timeout))
+		return usagef("--timeout must be positive, got %s", bootstrap.FormatDuration(o.Timeout))
 	case o.Wait < 0:
-		return usagef("--wait must not be negative, got %s", formatDuration(o.Wait))
+		return usagef("--wait must not be negative, got %s", bootstrap.FormatDuration(o.Wait))
 	}
 	return nil
 }
@@ -62,14 +63,14 @@ Example:
 }
 
 func runHealthcheck(ctx context.Context, stdio IO, o healthcheckOptions) error {
-	cfg, err := readConfig(stdio)
+	cfg, err := bootstrap.LoadConfig(stdio.Environ)
 	if err != nil {
 		return err
 	}
 	if cfg.AdminAddr == "" {
-		return fmt.Errorf("healthcheck asks the admin listener, and %s is empty: it is disabled", name("admin_addr"))
+		return fmt.Errorf("healthcheck asks the admin listener, and %s is empty: it is disabled", bootstrap.SettingName("admin_addr"))
 	}
-	url := "http://" + dialableAddr(cfg.AdminAddr) + o.path()
+	url := "http://" + bootstrap.DialableAddr(cfg.AdminAddr) + o.path()
 	// Loopback or the orchestrator's own network: never through a proxy.
 	client := &http.Client{Timeout: o.Timeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	deadline := time.Now().Add(o.Wait)
@@ -114,17 +115,4 @@ func probe(ctx context.Context, client *http.Client, url string) ([]byte, error)
 		return body, fmt.Errorf("healthcheck: %s answered %d: %w", url, res.StatusCode, errNotReady)
 	}
 	return body, nil
-}
-
-// dialableAddr turns a listen address such as :9464 or 0.0.0.0:9464 into
-// one a client on the same host can reach.
-func dialableAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }

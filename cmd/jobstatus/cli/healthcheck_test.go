@@ -1,4 +1,4 @@
-package bootstrap_test
+package cli_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -22,7 +22,7 @@ func TestHealthcheck(t *testing.T) {
 	done := make(chan int, 1)
 	stderr := &testkit.LockedBuffer{}
 	go func() {
-		done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{Stdout: &testkit.LockedBuffer{}, Stderr: stderr,
+		done <- cli.Execute(ctx, []string{"serve", "--dev"}, cli.IO{Stdout: &testkit.LockedBuffer{}, Stderr: stderr,
 			Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=" + admin}})
 	}()
 	t.Cleanup(func() {
@@ -31,8 +31,8 @@ func TestHealthcheck(t *testing.T) {
 	})
 	// Waits for the service started beside it, as the README does.
 	var out strings.Builder
-	code := bootstrap.Execute(context.Background(), []string{"healthcheck", "--wait", "20s"},
-		bootstrap.IO{Stdout: &out, Stderr: &out, Environ: []string{"JOBSTATUS_ADMIN_ADDR=" + admin}})
+	code := cli.Execute(context.Background(), []string{"healthcheck", "--wait", "20s"},
+		cli.IO{Stdout: &out, Stderr: &out, Environ: []string{"JOBSTATUS_ADMIN_ADDR=" + admin}})
 	require.Equal(t, 0, code, out.String())
 
 	closed := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
@@ -55,8 +55,8 @@ func TestHealthcheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, errOut strings.Builder
-			code := bootstrap.Execute(context.Background(), append([]string{"healthcheck"}, tt.argv...),
-				bootstrap.IO{Stdout: &stdout, Stderr: &errOut, Environ: tt.env})
+			code := cli.Execute(context.Background(), append([]string{"healthcheck"}, tt.argv...),
+				cli.IO{Stdout: &stdout, Stderr: &errOut, Environ: tt.env})
 			require.Equal(t, tt.code, code, errOut.String())
 			require.Contains(t, stdout.String(), tt.stdout)
 			require.Contains(t, errOut.String(), tt.stderr)
@@ -68,7 +68,7 @@ func TestHealthcheck(t *testing.T) {
 // version, the commit and the Go version.
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	want := bootstrap.Build().String() + "\n"
+	want := cli.Build().String() + "\n"
 	require.Contains(t, want, runtime.Version())
 	require.Contains(t, want, "commit ")
 	for _, argv := range [][]string{{"version"}, {"--version"}} {

@@ -1,4 +1,4 @@
-package bootstrap
+package cli
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/fx"
 
 	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
 )
 
@@ -272,7 +272,7 @@ func (a *age) String() string {
 	if d > 0 && d%(24*time.Hour) == 0 {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
-	return formatDuration(d)
+	return bootstrap.FormatDuration(d)
 }
 
 // Type names the value in help.
@@ -322,27 +322,14 @@ func printJob(stdio IO) func(domain.Job, error) error {
 // withApp runs fn against the use cases wired to the configured store, in
 // process, with no HTTP.
 func withApp(ctx context.Context, stdio IO, fn func(context.Context, *app.Operator) error) error {
-	cfg, err := loadConfig(stdio, ModeTool)
+	cfg, err := loadDatabaseConfig(stdio)
 	if err != nil {
-		return err
-	}
-	if err := needDatabase(cfg); err != nil {
 		return err
 	}
 	cfg.Log.Level = "warn"
-	logger, err := NewLogger(cfg.Log, stdio.Stderr)
+	logger, err := bootstrap.NewLogger(cfg.Log, stdio.Stderr)
 	if err != nil {
 		return err
 	}
-	var a *app.Operator
-	fxApp := fx.New(ToolOptions(cfg, logger), fx.Populate(&a))
-	if err := fxApp.Err(); err != nil {
-		return err
-	}
-	if err := fxApp.Start(ctx); err != nil {
-		return err
-	}
-	runErr := fn(ctx, a)
-	stopErr := fxApp.Stop(context.Background())
-	return errors.Join(runErr, stopErr)
+	return bootstrap.WithOperator(ctx, cfg, logger, fn)
 }

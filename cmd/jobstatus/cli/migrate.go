@@ -1,12 +1,11 @@
-package bootstrap
+package cli
 
 import (
 	"context"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
-	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/bootstrap"
 )
 
 // migrateOptions are the flags of `jobstatus migrate` (none today).
@@ -46,19 +45,11 @@ Example:
 }
 
 func runMigrateStatus(ctx context.Context, stdio IO) error {
-	cfg, err := loadConfig(stdio, ModeTool)
+	cfg, err := loadDatabaseConfig(stdio)
 	if err != nil {
 		return err
 	}
-	if err := needDatabase(cfg); err != nil {
-		return err
-	}
-	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	s, err := postgres.ReadSchema(ctx, db)
+	s, err := bootstrap.ReadSchema(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -66,35 +57,13 @@ func runMigrateStatus(ctx context.Context, stdio IO) error {
 }
 
 func runMigrate(ctx context.Context, stdio IO) error {
-	cfg, err := loadConfig(stdio, ModeTool)
+	cfg, err := loadDatabaseConfig(stdio)
 	if err != nil {
 		return err
 	}
-	res, err := migrateDB(ctx, cfg)
+	res, err := bootstrap.Migrate(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	return printJSON(stdio.Stdout, newMigrationView(res))
-}
-
-func runMigrations(ctx context.Context, cfg Config, logger *zap.Logger) error {
-	res, err := migrateDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	logger.Info("migrations applied", zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
-	return nil
-}
-
-// migrateDB applies the embedded migrations to the configured database.
-func migrateDB(ctx context.Context, cfg Config) (postgres.MigrationResult, error) {
-	if err := needDatabase(cfg); err != nil {
-		return postgres.MigrationResult{}, err
-	}
-	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
-	if err != nil {
-		return postgres.MigrationResult{}, err
-	}
-	defer db.Close()
-	return postgres.Migrate(ctx, db)
 }

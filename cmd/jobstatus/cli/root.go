@@ -1,4 +1,4 @@
-package bootstrap
+package cli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/dig"
 
+	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
 )
 
@@ -231,24 +232,26 @@ Example:
 }
 
 // loadConfig loads and validates the configuration for mode.
-func loadConfig(stdio IO, mode Mode) (Config, error) {
-	cfg, err := readConfig(stdio)
+func loadConfig(stdio IO, mode bootstrap.Mode) (bootstrap.Config, error) {
+	cfg, err := bootstrap.LoadConfig(stdio.Environ)
 	if err != nil {
-		return Config{}, err
+		return bootstrap.Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return cfg, validated(cfg, mode)
 }
 
-// readConfig loads the configuration without validating it.
-func readConfig(stdio IO) (Config, error) {
-	cfg, err := LoadConfig(stdio.Environ)
+// loadDatabaseConfig is loadConfig for a command that works on the
+// database: without one, a missing setting.
+func loadDatabaseConfig(stdio IO) (bootstrap.Config, error) {
+	cfg, err := loadConfig(stdio, bootstrap.ModeTool)
 	if err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
+		return cfg, err
 	}
-	return cfg, nil
+	return cfg, bootstrap.NeedDatabase(cfg)
 }
 
-func validated(cfg Config, mode Mode) error {
+// validated is cfg.Validate with each problem on a line of its own.
+func validated(cfg bootstrap.Config, mode bootstrap.Mode) error {
 	err := cfg.Validate(mode)
 	if err == nil {
 		return nil
@@ -262,22 +265,4 @@ func validated(cfg Config, mode Mode) error {
 		return errors.Join(errs...)
 	}
 	return fmt.Errorf("configuration: %w", err)
-}
-
-// needDatabase refuses a configuration without a database for a command
-// that works on one: a missing setting, so exit 1 like any bad setting.
-func needDatabase(cfg Config) error {
-	if cfg.Database.URL == "" {
-		return fmt.Errorf("configuration: %s is required by this command: the in-memory store lives only inside one process", name("database.url"))
-	}
-	return nil
-}
-
-func envSet(stdio IO, name string) bool {
-	for _, kv := range stdio.Environ {
-		if strings.HasPrefix(kv, name+"=") {
-			return true
-		}
-	}
-	return false
 }

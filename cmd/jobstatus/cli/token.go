@@ -1,4 +1,4 @@
-package bootstrap
+package cli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
 )
 
@@ -34,7 +35,7 @@ func (o tokenOptions) Validate() error {
 	case o.Client == "":
 		return usagef("--client is required")
 	case o.TTL <= 0:
-		return usagef("--ttl must be positive, got %s", formatDuration(o.TTL))
+		return usagef("--ttl must be positive, got %s", bootstrap.FormatDuration(o.TTL))
 	}
 	return nil
 }
@@ -64,7 +65,7 @@ Example:
 }
 
 func runToken(stdio IO, o tokenOptions) error {
-	cfg, err := loadConfig(stdio, ModeTool)
+	cfg, err := loadConfig(stdio, bootstrap.ModeTool)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package bootstrap
+package cli
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/client"
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -45,7 +46,7 @@ func (o waitOptions) Validate() error {
 		return err
 	}
 	if o.Timeout < 0 {
-		return usagef("--timeout must not be negative, got %s", formatDuration(o.Timeout))
+		return usagef("--timeout must not be negative, got %s", bootstrap.FormatDuration(o.Timeout))
 	}
 	if o.Token != "" && o.TokenFile != "" {
 		return usagef("give the token once: --token or --token-file")
@@ -120,7 +121,7 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 		if lastFailure == nil {
 			until := "interrupted"
 			if o.Timeout > 0 {
-				until = "the timeout (" + formatDuration(o.Timeout) + ")"
+				until = "the timeout (" + bootstrap.FormatDuration(o.Timeout) + ")"
 			}
 			fmt.Fprintf(stdio.Stderr, "jobstatus: job %s: %s; retrying until %s\n", o.ID, clientFailure(err), until)
 		}
@@ -142,7 +143,7 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 	case errors.As(context.Cause(ctx), &down):
 		return fmt.Errorf("job %s: the service could not be reached (%d tries): %s", o.ID, down.tries, clientFailure(down.err))
 	case errors.Is(err, context.DeadlineExceeded):
-		msg := fmt.Sprintf("no final answer for job %s within %s", o.ID, formatDuration(o.Timeout))
+		msg := fmt.Sprintf("no final answer for job %s within %s", o.ID, bootstrap.FormatDuration(o.Timeout))
 		if lastFailure != nil {
 			msg += "; last error: " + clientFailure(lastFailure)
 		}

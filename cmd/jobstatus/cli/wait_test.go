@@ -1,4 +1,4 @@
-package bootstrap_test
+package cli_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
-	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
@@ -84,7 +84,7 @@ func setupWait(t *testing.T) *waitBundle {
 // wait runs `jobstatus wait` through Execute.
 func (b *waitBundle) wait(ctx context.Context, env []string, argv ...string) cliResult {
 	var stdout, stderr strings.Builder
-	code := bootstrap.Execute(ctx, append([]string{"wait"}, argv...), bootstrap.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
+	code := cli.Execute(ctx, append([]string{"wait"}, argv...), cli.IO{Stdout: &stdout, Stderr: &stderr, Environ: env})
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

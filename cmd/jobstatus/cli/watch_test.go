@@ -1,4 +1,4 @@
-package bootstrap_test
+package cli_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 )
 
 // TestWatchSaysWhyItReconnects: each reconnect is one stderr line naming
@@ -45,8 +45,8 @@ func TestWatchSaysWhyItReconnects(t *testing.T) {
 	require.NoError(t, os.WriteFile(keyFile, []byte(key), 0o600))
 
 	var stdout, stderr bytes.Buffer
-	code := bootstrap.Execute(context.Background(), []string{"watch", "--url", srv.URL, "--token-file", tokenFile, "--api-key-file", keyFile},
-		bootstrap.IO{Stdout: &stdout, Stderr: &stderr})
+	code := cli.Execute(context.Background(), []string{"watch", "--url", srv.URL, "--token-file", tokenFile, "--api-key-file", keyFile},
+		cli.IO{Stdout: &stdout, Stderr: &stderr})
 	require.Equal(t, 1, code, stderr.String())
 	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
 	require.Equal(t, []string{
@@ -89,7 +89,7 @@ func TestWatchRefusesBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := bootstrap.Execute(context.Background(), append([]string{"watch"}, tt.argv...), bootstrap.IO{Stdout: &stdout, Stderr: &stderr})
+			code := cli.Execute(context.Background(), append([]string{"watch"}, tt.argv...), cli.IO{Stdout: &stdout, Stderr: &stderr})
 			require.Equal(t, 2, code, stderr.String())
 			require.Contains(t, stderr.String(), tt.want)
 			require.NotContains(t, stderr.String(), "secret")
