@@ -29,6 +29,15 @@ const (
 // MaxInternalBodyBytes is the largest body cap InternalConfig accepts.
 const MaxInternalBodyBytes = 1 << 20
 
+// CheckMaxBodyBytes refuses a body cap the write API cannot run with, in
+// words a setting's message can follow its name with.
+func CheckMaxBodyBytes(n int64) error {
+	if n <= 0 || n > MaxInternalBodyBytes {
+		return fmt.Errorf("must be in 1..%d; got %d", MaxInternalBodyBytes, n)
+	}
+	return nil
+}
+
 // InternalConfig configures the write API. Its zero value is invalid: the
 // caller states every limit.
 type InternalConfig struct {
@@ -42,8 +51,8 @@ type InternalConfig struct {
 
 // Validate reports a config the write API cannot run with.
 func (c InternalConfig) Validate() error {
-	if c.MaxBodyBytes <= 0 || c.MaxBodyBytes > MaxInternalBodyBytes {
-		return fmt.Errorf("internal api: max body bytes %d must be in 1..%d", c.MaxBodyBytes, MaxInternalBodyBytes)
+	if err := CheckMaxBodyBytes(c.MaxBodyBytes); err != nil {
+		return fmt.Errorf("internal api: max body bytes %w", err)
 	}
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("internal api: max in flight %d must not be negative", c.MaxInFlight)
