@@ -1,7 +1,6 @@
 package bootstrap_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/bootstrap"
-	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -41,22 +39,24 @@ func TestModuleGraphsValidate(t *testing.T) {
 	}
 }
 
-// devRun is `serve --dev` running in this process through Execute.
+// devRun is `serve --dev` running in this process (bootstrap.Serve).
 type devRun struct {
 	stdout, stderr *testkit.LockedBuffer
 	cancel         context.CancelFunc
-	done           chan int
+	done           chan error
 }
+
+// validate is Config.Validate, as Serve takes it.
+func validate(cfg bootstrap.Config, mode bootstrap.Mode) error { return cfg.Validate(mode) }
 
 // startDev runs `serve --dev` on free loopback ports until stop.
 func startDev(t *testing.T) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &devRun{stdout: &testkit.LockedBuffer{}, stderr: &testkit.LockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	d := &devRun{stdout: &testkit.LockedBuffer{}, stderr: &testkit.LockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		d.done <- cli.Execute(ctx, []string{"serve", "--dev"}, cli.IO{
-			Stdout: d.stdout, Stderr: d.stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
-		})
+		d.done <- bootstrap.Serve(ctx, bootstrap.ServeParams{Dev: true, Stdout: d.stdout, Stderr: d.stderr,
+			Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"}}, validate)
 	}()
 	t.Cleanup(cancel)
 	return d
@@ -68,8 +68,8 @@ func (d *devRun) lines(t *testing.T, re *regexp.Regexp, n int) [][]string {
 	var lines [][]string
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		select {
-		case code := <-d.done:
-			t.Fatalf("serve --dev exited with %d: %s", code, d.stderr.String())
+		case err := <-d.done:
+			t.Fatalf("serve --dev ended: %v: %s", err, d.stderr.String())
 		default:
 		}
 		lines = re.FindAllStringSubmatch(d.stdout.String(), -1)
@@ -78,13 +78,13 @@ func (d *devRun) lines(t *testing.T, re *regexp.Regexp, n int) [][]string {
 	return lines
 }
 
-// stop cancels the run, requires exit status 0 and returns what it logged.
+// stop cancels the run, requires a clean stop and returns what it logged.
 func (d *devRun) stop(t *testing.T) string {
 	t.Helper()
 	d.cancel()
 	select {
-	case code := <-d.done:
-		require.Equal(t, 0, code, d.stderr.String())
+	case err := <-d.done:
+		require.NoError(t, err, d.stderr.String())
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve --dev did not stop")
 	}
@@ -124,46 +124,10 @@ func TestServeDevPrintsWorkingCurlLines(t *testing.T) {
 	require.NotContains(t, logged, strings.TrimPrefix(m[2], "Bearer "))
 }
 
+// TestServeRefusesWithoutAuth: serve without --dev needs the auth settings.
 func TestServeRefusesWithoutAuth(t *testing.T) {
 	t.Parallel()
-	var stderr bytes.Buffer
-	code := cli.Execute(context.Background(), []string{"serve"}, cli.IO{
-		Stdout: io.Discard, Stderr: &stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
-	})
-	require.Equal(t, 1, code)
-	require.Contains(t, stderr.String(), "no auth configuration")
-}
-
-func TestTokenAndKeygenCommands(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	var out, errOut bytes.Buffer
-	code := cli.Execute(context.Background(), []string{"keygen", "--key-out", dir + "/k.pem", "--jwks-out", dir + "/jwks.json"},
-		cli.IO{Stdout: &out, Stderr: &errOut})
-	require.Equal(t, 0, code, errOut.String())
-
-	out.Reset()
-	code = cli.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem", "--client", "mis-alpha", "--ttl", "5m"},
-		cli.IO{Stdout: &out, Stderr: &errOut, Environ: []string{"JOBSTATUS_AUTH_ISSUER=i", "JOBSTATUS_AUTH_AUDIENCE=a"}})
-	require.Equal(t, 0, code, errOut.String())
-	token := strings.TrimSpace(out.String())
-	require.Len(t, strings.Split(token, "."), 3)
-
-	errOut.Reset()
-	code = cli.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem"}, cli.IO{Stdout: io.Discard, Stderr: &errOut})
-	require.Equal(t, 2, code, "a missing flag is a usage error")
-	require.Contains(t, errOut.String(), "client")
-
-	code = cli.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem", "--client", "c"}, cli.IO{Stdout: io.Discard, Stderr: &errOut})
-	require.Equal(t, 2, code, "issuer and audience are required")
-}
-
-// TestJobsCommandsNeedADatabase: a missing database is a missing setting,
-// exit 1 like every bad setting.
-func TestJobsCommandsNeedADatabase(t *testing.T) {
-	t.Parallel()
-	var errOut bytes.Buffer
-	code := cli.Execute(context.Background(), []string{"jobs", "create", "--client", "c"}, cli.IO{Stdout: io.Discard, Stderr: &errOut})
-	require.Equal(t, 1, code)
-	require.Contains(t, errOut.String(), "JOBSTATUS_DATABASE_URL")
+	err := bootstrap.Serve(context.Background(), bootstrap.ServeParams{Stdout: io.Discard, Stderr: io.Discard,
+		Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"}}, validate)
+	require.ErrorContains(t, err, "no auth configuration")
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -93,72 +91,4 @@ func runToken(stdio IO, o tokenOptions) error {
 	}
 	_, err = fmt.Fprintln(stdio.Stdout, tok)
 	return err
-}
-
-// keygenAlgorithms are the key types keygen makes.
-var keygenAlgorithms = []string{"ES256", "RS256", "EdDSA"}
-
-// keygenOptions are the flags of `jobstatus keygen`.
-type keygenOptions struct {
-	Alg     string
-	KeyOut  string
-	JWKSOut string
-}
-
-// Validate refuses missing paths and an algorithm keygen cannot make.
-func (o keygenOptions) Validate() error {
-	switch {
-	case o.KeyOut == "":
-		return usagef("--key-out is required")
-	case o.JWKSOut == "":
-		return usagef("--jwks-out is required")
-	case !slices.Contains(keygenAlgorithms, o.Alg):
-		return usagef("--alg %q: want ES256, RS256 or EdDSA", o.Alg)
-	}
-	return nil
-}
-
-func newKeygenCmd(stdio IO) *cobra.Command {
-	var o keygenOptions
-	cmd := &cobra.Command{
-		Use:   "keygen --key-out FILE --jwks-out FILE [--alg ES256|RS256|EdDSA]",
-		Short: "Make a signing key and its public JWKS (development and tests)",
-		Long: `Make a private signing key (PEM, mode 0600) and the JWK Set that verifies
-it, for JOBSTATUS_AUTH_JWKS_FILE; token signs with the key.
-
-Example:
-  jobstatus keygen --key-out key.pem --jwks-out jwks.json --alg EdDSA`,
-		Args: args(cobra.NoArgs),
-		RunE: runE(&o, nil, func(context.Context) error { return runKeygen(stdio, o) }),
-	}
-	cmd.Flags().StringVar(&o.Alg, "alg", "ES256", "ES256, RS256 or EdDSA")
-	cmd.Flags().StringVar(&o.KeyOut, "key-out", "", "where to write the private key (PEM, mode 0600; required)")
-	cmd.Flags().StringVar(&o.JWKSOut, "jwks-out", "", "where to write the public JWK Set (required)")
-	return cmd
-}
-
-func runKeygen(stdio IO, o keygenOptions) error {
-	key, err := jwtauth.GenerateKey(o.Alg)
-	if err != nil {
-		return err
-	}
-	signer, err := jwtauth.NewSigner(key)
-	if err != nil {
-		return err
-	}
-	pemBytes, err := jwtauth.EncodePrivateKey(key)
-	if err != nil {
-		return err
-	}
-	jwks, err := signer.JWKS()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.KeyOut, pemBytes, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.JWKSOut, append(jwks, '\n'), 0o644); err != nil {
-		return err
-	}
-	return printJSON(stdio.Stdout, keygenView{KID: signer.KID(), Alg: signer.Alg(), Key: o.KeyOut, JWKS: o.JWKSOut})
 }

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
+)
+
+// createOptions are the flags of `jobs create`.
+type createOptions struct {
+	Client         string
+	ID             string
+	IdempotencyKey string
+	ETA            time.Duration // 0: estimated from recent jobs
+}
+
+// Validate refuses a missing or invalid client, a malformed id and an eta
+// out of bounds: the domain's rules, as the write API applies them.
+func (o createOptions) Validate() error {
+	if o.Client == "" {
+		return usagef("--client is required")
+	}
+	if err := domain.CheckClientID("client", o.Client); err != nil {
+		return err
+	}
+	if o.ID != "" {
+		if err := checkJobID(o.ID); err != nil {
+			return err
+		}
+	}
+	if o.ETA != 0 {
+		return domain.CheckETA(o.ETA)
+	}
+	return nil
+}
+
+func newJobsCreateCmd(stdio IO) *cobra.Command {
+	var o createOptions
+	cmd := &cobra.Command{
+		Use:   "create --client ID [--id UUID] [--eta DURATION] [--idempotency-key K]",
+		Short: "Create a PENDING job",
+		Long: `Create a PENDING job owned by a client and print it. Without --eta the eta
+is estimated from recent jobs, as the service does. With --idempotency-key,
+while the client's job with that key is PENDING, that job is printed instead
+of starting another.
+
+Example:
+  jobstatus jobs create --client mis-alpha --idempotency-key sign-42`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(&o, nil, func(ctx context.Context) error {
+			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error { return runCreate(ctx, stdio, a, o) })
+		}),
+	}
+	cmd.Flags().StringVar(&o.Client, "client", "", "owning MIS client id (required)")
+	cmd.Flags().StringVar(&o.ID, "id", "", "job id (UUID); random when omitted")
+	cmd.Flags().StringVar(&o.IdempotencyKey, "idempotency-key", "",
+		"repeat-safe create: while the client's job with this key is PENDING, print that job instead")
+	cmd.Flags().DurationVar(&o.ETA, "eta", 0, "expected time to completion, over zero and at most 24h (default: estimated from recent jobs)")
+	return cmd
+}
+
+func runCreate(ctx context.Context, stdio IO, a *app.Operator, o createOptions) error {
+	if o.ETA == 0 {
+		// Estimate from the store's recent history, as the service does.
+		if err := a.RefreshETA(ctx); err != nil {
+			return err
+		}
+	}
+	return printJob(stdio)(a.CreateJob.Handle(ctx, app.CreateJob{ClientID: o.Client, ID: o.ID, ETA: o.ETA, IdempotencyKey: o.IdempotencyKey}))
+}
