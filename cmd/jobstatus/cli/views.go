@@ -54,9 +54,13 @@ type migrationView struct {
 }
 
 func newMigrationView(res postgres.MigrationResult) migrationView {
-	v := migrationView{Applied: res.Applied, Version: res.Current}
-	if v.Applied == nil {
-		v.Applied = []int64{}
+	return migrationView{Applied: versions(res.Applied), Version: res.Current}
+}
+
+// versions prints no migrations as [], not null.
+func versions(v []int64) []int64 {
+	if v == nil {
+		return []int64{}
 	}
 	return v
 }
@@ -71,14 +75,7 @@ type schemaView struct {
 }
 
 func newSchemaView(s postgres.Schema) schemaView {
-	v := schemaView{Version: s.Current, Expected: s.Expected, Applied: s.Applied, Pending: s.Pending, State: s.String()}
-	if v.Applied == nil {
-		v.Applied = []int64{}
-	}
-	if v.Pending == nil {
-		v.Pending = []int64{}
-	}
-	return v
+	return schemaView{Version: s.Current, Expected: s.Expected, Applied: versions(s.Applied), Pending: versions(s.Pending), State: s.String()}
 }
 
 // purgeView is what `jobs purge` prints.
