@@ -282,3 +282,14 @@ func TestHelpHasAnExampleForEveryCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpListsEveryExitStatus: the root command's help lists the exit
+// statuses from the one table that decides them.
+func TestHelpListsEveryExitStatus(t *testing.T) {
+	t.Parallel()
+	r := execute(t, nil, "--help")
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, line := range []string{"  0  success\n", "  1  failure: ", "  2  bad command line or input", "  3  wait only: "} {
+		require.Contains(t, r.stdout, line)
+	}
+}

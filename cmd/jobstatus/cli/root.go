@@ -23,8 +23,8 @@ type IO struct {
 }
 
 // Exit statuses of the command line, one per class of outcome. This is
-// the one place they are decided; the root command's help and the README
-// say the same. A command checks what was typed (arguments, flags) before
+// the one place they are decided; the root command's help lists them from
+// exitStatuses. A command checks what was typed (arguments, flags) before
 // the environment, so a mistake on the line is exit 2 whatever the
 // settings are.
 const (
@@ -41,6 +41,27 @@ const (
 	// exitTimedOut: wait only: the job did not finish within --timeout.
 	exitTimedOut = 3
 )
+
+// exitStatuses says what each exit status means, for the root command's
+// help: the one description of them.
+var exitStatuses = []struct {
+	code  int
+	means string
+}{
+	{exitOK, "success"},
+	{exitFailure, "failure: the operation failed, the service or database could not be\n     reached, or a setting is bad or missing"},
+	{exitUsage, "bad command line or input, checked before the settings"},
+	{exitTimedOut, "wait only: the job did not finish within --timeout"},
+}
+
+// exitStatusHelp lists exitStatuses, one line each.
+func exitStatusHelp() string {
+	var b strings.Builder
+	for _, e := range exitStatuses {
+		fmt.Fprintf(&b, "  %d  %s\n", e.code, e.means)
+	}
+	return b.String()
+}
 
 // usageError marks a mistake in the command line. The exit status is
 // decided by this type (and domain.ValidationError) only, never by text.
@@ -213,11 +234,9 @@ func newRootCmd(stdio IO) *cobra.Command {
 
 Configuration comes from built-in defaults, the YAML file named by
 JOBSTATUS_CONFIG and JOBSTATUS_* variables (docs/configuration.md).
-Exit status: 0 success; 1 failure (the operation failed, the service or
-database could not be reached, or a setting is bad or missing); 2 bad
-command line or input, checked before the settings; wait: 3 not
-finished within --timeout.
 
+Exit status:
+`+exitStatusHelp()+`
 Example:
   jobstatus serve --dev`)
 	root.SilenceUsage = true
