@@ -1,0 +1,89 @@
+package reload_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/reload"
+)
+
+// testBundle is a watched file and what its loader was given.
+type testBundle struct {
+	path   string
+	loaded chan string // each content the loader was asked to apply
+}
+
+func setup(t *testing.T) (*reload.Reloader, *testBundle) {
+	t.Helper()
+	b := &testBundle{path: filepath.Join(t.TempDir(), "keys.yaml"), loaded: make(chan string, 10)}
+	require.NoError(t, os.WriteFile(b.path, []byte("first"), 0o600))
+	r := reload.New([]reload.File{{Label: "keys", Path: b.path, Load: func(_ context.Context, data []byte) error {
+		b.loaded <- string(data)
+		if string(data) == "bad" {
+			return errors.New("bad content")
+		}
+		return nil
+	}}}, "test", zap.NewNop())
+	require.NoError(t, r.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, r.Stop(context.Background())) })
+	return r, b
+}
+
+// next is the next content the loader was given, within a deadline.
+func (b *testBundle) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case got := <-b.loaded:
+		return got
+	case <-time.After(10 * time.Second):
+		t.Fatal("the file was not reloaded")
+		return ""
+	}
+}
+
+func TestReloader(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ReloadsAChangedFile", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t)
+		require.NoError(t, os.WriteFile(b.path, []byte("second"), 0o600))
+		require.Equal(t, "second", b.next(t))
+		ready, err := r.Ready(context.Background())
+		require.NoError(t, err)
+		require.Contains(t, ready, "keys loaded ")
+		reloads(t, r, 1, 0)
+	})
+
+	t.Run("KeepsTheLastGoodContentWhenRefused", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t)
+		require.NoError(t, os.WriteFile(b.path, []byte("bad"), 0o600))
+		require.Equal(t, "bad", b.next(t))
+		ready, err := r.Ready(context.Background())
+		require.NoError(t, err, "a refused reload leaves the instance ready")
+		require.Contains(t, ready, "refused (bad content)")
+		reloads(t, r, 0, 1)
+	})
+}
+
+// reloads requires the reload counter of the "keys" file.
+func reloads(t *testing.T, r *reload.Reloader, success, failure int) {
+	t.Helper()
+	want := fmt.Sprintf(`# HELP test_config_reload_total Reloads of the api-keys file and the JWKS, by file and result (success or failure).
+# TYPE test_config_reload_total counter
+test_config_reload_total{file="keys",result="failure"} %d
+test_config_reload_total{file="keys",result="success"} %d
+`, failure, success)
+	require.NoError(t, testutil.CollectAndCompare(r, strings.NewReader(want), "test_config_reload_total"))
+}
