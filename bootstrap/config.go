@@ -1,6 +1,7 @@
-// Package bootstrap is the composition root: configuration, logging, the fx
-// modules that bind adapters to ports, and the command line. It is the only
-// package that imports fx.
+// Package bootstrap is the composition root: configuration, logging, and
+// the fx modules that bind adapters to ports, with what the command line
+// (cmd/jobstatus/cli) calls to run them (Serve, WithOperator, Migrate). It
+// is the only package that imports fx.
 package bootstrap
 
 import (

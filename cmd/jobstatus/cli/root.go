@@ -1,3 +1,7 @@
+// Package cli is the jobstatus command line: one file per command, each
+// with an options struct whose Validate checks what was typed before any
+// setting is read, the exit statuses, and the views commands print. It
+// runs the service and the use cases through bootstrap.
 package cli
 
 import (
