@@ -66,7 +66,7 @@ func NewAdminHandler(checks []Check, metrics nethttp.Handler, logger *zap.Logger
 	r.Handle(MetricsPath, metrics).Methods(get...)
 	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
 	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
-	return edge(r, logger, obs, edgeConfig{sampleSuccess: 1})
+	return edge(newMuxDispatcher(r), logger, obs, edgeConfig{sampleSuccess: 1})
 }
 
 func writeAdmin(w nethttp.ResponseWriter, status int, body any) {

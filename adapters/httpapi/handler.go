@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
@@ -87,11 +86,16 @@ type Handler struct {
 // OpenAPIPath serves the API description.
 const OpenAPIPath = "/openapi.yaml"
 
-// NewHandler returns the public API as an http.Handler. It panics on nil deps.
-// gorilla/mux is its one dispatcher: it routes every request, the status
-// polls included, and labels each with the matched route's template
-// (routeLabel); docs/architecture.md has the figure that chose it.
+// NewHandler returns the public API as an http.Handler. It panics on nil
+// deps. Its routes are declared once, in publicRoutes, which routes and
+// labels every request.
 func NewHandler(a *app.Public, logger *zap.Logger, cfg HandlerConfig, obs Observer) nethttp.Handler {
+	h, routes := newPublic(a, logger, cfg, obs)
+	return edge(routes, logger, obs, h.edgeConfig())
+}
+
+// newPublic returns the public API's handler and its routing table.
+func newPublic(a *app.Public, logger *zap.Logger, cfg HandlerConfig, obs Observer) (*Handler, *table) {
 	if a == nil || logger == nil || obs == nil {
 		panic("httpapi: nil dependency for NewHandler")
 	}
@@ -104,17 +108,24 @@ func NewHandler(a *app.Public, logger *zap.Logger, cfg HandlerConfig, obs Observ
 		panic("httpapi: " + err.Error()) // only for a size lru refuses, which newAnswers never passes
 	}
 	h := &Handler{app: a, logger: logger, cfg: cfg, obs: obs, enc: enc}
-	r := mux.NewRouter()
-	// Unclean paths are not redirected: they simply do not match.
-	r.SkipClean(true)
-	r.UseEncodedPath()
-	r.HandleFunc(JobPath, h.getJob).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.HandleFunc(JobsPath, h.listJobs).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
-	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
-	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: cfg.LogSampleSuccess, tracer: cfg.Tracer})
+	return h, h.publicRoutes()
+}
+
+// publicRoutes is the public API's one routing table: its routes, their
+// labels and methods.
+func (h *Handler) publicRoutes() *table {
+	get := []string{nethttp.MethodGet, nethttp.MethodHead}
+	return newTable(nethttp.HandlerFunc(noRoute), nethttp.HandlerFunc(methodNotAllowed),
+		route{template: JobPath, methods: get, serve: h.getJob}, // first: nearly every request is a poll
+		route{template: JobsPath, methods: get, serve: h.listJobs},
+		route{template: EventsPath, methods: get, serve: h.streamEvents},
+		route{template: OpenAPIPath, methods: get, serve: serveOpenAPI},
+	)
+}
+
+// edgeConfig is the middleware configuration of the public API.
+func (h *Handler) edgeConfig() edgeConfig {
+	return edgeConfig{maxInFlight: h.cfg.MaxInFlight, sampleSuccess: h.cfg.LogSampleSuccess, tracer: h.cfg.Tracer}
 }
 
 // noRoute answers a path no route matches.
@@ -162,7 +173,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 // statusJobID is the asyncJobId of the status path, as sent (ParseID validates
-// it). Routed here by the router, r's path is the status route.
+// it). Routed here by the table, r's path is the status route.
 func statusJobID(r *nethttp.Request) string {
 	id, _ := pathVar(r, jobPrefix)
 	return id

@@ -110,7 +110,7 @@ func NewInternalHandler(ops *app.Operator, tokens ports.TokenVerifier, logger *z
 		w.Header().Set("Allow", allow)
 		methodNotAllowed(w, r)
 	})
-	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: 1}), nil
+	return edge(newMuxDispatcher(r), logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: 1}), nil
 }
 
 // authorize checks, in this order: a valid bearer token (401), the write

@@ -3,7 +3,6 @@ package httpapi
 import (
 	nethttp "net/http"
 
-	"github.com/gorilla/mux"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -30,25 +29,21 @@ type edgeConfig struct {
 	tracer        trace.TracerProvider // nil: no spans
 }
 
-// edge wraps a router with the middleware every listener of this adapter
-// shares. The request id comes first so that every answer, even a refusal,
-// carries it; recovery sits inside the access log and the metrics so a
-// panic is counted and logged as the 500 it became. The route label comes
-// from the router's matched template (routeLabel, a mux middleware), so no
-// handler sets it; refusals of a known path (405, 431, 503) are labelled
-// with its template too (labelRoute).
-func edge(r *mux.Router, logger *zap.Logger, obs Observer, cfg edgeConfig) nethttp.Handler {
-	r.Use(routeLabel)
-	if r.MethodNotAllowedHandler != nil {
-		r.MethodNotAllowedHandler = labelled(r, r.MethodNotAllowedHandler)
-	}
-	return chain(r,
+// edge wraps a listener's dispatcher with the middleware every listener of
+// this adapter shares. The request id comes first so that every answer,
+// even a refusal, carries it; recovery sits inside the access log and the
+// metrics so a panic is counted and logged as the 500 it became. The route
+// label comes from the dispatcher, the one place a listener's routes are
+// declared, so no handler sets it; refusals of a known path (405, 431,
+// 503) are labelled with its template too (dispatcher.label).
+func edge(d dispatcher, logger *zap.Logger, obs Observer, cfg edgeConfig) nethttp.Handler {
+	return chain(d,
 		requestID,
 		serverSpan(cfg.tracer),
 		accessLog(logger, cfg.sampleSuccess),
 		metrics(obs),
 		recoverPanics(logger),
-		limitInFlight(r, cfg.maxInFlight),
-		limitHeaders(r),
+		limitInFlight(d, cfg.maxInFlight),
+		limitHeaders(d),
 	)
 }

@@ -1,21 +1,17 @@
 package httpapi
 
-import (
-	nethttp "net/http"
-
-	"github.com/gorilla/mux"
-)
+import nethttp "net/http"
 
 // limitHeaders answers 431 with the JSON envelope when the request's headers
 // exceed HeaderLimit. The server's own MaxHeaderBytes sits above this limit
 // so the service, not net/http, writes the answer.
-func limitHeaders(router *mux.Router) Middleware {
+func limitHeaders(d dispatcher) Middleware {
 	return func(next nethttp.Handler) nethttp.Handler {
-		return limitHeadersOf(router, next)
+		return limitHeadersOf(d, next)
 	}
 }
 
-func limitHeadersOf(router *mux.Router, next nethttp.Handler) nethttp.Handler {
+func limitHeadersOf(d dispatcher, next nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		size := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
 		for name, values := range r.Header {
@@ -24,7 +20,7 @@ func limitHeadersOf(router *mux.Router, next nethttp.Handler) nethttp.Handler {
 			}
 		}
 		if size > HeaderLimit {
-			labelRoute(router, r)
+			d.label(r)
 			writeProblem(w, r, problem{status: nethttp.StatusRequestHeaderFieldsTooLarge, kind: typeTooLarge, message: msgTooLarge})
 			return
 		}

@@ -1,15 +1,11 @@
 package httpapi
 
-import (
-	nethttp "net/http"
-
-	"github.com/gorilla/mux"
-)
+import nethttp "net/http"
 
 // limitInFlight answers 503 at once when n requests are already being
 // served: under overload, fast refusals beat a queue that times out. n <= 0
 // means no cap.
-func limitInFlight(router *mux.Router, n int) Middleware {
+func limitInFlight(d dispatcher, n int) Middleware {
 	return func(next nethttp.Handler) nethttp.Handler {
 		if n <= 0 {
 			return next
@@ -21,7 +17,7 @@ func limitInFlight(router *mux.Router, n int) Middleware {
 				defer func() { <-slots }()
 				next.ServeHTTP(w, r)
 			default:
-				labelRoute(router, r)
+				d.label(r)
 				writeProblem(w, r, problem{status: nethttp.StatusServiceUnavailable, kind: typeUnavailable, message: msgBusy})
 			}
 		})

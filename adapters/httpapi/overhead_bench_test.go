@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -84,6 +83,8 @@ func accessLogger() *zap.Logger {
 //   - access-log and metrics: that handler against the same handler
 //     without the part, served alternately in one loop so a busy machine
 //     slows both alike; extra-ns/req is the difference;
+//   - dispatch: the handler routed by gorilla/mux minus the handler routed
+//     by its table, served alternately (what the table saves);
 //   - routing and authentication: the part alone.
 //
 // `make bench` prints the figures (scripts/bench/overhead.sh); the
@@ -113,51 +114,40 @@ func BenchmarkOverhead(b *testing.B) {
 				obs = metrics.New()
 			}
 			without := httpapi.NewHandler(bundle.app.Public, tc.without(), httpapi.DefaultHandlerConfig(), obs)
-			var with, less time.Duration
-			odd := false
-			for b.Loop() {
-				first, second := full, without
-				if odd {
-					first, second = without, full
-				}
-				t0 := time.Now()
-				serveOK(b, first, bundle.request)
-				t1 := time.Now()
-				serveOK(b, second, bundle.request)
-				t2 := time.Now()
-				if odd {
-					with, less = with+t2.Sub(t1), less+t1.Sub(t0)
-				} else {
-					with, less = with+t1.Sub(t0), less+t2.Sub(t1)
-				}
-				odd = !odd
-			}
-			b.ReportMetric(float64(with-less)/float64(b.N), "extra-ns/req")
+			extraPerRequest(b, full, without, bundle.request)
 		})
 	}
 
-	// Routing: the service's one dispatcher, gorilla/mux as NewHandler
-	// configures it, matching a poll among the public routes.
-	b.Run("part=routing", func(b *testing.B) {
-		var id string
-		read := func(_ nethttp.ResponseWriter, r *nethttp.Request) { id = httpapi.StatusJobID(r) }
-		r := mux.NewRouter()
-		r.SkipClean(true)
-		r.UseEncodedPath()
-		r.HandleFunc(httpapi.JobPath, read).Methods(nethttp.MethodGet, nethttp.MethodHead)
-		for _, path := range []string{httpapi.JobsPath, httpapi.EventsPath, httpapi.OpenAPIPath} {
-			r.HandleFunc(path, func(nethttp.ResponseWriter, *nethttp.Request) {}).Methods(nethttp.MethodGet, nethttp.MethodHead)
-		}
-		req := httptest.NewRequest(nethttp.MethodGet, "/patients/composition/job/"+domain.NewID().String(), nil)
-		w := httptest.NewRecorder()
-		b.ReportAllocs()
-		for b.Loop() {
-			r.ServeHTTP(w, req)
-		}
-		if id == "" {
-			b.Fatal("route not matched")
-		}
+	// Dispatch: the whole handler routed by gorilla/mux (configured as the
+	// other listeners') minus the same handler routed by its table, served
+	// alternately; docs/architecture.md has the figure that chose the table.
+	b.Run("part=dispatch", func(b *testing.B) {
+		bundle := setupOverhead(b, 1000)
+		table := httpapi.NewHandler(bundle.app.Public, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
+		byMux := httpapi.NewMuxReferenceHandler(bundle.app.Public, accessLogger(), httpapi.DefaultHandlerConfig(), metrics.New())
+		extraPerRequest(b, byMux, table, bundle.request)
 	})
+
+	// Routing alone: the public API's table, and gorilla/mux as the other
+	// listeners configure it, on the same routes and the same poll.
+	for _, tc := range []struct {
+		name  string
+		route func(read nethttp.HandlerFunc) nethttp.Handler
+	}{{"part=routing", httpapi.PublicTable}, {"part=routing-mux", httpapi.PublicMux}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var id string
+			h := tc.route(func(_ nethttp.ResponseWriter, r *nethttp.Request) { id = httpapi.StatusJobID(r) })
+			req := httptest.NewRequest(nethttp.MethodGet, "/patients/composition/job/"+domain.NewID().String(), nil)
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, req)
+			}
+			if id == "" {
+				b.Fatal("route not matched")
+			}
+		})
+	}
 
 	for _, tc := range []struct {
 		name  string
@@ -177,6 +167,32 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// extraPerRequest serves req alternately by more and by less, so a busy
+// machine slows both alike, and reports what more takes longer per
+// request as extra-ns/req.
+func extraPerRequest(b *testing.B, more, less nethttp.Handler, req *nethttp.Request) {
+	var withMore, withLess time.Duration
+	odd := false
+	for b.Loop() {
+		first, second := more, less
+		if odd {
+			first, second = less, more
+		}
+		t0 := time.Now()
+		serveOK(b, first, req)
+		t1 := time.Now()
+		serveOK(b, second, req)
+		t2 := time.Now()
+		if odd {
+			withMore, withLess = withMore+t2.Sub(t1), withLess+t1.Sub(t0)
+		} else {
+			withMore, withLess = withMore+t1.Sub(t0), withLess+t2.Sub(t1)
+		}
+		odd = !odd
+	}
+	b.ReportMetric(float64(withMore-withLess)/float64(b.N), "extra-ns/req")
 }
 
 func serveOK(b *testing.B, h nethttp.Handler, req *nethttp.Request) {

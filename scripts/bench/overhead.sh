@@ -36,8 +36,9 @@ END {
 	row("whole handler (access log, metrics, routing, auth, job, JSON)", "handler")
 	row("  access logging (handler with it minus without it)", "access-log")
 	row("  metrics (handler with them minus without them)", "metrics")
-	row("  routing (status route: prefix check before the router)", "routing")
-	row("  routing by gorilla/mux alone (every other route)", "routing-mux")
+	row("  routing (the public API's table)", "routing")
+	row("  routing by gorilla/mux alone, same routes (the other listeners)", "routing-mux")
+	row("  dispatch by gorilla/mux instead of the table (whole handler)", "dispatch")
 	row("  authentication, cached token (api-key digest + token cache)", "authentication-cached-token")
 	row("authentication on a token-cache miss (RS256 verify)", "authentication-RS256-verify")
 	exit failed
