@@ -170,6 +170,8 @@ func TestCreateJob(t *testing.T) {
 		{"BadID", app.CreateJob{ClientID: "c", ID: "x"}, "id"},
 		{"NoClient", app.CreateJob{}, "client"},
 		{"NegativeETA", app.CreateJob{ClientID: "c", ETA: -time.Second}, "eta"},
+		// The domain's bound, as the write API and the jobs command apply it.
+		{"ETAOverADay", app.CreateJob{ClientID: "c", ETA: 48 * time.Hour}, "eta"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
