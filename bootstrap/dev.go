@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,8 +28,6 @@ const (
 	DevWorkerID   = "worker-demo" // a worker service allowed to write
 	DevIssuer     = "https://auth.jobstatus.dev"
 	DevAudience   = "jobstatus"
-	devTokenTTL   = 24 * time.Hour
-	devSubject    = "demo-doctor"
 	devCompletion = "/patients/%s/encounter/%s/composition/%s"
 )
 
@@ -41,6 +37,20 @@ type DevKit struct {
 	Signer *jwtauth.Signer
 	APIKey string
 	Jobs   []domain.Job
+}
+
+// DevDemo is what `serve --dev` made up and where it listens, for the
+// command line to show (curl lines).
+type DevDemo struct {
+	Kit      *DevKit
+	Public   net.Addr
+	Internal net.Addr // nil: the write API is off
+}
+
+// DevCompletionHref is a fresh href of a composition, as the demo's DONE
+// job links to.
+func DevCompletionHref() string {
+	return fmt.Sprintf(devCompletion, domain.NewID(), domain.NewID(), domain.NewID())
 }
 
 // DevModule replaces AuthModule in --dev: an ephemeral signing key and one
@@ -103,7 +113,7 @@ func seedDemo(ctx context.Context, a *app.Operator, k *DevKit) error {
 	if err != nil {
 		return err
 	}
-	href := fmt.Sprintf(devCompletion, domain.NewID(), domain.NewID(), domain.NewID())
+	href := DevCompletionHref()
 	if done, err = a.CompleteJob.Handle(ctx, app.CompleteJob{ID: done.ID.String(),
 		Links: []domain.Link{{Entity: domain.CompositionEntity, Href: href}}}); err != nil {
 		return err
@@ -126,7 +136,7 @@ func seedDemo(ctx context.Context, a *app.Operator, k *DevKit) error {
 
 // devOptions is the module graph of `serve --dev`: serve's graph on the
 // in-memory store, with DevModule in place of AuthModule.
-func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
+func devOptions(cfg Config, logger *zap.Logger, started func(DevDemo) error) fx.Option {
 	cfg.Database.URL = "" // --dev always runs on the in-memory store
 	if !slices.Contains(cfg.Internal.Writers, DevWorkerID) {
 		cfg.Internal.Writers = append(slices.Clone(cfg.Internal.Writers), DevWorkerID)
@@ -143,76 +153,14 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 						zap.String("listener", "internal"), zap.String("wanted", DefaultConfig().Internal.Addr),
 						zap.String("addr", internal.String()))
 				}
-				return announce(out, k, s.Addr(), w.Addr())
+				if started == nil {
+					return nil
+				}
+				return started(DevDemo{Kit: k, Public: s.Addr(), Internal: w.Addr()})
 			}))
 		}),
 	)
 }
-
-// announce prints ready-to-paste curl lines for the demo jobs and, when
-// the write API listens (internal not nil), for a worker.
-func announce(out io.Writer, k *DevKit, addr, internal net.Addr) error {
-	token, err := k.Signer.Mint(jwtauth.TokenParams{
-		Issuer: DevIssuer, Audience: DevAudience, Subject: devSubject, ClientID: DevClientID,
-		Scopes: []string{domain.ScopeCompositionRead}, TTL: devTokenTTL,
-	})
-	if err != nil {
-		return err
-	}
-	var pending domain.Job
-	base := "http://" + dialable(addr)
-	var b strings.Builder
-	fmt.Fprintf(&b, "\njobstatus --dev is serving on %s (in-memory store, ephemeral signing key)\n", base)
-	fmt.Fprintf(&b, "client %s, api-key and token valid for %s:\n\n", DevClientID, devTokenTTL)
-	for _, j := range k.Jobs {
-		what := string(j.Status)
-		if j.ClientID != DevClientID {
-			what = "another client's job -> 404"
-		}
-		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
-			what, base, j.ID, token, k.APIKey)
-		if j.ClientID == DevClientID && j.Status == domain.StatusPending {
-			pending = j
-		}
-	}
-	if internal != nil {
-		if err := announceWorker(&b, k, "http://"+dialable(internal), pending); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(&b, "# the client's jobs, newest first\ncurl -s '%s/patients/composition/jobs?page_size=10' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
-		base, token, k.APIKey)
-	fmt.Fprintf(&b, "# the client's job changes as they happen (Server-Sent Events; from the first with Last-Event-ID: 0)\n"+
-		"curl -N '%s/patients/composition/jobs/events' -H 'Last-Event-ID: 0' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
-		base, token, k.APIKey)
-	_, err = io.WriteString(out, b.String())
-	return err
-}
-
-// announceWorker prints curl lines for a worker on the write API: create a
-// job for the demo client, and complete the pending demo job.
-func announceWorker(b *strings.Builder, k *DevKit, base string, pending domain.Job) error {
-	token, err := k.Signer.Mint(jwtauth.TokenParams{
-		Issuer: DevIssuer, Audience: DevAudience, Subject: DevWorkerID, ClientID: DevWorkerID,
-		Scopes: []string{domain.ScopeCompositionJobWrite}, TTL: devTokenTTL,
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(b, "write API for workers on %s (client %s, scope %s):\n\n", base, DevWorkerID, domain.ScopeCompositionJobWrite)
-	headers := fmt.Sprintf("-H 'Authorization: Bearer %s' -H 'Content-Type: application/json'", token)
-	fmt.Fprintf(b, "# a worker creates a job for %s\ncurl -i -X POST '%s/internal/jobs' %s -d '{\"client_id\":\"%s\",\"eta\":\"30s\"}'\n\n",
-		DevClientID, base, headers, DevClientID)
-	if pending.ClientID != "" {
-		href := fmt.Sprintf(devCompletion, domain.NewID(), domain.NewID(), domain.NewID())
-		fmt.Fprintf(b, "# a worker completes the PENDING job (poll it above with -H 'Prefer: wait=25' first)\ncurl -i -X POST '%s/internal/jobs/%s/complete' %s -d '{\"links\":[{\"entity\":\"%s\",\"href\":\"%s\"}]}'\n\n",
-			base, pending.ID, headers, domain.CompositionEntity, href)
-	}
-	return nil
-}
-
-// dialable turns a listen address such as [::]:8080 into one curl can reach.
-func dialable(addr net.Addr) string { return DialableAddr(addr.String()) }
 
 // freeAddrIfTaken returns addr when it can be listened on, and otherwise,
 // when its port is in use, the same host with a free port, saying so in a

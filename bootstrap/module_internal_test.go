@@ -2,7 +2,6 @@ package bootstrap_test
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -66,25 +65,4 @@ func TestInternalListener(t *testing.T) {
 		startServe(t, off, &l)
 		require.Nil(t, l.Addr())
 	})
-}
-
-// TestServeDevPrintsWorkingWorkerLines: serve --dev runs the write API on a
-// free loopback port with a demo writer, and its printed curl lines create
-// a job and complete the pending demo job.
-func TestServeDevPrintsWorkingWorkerLines(t *testing.T) {
-	t.Parallel()
-	dev := startDev(t)
-	lines := dev.lines(t, regexp.MustCompile(`curl -i -X POST '([^']+)' -H 'Authorization: ([^']+)' -H 'Content-Type: application/json' -d '([^']+)'`), 2)
-	require.Regexp(t, `^http://127\.0\.0\.1:\d+/internal/jobs$`, lines[0][1])
-	require.NotContains(t, lines[0][1], ":8081", "a free port, so two demos can run")
-
-	for i, want := range []int{http.StatusCreated, http.StatusOK} {
-		m := lines[i]
-		r := testkit.Do(t, nil, http.MethodPost, m[1], http.Header{"Authorization": {m[2]}, "Content-Type": {"application/json"}}, strings.NewReader(m[3]))
-		require.Equal(t, want, r.Status, "%s: %s", m[1], r.Raw)
-	}
-	require.Contains(t, dev.stdout.String(), "client "+bootstrap.DevWorkerID+", scope "+domain.ScopeCompositionJobWrite)
-
-	logged := dev.stop(t)
-	require.NotContains(t, logged, strings.TrimPrefix(lines[0][2], "Bearer "))
 }

@@ -22,11 +22,12 @@ const devInternalAddr = "127.0.0.1:0"
 
 // ServeParams is what `jobstatus serve` was asked for and where it writes.
 type ServeParams struct {
-	Dev     bool // in-memory demo: own key, client and jobs
-	Migrate bool // apply migrations before serving
-	Stdout  io.Writer
-	Stderr  io.Writer
-	Environ []string // the JOBSTATUS_* settings, GOGC
+	Dev     bool      // in-memory demo: own key, client and jobs
+	Migrate bool      // apply migrations before serving
+	Stderr  io.Writer // the log
+	// DevStarted, with Dev, is called once the demo listens (curl lines).
+	DevStarted func(DevDemo) error
+	Environ    []string // the JOBSTATUS_* settings, GOGC
 }
 
 // mode is what the configuration is validated for.
@@ -84,7 +85,7 @@ func Serve(ctx context.Context, p ServeParams, validate func(Config, Mode) error
 	if p.Dev {
 		cfg.HTTP.Addr = freeAddrIfTaken(cfg.HTTP.Addr, "public", logger)
 		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
-		opts = devOptions(cfg, logger, p.Stdout)
+		opts = devOptions(cfg, logger, p.DevStarted)
 	}
 	return runService(ctx, fx.New(opts), cfg, logger, hup)
 }

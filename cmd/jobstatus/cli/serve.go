@@ -47,6 +47,6 @@ Example:
 }
 
 func runServe(ctx context.Context, stdio IO, o serveOptions) error {
-	return bootstrap.Serve(ctx, bootstrap.ServeParams{Dev: o.Dev, Migrate: o.Migrate,
-		Stdout: stdio.Stdout, Stderr: stdio.Stderr, Environ: stdio.Environ}, validated)
+	return bootstrap.Serve(ctx, bootstrap.ServeParams{Dev: o.Dev, Migrate: o.Migrate, Stderr: stdio.Stderr, Environ: stdio.Environ,
+		DevStarted: func(d bootstrap.DevDemo) error { return announce(stdio.Stdout, d) }}, validated)
 }
