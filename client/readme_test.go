@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,20 +10,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadmeQuickStartsCompile: every Go block of the README is a part of
-// example_test.go (indentation aside), so the quick starts compile against
-// the package as it is and cannot drift from it.
+// TestReadmeQuickStartsCompile: every Go block of README.md and docs/*.md
+// is a part of example_test.go (indentation aside), so the quick starts
+// compile against the package as it is and cannot drift from it.
 func TestReadmeQuickStartsCompile(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
 	examples, err := os.ReadFile("example_test.go")
 	require.NoError(t, err)
-	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
-	require.GreaterOrEqual(t, len(blocks), 2, "the README has a worker's and an MIS's quick start")
 	compiled := dedent(string(examples))
-	for _, b := range blocks {
-		require.Contains(t, compiled, dedent(b[1]), "README Go block is not in client/example_test.go")
+	docs, err := filepath.Glob("../docs/*.md")
+	require.NoError(t, err)
+	block := regexp.MustCompile("(?s)```go\n(.*?)```")
+	for _, f := range append(docs, "../README.md") {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		blocks := block.FindAllStringSubmatch(string(raw), -1)
+		if f == "../README.md" {
+			require.GreaterOrEqual(t, len(blocks), 2, "the README has a worker's and an MIS's quick start")
+		}
+		for _, b := range blocks {
+			require.Contains(t, compiled, dedent(b[1]), "a Go block of %s is not in client/example_test.go", f)
+		}
 	}
 }
 

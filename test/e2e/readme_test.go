@@ -19,27 +19,33 @@ import (
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
-// readmeBlock is one fenced shell block of the README.
+// readmeBlock is one fenced shell block of README.md or docs/*.md.
 type readmeBlock struct {
-	line     int // of the opening fence
+	file     string // relative to the repository
+	line     int    // of the opening fence
 	runnable bool
 	text     string
 }
 
-// readmeBlocks returns the README's ```sh blocks; "```sh runnable" marks
-// the ones TestREADMEBlocks runs.
+// readmeBlocks returns the ```sh blocks of README.md and docs/*.md;
+// "```sh runnable" marks the ones TestREADMEBlocks runs.
 func readmeBlocks(t *testing.T) []readmeBlock {
 	t.Helper()
-	raw, err := os.ReadFile("../../README.md")
+	docs, err := filepath.Glob("../../docs/*.md")
 	require.NoError(t, err)
 	fence := regexp.MustCompile("(?m)^```sh( runnable)?\n((?:.*\n)*?)```$")
 	var blocks []readmeBlock
-	for _, m := range fence.FindAllSubmatchIndex(raw, -1) {
-		blocks = append(blocks, readmeBlock{
-			line:     bytes.Count(raw[:m[0]], []byte("\n")) + 1,
-			runnable: m[2] >= 0,
-			text:     string(raw[m[4]:m[5]]),
-		})
+	for _, f := range append([]string{"../../README.md"}, docs...) {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range fence.FindAllSubmatchIndex(raw, -1) {
+			blocks = append(blocks, readmeBlock{
+				file:     strings.TrimPrefix(f, "../../"),
+				line:     bytes.Count(raw[:m[0]], []byte("\n")) + 1,
+				runnable: m[2] >= 0,
+				text:     string(raw[m[4]:m[5]]),
+			})
+		}
 	}
 	return blocks
 }
@@ -63,6 +69,9 @@ func TestREADMEBlocks(t *testing.T) {
 			runnable++
 			continue
 		}
+		if b.file != "README.md" {
+			continue // in docs/, a fragment to read
+		}
 		for line := range strings.Lines(b.text) {
 			require.True(t, strings.HasPrefix(line, "make "),
 				"README.md:%d: a shell block that is not a list of make targets must be marked runnable:\n%s", b.line, b.text)
@@ -74,7 +83,7 @@ func TestREADMEBlocks(t *testing.T) {
 		if !b.runnable {
 			continue
 		}
-		t.Run("README.md:"+strconv.Itoa(b.line), func(t *testing.T) {
+		t.Run(b.file+":"+strconv.Itoa(b.line), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			require.NoError(t, os.Mkdir(filepath.Join(dir, "bin"), 0o755))
