@@ -9,7 +9,7 @@ import (
 	"github.com/jobstatus/jobstatus/client"
 )
 
-// The bodies below are the Go blocks of README.md and docs/*.md, verbatim
+// Most bodies below are Go blocks of README.md and docs/*.md, verbatim
 // (readme_test.go keeps them so): they compile against the package as it is.
 
 // A worker service creates a job for an MIS on the write API and reports
