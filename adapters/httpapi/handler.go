@@ -116,7 +116,6 @@ func newHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
 	cfg := edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer}
 	if withHot {
 		cfg.hot = &hot{prefix: jobPrefix, template: JobPath, serve: h.getJob}
