@@ -22,3 +22,6 @@ func HotRoute(serve nethttp.HandlerFunc, router nethttp.Handler) nethttp.Handler
 
 // StatusJobID is the asyncJobId the status handler reads from r.
 var StatusJobID = statusJobID
+
+// PreferredWait is the wait a request's Prefer headers ask for.
+var PreferredWait = preferredWait
