@@ -80,6 +80,7 @@ type AuthConfig struct {
 	Audience               string        `yaml:"audience" env:"AUDIENCE" desc:"required aud of access tokens; required by serve"`
 	Algorithms             []string      `yaml:"algorithms" env:"ALGORITHMS" envSeparator:"," desc:"allowed signature algorithms, comma or space separated (HS* and none are never allowed)"`
 	Leeway                 time.Duration `yaml:"leeway" env:"LEEWAY" desc:"clock skew tolerated on exp, nbf and iat"`
+	RequireATJWTType       bool          `yaml:"require_at_jwt_typ" env:"REQUIRE_AT_JWT_TYP" desc:"true refuses every token whose typ is not at+jwt or application/at+jwt (RFC 9068 section 4); false also accepts JWT and no typ"`
 	JWKSRefresh            time.Duration `yaml:"jwks_refresh" env:"JWKS_REFRESH" desc:"how often keys from jwks_url are refreshed"`
 	JWKSUnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval" env:"JWKS_UNKNOWN_KID_INTERVAL" desc:"least time between refreshes caused by an unknown kid"`
 }

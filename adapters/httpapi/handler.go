@@ -113,7 +113,6 @@ func NewHandler(a *app.Public, logger *zap.Logger, cfg HandlerConfig, obs Observ
 	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
 	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: cfg.LogSampleSuccess, tracer: cfg.Tracer})
 }
 
@@ -179,7 +178,7 @@ func preferredWait(headers []string) time.Duration {
 			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
 				continue
 			}
-			n, ok := deltaSeconds(strings.Trim(strings.TrimSpace(value), `"`))
+			n, ok := deltaSeconds(unquote(strings.TrimSpace(value)))
 			if !ok || n <= 0 {
 				return 0
 			}
@@ -187,6 +186,16 @@ func preferredWait(headers []string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// unquote returns a preference value written as a token or as one
+// quoted-string (RFC 7240 section 2, RFC 9110 section 5.6.4) without its
+// quotes; an unbalanced quote is left, so it is not a number.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // fail answers err. token is the presented bearer token, or "" where none

@@ -39,9 +39,7 @@ type edgeConfig struct {
 // with its template too (labelRoute).
 func edge(r *mux.Router, logger *zap.Logger, obs Observer, cfg edgeConfig) nethttp.Handler {
 	r.Use(routeLabel)
-	if r.MethodNotAllowedHandler != nil {
-		r.MethodNotAllowedHandler = labelled(r, r.MethodNotAllowedHandler)
-	}
+	r.MethodNotAllowedHandler = labelled(r, allowHeader(r, nethttp.HandlerFunc(methodNotAllowed)))
 	return chain(r,
 		requestID,
 		serverSpan(cfg.tracer),

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	nethttp "net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -45,6 +46,35 @@ func labelRoute(router *mux.Router, r *nethttp.Request) {
 		}
 		return nil
 	})
+}
+
+// allowHeader sets Allow on a 405 to the methods of the resource r
+// targets (RFC 9110 section 15.5.6): every route whose path matches r,
+// whatever its method, gives its methods. A path such as
+// /internal/jobs/complete is the {id} resource, not the complete action.
+func allowHeader(router *mux.Router, next nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		var allow []string
+		_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+			var m mux.RouteMatch
+			if route.Match(r, &m) || errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+				methods, _ := route.GetMethods()
+				allow = append(allow, methods...)
+			}
+			return nil
+		})
+		slices.SortFunc(allow, func(a, b string) int { return methodRank(a) - methodRank(b) })
+		w.Header().Set("Allow", strings.Join(slices.Compact(allow), ", "))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// methodRank orders methods as RFC 9110 section 9 lists them.
+func methodRank(m string) int {
+	if i := slices.Index([]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}, m); i >= 0 {
+		return i
+	}
+	return 100
 }
 
 // errFound ends a walk of the routes at the first match.

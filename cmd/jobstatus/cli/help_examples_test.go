@@ -1,4 +1,4 @@
-package bootstrap_test
+package cli_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 )
 
 // TestHelpExamplesWorkAgainstALocalPostgreSQL: every PostgreSQL URL in the
@@ -24,7 +24,7 @@ func TestHelpExamplesWorkAgainstALocalPostgreSQL(t *testing.T) {
 		{"jobs", "purge"}, {"report"}, {"healthcheck"}, {"wait"}, {"watch"}, {"token"}, {"keygen"}} {
 		t.Run(strings.Join(argv, " "), func(t *testing.T) {
 			var out strings.Builder
-			code := bootstrap.Execute(context.Background(), append(argv, "--help"), bootstrap.IO{Stdout: &out, Stderr: &out})
+			code := cli.Execute(context.Background(), append(argv, "--help"), cli.IO{Stdout: &out, Stderr: &out})
 			require.Equal(t, 0, code, out.String())
 			for _, u := range dsn.FindAllString(out.String(), -1) {
 				parsed, err := url.Parse(u)
