@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -69,7 +70,7 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	tuneGC(stdio)
+	memory := tuneMemory(stdio, memlimit.FromCgroup)
 	if o.Dev {
 		// A demo binds to loopback unless told otherwise.
 		if !envSet(stdio, "JOBSTATUS_HTTP_ADDR") && cfg.HTTP.Addr == DefaultConfig().HTTP.Addr {
@@ -105,6 +106,8 @@ func runServe(ctx context.Context, stdio IO, o serveOptions) error {
 		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
 		opts = devOptions(cfg, logger, stdio.Stdout)
 	}
+	// Said once the service starts, so a refused start prints only why.
+	opts = fx.Options(opts, fx.Invoke(func(lc fx.Lifecycle) { lc.Append(fx.StartHook(func() { memory.log(logger) })) }))
 	return runService(ctx, fx.New(opts), cfg, logger, hup)
 }
 
