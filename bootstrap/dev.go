@@ -72,7 +72,7 @@ func newDevVerifier(lc fx.Lifecycle, k *DevKit, cfg Config, logger *zap.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Algorithms: cfg.Auth.Algorithms, Leeway: cfg.Auth.Leeway, Keys: keys, CacheSize: cfg.Cache.Tokens}, logger.Named("jwt"))
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Algorithms: cfg.Auth.Algorithms, Leeway: cfg.Auth.Leeway, RequireAccessTokenType: cfg.Auth.RequireATJWTType, Keys: keys, CacheSize: cfg.Cache.Tokens}, logger.Named("jwt"))
 	if err != nil {
 		return nil, err
 	}

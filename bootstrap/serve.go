@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -51,7 +52,7 @@ func Serve(ctx context.Context, p ServeParams, validate func(Config, Mode) error
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	tuneGC(p.Environ)
+	memory := tuneMemory(p.Environ, memlimit.FromCgroup)
 	if p.Dev {
 		// A demo binds to loopback unless told otherwise.
 		if !envSet(p.Environ, "JOBSTATUS_HTTP_ADDR") && cfg.HTTP.Addr == DefaultConfig().HTTP.Addr {
@@ -87,6 +88,8 @@ func Serve(ctx context.Context, p ServeParams, validate func(Config, Mode) error
 		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
 		opts = devOptions(cfg, logger, p.DevStarted)
 	}
+	// Said once the service starts, so a refused start prints only why.
+	opts = fx.Options(opts, fx.Invoke(func(lc fx.Lifecycle) { lc.Append(fx.StartHook(func() { memory.log(logger) })) }))
 	return runService(ctx, fx.New(opts), cfg, logger, hup)
 }
 

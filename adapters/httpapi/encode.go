@@ -150,10 +150,6 @@ func writeProblem(w nethttp.ResponseWriter, r *nethttp.Request, p problem) {
 		h.Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
 	case nethttp.StatusTooManyRequests:
 		h.Set("Retry-After", strconv.Itoa(max(1, int((p.retryAfter+time.Second-1)/time.Second))))
-	case nethttp.StatusMethodNotAllowed:
-		if h.Get("Allow") == "" { // the write API sets its own
-			h.Set("Allow", "GET, HEAD")
-		}
 	}
 	write(w, r, p.status, errorEnvelope{Error: ErrorData{Type: p.kind, Message: p.message}, Meta: meta(r, p.status)})
 }

@@ -18,7 +18,7 @@ var StatusJobID = statusJobID
 func NewMuxReferenceHandler(a *app.Public, logger *zap.Logger, cfg HandlerConfig, obs Observer) nethttp.Handler {
 	h, t := newPublic(a, logger, cfg, obs)
 	r := muxOf(t)
-	r.NotFoundHandler, r.MethodNotAllowedHandler = t.notFound, t.methodNotAllowed
+	r.NotFoundHandler = t.notFound
 	return edge(newMuxDispatcher(r), logger, obs, h.edgeConfig())
 }
 
@@ -57,3 +57,6 @@ func benchTable(read nethttp.HandlerFunc) *table {
 	}
 	return t
 }
+
+// PreferredWait is the wait a request's Prefer headers ask for.
+var PreferredWait = preferredWait

@@ -190,7 +190,7 @@ func preferredWait(headers []string) time.Duration {
 			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
 				continue
 			}
-			n, ok := deltaSeconds(strings.Trim(strings.TrimSpace(value), `"`))
+			n, ok := deltaSeconds(unquote(strings.TrimSpace(value)))
 			if !ok || n <= 0 {
 				return 0
 			}
@@ -198,6 +198,16 @@ func preferredWait(headers []string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// unquote returns a preference value written as a token or as one
+// quoted-string (RFC 7240 section 2, RFC 9110 section 5.6.4) without its
+// quotes; an unbalanced quote is left, so it is not a number.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // fail answers err. token is the presented bearer token, or "" where none

@@ -102,14 +102,6 @@ func NewInternalHandler(ops *app.Operator, tokens ports.TokenVerifier, logger *z
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: "Resource not found"})
 	})
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		allow := "POST"
-		if p := r.URL.EscapedPath(); p != InternalJobsPath && !strings.HasSuffix(p, "/complete") && !strings.HasSuffix(p, "/fail") {
-			allow = "GET, HEAD"
-		}
-		w.Header().Set("Allow", allow)
-		methodNotAllowed(w, r)
-	})
 	return edge(newMuxDispatcher(r), logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: 1}), nil
 }
 

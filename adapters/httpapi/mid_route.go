@@ -31,12 +31,13 @@ func setRoute(r *nethttp.Request, template string) {
 }
 
 // route is one entry of a routing table: its template, which is its label,
-// the methods it serves and its handler.
+// the methods it serves (the Allow of its 405) and its handler.
 type route struct {
 	template string
 	methods  []string
 	serve    nethttp.HandlerFunc
 	prefix   string // the template up to its variable; "" for a fixed path
+	allow    string // the Allow header of its 405 (RFC 9110 section 15.5.6)
 }
 
 // table routes a listener whose templates are fixed paths or a fixed
@@ -63,6 +64,9 @@ func newTable(notFound, methodNotAllowed nethttp.Handler, routes ...route) *tabl
 			}
 			routes[i].prefix = rt.template[:open]
 		}
+		allow := slices.Clone(rt.methods)
+		slices.SortFunc(allow, func(a, b string) int { return methodRank(a) - methodRank(b) })
+		routes[i].allow = strings.Join(allow, ", ")
 	}
 	return &table{routes: routes, notFound: notFound, methodNotAllowed: methodNotAllowed}
 }
@@ -93,6 +97,7 @@ func (t *table) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		t.notFound.ServeHTTP(w, r)
 	case !slices.Contains(rt.methods, r.Method):
 		setRoute(r, rt.template)
+		w.Header().Set("Allow", rt.allow)
 		t.methodNotAllowed.ServeHTTP(w, r)
 	default:
 		setRoute(r, rt.template)
@@ -108,19 +113,18 @@ func (t *table) label(r *nethttp.Request) {
 }
 
 // muxDispatcher is gorilla/mux as a dispatcher: the route label comes from
-// the matched route's template, for a 405 too.
+// the matched route's template, for a 405 too, which carries Allow.
 type muxDispatcher struct{ *mux.Router }
 
-// newMuxDispatcher makes r label what it routes.
+// newMuxDispatcher makes r label what it routes and answer a method its
+// path's routes do not serve with 405 and Allow.
 func newMuxDispatcher(r *mux.Router) muxDispatcher {
 	r.Use(routeLabel)
-	if r.MethodNotAllowedHandler != nil {
-		next := r.MethodNotAllowedHandler
-		r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, req *nethttp.Request) {
-			labelRoute(r, req)
-			next.ServeHTTP(w, req)
-		})
-	}
+	allow := allowHeader(r, nethttp.HandlerFunc(methodNotAllowed))
+	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, req *nethttp.Request) {
+		labelRoute(r, req)
+		allow.ServeHTTP(w, req)
+	})
 	return muxDispatcher{r}
 }
 
@@ -157,6 +161,35 @@ func labelRoute(router *mux.Router, r *nethttp.Request) {
 		}
 		return nil
 	})
+}
+
+// allowHeader sets Allow on a 405 to the methods of the resource r
+// targets (RFC 9110 section 15.5.6): every route whose path matches r,
+// whatever its method, gives its methods. A path such as
+// /internal/jobs/complete is the {id} resource, not the complete action.
+func allowHeader(router *mux.Router, next nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		var allow []string
+		_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+			var m mux.RouteMatch
+			if route.Match(r, &m) || errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+				methods, _ := route.GetMethods()
+				allow = append(allow, methods...)
+			}
+			return nil
+		})
+		slices.SortFunc(allow, func(a, b string) int { return methodRank(a) - methodRank(b) })
+		w.Header().Set("Allow", strings.Join(slices.Compact(allow), ", "))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// methodRank orders methods as RFC 9110 section 9 lists them.
+func methodRank(m string) int {
+	if i := slices.Index([]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}, m); i >= 0 {
+		return i
+	}
+	return 100
 }
 
 // errFound ends a walk of the routes at the first match.

@@ -25,8 +25,8 @@ lock. A database at a newer version than this binary knows is refused
 (exit 1).
 
 Example:
-  JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus migrate
-  JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus migrate status`,
+  JOBSTATUS_DATABASE_URL='postgres://app@127.0.0.1:5432/jobs?sslmode=disable' jobstatus migrate
+  JOBSTATUS_DATABASE_URL='postgres://app@127.0.0.1:5432/jobs?sslmode=disable' jobstatus migrate status`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(o, nil, func(ctx context.Context) error { return runMigrate(ctx, stdio) }),
 	}
@@ -37,7 +37,7 @@ Example:
 needs, and the applied and pending migrations, as JSON. Changes nothing.
 
 Example:
-  JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus migrate status`,
+  JOBSTATUS_DATABASE_URL='postgres://app@127.0.0.1:5432/jobs?sslmode=disable' jobstatus migrate status`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(o, nil, func(ctx context.Context) error { return runMigrateStatus(ctx, stdio) }),
 	})

@@ -36,7 +36,7 @@ JOBSTATUS_API_KEYS_FILE); every setting is validated first and each
 problem is reported in one line.
 
 Example:
-  JOBSTATUS_DATABASE_URL=postgres://app@127.0.0.1/jobs jobstatus serve --migrate
+  JOBSTATUS_DATABASE_URL='postgres://app@127.0.0.1:5432/jobs?sslmode=disable' jobstatus serve --migrate
   jobstatus serve --dev   # in-memory demo on 127.0.0.1:8080, prints curl lines`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(&o, nil, func(ctx context.Context) error { return runServe(ctx, stdio, o) }),

@@ -39,7 +39,7 @@ func announce(out io.Writer, d bootstrap.DevDemo) error {
 		if j.ClientID != bootstrap.DevClientID {
 			what = "another client's job -> 404"
 		}
-		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s' -w '\\n'\n\n",
 			what, base, j.ID, token, k.APIKey)
 		if j.ClientID == bootstrap.DevClientID && j.Status == domain.StatusPending {
 			pending = j
@@ -50,9 +50,10 @@ func announce(out io.Writer, d bootstrap.DevDemo) error {
 			return err
 		}
 	}
-	fmt.Fprintf(&b, "# the client's jobs, newest first\ncurl -s '%s/patients/composition/jobs?page_size=10' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+	fmt.Fprintf(&b, "# the client's jobs, newest first\ncurl -s '%s/patients/composition/jobs?page_size=10' -H 'Authorization: Bearer %s' -H 'api-key: %s' -w '\\n'\n\n",
 		base, token, k.APIKey)
-	fmt.Fprintf(&b, "# the client's job changes as they happen (Server-Sent Events; from the first with Last-Event-ID: 0)\n"+
+	fmt.Fprintf(&b, "# the client's job changes as they happen (Server-Sent Events; from the first with Last-Event-ID: 0);\n"+
+		"# the stream stays open for the next ones: press Ctrl-C to end it\n"+
 		"curl -N '%s/patients/composition/jobs/events' -H 'Last-Event-ID: 0' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
 		base, token, k.APIKey)
 	_, err = io.WriteString(out, b.String())
@@ -71,11 +72,11 @@ func announceWorker(b *strings.Builder, k *bootstrap.DevKit, base string, pendin
 	}
 	fmt.Fprintf(b, "write API for workers on %s (client %s, scope %s):\n\n", base, bootstrap.DevWorkerID, domain.ScopeCompositionJobWrite)
 	headers := fmt.Sprintf("-H 'Authorization: Bearer %s' -H 'Content-Type: application/json'", token)
-	fmt.Fprintf(b, "# a worker creates a job for %s\ncurl -i -X POST '%s/internal/jobs' %s -d '{\"client_id\":\"%s\",\"eta\":\"30s\"}'\n\n",
+	fmt.Fprintf(b, "# a worker creates a job for %s\ncurl -i -X POST '%s/internal/jobs' %s -d '{\"client_id\":\"%s\",\"eta\":\"30s\"}' -w '\\n'\n\n",
 		bootstrap.DevClientID, base, headers, bootstrap.DevClientID)
 	if pending.ClientID != "" {
 		href := bootstrap.DevCompletionHref()
-		fmt.Fprintf(b, "# a worker completes the PENDING job (poll it above with -H 'Prefer: wait=25' first)\ncurl -i -X POST '%s/internal/jobs/%s/complete' %s -d '{\"links\":[{\"entity\":\"%s\",\"href\":\"%s\"}]}'\n\n",
+		fmt.Fprintf(b, "# a worker completes the PENDING job (poll it above with -H 'Prefer: wait=25' first)\ncurl -i -X POST '%s/internal/jobs/%s/complete' %s -d '{\"links\":[{\"entity\":\"%s\",\"href\":\"%s\"}]}' -w '\\n'\n\n",
 			base, pending.ID, headers, domain.CompositionEntity, href)
 	}
 	return nil
