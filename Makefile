@@ -38,7 +38,7 @@ test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
 test-unit: ## tests that need no container
 	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...
 
-docs-check: ## run the README's shell blocks marked runnable, as pasted (PostgreSQL in a container; also part of make test)
+docs-check: ## run the shell blocks of README.md and docs/ marked runnable, as pasted (make db containers; also part of make test)
 	@image="$$(scripts/test-env.sh)" && \
 	TEST_POSTGRES_IMAGE="$$image" $(GO) test -count=1 -run '^TestREADMEBlocks$$' ./test/e2e; \
 	status=$$?; scripts/test-env.sh --cleanup; exit $$status

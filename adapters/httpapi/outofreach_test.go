@@ -12,10 +12,10 @@ import (
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
-// TestOutOfReachIsAnsweredByNetHTTP pins the list the README gives of what
+// TestOutOfReachIsAnsweredByNetHTTP pins the list docs/security.md gives of what
 // net/http refuses before any handler runs: these answers carry no request
 // id because no code of the service saw them. A Go upgrade that changes one
-// of them fails here, and the README list is updated with it.
+// of them fails here, and that list is updated with it.
 func TestOutOfReachIsAnsweredByNetHTTP(t *testing.T) {
 	t.Parallel()
 	h := httpapi.NewAdminHandler(nil, nethttp.NotFoundHandler(), zap.NewNop(), httpapi.NopObserver{})
