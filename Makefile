@@ -21,18 +21,25 @@ LDFLAGS     := -X github.com/jobstatus/jobstatus/bootstrap.version=$(VERSION) -X
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300
 
-.PHONY: run test test-unit test-env docs-check build image image-smoke lint fuzz bench soak clean
+.PHONY: run test test-unit test-deploy test-env docs-check build image image-smoke lint fuzz bench soak clean
 
 run: ## serve with the in-memory store and --dev auth, printing curl lines
 	$(GO) run ./cmd/jobstatus serve --dev
 
-test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
+test: ## every unit and integration test, and deploy/'s checks (sets up Docker, a PostgreSQL image and promtool)
 	@image="$$(scripts/test-env.sh)" && \
-	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./...; \
+	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./... && \
+	(cd deploy && $(GO) test -count=1 ./...); \
 	status=$$?; scripts/test-env.sh --cleanup; exit $$status
 
 test-unit: ## tests that need no container
 	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...
+
+# deploy/ is a module of its own (its checks import the Kubernetes API
+# types, which the service does not need): `go test ./...` above does not
+# enter it.
+test-deploy: ## Prometheus rules (promtool), dashboard docs and Kubernetes manifests, no cluster needed
+	cd deploy && $(GO) test -count=1 ./...
 
 docs-check: ## run the README's shell blocks marked runnable, as pasted (PostgreSQL in a container; also part of make test)
 	@image="$$(scripts/test-env.sh)" && \
@@ -57,6 +64,7 @@ lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 bench: ## micro-benchmarks, per-request overhead, then the load run: pgbench, a bare handler and the service on 10^6 jobs (BENCH_* in scripts/bench.sh)
 	$(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
