@@ -57,8 +57,9 @@ image: build ## FROM scratch image, non-root, built with the local engine (no re
 	cp /etc/ssl/certs/ca-certificates.crt bin/ca-certificates.crt
 	docker build -t $(IMAGE) .
 
-image-smoke: image ## run the image against PostgreSQL on loopback and query the status endpoint
+image-smoke: image ## run the image against PostgreSQL on loopback and query the status endpoint; then under --memory=256m through its loads (test/memlimit)
 	scripts/image-smoke.sh $(IMAGE)
+	TEST_POSTGRES_IMAGE="$$(scripts/test-env.sh)" JOBSTATUS_IMAGE=$(IMAGE) $(GO) test -count=1 -timeout 15m ./test/memlimit
 
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
