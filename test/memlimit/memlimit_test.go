@@ -170,25 +170,40 @@ func (s *service) requireAlive(t *testing.T, after string) {
 	require.True(t, ready, "after %s: /readyz answers 200", after)
 }
 
-// pid is the container's main process as this machine sees it.
+// pid is the container's main process as this machine sees it, or 0
+// when this machine does not see it (its cgroup does not name the
+// container: the engine runs in a VM).
 func (s *service) pid(t *testing.T) int {
 	t.Helper()
 	pid, err := strconv.Atoi(docker(t, "inspect", "-f", "{{.State.Pid}}", s.id))
 	require.NoError(t, err)
+	cgroup, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil || !strings.Contains(string(cgroup), s.id) {
+		return 0
+	}
 	return pid
 }
 
 // resetPeak starts a new peak-RSS measurement of the service's process
-// (clear_refs 5 resets VmHWM to the current RSS).
+// (clear_refs 5 resets VmHWM to the current RSS). Where the engine runs
+// its containers out of this machine's sight (Docker Desktop's VM) there
+// is nothing to reset: the loads run all the same, unmeasured.
 func (s *service) resetPeak(t *testing.T) {
 	t.Helper()
-	require.NoError(t, os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.pid(t)), []byte("5"), 0))
+	err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.pid(t)), []byte("5"), 0)
+	if err != nil && !os.IsNotExist(err) && !os.IsPermission(err) {
+		require.NoError(t, err)
+	}
 }
 
-// peakMiB returns VmHWM, the peak RSS since resetPeak, and VmRSS, in MiB.
+// peakMiB returns VmHWM, the peak RSS since resetPeak, and VmRSS, in MiB;
+// -1 when the process cannot be seen from here.
 func (s *service) peakMiB(t *testing.T) (peak, now float64) {
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.pid(t)))
+	if os.IsNotExist(err) || os.IsPermission(err) {
+		return -1, -1
+	}
 	require.NoError(t, err)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
