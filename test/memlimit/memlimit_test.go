@@ -153,8 +153,8 @@ func start(t *testing.T) *service {
 	return s
 }
 
-// requireAlive: the container runs, was not OOM-killed, and /readyz
-// answers 200 within a deadline.
+// requireAlive: the container runs, was not OOM-killed, /readyz answers
+// 200 and Docker reports it healthy, within deadlines.
 func (s *service) requireAlive(t *testing.T, after string) {
 	t.Helper()
 	ready := testkit.Within(60*time.Second, func() bool {
@@ -168,6 +168,13 @@ func (s *service) requireAlive(t *testing.T, after string) {
 	state := docker(t, "inspect", "-f", "{{.State.Running}} {{.State.OOMKilled}} {{.State.ExitCode}} {{.RestartCount}}", s.id)
 	require.Equal(t, "true false 0 0", state, "after %s: running, OOMKilled, exit code, restarts", after)
 	require.True(t, ready, "after %s: /readyz answers 200", after)
+	// The image's HEALTHCHECK (jobstatus healthcheck, every 10 s) agrees.
+	var health string
+	healthy := testkit.Within(60*time.Second, func() bool {
+		health = docker(t, "inspect", "-f", "{{.State.Health.Status}}", s.id)
+		return health == "healthy"
+	})
+	require.True(t, healthy, "after %s: docker says the container is %s", after, health)
 }
 
 // pid is the container's main process as this machine sees it, or 0
