@@ -21,7 +21,7 @@ LDFLAGS     := -X github.com/jobstatus/jobstatus/cmd/jobstatus/cli.version=$(VER
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300
 
-.PHONY: run test test-unit test-env db db-stop docs-check build image image-smoke lint fuzz bench soak clean
+.PHONY: run test test-unit test-deploy test-env db db-stop docs-check build image image-smoke lint fuzz bench soak clean
 
 # At a terminal the service runs as its own job (set -m): Ctrl-C reaches it
 # alone, it stops cleanly with 0 and so does make, with no "Error" or
@@ -30,13 +30,20 @@ SOAK_RATE     ?= 300
 run: build ## build, then serve with the in-memory store and --dev auth, printing curl lines; Ctrl-C stops it
 	@if [ -t 0 ]; then set -m; $(BIN) serve --dev; else exec $(BIN) serve --dev; fi
 
-test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
+test: ## every unit and integration test, and deploy/'s checks (sets up Docker, a PostgreSQL image and promtool)
 	@image="$$(scripts/test-env.sh)" && \
-	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./...; \
+	TEST_POSTGRES_IMAGE="$$image" $(GO) test -race -count=1 -timeout 15m ./... && \
+	(cd deploy && $(GO) test -count=1 ./...); \
 	status=$$?; scripts/test-env.sh --cleanup; exit $$status
 
 test-unit: ## tests that need no container
 	JOBSTATUS_SKIP_CONTAINERS=1 $(GO) test -race -count=1 ./...
+
+# deploy/ is a module of its own (its checks import the Kubernetes API
+# types, which the service does not need): `go test ./...` above does not
+# enter it.
+test-deploy: ## Prometheus rules (promtool), dashboard docs and Kubernetes manifests, no cluster needed
+	cd deploy && $(GO) test -count=1 ./...
 
 docs-check: ## run the shell blocks of README.md and docs/ marked runnable, as pasted (make db containers; also part of make test)
 	@image="$$(scripts/test-env.sh)" && \
@@ -60,13 +67,15 @@ image: build ## FROM scratch image, non-root, built with the local engine (no re
 	cp /etc/ssl/certs/ca-certificates.crt bin/ca-certificates.crt
 	docker build -t $(IMAGE) .
 
-image-smoke: image ## run the image against PostgreSQL on loopback and query the status endpoint
+image-smoke: image ## run the image against PostgreSQL on loopback and query the status endpoint; then under --memory=256m through its loads (test/memlimit)
 	scripts/image-smoke.sh $(IMAGE)
+	TEST_POSTGRES_IMAGE="$$(scripts/test-env.sh)" JOBSTATUS_IMAGE=$(IMAGE) $(GO) test -count=1 -timeout 15m ./test/memlimit
 
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 bench: ## micro-benchmarks, per-request overhead, the load run (pgbench, a bare handler and the service on 10^6 jobs; BENCH_* in scripts/bench.sh) and wake-ups; writes the figures into docs/performance.md
 	scripts/bench/record.sh micro $(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"runtime/debug"
+	"runtime/metrics"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"go.uber.org/zap"
@@ -52,8 +53,6 @@ func tuneMemory(environ []string, containerLimit memlimit.Provider) memorySettin
 		debug.SetGCPercent(DefaultGCPercent)
 		s.GCSource = "default"
 	}
-	s.GCPercent = debug.SetGCPercent(-1)
-	debug.SetGCPercent(s.GCPercent)
 
 	switch limit, err := containerLimit(); {
 	case err == nil:
@@ -69,8 +68,15 @@ func tuneMemory(environ []string, containerLimit memlimit.Provider) memorySettin
 		debug.SetMemoryLimit(int64(min(float64(s.Container)*MemoryLimitRatio, math.MaxInt64)))
 		s.LimitSource = "cgroup"
 	}
-	s.Limit = debug.SetMemoryLimit(-1)
+	s.GCPercent, s.Limit = runtimeMemory()
 	return s
+}
+
+// runtimeMemory reads the GC target and the soft memory limit in force.
+func runtimeMemory() (gcPercent int, limit int64) {
+	samples := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(samples)
+	return int(samples[0].Value.Uint64()), int64(samples[1].Value.Uint64())
 }
 
 // log writes the start-up line that says which memory limit and GC target

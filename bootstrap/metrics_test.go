@@ -42,6 +42,20 @@ func startServed(t *testing.T) served {
 	return s
 }
 
+// exercise sends a poll, a held poll and a refused one, so that the
+// request, latency and auth-failure families have series.
+func (s served) exercise(t *testing.T) {
+	t.Helper()
+	job, err := s.operator.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA, ETA: time.Minute})
+	require.NoError(t, err)
+	good := testkit.Auth(s.kit.Token(testkit.ClientA), testkit.KeyA)
+	require.Equal(t, 200, testkit.Do(t, nil, "GET", s.public+testkit.JobPath(job.ID), good, nil).Status)
+	held := good.Clone()
+	held.Set("Prefer", "wait=1")
+	require.Equal(t, 200, testkit.Do(t, nil, "GET", s.public+testkit.JobPath(job.ID), held, nil).Status)
+	require.Equal(t, 401, testkit.Do(t, nil, "GET", s.public+testkit.JobPath(job.ID), testkit.Auth("x.y.z", testkit.KeyA), nil).Status)
+}
+
 // documentedMetrics reads the metric tables of README.md and docs/*.md
 // (the one of docs/operations.md): each backticked name in the first
 // column of a row that starts with a metric name, without its labels. A
@@ -81,14 +95,7 @@ func documentedMetrics(t *testing.T) []string {
 func TestMetricsMatchTheREADME(t *testing.T) {
 	t.Parallel()
 	s := startServed(t)
-	job, err := s.operator.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA, ETA: time.Minute})
-	require.NoError(t, err)
-	good := testkit.Auth(s.kit.Token(testkit.ClientA), testkit.KeyA)
-	require.Equal(t, 200, testkit.Do(t, nil, "GET", s.public+testkit.JobPath(job.ID), good, nil).Status)
-	held := good.Clone()
-	held.Set("Prefer", "wait=1")
-	require.Equal(t, 200, testkit.Do(t, nil, "GET", s.public+testkit.JobPath(job.ID), held, nil).Status)
-	require.Equal(t, 401, testkit.Do(t, nil, "GET", s.public+testkit.JobPath(job.ID), testkit.Auth("x.y.z", testkit.KeyA), nil).Status)
+	s.exercise(t)
 
 	exported := fetch(t, s.admin+"/metrics")
 	families := map[string]bool{}

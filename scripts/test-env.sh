@@ -116,6 +116,38 @@ remove_leftovers() {
 	fi
 }
 
+# promtool (Debian's prometheus package) checks and unit-tests the alerting
+# rules in deploy/prometheus. Only the binary is taken from the package:
+# installing the package would also start a Prometheus server.
+ensure_promtool() {
+	if command -v promtool >/dev/null 2>&1; then
+		return
+	fi
+	need_root promtool
+	log "installing promtool (from Debian's prometheus package)"
+	if [ ! -f "$STATE_DIR/apt-updated" ]; then
+		apt-get update -qq >"$STATE_DIR/apt.log" 2>&1 || { log "apt-get update failed; see $STATE_DIR/apt.log"; exit 1; }
+		touch "$STATE_DIR/apt-updated"
+	fi
+	local dir="$STATE_DIR/prometheus-deb"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(cd "$dir" && apt-get download prometheus >>"$STATE_DIR/apt.log" 2>&1) || {
+		log "apt-get download prometheus failed; see $STATE_DIR/apt.log"
+		exit 1
+	}
+	dpkg-deb -x "$dir"/prometheus_*.deb "$dir/root"
+	install -m 0755 "$dir/root/usr/bin/promtool" /usr/local/bin/promtool
+	rm -rf "$dir"
+	promtool --version >/dev/null
+}
+
+if [ "${1:-}" = "--promtool" ]; then
+	# Only promtool: the deploy checks need no container.
+	ensure_promtool
+	exit 0
+fi
+
 if [ "${1:-}" = "--cleanup" ]; then
 	# After a run, also a failed or killed one: nothing of ours stays behind.
 	if engine_up; then
@@ -126,5 +158,6 @@ fi
 
 ensure_engine
 ensure_image
+ensure_promtool
 remove_leftovers
 echo "$IMAGE"
