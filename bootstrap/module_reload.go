@@ -21,6 +21,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/internal/credfile"
 )
 
 // reloadDebounce gathers the events of one change (an editor's write, an
@@ -50,6 +51,7 @@ var ReloadModule = fx.Module("reload",
 type reloadable struct {
 	label string
 	path  string                                       // empty: reloaded on SIGHUP only (a JWKS URL)
+	limit int64                                        // the most bytes read from path
 	load  func(ctx context.Context, data []byte) error // data: the file's content
 
 	mu       sync.Mutex
@@ -79,7 +81,7 @@ func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger 
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "config_reload_last_success_timestamp_seconds",
 			Help: "When the file was last loaded successfully (at start or by a reload), as a Unix time."}, []string{"file"}),
 	}
-	r.files = append(r.files, &reloadable{label: fileAPIKeys, path: cfg.APIKeysFile,
+	r.files = append(r.files, &reloadable{label: fileAPIKeys, path: cfg.APIKeysFile, limit: apikey.MaxFileSize,
 		load: func(_ context.Context, data []byte) error {
 			next, err := apikey.Parse(data)
 			if err != nil {
@@ -89,7 +91,7 @@ func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger 
 			r.logger.Info("api keys reloaded", zap.Int("clients", next.Len()))
 			return nil
 		}})
-	r.files = append(r.files, &reloadable{label: fileJWKS, path: cfg.Auth.JWKSFile,
+	r.files = append(r.files, &reloadable{label: fileJWKS, path: cfg.Auth.JWKSFile, limit: jwtauth.MaxJWKSSize,
 		load: func(ctx context.Context, data []byte) error {
 			if data != nil {
 				// The verifier uses any JWK Set it is given; refuse one
@@ -115,7 +117,7 @@ func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger 
 		r.total.WithLabelValues(f.label, "failure")
 		r.lastOK.WithLabelValues(f.label).Set(float64(now.Unix()))
 		if f.path != "" {
-			if data, err := os.ReadFile(f.path); err == nil {
+			if data, err := credfile.Read(context.Background(), f.path, f.limit); err == nil {
 				f.seen = sha256.Sum256(data)
 			}
 		}
@@ -206,7 +208,9 @@ func (r *reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 	var data []byte
 	var err error
 	if f.path != "" {
-		data, err = os.ReadFile(f.path)
+		// Not os.ReadFile: a named pipe at the path would block the loop,
+		// later reloads and the shutdown with it.
+		data, err = credfile.Read(ctx, f.path, f.limit)
 		if err != nil && !force && errors.Is(err, os.ErrNotExist) {
 			return // between the steps of a rename; the next event brings the file
 		}
