@@ -4,7 +4,6 @@ package bootstrap
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +33,7 @@ func setupReload(t *testing.T) (*reloader, *reloadBundle) {
 	t.Helper()
 	kit := testkit.New(t)
 	keys := filepath.Join(t.TempDir(), "clients.yaml")
-	require.NoError(t, os.WriteFile(keys, clientsYAML("mis-a"), 0o600))
+	require.NoError(t, os.WriteFile(keys, testkit.ClientsFile("mis-a"), 0o600))
 	clients, err := apikey.Load(keys)
 	require.NoError(t, err)
 	v, err := jwtauth.NewVerifier(kit.VerifierConfig(), nil)
@@ -47,16 +46,6 @@ func setupReload(t *testing.T) (*reloader, *reloadBundle) {
 	jwks, err := os.ReadFile(kit.JWKSFile)
 	require.NoError(t, err)
 	return r, &reloadBundle{kit: kit, keys: keys, jwks: jwks, clients: clients, verifier: v}
-}
-
-// clientsYAML lists ids, each with the key "<id>-key".
-func clientsYAML(ids ...string) []byte {
-	var b strings.Builder
-	b.WriteString("clients:\n")
-	for _, id := range ids {
-		fmt.Fprintf(&b, "  - id: %s\n    key_sha256: %s\n", id, apikey.Digest(id+"-key"))
-	}
-	return []byte(b.String())
 }
 
 // within runs f and fails the test if it has not returned by the deadline:
@@ -136,7 +125,7 @@ func TestReloadRefusesWhatIsNotARegularFile(t *testing.T) {
 
 				require.NoError(t, os.RemoveAll(path))
 				if label == fileAPIKeys {
-					require.NoError(t, os.WriteFile(path, clientsYAML("mis-a", "mis-b"), 0o600))
+					require.NoError(t, os.WriteFile(path, testkit.ClientsFile("mis-a", "mis-b"), 0o600))
 				} else {
 					require.NoError(t, os.WriteFile(path, b.jwks, 0o600))
 				}
@@ -170,7 +159,7 @@ func TestReloadLoopSurvivesANamedPipe(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		return testutil.ToFloat64(r.total.WithLabelValues(fileAPIKeys, "failure")) == 1
 	}, "the named pipe is refused")
-	replaceWith(t, b.keys, func(tmp string) { require.NoError(t, os.WriteFile(tmp, clientsYAML("mis-b"), 0o600)) })
+	replaceWith(t, b.keys, func(tmp string) { require.NoError(t, os.WriteFile(tmp, testkit.ClientsFile("mis-b"), 0o600)) })
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		_, err := b.clients.ClientByAPIKey(ctx, "mis-b-key")
 		return err == nil
