@@ -57,8 +57,8 @@ type HTTPConfig struct {
 // InternalConfig configures the write API for workers, on a listener of
 // its own.
 type InternalConfig struct {
-	Addr         string   `yaml:"addr" env:"ADDR" desc:"write API listener for workers (/internal/jobs); empty disables it; a free loopback port with serve --dev unless set"`
-	Writers      []string `yaml:"writers" env:"WRITERS" envSeparator:"," desc:"token client_ids allowed to write, comma separated; empty: nobody"`
+	Addr         string   `yaml:"addr" env:"ADDR" desc:"write API listener for workers (/internal/jobs), opened only when internal.writers is not empty; empty disables it; a free loopback port with serve --dev unless set"`
+	Writers      []string `yaml:"writers" env:"WRITERS" envSeparator:"," desc:"token client_ids allowed to write, comma separated; empty: nobody, and the write API does not listen"`
 	MaxBodyBytes int      `yaml:"max_body_bytes" env:"MAX_BODY_BYTES" desc:"largest request body of the write API, in bytes (413 beyond); at most 1048576"`
 }
 

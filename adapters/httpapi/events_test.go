@@ -467,3 +467,10 @@ func TestEventStreamExpiryHonoursLeeway(t *testing.T) {
 	_, open := <-frames
 	require.False(t, open, "the stream ends")
 }
+
+// with returns a copy of h with k set to v.
+func with(h nethttp.Header, k, v string) nethttp.Header {
+	h = h.Clone()
+	h.Set(k, v)
+	return h
+}

@@ -28,7 +28,6 @@ type edgeConfig struct {
 	maxInFlight   int                  // in-flight cap, 0: none
 	sampleSuccess int                  // log one in N successful answers
 	tracer        trace.TracerProvider // nil: no spans
-	hot           *hot                 // nil: every request goes through the router
 }
 
 // edge wraps a router with the middleware every listener of this adapter
@@ -41,11 +40,7 @@ type edgeConfig struct {
 func edge(r *mux.Router, logger *zap.Logger, obs Observer, cfg edgeConfig) nethttp.Handler {
 	r.Use(routeLabel)
 	r.MethodNotAllowedHandler = labelled(r, allowHeader(r, nethttp.HandlerFunc(methodNotAllowed)))
-	var inner nethttp.Handler = r
-	if cfg.hot != nil {
-		inner = hotRoute(cfg.hot, r)
-	}
-	return chain(inner,
+	return chain(r,
 		requestID,
 		serverSpan(cfg.tracer),
 		accessLog(logger, cfg.sampleSuccess),

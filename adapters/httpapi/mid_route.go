@@ -88,37 +88,6 @@ func labelled(router *mux.Router, h nethttp.Handler) nethttp.Handler {
 	})
 }
 
-// hot is a route almost every request takes: GET and HEAD of one path
-// variable after a fixed prefix.
-type hot struct {
-	prefix   string // the route's template up to its variable
-	template string // the route label
-	serve    nethttp.HandlerFunc
-}
-
-// hotRoute sends the requests of one hot route straight to its handler and
-// every other request to the router. Nearly every request the service gets
-// is a status poll; a prefix check instead of gorilla/mux's regular
-// expression, variable map and two request copies saves about 1.5 µs and 8
-// allocations per poll (BenchmarkOverhead, part=routing). The route stays
-// registered with the router too, which still answers everything else about
-// its path (405 for other methods, labels of refusals), and both answer a
-// request alike (TestHotRouteAnswersLikeTheRouter).
-func hotRoute(h *hot, router nethttp.Handler) nethttp.Handler {
-	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		if r.Method == nethttp.MethodGet || r.Method == nethttp.MethodHead {
-			if _, ok := pathVar(r, h.prefix); ok {
-				if info := infoFrom(r.Context()); info != nil {
-					info.route = h.template
-				}
-				h.serve(w, r)
-				return
-			}
-		}
-		router.ServeHTTP(w, r)
-	})
-}
-
 // pathVar is the segment of r's encoded path after prefix, when the path
 // is prefix and one non-empty segment, read as the router reads it
 // (encoded, uncleaned: UseEncodedPath, SkipClean), so exactly what the
