@@ -93,6 +93,7 @@ fuzz: ## run each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in
 	$(GO) test ./domain -run '^$$' -fuzz '^FuzzValidHref$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzCredentials$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzPreferWait$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapters/httpapi -run '^$$' -fuzz '^FuzzFraming$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/jwtauth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapters/jwtauth -run '^$$' -fuzz '^FuzzJWKS$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 

@@ -33,8 +33,8 @@ func (c ListConfig) Validate() error {
 type ListJobs struct {
 	Principal   domain.Principal
 	Status      string
-	CreatedFrom string // RFC 3339, inclusive
-	CreatedTo   string // RFC 3339, exclusive
+	CreatedFrom string // RFC 3339 at any precision, inclusive
+	CreatedTo   string // RFC 3339 at any precision, exclusive
 	PageSize    string
 	PageToken   string
 }
@@ -112,6 +112,12 @@ func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
 	if !lq.CreatedFrom.IsZero() && !lq.CreatedTo.IsZero() && !lq.CreatedFrom.Before(lq.CreatedTo) {
 		return lq, &domain.ValidationError{Field: "created_to", Reason: "must be after created_from"}
 	}
+	// Jobs are created at domain.Precision (PostgreSQL's microseconds),
+	// which would round a finer bound to the nearest instant, one way or
+	// the other. Up is exact for both: created_at >= from, at any
+	// precision, holds just when created_at >= ceil(from), and
+	// created_at < to just when created_at < ceil(to).
+	lq.CreatedFrom, lq.CreatedTo = ceilPrecision(lq.CreatedFrom), ceilPrecision(lq.CreatedTo)
 	if q.PageSize != "" {
 		// Digits only, as documented: strconv.Atoi would also take a sign.
 		n, err := strconv.Atoi(q.PageSize)
@@ -132,6 +138,15 @@ func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
 		lq.After = &c
 	}
 	return lq, nil
+}
+
+// ceilPrecision returns the first instant at domain.Precision not before t.
+func ceilPrecision(t time.Time) time.Time {
+	c := t.Truncate(domain.Precision)
+	if c.Before(t) {
+		c = c.Add(domain.Precision)
+	}
+	return c
 }
 
 func parseTime(field, s string) (time.Time, error) {

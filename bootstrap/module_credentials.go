@@ -37,7 +37,7 @@ var ReloadModule = fx.Module("reload",
 func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger *zap.Logger) *reload.Reloader {
 	logger = logger.Named("reload")
 	return reload.New([]reload.File{
-		{Label: fileAPIKeys, Path: cfg.APIKeysFile, Load: func(_ context.Context, data []byte) error {
+		{Label: fileAPIKeys, Path: cfg.APIKeysFile, MaxSize: apikey.MaxFileSize, Load: func(_ context.Context, data []byte) error {
 			next, err := apikey.Parse(data)
 			if err != nil {
 				return fmt.Errorf("api keys file %s: %w", cfg.APIKeysFile, err)
@@ -46,7 +46,7 @@ func newReloader(cfg Config, clients *apikey.Store, v *jwtauth.Verifier, logger 
 			logger.Info("api keys reloaded", zap.Int("clients", next.Len()))
 			return nil
 		}},
-		{Label: fileJWKS, Path: cfg.Auth.JWKSFile, Load: func(ctx context.Context, data []byte) error {
+		{Label: fileJWKS, Path: cfg.Auth.JWKSFile, MaxSize: jwtauth.MaxJWKSSize, Load: func(ctx context.Context, data []byte) error {
 			if data != nil {
 				// The verifier uses any JWK Set it is given; refuse one
 				// without a usable key here, so the last good keys stay.

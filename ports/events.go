@@ -50,8 +50,8 @@ type JobCursor struct {
 type JobListQuery struct {
 	ClientID    string
 	Status      domain.Status // empty: any
-	CreatedFrom time.Time     // zero: no lower bound; inclusive
-	CreatedTo   time.Time     // zero: no upper bound; exclusive
+	CreatedFrom time.Time     // zero: no lower bound; inclusive; at domain.Precision (the use case rounds up)
+	CreatedTo   time.Time     // zero: no upper bound; exclusive; at domain.Precision (the use case rounds up)
 	After       *JobCursor    // nil: the first page
 	Limit       int
 }

@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/internal/credfile"
 )
 
 // Entry is one registered client and the digest of its key.
@@ -86,10 +86,14 @@ func New(entries []Entry) (*Store, error) {
 	return s, nil
 }
 
-// Load reads the clients file (format in docs/api-keys.md). Its errors are
-// one line that names the file, and the entry when one is wrong.
+// MaxFileSize bounds the clients file: some ten thousand clients.
+const MaxFileSize = 1 << 20
+
+// Load reads the clients file (format in docs/api-keys.md), a regular file
+// of at most MaxFileSize bytes (credfile.Read). Its errors are one line
+// that names the file, and the entry when one is wrong.
 func Load(path string) (*Store, error) {
-	data, err := os.ReadFile(path)
+	data, err := credfile.Read(context.Background(), path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("api keys file: %w", err) // *fs.PathError names the file
 	}

@@ -306,6 +306,13 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		{"Events403", httpapi.EventsPath, forbidden, 403, ""},
 		{"Events400", httpapi.EventsPath, with(good, "Last-Event-ID", "abc"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
 		{"Events400Sign", httpapi.EventsPath, with(good, "Last-Event-ID", "+1"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400MinusZero", httpapi.EventsPath, with(good, "Last-Event-ID", "-0"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400Hex", httpapi.EventsPath, with(good, "Last-Event-ID", "0x10"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400Exponent", httpapi.EventsPath, with(good, "Last-Event-ID", "1e2"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400Fraction", httpapi.EventsPath, with(good, "Last-Event-ID", "1.0"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400InnerSpace", httpapi.EventsPath, with(good, "Last-Event-ID", "1 2"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400Underscore", httpapi.EventsPath, with(good, "Last-Event-ID", "1_0"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
+		{"Events400NonASCIIDigit", httpapi.EventsPath, with(good, "Last-Event-ID", "\u0663"), 400, "Invalid Last-Event-ID: must be an event id this service sent"},
 		{"Events429", httpapi.EventsPath, testkit.Auth(b.kit.Token(testkit.ClientB), testkit.KeyB), 429, "Rate limit exceeded, retry later"},
 	}
 	for _, tt := range tests {

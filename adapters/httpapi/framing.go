@@ -6,7 +6,6 @@ import (
 	"net"
 	nethttp "net/http"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -214,51 +213,69 @@ func chunkSize(line []byte) (int64, bool) {
 	return n, err == nil && n >= 0 && digits[0] != '+' && digits[0] != '-'
 }
 
+// Field names and values startBody looks for.
+var (
+	crlf             = []byte("\r\n")
+	lf               = []byte("\n")
+	http11           = []byte("HTTP/1.1")
+	contentLength    = []byte("content-length")
+	transferEncoding = []byte("transfer-encoding")
+	chunked          = []byte("chunked")
+)
+
 // startBody judges a request head and sets the scanner to skip the body it
-// frames. It returns why the framing is not trusted, or "".
+// frames. It returns why the framing is not trusted, or "". It allocates
+// nothing for a head it trusts: it runs on every request.
 func (s *framingScanner) startBody(head []byte) string {
-	if bytes.Count(head, []byte("\n")) != bytes.Count(head, []byte("\r\n")) {
+	if bytes.Count(head, lf) != bytes.Count(head, crlf) {
 		return "a line ends in a bare LF"
 	}
-	lines := strings.Split(strings.TrimSuffix(string(head), "\r\n\r\n"), "\r\n")
-	requestLine := strings.Fields(lines[0])
-	if len(requestLine) != 3 {
+	requestLine, rest, _ := bytes.Cut(head, crlf)
+	sp := bytes.LastIndexByte(requestLine, ' ')
+	if sp < 0 {
 		return "malformed request line"
 	}
-	version := requestLine[2]
-	var lengths, codings []string
-	for _, l := range lines[1:] {
-		if l != "" && (l[0] == ' ' || l[0] == '\t') {
+	version := requestLine[sp+1:]
+	var lengths, codings int // values, a comma-separated list counting as several
+	var length, coding []byte
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, crlf)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
 			return "obs-fold (RFC 9112 section 5.2)"
 		}
-		name, value, ok := strings.Cut(l, ":")
+		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			return "field line without a colon"
 		}
-		switch strings.ToLower(name) {
-		case "content-length":
-			lengths = append(lengths, strings.Split(value, ",")...)
-		case "transfer-encoding":
-			codings = append(codings, strings.Split(value, ",")...)
+		switch {
+		case bytes.EqualFold(name, contentLength):
+			lengths += 1 + bytes.Count(value, []byte(","))
+			length = value
+		case bytes.EqualFold(name, transferEncoding):
+			codings += 1 + bytes.Count(value, []byte(","))
+			coding = value
 		}
 	}
 	switch {
-	case len(codings) > 0 && len(lengths) > 0:
+	case codings > 0 && lengths > 0:
 		return "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)"
-	case len(codings) > 0 && version != "HTTP/1.1":
-		return "Transfer-Encoding in " + version + " (RFC 9112 section 6.1)"
-	case len(codings) > 0:
-		if len(codings) != 1 || !strings.EqualFold(strings.TrimSpace(codings[0]), "chunked") {
+	case codings > 0 && !bytes.Equal(version, http11):
+		return "Transfer-Encoding in " + string(version) + " (RFC 9112 section 6.1)"
+	case codings > 0:
+		if codings != 1 || !bytes.EqualFold(bytes.Trim(coding, " \t"), chunked) {
 			return "Transfer-Encoding other than chunked alone (RFC 9112 section 6.3)"
 		}
 		s.state, s.head = inChunkSize, s.head[:0]
 		return ""
-	case len(lengths) > 1:
+	case lengths > 1:
 		return "more than one Content-Length (RFC 9112 section 6.3)"
-	case len(lengths) == 1:
-		v := strings.Trim(lengths[0], " \t")
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || v == "" || v[0] < '0' || v[0] > '9' {
+	case lengths == 1:
+		n, ok := digits(bytes.Trim(length, " \t"))
+		if !ok {
 			return "Content-Length is not digits (RFC 9110 section 8.6)"
 		}
 		if n > 0 {
@@ -266,4 +283,19 @@ func (s *framingScanner) startBody(head []byte) string {
 		}
 	}
 	return ""
+}
+
+// digits reads 1*DIGIT that fits an int64.
+func digits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

@@ -48,3 +48,28 @@ func FuzzPreferWait(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFraming feeds arbitrary bytes to the request-framing scanner, cut at
+// an arbitrary point: never a panic, and the same verdicts however the
+// bytes arrive (net/http reads a connection in pieces of any size).
+func FuzzFraming(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.1\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\n{}\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+		"GET / HTTP/1.1\nHost: x\n\n",
+	} {
+		f.Add([]byte(s), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
+		var whole, split framingScanner
+		all := whole.feed(data, nil)
+		at := int(cut) % (len(data) + 1)
+		parts := split.feed(data[at:], split.feed(data[:at], nil))
+		if strings.Join(all, "|") != strings.Join(parts, "|") || whole.lost != split.lost {
+			t.Fatalf("verdicts depend on how the bytes arrive: %q / %q (lost %q / %q)", all, parts, whole.lost, split.lost)
+		}
+	})
+}

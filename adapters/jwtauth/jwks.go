@@ -23,8 +23,11 @@ import (
 const (
 	minRSABits = 2048
 	maxRSABits = 16384
-	maxJWKSLen = 1 << 20
+	maxJWKSLen = MaxJWKSSize
 )
+
+// MaxJWKSSize bounds a JWK Set document, from a file or a URL.
+const MaxJWKSSize = 1 << 20
 
 // KeySet is a parsed JWK Set: the keys usable to verify signatures and the
 // ones that were skipped, with why.

@@ -54,7 +54,7 @@ func TestKeysWithoutKID(t *testing.T) {
 	t.Parallel()
 	kit := testkit.New(t)
 	claims := testkit.Claims(testkit.ClientA)
-	a3, ed := testkit.RFC7515A3Key(), testkit.RFC8037Key()
+	a2, a3, ed := testkit.RFC7515A2Key(), testkit.RFC7515A3Key(), testkit.RFC8037Key()
 	other := testkit.ECKey(t, elliptic.P256())
 	ecNamed := testkit.PublicJWK(&kit.Key.PublicKey, kit.KID, nil)
 	kidless := func(pub crypto.PublicKey) map[string]any {
@@ -87,6 +87,11 @@ func TestKeysWithoutKID(t *testing.T) {
 			{"AnyKIDNamesNoKey", testkit.SignWith(a3, header("ES256", "a3"), claims), noKey},
 			{"OtherKeyNoKID", testkit.SignWith(other, noKID("ES256"), claims), badSig},
 			{"OtherAlgNoKID", testkit.SignWith(kit.RSA, noKID("RS256"), claims), noKey},
+		}},
+		{"RFC7515AppendixA2RS256", []map[string]any{testkit.RFC7515A2JWK()}, []token{
+			{"NoKID", testkit.SignWith(a2, noKID("RS256"), claims), ""},
+			{"AnyKIDNamesNoKey", testkit.SignWith(a2, header("RS256", "a2"), claims), noKey},
+			{"OtherKeyNoKID", testkit.SignWith(kit.RSA, noKID("RS256"), claims), badSig},
 		}},
 		{"RFC8037Ed25519", []map[string]any{testkit.RFC8037JWK()}, []token{
 			{"NoKID", testkit.SignWith(ed, noKID("EdDSA"), claims), ""},
@@ -169,6 +174,8 @@ func TestPublishedVectorKeys(t *testing.T) {
 	require.Equal(t, testkit.RFC7515A3JWK(), a3)
 	ed := testkit.PublicJWK(testkit.RFC8037Key().Public(), "", map[string]any{"kid": nil})
 	require.Equal(t, testkit.RFC8037JWK(), ed)
+	a2 := testkit.PublicJWK(&testkit.RFC7515A2Key().PublicKey, "", map[string]any{"kid": nil})
+	require.Equal(t, testkit.RFC7515A2JWK(), a2)
 	roca := testkit.WycheproofROCAKey()
 	require.Equal(t, testkit.WycheproofROCAJWK()["n"], testkit.PublicJWK(&roca.PublicKey, "", nil)["n"])
 }

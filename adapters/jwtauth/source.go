@@ -7,13 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/jobstatus/jobstatus/internal/credfile"
 )
 
 // jwksHTTPTimeout bounds one JWKS fetch.
@@ -101,9 +102,10 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
-// loadFile reads the JWKS file again.
+// loadFile reads the JWKS file again: a regular file of at most
+// MaxJWKSSize bytes, read in bounded time (credfile.Read).
 func (s *source) loadFile() (*KeySet, error) {
-	data, err := os.ReadFile(s.file)
+	data, err := credfile.Read(context.Background(), s.file, MaxJWKSSize)
 	if err != nil {
 		return nil, fmt.Errorf("read JWKS file: %w", err)
 	}

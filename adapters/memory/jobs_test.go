@@ -15,4 +15,5 @@ func TestJobsContract(t *testing.T) {
 	t.Run("Durations", func(t *testing.T) { t.Parallel(); contract.Durations(t, newRepo) })
 	t.Run("Maintenance", func(t *testing.T) { t.Parallel(); contract.Maintenance(t, newRepo) })
 	t.Run("Reports", func(t *testing.T) { t.Parallel(); contract.Reports(t, newRepo) })
+	t.Run("CreationFilters", func(t *testing.T) { t.Parallel(); contract.CreationFilters(t, newRepo) })
 }

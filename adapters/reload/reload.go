@@ -20,6 +20,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/internal/credfile"
 )
 
 // reloadDebounce gathers the events of one change (an editor's write, an
@@ -32,8 +34,12 @@ type File struct {
 	// Label names the file in metrics, logs and readiness.
 	Label string
 	// Path is watched; empty: reloaded on SIGHUP only (a URL the loader
-	// fetches itself).
+	// fetches itself). It is read as a regular file only, in bounded time
+	// (credfile.Read): a named pipe, a directory or a device there is
+	// refused like a bad file, never read.
 	Path string
+	// MaxSize is the most bytes read from Path; a larger file is refused.
+	MaxSize int64
 	// Load applies data, the file's content (nil without Path); an error
 	// refuses it and the last good content stays.
 	Load func(ctx context.Context, data []byte) error
@@ -41,9 +47,10 @@ type File struct {
 
 // reloadable is one File and its state.
 type reloadable struct {
-	label string
-	path  string
-	load  func(ctx context.Context, data []byte) error
+	label   string
+	path    string
+	maxSize int64
+	load    func(ctx context.Context, data []byte) error
 
 	mu       sync.Mutex
 	seen     [sha256.Size]byte // content of the last attempt: unchanged content is not reloaded
@@ -75,7 +82,7 @@ func New(files []File, namespace string, logger *zap.Logger) *Reloader {
 			Help: "When the file was last loaded successfully (at start or by a reload), as a Unix time."}, []string{"file"}),
 	}
 	for _, f := range files {
-		r.files = append(r.files, &reloadable{label: f.Label, path: f.Path, load: f.Load})
+		r.files = append(r.files, &reloadable{label: f.Label, path: f.Path, maxSize: f.MaxSize, load: f.Load})
 	}
 	now := time.Now()
 	for _, f := range r.files {
@@ -84,7 +91,7 @@ func New(files []File, namespace string, logger *zap.Logger) *Reloader {
 		r.total.WithLabelValues(f.label, "failure")
 		r.lastOK.WithLabelValues(f.label).Set(float64(now.Unix()))
 		if f.path != "" {
-			if data, err := os.ReadFile(f.path); err == nil {
+			if data, err := credfile.Read(context.Background(), f.path, f.maxSize); err == nil {
 				f.seen = sha256.Sum256(data)
 			}
 		}
@@ -175,7 +182,9 @@ func (r *Reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 	var data []byte
 	var err error
 	if f.path != "" {
-		data, err = os.ReadFile(f.path)
+		// Not os.ReadFile: a named pipe at the path would block the loop,
+		// later reloads and the shutdown with it.
+		data, err = credfile.Read(ctx, f.path, f.maxSize)
 		if err != nil && !force && errors.Is(err, os.ErrNotExist) {
 			return // between the steps of a rename; the next event brings the file
 		}

@@ -11,23 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
-
-// clientsFile is an api-keys file listing ids, each with the key
-// "<id>-key".
-func clientsFile(ids ...string) []byte {
-	var b strings.Builder
-	b.WriteString("clients:\n")
-	for _, id := range ids {
-		fmt.Fprintf(&b, "  - id: %s\n    key_sha256: %s\n", id, apikey.Digest(id+"-key"))
-	}
-	return []byte(b.String())
-}
 
 // replaceFile writes data next to path and renames it over path, as
 // editors and configuration tools do.
@@ -71,13 +59,13 @@ func TestReloadWithoutRestart(t *testing.T) {
 		t.Parallel()
 		kit := testkit.New(t)
 		keys := filepath.Join(t.TempDir(), "clients.yaml")
-		require.NoError(t, os.WriteFile(keys, clientsFile("mis-a", "mis-b"), 0o600))
+		require.NoError(t, os.WriteFile(keys, testkit.ClientsFile("mis-a", "mis-b"), 0o600))
 		svc, admin, status := reloadService(t, kit, keys)
 		require.Equal(t, 200, status("mis-a"))
 		require.Equal(t, 200, status("mis-b"), "a token of mis-b is now in the verifier's cache")
 		require.Equal(t, 401, status("mis-c"))
 
-		replaceFile(t, keys, clientsFile("mis-a", "mis-c"))
+		replaceFile(t, keys, testkit.ClientsFile("mis-a", "mis-c"))
 		testkit.Eventually(t, 10*time.Second, func() bool { return status("mis-c") == 200 }, "the added client is accepted")
 		require.Equal(t, 401, status("mis-b"), "the removed client is refused, its cached token with it")
 		require.Equal(t, 200, status("mis-a"))
@@ -96,6 +84,33 @@ func TestReloadWithoutRestart(t *testing.T) {
 		require.True(t, svc.Running())
 	})
 
+	t.Run("NamedPipeAtThePath", func(t *testing.T) {
+		t.Parallel()
+		kit := testkit.New(t)
+		keys := filepath.Join(t.TempDir(), "clients.yaml")
+		require.NoError(t, os.WriteFile(keys, testkit.ClientsFile("mis-a", "mis-b"), 0o600))
+		svc, admin, status := reloadService(t, kit, keys)
+		require.Equal(t, 200, status("mis-b"))
+
+		require.NoError(t, syscall.Mkfifo(keys+".fifo", 0o600))
+		require.NoError(t, os.Rename(keys+".fifo", keys))
+		testkit.Eventually(t, 10*time.Second, func() bool {
+			_, body := adminGet(t, admin, "/metrics")
+			return strings.Contains(body, `jobstatus_config_reload_total{file="api_keys",result="failure"} 1`)
+		}, "the named pipe is refused, not read")
+		code, body := adminGet(t, admin, "/readyz")
+		require.Equal(t, 200, code, body)
+		require.Contains(t, body, "named pipe")
+		require.Equal(t, 200, status("mis-b"), "the last good set stays")
+
+		// A good file written in place, announced by SIGHUP alone.
+		require.NoError(t, os.Remove(keys))
+		require.NoError(t, os.WriteFile(keys, testkit.ClientsFile("mis-a"), 0o600))
+		require.NoError(t, svc.Signal(syscall.SIGHUP))
+		testkit.Eventually(t, 10*time.Second, func() bool { return status("mis-b") == 401 }, "the removed client is refused")
+		require.NoError(t, svc.Terminate(10*time.Second), "SIGTERM ends the service with status 0:\n%s", svc.Stderr.String())
+	})
+
 	t.Run("KubernetesSymlinkSwap", func(t *testing.T) {
 		t.Parallel()
 		kit := testkit.New(t)
@@ -104,13 +119,13 @@ func TestReloadWithoutRestart(t *testing.T) {
 			require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o700))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, name, "clients.yaml"), data, 0o600))
 		}
-		version("..2026_11_29_a", clientsFile("mis-a"))
+		version("..2026_11_29_a", testkit.ClientsFile("mis-a"))
 		require.NoError(t, os.Symlink("..2026_11_29_a", filepath.Join(dir, "..data")))
 		require.NoError(t, os.Symlink("..data/clients.yaml", filepath.Join(dir, "clients.yaml")))
 		_, _, status := reloadService(t, kit, filepath.Join(dir, "clients.yaml"))
 		require.Equal(t, 401, status("mis-c"))
 
-		version("..2026_11_29_b", clientsFile("mis-c"))
+		version("..2026_11_29_b", testkit.ClientsFile("mis-c"))
 		require.NoError(t, os.Symlink("..2026_11_29_b", filepath.Join(dir, "..data_tmp")))
 		require.NoError(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 		require.NoError(t, os.RemoveAll(filepath.Join(dir, "..2026_11_29_a")))
@@ -122,7 +137,7 @@ func TestReloadWithoutRestart(t *testing.T) {
 		t.Parallel()
 		kit := testkit.New(t)
 		keys := filepath.Join(t.TempDir(), "clients.yaml")
-		require.NoError(t, os.WriteFile(keys, clientsFile("mis-a"), 0o600))
+		require.NoError(t, os.WriteFile(keys, testkit.ClientsFile("mis-a"), 0o600))
 		svc, admin, status := reloadService(t, kit, keys)
 		require.Equal(t, 200, status("mis-a"), "the token is verified and cached")
 
@@ -163,7 +178,7 @@ func TestRefusedJWKSKeepsTheKeys(t *testing.T) {
 			t.Parallel()
 			kit := testkit.New(t)
 			keys := filepath.Join(t.TempDir(), "clients.yaml")
-			require.NoError(t, os.WriteFile(keys, clientsFile("mis-a"), 0o600))
+			require.NoError(t, os.WriteFile(keys, testkit.ClientsFile("mis-a"), 0o600))
 			svc, admin, status := reloadService(t, kit, keys)
 			require.Equal(t, 200, status("mis-a"))
 			require.NoError(t, os.WriteFile(kit.JWKSFile, []byte(tt.doc), 0o600))

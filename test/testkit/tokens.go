@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -247,4 +248,15 @@ func Clone(m map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// ClientsFile is an api-keys file listing ids, each with the key
+// "<id>-key".
+func ClientsFile(ids ...string) []byte {
+	var b strings.Builder
+	b.WriteString("clients:\n")
+	for _, id := range ids {
+		fmt.Fprintf(&b, "  - id: %s\n    key_sha256: %s\n", id, apikey.Digest(id+"-key"))
+	}
+	return []byte(b.String())
 }

@@ -29,6 +29,25 @@ func RFC7515A3Key() *ecdsa.PrivateKey {
 	return k
 }
 
+// rfc7515A2 is RFC 7515 Appendix A.2's RS256 key (n, e, d and p; q is n/p).
+var rfc7515A2 = map[string]string{
+	"n": "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ",
+	"e": "AQAB",
+	"d": "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ",
+	"p": "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc",
+}
+
+// RFC7515A2JWK is RFC 7515 Appendix A.2's RS256 public key, published
+// without "kid".
+func RFC7515A2JWK() map[string]any {
+	return map[string]any{"kty": "RSA", "n": rfc7515A2["n"], "e": rfc7515A2["e"]}
+}
+
+// RFC7515A2Key is the private key of RFC7515A2JWK.
+func RFC7515A2Key() *rsa.PrivateKey {
+	return rsaKeyOf(rfc7515A2)
+}
+
 // RFC8037JWK is RFC 8037 Appendix A.2's Ed25519 public key, published
 // without "kid".
 func RFC8037JWK() map[string]any {
@@ -60,9 +79,19 @@ func WycheproofROCAJWK() map[string]any {
 
 // WycheproofROCAKey is the private key of WycheproofROCAJWK.
 func WycheproofROCAKey() *rsa.PrivateKey {
-	n := func(name string) *big.Int { return new(big.Int).SetBytes(unb64(rocaJWK[name])) }
+	return rsaKeyOf(rocaJWK)
+}
+
+// rsaKeyOf builds an RSA private key from JWK members n, e, d and p (q,
+// when absent, is n/p); it panics on a key that does not validate.
+func rsaKeyOf(m map[string]string) *rsa.PrivateKey {
+	n := func(name string) *big.Int { return new(big.Int).SetBytes(unb64(m[name])) }
+	q := new(big.Int).Quo(n("n"), n("p"))
+	if m["q"] != "" {
+		q = n("q")
+	}
 	k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: n("n"), E: int(n("e").Int64())}, D: n("d"),
-		Primes: []*big.Int{n("p"), n("q")}}
+		Primes: []*big.Int{n("p"), q}}
 	if err := k.Validate(); err != nil {
 		panic(err)
 	}
