@@ -27,7 +27,7 @@ func setup(t *testing.T) (*reload.Reloader, *testBundle) {
 	t.Helper()
 	b := &testBundle{path: filepath.Join(t.TempDir(), "keys.yaml"), loaded: make(chan string, 10)}
 	require.NoError(t, os.WriteFile(b.path, []byte("first"), 0o600))
-	r := reload.New([]reload.File{{Label: "keys", Path: b.path, Load: func(_ context.Context, data []byte) error {
+	r := reload.New([]reload.File{{Label: "keys", Path: b.path, MaxSize: 1 << 20, Load: func(_ context.Context, data []byte) error {
 		b.loaded <- string(data)
 		if string(data) == "bad" {
 			return errors.New("bad content")
