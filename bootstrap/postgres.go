@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -57,77 +56,6 @@ func schemaState(ctx context.Context, db *sqlx.DB) (string, error) {
 		return "", err
 	}
 	return s.String(), nil
-}
-
-// ListenerModule keeps the read model and the waiters told of PostgreSQL's
-// changes, so a change made by any instance or command reaches every
-// instance. Its connection is its own, outside the pool, and is taken
-// first: serveCore lists this module before the store, so its start hook
-// runs (and waits up to listenerStartWait for the connection) before the
-// pool is warmed. /readyz and jobstatus_listener_up say when it is down.
-var ListenerModule = fx.Module("pglistener",
-	fx.Provide(
-		func() *listenerState { return &listenerState{} },
-		readiness(func(st *listenerState) httpapi.Check {
-			return httpapi.Check{Name: "notifications", Fn: func(context.Context) (string, error) {
-				if !st.up.Load() {
-					return "", errors.New("change notifications down: reading through to the database")
-				}
-				return "listening", nil
-			}}
-		}),
-		collector(func(st *listenerState) prometheus.Collector {
-			return gaugeFunc("listener_up", "1 while the change notification listener listens.", nil, func() float64 {
-				if st.up.Load() {
-					return 1
-				}
-				return 0
-			})
-		}),
-	),
-	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sink ports.JobChanges, st *listenerState, logger *zap.Logger) {
-		var ln *postgres.Listener
-		lc.Append(fx.Hook{
-			OnStart: func(ctx context.Context) (err error) {
-				ln, err = postgres.Listen(cfg.Database.URL, listenerSink{sink, st}, logger.Named("pglistener"))
-				if err != nil {
-					return err
-				}
-				wait, cancel := context.WithTimeout(ctx, listenerStartWait)
-				defer cancel()
-				select {
-				case <-ln.Ready():
-				case <-wait.Done(): // not fatal: reads go to the database until it listens
-					logger.Warn("change notifications not listening yet")
-				}
-				return nil
-			},
-			OnStop: func(ctx context.Context) error {
-				if ln == nil {
-					return nil
-				}
-				return closeLogged(logger, "notification listener", func() error { return ln.Close(ctx) })
-			},
-		})
-	}),
-)
-
-// listenerStartWait is how long start waits for the listener's connection
-// before the pool takes its own.
-const listenerStartWait = 5 * time.Second
-
-// listenerState says whether the listener listens.
-type listenerState struct{ up atomic.Bool }
-
-// listenerSink records the listener's state on its way to the sink.
-type listenerSink struct {
-	ports.JobChanges
-	st *listenerState
-}
-
-func (s listenerSink) Live(live bool) {
-	s.st.up.Store(live)
-	s.JobChanges.Live(live)
 }
 
 // dbPool sizes the graph's pool: serve's, filled at start, or a one-shot
