@@ -164,20 +164,15 @@ func (m *Model) finished(id domain.ID) (domain.Job, bool) {
 }
 
 // observe records what the store answered for id at position at (job nil:
-// not found). It is kept when it is newer than everything the model knows
-// of the job: the entry's position and the feed's, or, with no entry, the
-// feed's and every dropped entry's. An older answer is only served.
+// not found). It is kept unless the model may know a newer state: the
+// feed applied changes after at, the entry is as new, or, with no entry,
+// an entry the model dropped was newer. An answer not kept is only
+// served.
 func (m *Model) observe(id domain.ID, job *domain.Job, at int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.byID[id]
-	known := m.applied
-	if e != nil {
-		known = max(known, e.pos)
-	} else {
-		known = max(known, m.floor)
-	}
-	if at <= known {
+	if at < m.applied || (e != nil && at <= e.pos) || (e == nil && at < m.floor) {
 		return
 	}
 	m.set(id, e, job, at)
