@@ -29,6 +29,7 @@ type Changes struct {
 }
 
 type waiter struct {
+	after  int64 // the version the waiter holds: older changes do not wake it
 	ch     chan struct{}
 	once   sync.Once
 	change ports.Change // set before ch is closed; zero for a wake-up without change
@@ -95,15 +96,16 @@ func (s Subscription) Change() (c ports.Change, ok bool) {
 // Cancel ends the subscription; it must always be called.
 func (s Subscription) Cancel() { s.c.remove(s.id, s.w) }
 
-// Subscribe registers interest in id. ok is false when the hub is full or
-// closed; the caller then answers at once.
-func (c *Changes) Subscribe(id domain.ID) (Subscription, bool) {
+// Subscribe registers interest in changes of id after position after (the
+// version the caller holds). ok is false when the hub is full or closed;
+// the caller then answers at once.
+func (c *Changes) Subscribe(id domain.ID, after int64) (Subscription, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.count >= c.max {
 		return Subscription{}, false
 	}
-	w := &waiter{ch: make(chan struct{})}
+	w := &waiter{after: after, ch: make(chan struct{})}
 	set := c.waiters[id]
 	if set == nil {
 		set = make(map[*waiter]struct{})
@@ -129,7 +131,8 @@ func (c *Changes) remove(id domain.ID, w *waiter) {
 }
 
 // Apply implements ports.ChangeSink: every waiter of a changed job is
-// handed its change; a truncate or a reset wakes everyone to re-read.
+// handed its change, if newer than the version it holds; a truncate or a
+// reset wakes everyone to re-read.
 func (c *Changes) Apply(b ports.ChangeBatch) {
 	if !b.CaughtUp.IsZero() {
 		c.caughtUp.Store(b.CaughtUp.UnixNano())
@@ -146,7 +149,9 @@ func (c *Changes) Apply(b ports.ChangeBatch) {
 			continue
 		}
 		for w := range c.waiters[ch.ID] {
-			w.wake(ch)
+			if ch.Position > w.after {
+				w.wake(ch)
+			}
 		}
 	}
 }

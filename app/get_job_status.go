@@ -131,7 +131,7 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		sub, ok := h.changes.Subscribe(job.ID)
+		sub, ok := h.changes.Subscribe(job.ID, job.Version)
 		if !ok {
 			if !applied {
 				return job, false, nil

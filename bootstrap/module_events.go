@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,17 +15,6 @@ import (
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
 )
-
-// eventKick lets the memory store tell the event feed of a change although
-// the feed is built after the store (the feed reads the store's log).
-type eventKick struct{ fn atomic.Pointer[func()] }
-
-// Kick calls the registered function, if any.
-func (k *eventKick) Kick() {
-	if fn := k.fn.Load(); fn != nil {
-		(*fn)()
-	}
-}
 
 // EventsModule provides the change feed, the instance's one reader of
 // the store's change log, feeding the read model, the waiters and the
@@ -54,14 +42,13 @@ var EventsModule = fx.Module("events",
 	fx.Invoke(startEvents),
 )
 
-// feedParams are what the feed needs; Kick is there with the memory store.
+// feedParams are what the feed needs.
 type feedParams struct {
 	fx.In
 	Config Config
 	Log    app.FeedLog
 	Model  *jobcache.Model
 	Hub    *app.Changes
-	Kick   *eventKick `optional:"true"`
 }
 
 // newEventFeed builds the feed; it applies each batch to the read model
@@ -73,10 +60,6 @@ func newEventFeed(p feedParams) (*app.EventFeed, error) {
 		Poll: c.Poll, ReadTimeout: c.StalenessBound / 2, Batch: c.Batch, Buffer: c.Buffer}, p.Model, p.Hub)
 	if err != nil {
 		return nil, err
-	}
-	if p.Kick != nil {
-		fn := feed.Kick
-		p.Kick.fn.Store(&fn)
 	}
 	return feed, nil
 }

@@ -45,15 +45,12 @@ func storeServing(cfg Config) fx.Option {
 // MemoryModule binds the in-memory store; it rings the feed itself.
 var MemoryModule = fx.Module("memory",
 	fx.Provide(
-		func() *eventKick { return &eventKick{} },
-		fx.Annotate(
-			func(k *eventKick) *memory.Jobs { return memory.NewJobs(memory.Doorbell(k.Kick)) },
-			storePorts...,
-		),
+		fx.Annotate(memory.NewJobs, storePorts...),
 		readiness(func() httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(context.Context) (string, error) { return "in-memory store", nil }}
 		}),
 	),
+	fx.Invoke(func(j *memory.Jobs, feed *app.EventFeed) { j.SetDoorbell(feed.Kick) }),
 )
 
 // storePorts binds a job store to itself and to every port a store

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -21,27 +22,19 @@ type Jobs struct {
 	mu       sync.RWMutex
 	jobs     map[domain.ID]domain.Job
 	log      changeLog
-	doorbell func()
+	doorbell atomic.Pointer[func()]
 	now      func() time.Time
 }
 
-// Option configures Jobs.
-type Option func(*Jobs)
-
-// Doorbell registers fn to be told, outside any lock, that the change log
-// moved: the change feed's Kick, as PostgreSQL's NOTIFY is.
-func Doorbell(fn func()) Option {
-	return func(j *Jobs) { j.doorbell = fn }
-}
-
 // NewJobs returns an empty store.
-func NewJobs(opts ...Option) *Jobs {
-	j := &Jobs{jobs: make(map[domain.ID]domain.Job), now: time.Now}
-	for _, o := range opts {
-		o(j)
-	}
-	return j
+func NewJobs() *Jobs {
+	return &Jobs{jobs: make(map[domain.ID]domain.Job), now: time.Now}
 }
+
+// SetDoorbell registers fn to be told, outside any lock, that the change
+// log moved: the change feed's Kick, as PostgreSQL's NOTIFY is. The feed
+// reads the store, so it is built after it and rings in afterwards.
+func (s *Jobs) SetDoorbell(fn func()) { s.doorbell.Store(&fn) }
 
 // Get implements ports.JobRepository.
 func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
@@ -170,8 +163,8 @@ func (s *Jobs) delete(id domain.ID) bool {
 
 // ring tells the doorbell, outside any lock, that the log moved.
 func (s *Jobs) ring() {
-	if s.doorbell != nil {
-		s.doorbell()
+	if fn := s.doorbell.Load(); fn != nil {
+		(*fn)()
 	}
 }
 

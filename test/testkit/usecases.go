@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -18,8 +19,14 @@ type UseCases struct {
 	*app.Public
 	*app.Operator
 	Changes *app.Changes
-	Feed    *app.EventFeed // not started: tests that stream start it
+	// Feed reads the repository's change log (a store of its own when the
+	// repository has none) and feeds the waiters and the streams; it runs
+	// until the test ends.
+	Feed *app.EventFeed
 }
+
+// doorbell is what a store rings when its change log moves.
+type doorbell interface{ SetDoorbell(func()) }
 
 // NewUseCases wires the use cases over repo with test-sized settings.
 // Maintenance and reports run on an empty store of their own: callers of
@@ -41,19 +48,27 @@ func NewUseCases(tb testing.TB, repo ports.JobRepository, tokens ports.TokenVeri
 	eta, err := app.NewETA(app.ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 100, MinSamples: 10,
 		Min: time.Second, Max: time.Hour}, side)
 	require.NoError(tb, err)
-	// The listing and the event log are the repository's when it has them.
+	// The listing and the change log are the repository's when it has them.
 	var (
 		lister ports.JobLister = side
-		log    ports.EventLog  = side
+		log    app.FeedLog     = side
+		ring   doorbell        = side
 	)
 	if l, ok := repo.(ports.JobLister); ok {
 		lister = l
 	}
-	if l, ok := repo.(ports.EventLog); ok {
+	if l, ok := repo.(app.FeedLog); ok {
 		log = l
 	}
-	feed, err := app.NewEventFeed(log, app.FeedConfig{MaxStreams: 100, MaxStreamsPerClient: 10, Poll: 50 * time.Millisecond, Batch: 100, Buffer: 100})
+	if d, ok := repo.(doorbell); ok {
+		ring = d
+	}
+	feed, err := app.NewEventFeed(log, app.FeedConfig{MaxStreams: 100, MaxStreamsPerClient: 10, Poll: 50 * time.Millisecond,
+		ReadTimeout: time.Second, Batch: 100, Buffer: 100}, changes)
 	require.NoError(tb, err)
+	ring.SetDoorbell(feed.Kick)
+	require.NoError(tb, feed.Start(context.Background()))
+	tb.Cleanup(func() { _ = feed.Stop(context.Background()) })
 	pub, err := app.NewPublic(app.PublicDeps{Jobs: repo, Tokens: tokens, Clients: clients, Limits: limits, Clock: clock,
 		ETA: eta, Changes: changes, Polling: app.PollingConfig{MaxWait: 30 * time.Second, MaxRetryAfter: 30 * time.Second},
 		Lister: lister, Feed: feed, List: app.ListConfig{DefaultPageSize: 50, MaxPageSize: 500}})
