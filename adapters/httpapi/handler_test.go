@@ -27,7 +27,7 @@ import (
 
 // faultyRepo wraps a repository and can fail or panic on Get.
 type faultyRepo struct {
-	ports.JobRepository
+	*memory.Jobs
 	err   error
 	panic bool
 }
@@ -39,7 +39,7 @@ func (f *faultyRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	if f.err != nil {
 		return domain.Job{}, f.err
 	}
-	return f.JobRepository.Get(ctx, id)
+	return f.Jobs.Get(ctx, id)
 }
 
 type testBundle struct {
@@ -64,7 +64,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	changes, err := app.NewChanges(100)
 	require.NoError(t, err)
-	repo := &faultyRepo{JobRepository: memory.NewJobs(memory.OnChange(changes.Publish))}
+	repo := &faultyRepo{Jobs: memory.NewJobs()}
 	a := newUseCases(t, repo, verifier, clients, nil, changes)
 
 	core, logs := observer.New(zap.DebugLevel)

@@ -43,15 +43,7 @@ func setupOverhead(b *testing.B, tokenCache int) *overheadBundle {
 	if err != nil {
 		b.Fatal(err)
 	}
-	model, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, Live: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	store := memory.NewJobs(memory.OnChange(model.Changed))
-	repo, err := jobcache.New(store, model)
-	if err != nil {
-		b.Fatal(err)
-	}
+	repo := testkit.ReadModel(b, memory.NewJobs())
 	a := testkit.NewUseCases(b, repo, verifier, clients, nil, nil)
 	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
 	if err != nil {

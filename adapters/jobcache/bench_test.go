@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jobstatus/jobstatus/adapters/jobcache"
-	"github.com/jobstatus/jobstatus/domain"
 )
 
 func BenchmarkCacheHit(b *testing.B) {
@@ -30,5 +29,4 @@ func BenchmarkCacheHit(b *testing.B) {
 	if bundle.store.gets.Load() != 1 {
 		b.Fatalf("hits read the store: %d reads", bundle.store.gets.Load())
 	}
-	_ = domain.StatusDone
 }

@@ -220,9 +220,12 @@ func (m *Model) drop(e *entry) {
 	m.floor = max(m.floor, e.pos)
 }
 
-// dropAll forgets every entry: no answer read before pos is kept (mu
-// held).
+// dropAll forgets every entry: no answer read before pos, or before what
+// an entry knew, is kept (mu held).
 func (m *Model) dropAll(pos int64) {
+	for _, e := range m.byID {
+		pos = max(pos, e.pos)
+	}
 	m.byID = make(map[domain.ID]*entry)
 	m.ring.Init()
 	m.bytes = 0

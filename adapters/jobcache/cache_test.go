@@ -233,6 +233,30 @@ func TestReadModel(t *testing.T) {
 		require.ErrorIs(t, err, domain.ErrNotFound)
 	})
 
+	t.Run("ATruncateLetsNoOlderReadBackIn", func(t *testing.T) {
+		t.Parallel()
+		// Found by TestReadModelAgainstTheLog: an entry read ahead of the
+		// feed, then dropped by a truncate the feed applies later, must
+		// still refuse a read older than it.
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		b.feed(t)
+		b.store.Truncate()
+		_, absentAt, err := b.store.Jobs.GetAt(context.Background(), j.ID) // a read begins: not found
+		require.ErrorIs(t, err, domain.ErrNotFound)
+		b.store.Put(j) // re-created
+		got, err := b.get(t, j.ID) // read ahead of the feed: kept, answered
+		require.NoError(t, err)
+		truncate, err := b.store.ChangesAfter(context.Background(), b.applied, 1) // the feed applies the truncate only
+		require.NoError(t, err)
+		require.Equal(t, ports.ChangeTruncate, truncate[0].Op)
+		b.model.Apply(ports.ChangeBatch{Changes: truncate, Through: truncate[0].Position, CaughtUp: b.clock.Now()})
+		jobcache.Observe(b.model, j.ID, nil, absentAt) // the older read ends
+		again, err := b.get(t, j.ID)
+		require.NoError(t, err, "not found was answered before the job came back, and must not be kept")
+		require.Equal(t, got.Version, again.Version)
+	})
+
 	t.Run("StaysWithinItsBoundsAndSparesPolledJobs", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, jobcache.Config{MaxEntries: 3, MaxBytes: 1 << 20})

@@ -186,6 +186,7 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 			floor := sm.ended[id]
 			if job, found, ok := sm.model.hit(id); ok {
 				st := sm.stateOfAnswer(rt, id, found, job, sm.entryPos(id))
+				rt.Logf("hit %s found=%v pos=%d state=%d applied=%d floor=%d", id, found, sm.entryPos(id), st, sm.model.applied, sm.model.floor)
 				sm.checkFresh(rt, id, st)
 				sm.end(rt, id, st, floor)
 				return
@@ -234,6 +235,7 @@ func (sm *machine) finishRead(rt *rapid.T, i int) {
 	r := sm.reads[i]
 	sm.reads = append(sm.reads[:i], sm.reads[i+1:]...)
 	sm.model.observe(r.id, r.job, r.at)
+	rt.Logf("read %s found=%v at=%d state=%d floorWhenBegun=%d applied=%d modelfloor=%d kept=%v", r.id, r.job != nil, r.at, sm.stateAt(r.id, r.at), r.floor, sm.model.applied, sm.model.floor, sm.model.byID[r.id] != nil && sm.model.byID[r.id].pos == r.at)
 	var job domain.Job
 	if r.job != nil {
 		job = *r.job
@@ -283,14 +285,25 @@ func (sm *machine) stateOfAnswer(rt *rapid.T, id domain.ID, found bool, job doma
 	return st
 }
 
-// stateAt is the number of changes of id (truncates included) up to at:
-// the index of its state then in its history.
+// stateAt is the number of changes of id up to at that a poll can tell
+// apart (a put, a delete, a truncate while the job existed): the index of
+// its state then in its history.
 func (sm *machine) stateAt(id domain.ID, at int64) int {
 	changes, _ := sm.store.ChangesAfter(context.Background(), 0, 1<<30)
-	n := 0
+	n, exists := 0, false
 	for _, c := range changes {
-		if c.Position <= at && (c.ID == id || c.Op == ports.ChangeTruncate) {
+		if c.Position > at {
+			break
+		}
+		switch {
+		case c.Op == ports.ChangeTruncate:
+			if exists {
+				n++
+			}
+			exists = false
+		case c.ID == id:
 			n++
+			exists = c.Op == ports.ChangePut
 		}
 	}
 	return n

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jobstatus/jobstatus/adapters/jobcache"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/ports"
@@ -76,4 +77,20 @@ func NewUseCases(tb testing.TB, repo ports.JobRepository, tokens ports.TokenVeri
 	op, err := app.NewOperator(app.OperatorDeps{Jobs: repo, Maintenance: side, Reports: side, Clock: clock, ETA: eta, Batch: 100})
 	require.NoError(tb, err)
 	return UseCases{Public: pub, Operator: op, Changes: changes, Feed: feed}
+}
+
+// ReadModel puts a read model in front of store, fed by a change feed of
+// its own (heartbeat 10 ms) until the test ends, as the service wires it.
+func ReadModel(tb testing.TB, store *memory.Jobs) *jobcache.Repository {
+	tb.Helper()
+	model, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, StalenessBound: time.Hour})
+	require.NoError(tb, err)
+	repo, err := jobcache.New(store, model)
+	require.NoError(tb, err)
+	feed, err := app.NewEventFeed(store, app.FeedConfig{MaxStreams: 1, MaxStreamsPerClient: 1, Poll: 10 * time.Millisecond,
+		ReadTimeout: time.Second, Batch: 100, Buffer: 1}, model)
+	require.NoError(tb, err)
+	require.NoError(tb, feed.Start(context.Background()))
+	tb.Cleanup(func() { _ = feed.Stop(context.Background()) })
+	return repo
 }
