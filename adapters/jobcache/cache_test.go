@@ -244,7 +244,7 @@ func TestReadModel(t *testing.T) {
 		b.store.Truncate()
 		_, absentAt, err := b.store.Jobs.GetAt(context.Background(), j.ID) // a read begins: not found
 		require.ErrorIs(t, err, domain.ErrNotFound)
-		b.store.Put(j) // re-created
+		b.store.Put(j)             // re-created
 		got, err := b.get(t, j.ID) // read ahead of the feed: kept, answered
 		require.NoError(t, err)
 		truncate, err := b.store.ChangesAfter(context.Background(), b.applied, 1) // the feed applies the truncate only
