@@ -16,15 +16,19 @@ IMAGE       ?= jobstatus:latest
 # Stamped into the binary; `jobstatus version` prints them.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS     := -X github.com/jobstatus/jobstatus/bootstrap.version=$(VERSION) -X github.com/jobstatus/jobstatus/bootstrap.commit=$(COMMIT)
+LDFLAGS     := -X github.com/jobstatus/jobstatus/cmd/jobstatus/cli.version=$(VERSION) -X github.com/jobstatus/jobstatus/cmd/jobstatus/cli.commit=$(COMMIT)
 
 SOAK_DURATION ?= 10m
 SOAK_RATE     ?= 300
 
-.PHONY: run test test-unit test-env docs-check build image image-smoke lint fuzz bench soak clean
+.PHONY: run test test-unit test-env db db-stop docs-check build image image-smoke lint fuzz bench soak clean
 
-run: ## serve with the in-memory store and --dev auth, printing curl lines
-	$(GO) run ./cmd/jobstatus serve --dev
+# At a terminal the service runs as its own job (set -m): Ctrl-C reaches it
+# alone, it stops cleanly with 0 and so does make, with no "Error" or
+# "Interrupt" line. Elsewhere it replaces the shell (exec), so an interrupt
+# of the whole group still leaves no shell to report one.
+run: build ## build, then serve with the in-memory store and --dev auth, printing curl lines; Ctrl-C stops it
+	@if [ -t 0 ]; then set -m; $(BIN) serve --dev; else exec $(BIN) serve --dev; fi
 
 test: ## every unit and integration test (sets up Docker and a PostgreSQL image)
 	@image="$$(scripts/test-env.sh)" && \
@@ -42,6 +46,12 @@ docs-check: ## run the README's shell blocks marked runnable, as pasted (Postgre
 test-env: ## only prepare the Docker engine and the PostgreSQL image
 	scripts/test-env.sh
 
+db: ## a throwaway PostgreSQL in a container for trying things; prints the JOBSTATUS_DATABASE_URL line to paste (eval "$$(make db)")
+	@scripts/db.sh
+
+db-stop: ## removes the container of make db and its data
+	@scripts/db.sh stop
+
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/jobstatus
 
@@ -58,11 +68,11 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-bench: ## micro-benchmarks, per-request overhead, then the load run: pgbench, a bare handler and the service on 10^6 jobs (BENCH_* in scripts/bench.sh)
-	$(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
-	scripts/bench/overhead.sh
-	scripts/bench.sh
-	scripts/bench/wake.sh
+bench: ## micro-benchmarks, per-request overhead, the load run (pgbench, a bare handler and the service on 10^6 jobs; BENCH_* in scripts/bench.sh) and wake-ups; writes the figures into docs/performance.md
+	scripts/bench/record.sh micro $(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
+	scripts/bench/record.sh overhead scripts/bench/overhead.sh
+	scripts/bench/record.sh load scripts/bench.sh
+	scripts/bench/record.sh wake scripts/bench/wake.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
 	@image="$$(scripts/test-env.sh)" && \

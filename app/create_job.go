@@ -15,7 +15,7 @@ type CreateJob struct {
 	// this key is PENDING, creating again returns that job.
 	IdempotencyKey string
 	ID             string        // optional; a random id when empty
-	ETA            time.Duration // optional; estimated from recent jobs when zero
+	ETA            time.Duration // optional; estimated from recent jobs when zero, else domain.CheckETA's
 }
 
 // CreateJobHandler handles CreateJob.
@@ -47,12 +47,11 @@ func (h CreateJobHandler) Handle(ctx context.Context, c CreateJob) (domain.Job, 
 		}
 		id = parsed
 	}
-	if c.ETA < 0 {
-		return domain.Job{}, &domain.ValidationError{Field: "eta", Reason: "must not be negative"}
-	}
 	eta := c.ETA
 	if eta == 0 {
 		eta = h.eta.Estimate()
+	} else if err := domain.CheckETA(eta); err != nil {
+		return domain.Job{}, err
 	}
 	now := h.clock.Now()
 	job, err := domain.New(domain.NewParams{ID: id, ClientID: c.ClientID, IdempotencyKey: c.IdempotencyKey,

@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,6 +289,17 @@ func TestListJobs(t *testing.T) {
 		}
 		require.Equal(t, want, seen[:len(want)])
 	})
+	t.Run("PageSizeWithLeadingZeros", func(t *testing.T) {
+		t.Parallel()
+		page, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageSize: "001"})
+		require.NoError(t, err)
+		require.Len(t, page.Jobs, 1, "digits only: leading zeros are digits")
+	})
+	t.Run("PageTokenAsWritten", func(t *testing.T) {
+		t.Parallel()
+		_, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageToken: cursorToken("1764331200000000000")})
+		require.NoError(t, err)
+	})
 	t.Run("Filters", func(t *testing.T) {
 		t.Parallel()
 		page, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), Status: "PENDING", PageSize: "100",
@@ -311,7 +324,26 @@ func TestListJobs(t *testing.T) {
 		{"PageSizeZero", app.ListJobs{PageSize: "0"}, "page_size"},
 		{"PageSizeWord", app.ListJobs{PageSize: "ten"}, "page_size"},
 		{"PageSizeNegative", app.ListJobs{PageSize: "-1"}, "page_size"},
+		// page_size is digits only (docs/http-api.md): no sign, space,
+		// base prefix, exponent, fraction, separator or non-ASCII digit.
+		{"PageSizePlus", app.ListJobs{PageSize: "+3"}, "page_size"},
+		{"PageSizeMinusZero", app.ListJobs{PageSize: "-0"}, "page_size"},
+		{"PageSizePlusHuge", app.ListJobs{PageSize: "+99999999999999999999"}, "page_size"},
+		{"PageSizeLeadingSpace", app.ListJobs{PageSize: " 3"}, "page_size"},
+		{"PageSizeTrailingSpace", app.ListJobs{PageSize: "3 "}, "page_size"},
+		{"PageSizeHex", app.ListJobs{PageSize: "0x10"}, "page_size"},
+		{"PageSizeExponent", app.ListJobs{PageSize: "1e2"}, "page_size"},
+		{"PageSizeFraction", app.ListJobs{PageSize: "2.0"}, "page_size"},
+		{"PageSizeUnderscore", app.ListJobs{PageSize: "1_0"}, "page_size"},
+		{"PageSizeArabicIndicDigit", app.ListJobs{PageSize: "\u0663"}, "page_size"},
+		{"PageSizeFullwidthDigit", app.ListJobs{PageSize: "\uff13"}, "page_size"},
 		{"PageTokenNotBase64", app.ListJobs{PageToken: "!!"}, "page_token"},
+		// A page token holds a number too: only as encodeCursor writes it.
+		{"PageTokenPlus", app.ListJobs{PageToken: cursorToken("+1764331200000000000")}, "page_token"},
+		{"PageTokenLeadingZero", app.ListJobs{PageToken: cursorToken("01764331200000000000")}, "page_token"},
+		{"PageTokenMinusZero", app.ListJobs{PageToken: cursorToken("-0")}, "page_token"},
+		{"PageTokenSpace", app.ListJobs{PageToken: cursorToken(" 1764331200000000000")}, "page_token"},
+		{"PageTokenNonCanonicalBase64", app.ListJobs{PageToken: flipLastBit(cursorToken("1764331200000000000"))}, "page_token"},
 		{"PageTokenNoID", app.ListJobs{PageToken: "MTIz"}, "page_token"},
 		{"PageTokenBadID", app.ListJobs{PageToken: "MTIzLHg"}, "page_token"},
 	}
@@ -325,4 +357,18 @@ func TestListJobs(t *testing.T) {
 			require.Equal(t, tt.field, v.Field)
 		})
 	}
+}
+
+// cursorToken is a page token holding position ns and a fixed id, encoded
+// as the service encodes its tokens.
+func cursorToken(ns string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(ns + ",89678f60-4cdc-4fe3-ae83-e8b3ebd35c59"))
+}
+
+// flipLastBit sets a stray low bit in the last character of a base64url
+// string: the same bytes, written another way.
+func flipLastBit(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[i^1])
 }

@@ -113,11 +113,13 @@ func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
 		return lq, &domain.ValidationError{Field: "created_to", Reason: "must be after created_from"}
 	}
 	if q.PageSize != "" {
+		// Digits only, as documented: strconv.Atoi would also take a sign.
 		n, err := strconv.Atoi(q.PageSize)
-		if errors.Is(err, strconv.ErrRange) && strings.TrimLeft(q.PageSize, "0123456789") == "" {
+		digits := strings.TrimLeft(q.PageSize, "0123456789") == ""
+		if errors.Is(err, strconv.ErrRange) && digits {
 			n, err = h.cfg.MaxPageSize, nil // too large to represent: capped like any large size
 		}
-		if err != nil || n <= 0 {
+		if err != nil || !digits || n <= 0 {
 			return lq, &domain.ValidationError{Field: "page_size", Reason: "must be a positive whole number"}
 		}
 		lq.Limit = min(n, h.cfg.MaxPageSize)
@@ -151,7 +153,7 @@ func encodeCursor(c ports.JobCursor) string {
 }
 
 func decodeCursor(token string) (ports.JobCursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil {
 		return ports.JobCursor{}, err
 	}
@@ -159,9 +161,10 @@ func decodeCursor(token string) (ports.JobCursor, error) {
 	if !ok {
 		return ports.JobCursor{}, fmt.Errorf("cursor without id")
 	}
+	// Only the form encodeCursor writes: no sign but "-", no leading zero.
 	n, err := strconv.ParseInt(ns, 10, 64)
-	if err != nil {
-		return ports.JobCursor{}, err
+	if err != nil || strconv.FormatInt(n, 10) != ns {
+		return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", ns)
 	}
 	parsed, err := domain.ParseID(id)
 	if err != nil {

@@ -57,8 +57,8 @@ type HTTPConfig struct {
 // InternalConfig configures the write API for workers, on a listener of
 // its own.
 type InternalConfig struct {
-	Addr         string   `yaml:"addr" env:"ADDR" desc:"write API listener for workers (/internal/jobs); empty disables it; a free loopback port with serve --dev unless set"`
-	Writers      []string `yaml:"writers" env:"WRITERS" envSeparator:"," desc:"token client_ids allowed to write, comma separated; empty: nobody"`
+	Addr         string   `yaml:"addr" env:"ADDR" desc:"write API listener for workers (/internal/jobs), opened only when internal.writers is not empty; empty disables it; a free loopback port with serve --dev unless set"`
+	Writers      []string `yaml:"writers" env:"WRITERS" envSeparator:"," desc:"token client_ids allowed to write, comma separated; empty: nobody, and the write API does not listen"`
 	MaxBodyBytes int      `yaml:"max_body_bytes" env:"MAX_BODY_BYTES" desc:"largest request body of the write API, in bytes (413 beyond); at most 1048576"`
 }
 
@@ -80,6 +80,7 @@ type AuthConfig struct {
 	Audience               string        `yaml:"audience" env:"AUDIENCE" desc:"required aud of access tokens; required by serve"`
 	Algorithms             []string      `yaml:"algorithms" env:"ALGORITHMS" envSeparator:"," desc:"allowed signature algorithms, comma or space separated (HS* and none are never allowed)"`
 	Leeway                 time.Duration `yaml:"leeway" env:"LEEWAY" desc:"clock skew tolerated on exp, nbf and iat"`
+	RequireATJWTType       bool          `yaml:"require_at_jwt_typ" env:"REQUIRE_AT_JWT_TYP" desc:"true refuses every token whose typ is not at+jwt or application/at+jwt (RFC 9068 section 4); false also accepts JWT and no typ"`
 	JWKSRefresh            time.Duration `yaml:"jwks_refresh" env:"JWKS_REFRESH" desc:"how often keys from jwks_url are refreshed"`
 	JWKSUnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval" env:"JWKS_UNKNOWN_KID_INTERVAL" desc:"least time between refreshes caused by an unknown kid"`
 }

@@ -1,6 +1,7 @@
 package bootstrap_test
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -425,4 +428,35 @@ func TestEmptyAdminAddrDisablesTheListener(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate(bootstrap.ModeDev))
 	require.Empty(t, cfg.AdminAddr)
+}
+
+// TestRequireATJWTTypeReachesTheVerifier: auth.require_at_jwt_typ, from the
+// file or the environment, makes the served verifier refuse typ JWT; by
+// default JWT is accepted.
+func TestRequireATJWTTypeReachesTheVerifier(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("auth:\n  require_at_jwt_typ: true\n"), 0o600))
+	for name, environ := range map[string][]string{
+		"Default":     nil,
+		"Environment": {"JOBSTATUS_AUTH_REQUIRE_AT_JWT_TYP=true"},
+		"File":        {"JOBSTATUS_CONFIG=" + file},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			loaded, err := bootstrap.LoadConfig(environ)
+			require.NoError(t, err)
+			require.Equal(t, name != "Default", loaded.Auth.RequireATJWTType)
+			kit := testkit.New(t)
+			cfg := serveConfig(t)
+			cfg.Auth.JWKSFile, cfg.APIKeysFile = kit.JWKSFile, kit.KeysFile
+			cfg.Auth.RequireATJWTType = loaded.Auth.RequireATJWTType
+			var v ports.TokenVerifier
+			startServe(t, cfg, &v)
+			h := kit.Header()
+			h["typ"] = "JWT"
+			_, err = v.Verify(context.Background(), kit.Sign(h, testkit.Claims(testkit.ClientA)))
+			require.Equal(t, name == "Default", err == nil, "%v", err)
+		})
+	}
 }

@@ -47,9 +47,8 @@ func (c Config) Validate(mode Mode) error {
 		p.distinct("internal.addr", c.Internal.Addr, "admin_addr", c.AdminAddr)
 		p.distinct("admin_addr", c.AdminAddr, "http.addr", c.HTTP.Addr)
 	}
-	if v := c.Internal.MaxBodyBytes; v <= 0 || v > httpapi.MaxInternalBodyBytes {
-		p.add("internal.max_body_bytes", "must be in 1..%d; got %d", httpapi.MaxInternalBodyBytes, v)
-	}
+	// The adapters state their own limits; here only which setting feeds them.
+	p.check("internal.max_body_bytes", httpapi.CheckMaxBodyBytes(int64(c.Internal.MaxBodyBytes)))
 	for _, key := range []string{"http.read_header_timeout", "http.read_timeout", "http.write_timeout",
 		"http.idle_timeout", "http.shutdown_timeout"} {
 		p.positive(key)
@@ -180,6 +179,17 @@ func (p *problems) add(key, format string, args ...any) {
 	p.errs = append(p.errs, fmt.Errorf("%s "+format, append([]any{name(key)}, args...)...))
 }
 
+// check adds err, an adapter's verdict on the value of key, as key's
+// problem (the first of a joined error: one message per setting).
+func (p *problems) check(key string, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		err = joined.Unwrap()[0]
+	}
+	if err != nil {
+		p.add(key, "%s", err)
+	}
+}
+
 // valid reports whether key has no problem so far: a rule comparing two
 // settings says nothing while the other one is wrong itself.
 func (p *problems) valid(key string) bool { return !p.seen[key] }
@@ -282,12 +292,5 @@ func (p *problems) auth(c Config) {
 	if c.APIKeysFile == "" {
 		p.add("api_keys_file", "is required")
 	}
-	if len(a.Algorithms) == 0 {
-		p.add("auth.algorithms", "must name at least one algorithm")
-	}
-	for _, alg := range a.Algorithms {
-		if !slices.Contains(jwtauth.SupportedAlgorithms, alg) {
-			p.add("auth.algorithms", "%q is not allowed (choose from %s)", alg, strings.Join(jwtauth.SupportedAlgorithms, ","))
-		}
-	}
+	p.check("auth.algorithms", jwtauth.CheckAlgorithms(a.Algorithms))
 }

@@ -62,7 +62,7 @@ func newDevVerifier(lc fx.Lifecycle, k *DevKit, cfg Config, logger *zap.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Algorithms: cfg.Auth.Algorithms, Leeway: cfg.Auth.Leeway, Keys: keys, CacheSize: cfg.Cache.Tokens}, logger.Named("jwt"))
+	v, err := jwtauth.NewVerifier(jwtauth.Config{Issuer: DevIssuer, Audience: DevAudience, Algorithms: cfg.Auth.Algorithms, Leeway: cfg.Auth.Leeway, RequireAccessTokenType: cfg.Auth.RequireATJWTType, Keys: keys, CacheSize: cfg.Cache.Tokens}, logger.Named("jwt"))
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,16 @@ func devOptions(cfg Config, logger *zap.Logger, out io.Writer) fx.Option {
 		serveCore(cfg, logger),
 		DevModule,
 		fx.Invoke(func(lc fx.Lifecycle, k *DevKit, s *httpapi.Server, w *InternalListener) {
-			lc.Append(fx.StartHook(func() error { return announce(out, k, s.Addr(), w.Addr()) }))
+			lc.Append(fx.StartHook(func() error {
+				if internal := w.Addr(); internal != nil && cfg.Internal.Addr == devInternalAddr {
+					// Said like freeAddrIfTaken's moves: the default port
+					// was not tried at all.
+					logger.Info("--dev: the write API listens on a free port; set JOBSTATUS_INTERNAL_ADDR to choose one",
+						zap.String("listener", "internal"), zap.String("wanted", DefaultConfig().Internal.Addr),
+						zap.String("addr", internal.String()))
+				}
+				return announce(out, k, s.Addr(), w.Addr())
+			}))
 		}),
 	)
 }
@@ -160,7 +169,7 @@ func announce(out io.Writer, k *DevKit, addr, internal net.Addr) error {
 		if j.ClientID != DevClientID {
 			what = "another client's job -> 404"
 		}
-		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+		fmt.Fprintf(&b, "# %s\ncurl -i '%s/patients/composition/job/%s' -H 'Authorization: Bearer %s' -H 'api-key: %s' -w '\\n'\n\n",
 			what, base, j.ID, token, k.APIKey)
 		if j.ClientID == DevClientID && j.Status == domain.StatusPending {
 			pending = j
@@ -171,9 +180,10 @@ func announce(out io.Writer, k *DevKit, addr, internal net.Addr) error {
 			return err
 		}
 	}
-	fmt.Fprintf(&b, "# the client's jobs, newest first\ncurl -s '%s/patients/composition/jobs?page_size=10' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
+	fmt.Fprintf(&b, "# the client's jobs, newest first\ncurl -s '%s/patients/composition/jobs?page_size=10' -H 'Authorization: Bearer %s' -H 'api-key: %s' -w '\\n'\n\n",
 		base, token, k.APIKey)
-	fmt.Fprintf(&b, "# the client's job changes as they happen (Server-Sent Events; from the first with Last-Event-ID: 0)\n"+
+	fmt.Fprintf(&b, "# the client's job changes as they happen (Server-Sent Events; from the first with Last-Event-ID: 0);\n"+
+		"# the stream stays open for the next ones: press Ctrl-C to end it\n"+
 		"curl -N '%s/patients/composition/jobs/events' -H 'Last-Event-ID: 0' -H 'Authorization: Bearer %s' -H 'api-key: %s'\n\n",
 		base, token, k.APIKey)
 	_, err = io.WriteString(out, b.String())
@@ -192,18 +202,18 @@ func announceWorker(b *strings.Builder, k *DevKit, base string, pending domain.J
 	}
 	fmt.Fprintf(b, "write API for workers on %s (client %s, scope %s):\n\n", base, DevWorkerID, domain.ScopeCompositionJobWrite)
 	headers := fmt.Sprintf("-H 'Authorization: Bearer %s' -H 'Content-Type: application/json'", token)
-	fmt.Fprintf(b, "# a worker creates a job for %s\ncurl -i -X POST '%s/internal/jobs' %s -d '{\"client_id\":\"%s\",\"eta\":\"30s\"}'\n\n",
+	fmt.Fprintf(b, "# a worker creates a job for %s\ncurl -i -X POST '%s/internal/jobs' %s -d '{\"client_id\":\"%s\",\"eta\":\"30s\"}' -w '\\n'\n\n",
 		DevClientID, base, headers, DevClientID)
 	if pending.ClientID != "" {
 		href := fmt.Sprintf(devCompletion, domain.NewID(), domain.NewID(), domain.NewID())
-		fmt.Fprintf(b, "# a worker completes the PENDING job (poll it above with -H 'Prefer: wait=25' first)\ncurl -i -X POST '%s/internal/jobs/%s/complete' %s -d '{\"links\":[{\"entity\":\"%s\",\"href\":\"%s\"}]}'\n\n",
+		fmt.Fprintf(b, "# a worker completes the PENDING job (poll it above with -H 'Prefer: wait=25' first)\ncurl -i -X POST '%s/internal/jobs/%s/complete' %s -d '{\"links\":[{\"entity\":\"%s\",\"href\":\"%s\"}]}' -w '\\n'\n\n",
 			base, pending.ID, headers, domain.CompositionEntity, href)
 	}
 	return nil
 }
 
 // dialable turns a listen address such as [::]:8080 into one curl can reach.
-func dialable(addr net.Addr) string { return dialableAddr(addr.String()) }
+func dialable(addr net.Addr) string { return DialableAddr(addr.String()) }
 
 // freeAddrIfTaken returns addr when it can be listened on, and otherwise,
 // when its port is in use, the same host with a free port, saying so in a

@@ -8,6 +8,8 @@ import (
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/jobstatus/jobstatus/adapters/logsample"
 )
 
 func parseLevel(s string) (zapcore.Level, error) {
@@ -35,7 +37,7 @@ func NewLogger(cfg LogConfig, w io.Writer) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
-	core = newAuthSampler(core, time.Now)
+	core = logsample.NewAuthSampler(core, time.Now)
 	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w)))), nil
 }
 

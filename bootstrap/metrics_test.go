@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,32 +42,38 @@ func startServed(t *testing.T) served {
 	return s
 }
 
-// documentedMetrics reads the metric table of the README's Operations
-// section: each backticked name in the first column, without its labels.
-// A name ending in * is a prefix.
+// documentedMetrics reads the metric tables of README.md and docs/*.md
+// (the one of docs/operations.md): each backticked name in the first
+// column of a row that starts with a metric name, without its labels. A
+// name ending in * is a prefix.
 func documentedMetrics(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open("../README.md")
+	files, err := filepath.Glob("../docs/*.md")
 	require.NoError(t, err)
-	defer f.Close()
 	name := regexp.MustCompile("`([a-z_]+\\*?)(\\{[^`]*\\})?`")
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "| `jobstatus_") && !strings.HasPrefix(line, "| `go_") && !strings.HasPrefix(line, "| `process_") {
-			continue
+	for _, file := range append(files, "../README.md") {
+		f, err := os.Open(file)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "| `jobstatus_") && !strings.HasPrefix(line, "| `go_") && !strings.HasPrefix(line, "| `process_") {
+				continue
+			}
+			first := strings.Split(line, "|")[1]
+			for _, m := range name.FindAllStringSubmatch(first, -1) {
+				out = append(out, m[1])
+			}
 		}
-		first := strings.Split(line, "|")[1]
-		for _, m := range name.FindAllStringSubmatch(first, -1) {
-			out = append(out, m[1])
-		}
+		require.NoError(t, sc.Err())
+		require.NoError(t, f.Close())
 	}
-	require.GreaterOrEqual(t, len(out), 10, "the README's metric table")
+	require.GreaterOrEqual(t, len(out), 10, "the metric table of docs/operations.md")
 	return out
 }
 
-// TestMetricsMatchTheREADME: every metric the README documents is on
+// TestMetricsMatchTheREADME: every metric the README and docs/ document is on
 // /metrics, every family on /metrics is documented, and promtool (or
 // client_golang's linter where promtool is not installed) finds nothing.
 // go_sql_* and jobstatus_listener_up exist only with PostgreSQL; the
@@ -112,7 +119,7 @@ func TestMetricsMatchTheREADME(t *testing.T) {
 		for _, doc := range documented {
 			found = found || (covers(doc, f) && (doc != "go_*" || !strings.HasPrefix(f, "go_sql_")))
 		}
-		require.True(t, found, "%s is exported but not in the README's table", f)
+		require.True(t, found, "%s is exported but not in the metric table of docs/operations.md", f)
 	}
 	for _, series := range []string{`jobstatus_cache_entries{cache="tokens"}`, `jobstatus_build_info{commit=`,
 		`jobstatus_http_held_request_duration_seconds_count{route="/patients/composition/job/{asyncJobId}",status="200"} 1`,

@@ -53,6 +53,7 @@ func newVerifier(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (*jwtauth.Veri
 		Audience:               cfg.Auth.Audience,
 		Algorithms:             cfg.Auth.Algorithms,
 		Leeway:                 cfg.Auth.Leeway,
+		RequireAccessTokenType: cfg.Auth.RequireATJWTType,
 		JWKSFile:               cfg.Auth.JWKSFile,
 		JWKSURL:                cfg.Auth.JWKSURL,
 		JWKSRefresh:            cfg.Auth.JWKSRefresh,

@@ -13,7 +13,8 @@ import (
 )
 
 // InternalListener is the write API for workers on its own listener, or
-// nothing when JOBSTATUS_INTERNAL_ADDR is empty.
+// nothing when JOBSTATUS_INTERNAL_ADDR or JOBSTATUS_INTERNAL_WRITERS is
+// empty (see WriteAPIListens).
 type InternalListener struct {
 	srv *httpapi.Server // nil when disabled
 }
@@ -45,19 +46,29 @@ var InternalModule = fx.Module("internal",
 	fx.Invoke(startInternal),
 )
 
+// WriteAPIListens is the rule of the write API's listener: it opens only
+// when it has an address and somebody may write. With no writers every
+// write would be refused, so a listener would only hold a port: two
+// instances on one host with the defaults would collide on 127.0.0.1:8081
+// for nothing. serve --dev always has its demo writer.
+func WriteAPIListens(c InternalConfig) bool {
+	return c.Addr != "" && len(c.Writers) > 0
+}
+
 func newInternalListener(p internalParams) (*InternalListener, error) {
 	cfg := p.Config
-	if cfg.Internal.Addr == "" {
+	logger := p.Logger.Named("internal")
+	if !WriteAPIListens(cfg.Internal) {
+		if cfg.Internal.Addr != "" {
+			logger.Info("write API off: JOBSTATUS_INTERNAL_WRITERS is empty, so nobody may write and no listener is opened",
+				zap.String("addr", cfg.Internal.Addr))
+		}
 		return &InternalListener{}, nil
 	}
-	logger := p.Logger.Named("internal")
 	h, err := httpapi.NewInternalHandler(p.Operator, p.Tokens, logger,
 		httpapi.InternalConfig{Writers: cfg.Internal.Writers, MaxBodyBytes: int64(cfg.Internal.MaxBodyBytes)}, p.Observer)
 	if err != nil {
 		return nil, err
-	}
-	if len(cfg.Internal.Writers) == 0 {
-		logger.Warn("no writers configured: every write is refused (set JOBSTATUS_INTERNAL_WRITERS)")
 	}
 	srv := httpapi.NewServer(httpapi.ServerConfig{
 		Addr:              cfg.Internal.Addr,

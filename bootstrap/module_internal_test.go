@@ -1,12 +1,18 @@
 package bootstrap_test
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
@@ -65,6 +71,64 @@ func TestInternalListener(t *testing.T) {
 		var l *bootstrap.InternalListener
 		startServe(t, off, &l)
 		require.Nil(t, l.Addr())
+	})
+}
+
+// TestWriteAPIListensOnlyWithWriters: with no writers the write API opens
+// no listener, even at its default address, and says so in one log line,
+// so a second instance on the same host does not collide on its port.
+func TestWriteAPIListensOnlyWithWriters(t *testing.T) {
+	t.Parallel()
+	setup := func(t *testing.T, addr string, writers []string) (*bootstrap.InternalListener, *observer.ObservedLogs) {
+		t.Helper()
+		cfg := serveConfig(t)
+		cfg.Internal.Addr, cfg.Internal.Writers = addr, writers
+		core, logs := observer.New(zapcore.InfoLevel)
+		var l *bootstrap.InternalListener
+		fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.New(core)), fx.Populate(&l), fx.NopLogger)
+		require.NoError(t, fxApp.Err())
+		require.NoError(t, fxApp.Start(context.Background()))
+		t.Cleanup(func() { require.NoError(t, fxApp.Stop(context.Background())) })
+		return l, logs
+	}
+	offLine := func(logs *observer.ObservedLogs) int {
+		return logs.FilterMessageSnippet("write API off").FilterMessageSnippet("JOBSTATUS_INTERNAL_WRITERS is empty").Len()
+	}
+
+	t.Run("NoWritersNoListener", func(t *testing.T) {
+		t.Parallel()
+		addr := freeAddr(t)
+		l, logs := setup(t, addr, nil)
+		require.Nil(t, l.Addr())
+		require.Equal(t, 1, offLine(logs))
+		ln, err := net.Listen("tcp", addr) // the port stays free for another instance
+		require.NoError(t, err)
+		require.NoError(t, ln.Close())
+	})
+	t.Run("TwoInstancesShareTheDefaultAddress", func(t *testing.T) {
+		t.Parallel()
+		first, _ := setup(t, bootstrap.DefaultConfig().Internal.Addr, nil)
+		second, _ := setup(t, bootstrap.DefaultConfig().Internal.Addr, nil)
+		require.Nil(t, first.Addr())
+		require.Nil(t, second.Addr())
+	})
+	t.Run("WritersOpenIt", func(t *testing.T) {
+		t.Parallel()
+		l, logs := setup(t, "127.0.0.1:0", []string{"worker-sign"})
+		require.NotNil(t, l.Addr())
+		require.Zero(t, offLine(logs))
+	})
+	t.Run("NoAddressNoLine", func(t *testing.T) {
+		t.Parallel()
+		l, logs := setup(t, "", nil)
+		require.Nil(t, l.Addr())
+		require.Zero(t, offLine(logs))
+	})
+	t.Run("Rule", func(t *testing.T) {
+		t.Parallel()
+		require.False(t, bootstrap.WriteAPIListens(bootstrap.DefaultConfig().Internal), "the defaults open no write API")
+		require.True(t, bootstrap.WriteAPIListens(bootstrap.InternalConfig{Addr: "127.0.0.1:8081", Writers: []string{"w"}}))
+		require.False(t, bootstrap.WriteAPIListens(bootstrap.InternalConfig{Writers: []string{"w"}}))
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
@@ -53,7 +54,7 @@ func startDev(t *testing.T) *devRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &devRun{stdout: &testkit.LockedBuffer{}, stderr: &testkit.LockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		d.done <- bootstrap.Execute(ctx, []string{"serve", "--dev"}, bootstrap.IO{
+		d.done <- cli.Execute(ctx, []string{"serve", "--dev"}, cli.IO{
 			Stdout: d.stdout, Stderr: d.stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
 		})
 	}()
@@ -126,7 +127,7 @@ func TestServeDevPrintsWorkingCurlLines(t *testing.T) {
 func TestServeRefusesWithoutAuth(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	code := bootstrap.Execute(context.Background(), []string{"serve"}, bootstrap.IO{
+	code := cli.Execute(context.Background(), []string{"serve"}, cli.IO{
 		Stdout: io.Discard, Stderr: &stderr, Environ: []string{"JOBSTATUS_HTTP_ADDR=127.0.0.1:0", "JOBSTATUS_ADMIN_ADDR=127.0.0.1:0"},
 	})
 	require.Equal(t, 1, code)
@@ -137,30 +138,32 @@ func TestTokenAndKeygenCommands(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
-	code := bootstrap.Execute(context.Background(), []string{"keygen", "--key-out", dir + "/k.pem", "--jwks-out", dir + "/jwks.json"},
-		bootstrap.IO{Stdout: &out, Stderr: &errOut})
+	code := cli.Execute(context.Background(), []string{"keygen", "--key-out", dir + "/k.pem", "--jwks-out", dir + "/jwks.json"},
+		cli.IO{Stdout: &out, Stderr: &errOut})
 	require.Equal(t, 0, code, errOut.String())
 
 	out.Reset()
-	code = bootstrap.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem", "--client", "mis-alpha", "--ttl", "5m"},
-		bootstrap.IO{Stdout: &out, Stderr: &errOut, Environ: []string{"JOBSTATUS_AUTH_ISSUER=i", "JOBSTATUS_AUTH_AUDIENCE=a"}})
+	code = cli.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem", "--client", "mis-alpha", "--ttl", "5m"},
+		cli.IO{Stdout: &out, Stderr: &errOut, Environ: []string{"JOBSTATUS_AUTH_ISSUER=i", "JOBSTATUS_AUTH_AUDIENCE=a"}})
 	require.Equal(t, 0, code, errOut.String())
 	token := strings.TrimSpace(out.String())
 	require.Len(t, strings.Split(token, "."), 3)
 
 	errOut.Reset()
-	code = bootstrap.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem"}, bootstrap.IO{Stdout: io.Discard, Stderr: &errOut})
+	code = cli.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem"}, cli.IO{Stdout: io.Discard, Stderr: &errOut})
 	require.Equal(t, 2, code, "a missing flag is a usage error")
 	require.Contains(t, errOut.String(), "client")
 
-	code = bootstrap.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem", "--client", "c"}, bootstrap.IO{Stdout: io.Discard, Stderr: &errOut})
+	code = cli.Execute(context.Background(), []string{"token", "--key", dir + "/k.pem", "--client", "c"}, cli.IO{Stdout: io.Discard, Stderr: &errOut})
 	require.Equal(t, 2, code, "issuer and audience are required")
 }
 
+// TestJobsCommandsNeedADatabase: a missing database is a missing setting,
+// exit 1 like every bad setting.
 func TestJobsCommandsNeedADatabase(t *testing.T) {
 	t.Parallel()
 	var errOut bytes.Buffer
-	code := bootstrap.Execute(context.Background(), []string{"jobs", "create", "--client", "c"}, bootstrap.IO{Stdout: io.Discard, Stderr: &errOut})
-	require.Equal(t, 2, code)
+	code := cli.Execute(context.Background(), []string{"jobs", "create", "--client", "c"}, cli.IO{Stdout: io.Discard, Stderr: &errOut})
+	require.Equal(t, 1, code)
 	require.Contains(t, errOut.String(), "JOBSTATUS_DATABASE_URL")
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -142,8 +143,12 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.ParseInt(v, 10, 32); err == nil {
-		return time.Duration(max(n, 0)) * time.Second
+	if strings.TrimLeft(v, "0123456789") == "" { // delta-seconds: digits only (RFC 9110 section 10.2.3)
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil { // digits only, so too large: the largest wait
+			n = math.MaxInt32
+		}
+		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)

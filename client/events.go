@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -134,8 +135,8 @@ func (c *Client) stream(ctx context.Context, last string, hint *time.Duration, e
 			case "data":
 				data = value
 			case "retry":
-				if ms, err := strconv.Atoi(value); err == nil {
-					*hint = time.Duration(ms) * time.Millisecond
+				if d, ok := sseRetry(value); ok {
+					*hint = d
 				}
 			}
 			continue
@@ -240,4 +241,18 @@ func (c *Client) ListAll(ctx context.Context, f ListFilter) iter.Seq2[Job, error
 			f.PageToken = page.NextPageToken
 		}
 	}
+}
+
+// sseRetry reads a retry: field: milliseconds, ASCII digits only, or the
+// field is ignored (the Server-Sent Events standard), as is a value too
+// large to represent.
+func sseRetry(value string) (time.Duration, bool) {
+	if value == "" || strings.TrimLeft(value, "0123456789") != "" {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(value, 10, 64)
+	if err != nil || ms > int64(math.MaxInt64/time.Millisecond) {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }

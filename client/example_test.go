@@ -2,14 +2,15 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jobstatus/jobstatus/client"
 )
 
-// The bodies below are the README's quick starts, verbatim (readme_test.go
-// keeps them so): they compile against the package as it is.
+// Most bodies below are Go blocks of README.md and docs/*.md, verbatim
+// (readme_test.go keeps them so): they compile against the package as it is.
 
 // A worker service creates a job for an MIS on the write API and reports
 // its outcome.
@@ -87,5 +88,51 @@ func Example_watch() {
 			handle(&job)
 		}
 		return nil
+	}
+}
+
+// A worker of docs/workers.md: a conflicting outcome is another worker's.
+func Example_workerConflict() {
+	ctx := context.Background()
+	workerToken, requestID := "token with scope composition_job:write", "sign-4711"
+	href := "/patients/p1/encounter/e1/composition/c1"
+	_ = func() error {
+		w, err := client.New("http://127.0.0.1:8081", client.WithToken(workerToken))
+		if err != nil {
+			return err
+		}
+		job, _, err := w.Create(ctx, client.CreateParams{ClientID: "mis-alpha", ETA: 30 * time.Second, IdempotencyKey: requestID})
+		if err != nil {
+			return err
+		}
+		// … process the composition …
+		_, err = w.Complete(ctx, job.ID, client.Link{Entity: "composition", Href: href})
+		if errors.Is(err, client.ErrConflict) {
+			return nil // another worker already ended this job differently
+		}
+		return err
+	}
+}
+
+// An MIS of docs/workers.md tells each end of a wait apart.
+func Example_misOutcomes() {
+	ctx := context.Background()
+	userToken, apiKey, asyncJobID := "user's access token", "api-key", "89678f60-4cdc-4fe3-ae83-e8b3ebd35c59"
+	_ = func() error {
+		c, err := client.New("https://jobstatus.example", client.WithToken(userToken), client.WithAPIKey(apiKey))
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		job, err := c.Wait(ctx, asyncJobID)
+		switch {
+		case errors.Is(err, context.DeadlineExceeded): // still PENDING after 10 minutes
+		case errors.Is(err, client.ErrNotFound): // no such job, or not ours
+		case err != nil: // *client.Error or a network error
+		case job.Status == client.StatusDone: // job.Links[0].Href is the composition
+		default: // FAILED: job.Error.Code, job.Error.Message
+		}
+		return err
 	}
 }

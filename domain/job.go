@@ -111,6 +111,23 @@ func Done(links []Link, at time.Time) (Outcome, error) {
 	return o, nil
 }
 
+// MaxETA is the longest eta a job may be created with: a worker that
+// expects longer should say so later, not promise a day ahead.
+const MaxETA = 24 * time.Hour
+
+// ETARule says in words what CheckETA accepts, for messages.
+const ETARule = "must be a positive duration such as 30s, at most 24h"
+
+// CheckETA returns a *ValidationError naming the eta unless d is over zero
+// and at most MaxETA. Every transport (the write API, the jobs command, a
+// Go caller of the use cases) refuses the same etas with it.
+func CheckETA(d time.Duration) error {
+	if d <= 0 || d > MaxETA {
+		return &ValidationError{Field: "eta", Reason: ETARule}
+	}
+	return nil
+}
+
 // MinFailureCode and MaxFailureCode bound the code of a FAILED job.
 const (
 	MinFailureCode = 1

@@ -216,3 +216,19 @@ func TestPrincipalRequire(t *testing.T) {
 		t.Fatalf("Require = %v, want nil", err)
 	}
 }
+
+// TestCheckETA: one eta rule for every transport: over zero, at most a day.
+func TestCheckETA(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{time.Nanosecond, 30 * time.Second, domain.MaxETA} {
+		if err := domain.CheckETA(d); err != nil {
+			t.Errorf("CheckETA(%s) = %v, want nil", d, err)
+		}
+	}
+	for _, d := range []time.Duration{0, -time.Second, domain.MaxETA + time.Nanosecond, 48 * time.Hour} {
+		var v *domain.ValidationError
+		if err := domain.CheckETA(d); !errors.As(err, &v) || v.Error() != "invalid eta: "+domain.ETARule {
+			t.Errorf("CheckETA(%s) = %v, want invalid eta: %s", d, err, domain.ETARule)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,4 +73,77 @@ func TestDocsLinkOnlyInside(t *testing.T) {
 			require.True(t, inside, "%s names a URL outside the repository: %s", f, u)
 		}
 	}
+}
+
+// TestDocsLinksResolve checks every relative link of README.md and
+// docs/*.md: its file exists and, when it names an #anchor, a heading of
+// that file (or of the same page) has that anchor as GitHub makes it.
+func TestDocsLinksResolve(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../docs/*.md")
+	require.NoError(t, err)
+	files = append(files, "../README.md")
+	link := regexp.MustCompile(`\]\(([^)#\s]*)(?:#([^)\s]*))?\)`)
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		anchors[path] = headingAnchors(string(raw))
+		return anchors[path]
+	}
+	checked := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range link.FindAllStringSubmatch(string(raw), -1) {
+			target, anchor := m[1], m[2]
+			if strings.Contains(target, "://") {
+				continue // TestDocsLinkOnlyInside checks URLs
+			}
+			path := f
+			if target != "" {
+				path = filepath.Join(filepath.Dir(f), target)
+				_, err := os.Stat(path)
+				require.NoError(t, err, "%s links to a missing file: %s", f, m[0])
+			}
+			if anchor != "" {
+				require.True(t, strings.HasSuffix(path, ".md"), "%s links to an anchor of a file that is not markdown: %s", f, m[0])
+				require.True(t, anchorsOf(path)[anchor], "%s links to a missing heading: %s", f, m[0])
+			}
+			checked++
+		}
+	}
+	require.Greater(t, checked, 20, "links checked")
+}
+
+// headingAnchors returns the anchors GitHub gives the headings of a
+// markdown page: lower case, punctuation dropped, spaces as hyphens, and
+// -1, -2, … after repeats. Headings inside fenced blocks are not headings.
+func headingAnchors(page string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	drop := regexp.MustCompile(`[^\p{L}\p{N}\s_-]`)
+	fenced := false
+	for line := range strings.Lines(page) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		text, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " ")
+		if fenced || !strings.HasPrefix(line, "#") || !ok {
+			continue
+		}
+		slug := strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(strings.TrimSpace(text)), ""), " ", "-")
+		if n := seen[slug]; n > 0 {
+			out[slug+"-"+strconv.Itoa(n)] = true
+		} else {
+			out[slug] = true
+		}
+		seen[slug]++
+	}
+	return out
 }

@@ -65,7 +65,6 @@ func NewAdminHandler(checks []Check, metrics nethttp.Handler, logger *zap.Logger
 	}).Methods(get...)
 	r.Handle(MetricsPath, metrics).Methods(get...)
 	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
 	return edge(r, logger, obs, edgeConfig{sampleSuccess: 1})
 }
 

@@ -64,12 +64,12 @@ func (h *Handler) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 		return
 	}
 	sw := &sseWriter{w: w, rc: nethttp.NewResponseController(w)}
-	if sw.retry(h.cache.StreamRetry) != nil {
+	if sw.retry(h.cfg.StreamRetry) != nil {
 		return
 	}
 	expires := p.ExpiresAt
 	if !expires.IsZero() {
-		expires = expires.Add(h.cache.AuthLeeway) // as long as the verifier accepts it
+		expires = expires.Add(h.cfg.AuthLeeway) // as long as the verifier accepts it
 	}
 	h.pump(ctx, sw, stream, creds, expires)
 }
@@ -80,7 +80,7 @@ func (h *Handler) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) {
 // stream.
 func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStream, creds app.Credentials, expires time.Time) {
 	for {
-		deadline := time.Now().Add(h.cache.StreamHeartbeat)
+		deadline := time.Now().Add(h.cfg.StreamHeartbeat)
 		expiring := !expires.IsZero() && expires.Before(deadline)
 		if expiring {
 			deadline = expires
@@ -110,7 +110,7 @@ func (h *Handler) pump(ctx context.Context, sw *sseWriter, stream *app.EventStre
 				h.logger.Warn("event stream ended", zap.String("request_id", RequestIDFrom(ctx)), zap.Error(err))
 			}
 			// Shutting down, lagging, or the store failed: reconnect soon.
-			_ = sw.retry(h.cache.StreamRetry)
+			_ = sw.retry(h.cfg.StreamRetry)
 			return
 		}
 		if err != nil {
@@ -144,7 +144,7 @@ func (h *Handler) stillValid(ctx context.Context, sw *sseWriter, creds app.Crede
 		return false
 	}
 	h.logger.Warn("event stream ended: credentials could not be checked", zap.String("request_id", RequestIDFrom(ctx)), zap.Error(err))
-	_ = sw.retry(h.cache.StreamRetry)
+	_ = sw.retry(h.cfg.StreamRetry)
 	return false
 }
 

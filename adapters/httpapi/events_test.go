@@ -288,6 +288,11 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 		{"ListBadEscapeInName", list("?%zz=1"), good, 400, `Invalid query: cannot read "%zz=1"`},
 		{"ListBadEscapeInValue", list("?page_size=2&status=%D"), good, 400, `Invalid query: cannot read "status=%D"`},
 		{"ListPageSizeHuge", list("?page_size=99999999999999999999"), good, 200, ""},
+		{"ListPageSizePlus", list("?page_size=%2B3"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageSizePlusAsSpace", list("?page_size=+3"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageSizeHex", list("?page_size=0x10"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageSizeExponent", list("?page_size=1e2"), good, 400, "Invalid page_size: must be a positive whole number"},
+		{"ListPageSizeLeadingZeros", list("?page_size=002"), good, 200, ""},
 		{"ListPageSizeHugeNegative", list("?page_size=-99999999999999999999"), good, 400, "Invalid page_size: must be a positive whole number"},
 		{"ListPageSizeSign", list("?page_size=%2B99999999999999999999"), good, 400, "Invalid page_size: must be a positive whole number"},
 		{"Events401", httpapi.EventsPath, nethttp.Header{}, 401, "Invalid api-key"},
@@ -447,4 +452,11 @@ func TestEventStreamExpiryHonoursLeeway(t *testing.T) {
 	require.Equal(t, "token expired", nextFrame(t, frames).comment)
 	_, open := <-frames
 	require.False(t, open, "the stream ends")
+}
+
+// with returns a copy of h with k set to v.
+func with(h nethttp.Header, k, v string) nethttp.Header {
+	h = h.Clone()
+	h.Set(k, v)
+	return h
 }

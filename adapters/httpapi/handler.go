@@ -79,7 +79,7 @@ func (NopObserver) AuthFailure(string, string) {}
 type Handler struct {
 	app    *app.Public
 	logger *zap.Logger
-	cache  HandlerConfig
+	cfg    HandlerConfig
 	obs    Observer
 	enc    *answers
 }
@@ -88,25 +88,22 @@ type Handler struct {
 const OpenAPIPath = "/openapi.yaml"
 
 // NewHandler returns the public API as an http.Handler. It panics on nil deps.
-func NewHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Observer) nethttp.Handler {
-	return newHandler(a, logger, cache, obs, true)
-}
-
-// newHandler is NewHandler; withHot false sends the status route through
-// the router too (tests compare both).
-func newHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Observer, withHot bool) nethttp.Handler {
+// gorilla/mux is its one dispatcher: it routes every request, the status
+// polls included, and labels each with the matched route's template
+// (routeLabel); docs/architecture.md has the figure that chose it.
+func NewHandler(a *app.Public, logger *zap.Logger, cfg HandlerConfig, obs Observer) nethttp.Handler {
 	if a == nil || logger == nil || obs == nil {
 		panic("httpapi: nil dependency for NewHandler")
 	}
-	if cache.StreamHeartbeat <= 0 || cache.StreamRetry <= 0 {
+	if cfg.StreamHeartbeat <= 0 || cfg.StreamRetry <= 0 {
 		def := DefaultHandlerConfig()
-		cache.StreamHeartbeat, cache.StreamRetry = def.StreamHeartbeat, def.StreamRetry
+		cfg.StreamHeartbeat, cfg.StreamRetry = def.StreamHeartbeat, def.StreamRetry
 	}
-	enc, err := newAnswers(cache)
+	enc, err := newAnswers(cfg)
 	if err != nil {
 		panic("httpapi: " + err.Error()) // only for a size lru refuses, which newAnswers never passes
 	}
-	h := &Handler{app: a, logger: logger, cache: cache, obs: obs, enc: enc}
+	h := &Handler{app: a, logger: logger, cfg: cfg, obs: obs, enc: enc}
 	r := mux.NewRouter()
 	// Unclean paths are not redirected: they simply do not match.
 	r.SkipClean(true)
@@ -116,12 +113,7 @@ func newHandler(a *app.Public, logger *zap.Logger, cache HandlerConfig, obs Obse
 	r.HandleFunc(EventsPath, h.streamEvents).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.HandleFunc(OpenAPIPath, serveOpenAPI).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(noRoute)
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(methodNotAllowed)
-	cfg := edgeConfig{maxInFlight: cache.MaxInFlight, sampleSuccess: cache.LogSampleSuccess, tracer: cache.Tracer}
-	if withHot {
-		cfg.hot = &hot{prefix: jobPrefix, template: JobPath, serve: h.getJob}
-	}
-	return edge(r, logger, obs, cfg)
+	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: cfg.LogSampleSuccess, tracer: cfg.Tracer})
 }
 
 // noRoute answers a path no route matches.
@@ -169,7 +161,7 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 // statusJobID is the asyncJobId of the status path, as sent (ParseID validates
-// it). Routed by hotRoute or by the router, r's path is the status route.
+// it). Routed here by the router, r's path is the status route.
 func statusJobID(r *nethttp.Request) string {
 	id, _ := pathVar(r, jobPrefix)
 	return id
@@ -186,7 +178,7 @@ func preferredWait(headers []string) time.Duration {
 			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
 				continue
 			}
-			n, ok := deltaSeconds(strings.Trim(strings.TrimSpace(value), `"`))
+			n, ok := deltaSeconds(unquote(strings.TrimSpace(value)))
 			if !ok || n <= 0 {
 				return 0
 			}
@@ -194,6 +186,16 @@ func preferredWait(headers []string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// unquote returns a preference value written as a token or as one
+// quoted-string (RFC 7240 section 2, RFC 9110 section 5.6.4) without its
+// quotes; an unbalanced quote is left, so it is not a number.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // fail answers err. token is the presented bearer token, or "" where none

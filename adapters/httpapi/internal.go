@@ -29,8 +29,14 @@ const (
 // MaxInternalBodyBytes is the largest body cap InternalConfig accepts.
 const MaxInternalBodyBytes = 1 << 20
 
-// MaxInternalETA is the longest eta a worker may announce.
-const MaxInternalETA = 24 * time.Hour
+// CheckMaxBodyBytes refuses a body cap the write API cannot run with, in
+// words a setting's message can follow its name with.
+func CheckMaxBodyBytes(n int64) error {
+	if n <= 0 || n > MaxInternalBodyBytes {
+		return fmt.Errorf("must be in 1..%d; got %d", MaxInternalBodyBytes, n)
+	}
+	return nil
+}
 
 // InternalConfig configures the write API. Its zero value is invalid: the
 // caller states every limit.
@@ -45,8 +51,8 @@ type InternalConfig struct {
 
 // Validate reports a config the write API cannot run with.
 func (c InternalConfig) Validate() error {
-	if c.MaxBodyBytes <= 0 || c.MaxBodyBytes > MaxInternalBodyBytes {
-		return fmt.Errorf("internal api: max body bytes %d must be in 1..%d", c.MaxBodyBytes, MaxInternalBodyBytes)
+	if err := CheckMaxBodyBytes(c.MaxBodyBytes); err != nil {
+		return fmt.Errorf("internal api: max body bytes %w", err)
 	}
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("internal api: max in flight %d must not be negative", c.MaxInFlight)
@@ -95,14 +101,6 @@ func NewInternalHandler(ops *app.Operator, tokens ports.TokenVerifier, logger *z
 	r.HandleFunc(InternalJobPath, h.get).Methods(nethttp.MethodGet, nethttp.MethodHead)
 	r.NotFoundHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeProblem(w, r, problem{status: nethttp.StatusNotFound, kind: typeNotFound, message: "Resource not found"})
-	})
-	r.MethodNotAllowedHandler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		allow := "POST"
-		if p := r.URL.EscapedPath(); p != InternalJobsPath && !strings.HasSuffix(p, "/complete") && !strings.HasSuffix(p, "/fail") {
-			allow = "GET, HEAD"
-		}
-		w.Header().Set("Allow", allow)
-		methodNotAllowed(w, r)
 	})
 	return edge(r, logger, obs, edgeConfig{maxInFlight: cfg.MaxInFlight, sampleSuccess: 1}), nil
 }
@@ -220,8 +218,11 @@ func createCommand(in createRequest, keys []string) (app.CreateJob, error) {
 	var eta time.Duration
 	if in.ETA != "" {
 		d, err := time.ParseDuration(in.ETA)
-		if err != nil || d <= 0 || d > MaxInternalETA {
-			return app.CreateJob{}, &domain.ValidationError{Field: "eta", Reason: "must be a positive duration such as 30s, at most 24h"}
+		if err != nil {
+			return app.CreateJob{}, &domain.ValidationError{Field: "eta", Reason: domain.ETARule}
+		}
+		if err := domain.CheckETA(d); err != nil {
+			return app.CreateJob{}, err
 		}
 		eta = d
 	}

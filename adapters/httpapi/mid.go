@@ -28,7 +28,6 @@ type edgeConfig struct {
 	maxInFlight   int                  // in-flight cap, 0: none
 	sampleSuccess int                  // log one in N successful answers
 	tracer        trace.TracerProvider // nil: no spans
-	hot           *hot                 // nil: every request goes through the router
 }
 
 // edge wraps a router with the middleware every listener of this adapter
@@ -40,14 +39,8 @@ type edgeConfig struct {
 // with its template too (labelRoute).
 func edge(r *mux.Router, logger *zap.Logger, obs Observer, cfg edgeConfig) nethttp.Handler {
 	r.Use(routeLabel)
-	if r.MethodNotAllowedHandler != nil {
-		r.MethodNotAllowedHandler = labelled(r, r.MethodNotAllowedHandler)
-	}
-	var inner nethttp.Handler = r
-	if cfg.hot != nil {
-		inner = hotRoute(cfg.hot, r)
-	}
-	return chain(inner,
+	r.MethodNotAllowedHandler = labelled(r, allowHeader(r, nethttp.HandlerFunc(methodNotAllowed)))
+	return chain(r,
 		requestID,
 		serverSpan(cfg.tracer),
 		accessLog(logger, cfg.sampleSuccess),

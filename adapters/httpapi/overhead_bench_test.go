@@ -128,41 +128,28 @@ func BenchmarkOverhead(b *testing.B) {
 		})
 	}
 
-	// Routing: the service's dispatch of a poll (the status route's prefix
-	// check before the router), and gorilla/mux alone on the same path, as
-	// NewHandler configures it, which routes every other request.
-	router := func(read nethttp.HandlerFunc) *mux.Router {
+	// Routing: the service's one dispatcher, gorilla/mux as NewHandler
+	// configures it, matching a poll among the public routes.
+	b.Run("part=routing", func(b *testing.B) {
+		var id string
+		read := func(_ nethttp.ResponseWriter, r *nethttp.Request) { id = httpapi.StatusJobID(r) }
 		r := mux.NewRouter()
 		r.SkipClean(true)
 		r.UseEncodedPath()
 		r.HandleFunc(httpapi.JobPath, read).Methods(nethttp.MethodGet, nethttp.MethodHead)
-		r.HandleFunc(httpapi.JobsPath, func(nethttp.ResponseWriter, *nethttp.Request) {}).Methods(nethttp.MethodGet, nethttp.MethodHead)
-		r.HandleFunc(httpapi.EventsPath, func(nethttp.ResponseWriter, *nethttp.Request) {}).Methods(nethttp.MethodGet, nethttp.MethodHead)
-		r.HandleFunc(httpapi.OpenAPIPath, func(nethttp.ResponseWriter, *nethttp.Request) {}).Methods(nethttp.MethodGet, nethttp.MethodHead)
-		return r
-	}
-	for _, tc := range []struct {
-		name string
-		hot  bool
-	}{{"part=routing", true}, {"part=routing-mux", false}} {
-		b.Run(tc.name, func(b *testing.B) {
-			var id string
-			read := func(_ nethttp.ResponseWriter, r *nethttp.Request) { id = httpapi.StatusJobID(r) }
-			var h nethttp.Handler = router(read)
-			if tc.hot {
-				h = httpapi.HotRoute(read, h)
-			}
-			req := httptest.NewRequest(nethttp.MethodGet, "/patients/composition/job/"+domain.NewID().String(), nil)
-			w := httptest.NewRecorder()
-			b.ReportAllocs()
-			for b.Loop() {
-				h.ServeHTTP(w, req)
-			}
-			if id == "" {
-				b.Fatal("route not matched")
-			}
-		})
-	}
+		for _, path := range []string{httpapi.JobsPath, httpapi.EventsPath, httpapi.OpenAPIPath} {
+			r.HandleFunc(path, func(nethttp.ResponseWriter, *nethttp.Request) {}).Methods(nethttp.MethodGet, nethttp.MethodHead)
+		}
+		req := httptest.NewRequest(nethttp.MethodGet, "/patients/composition/job/"+domain.NewID().String(), nil)
+		w := httptest.NewRecorder()
+		b.ReportAllocs()
+		for b.Loop() {
+			r.ServeHTTP(w, req)
+		}
+		if id == "" {
+			b.Fatal("route not matched")
+		}
+	})
 
 	for _, tc := range []struct {
 		name  string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/testkit"
@@ -63,4 +64,43 @@ func getHeld(url string, h nethttp.Header) heldAnswer {
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	return heldAnswer{status: res.StatusCode, applied: res.Header.Get("Preference-Applied"), body: body, err: err}
+}
+
+// TestPreferWaitIsReadAsWritten: wait=N is delta-seconds, a token or one
+// quoted-string (RFC 7240 section 2): digits only, whatever the quotes.
+// Anything else asks for no wait.
+func TestPreferWaitIsReadAsWritten(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		prefer string
+		want   time.Duration
+	}{
+		{"wait=3", 3 * time.Second},
+		{`wait="3"`, 3 * time.Second},
+		{"wait = 3", 3 * time.Second},
+		{"wait=003", 3 * time.Second},
+		{"respond-async, wait=3", 3 * time.Second},
+		{"WAIT=3", 3 * time.Second},
+		{"wait=3; x=y", 3 * time.Second},
+		{`wait="3`, 0},
+		{`wait=3"`, 0},
+		{`wait=""3""`, 0},
+		{`wait=""`, 0},
+		{"wait=+3", 0},
+		{"wait=-3", 0},
+		{"wait=-0", 0},
+		{"wait=0x10", 0},
+		{"wait=1e2", 0},
+		{"wait=3.0", 0},
+		{"wait=3s", 0},
+		{"wait=1_0", 0},
+		{"wait=\u0663", 0},
+		{"wait=0", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefer, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, httpapi.PreferredWait([]string{tt.prefer}))
+		})
+	}
 }

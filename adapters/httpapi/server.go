@@ -44,7 +44,8 @@ func NewServer(cfg ServerConfig, h nethttp.Handler, logger *zap.Logger) *Server 
 	return &Server{
 		srv: &nethttp.Server{
 			Addr:              cfg.Addr,
-			Handler:           h,
+			Handler:           closeUntrustedFraming(h),
+			ConnContext:       withFramingConn,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ReadTimeout:       cfg.ReadTimeout,
 			WriteTimeout:      cfg.WriteTimeout,
@@ -72,7 +73,7 @@ func (s *Server) Start(context.Context) error {
 	s.logger.Info("listening", zap.String("addr", ln.Addr().String()))
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+		if err := s.srv.Serve(framingListener{ln}); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			s.logger.Error("server stopped", zap.Error(err))
 		}
 	}()

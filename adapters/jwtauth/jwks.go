@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/titanous/rocacheck"
 )
 
 // Limits on what a JWK Set may hold. RSA moduli above maxRSABits would make
@@ -72,13 +74,23 @@ func (s *KeySet) skippedSummary() string {
 	return strings.Join(parts, "; ")
 }
 
-// candidates returns the keys named kid that can verify alg: the key type,
-// curve and size must fit the algorithm (RFC 7518 section 3), whatever else
-// the JWK says, and a JWK "alg" must equal it (RFC 7517 section 4.4).
-func (s *KeySet) candidates(kid, alg string) []verificationKey {
+// MaxKeysWithoutKID bounds the keys a token without "kid" is tried
+// against. "kid" is optional (RFC 7515 section 4.1.4, RFC 7517 section 4.5),
+// so such a token is tried against every usable key that fits its alg; four
+// covers an issuer's current, next and previous key with one to spare, and
+// keeps a forged token without kid to four signature checks at most. A set
+// with more keys fitting the alg needs tokens that name their key.
+const MaxKeysWithoutKID = 4
+
+// candidates returns the keys that can verify alg and are named kid, or,
+// for a token without kid (named false), every key that can verify alg: the
+// key type, curve and size must fit the algorithm (RFC 7518 section 3),
+// whatever else the JWK says, and a JWK "alg" must equal it (RFC 7517
+// section 4.4).
+func (s *KeySet) candidates(kid string, named bool, alg string) []verificationKey {
 	var out []verificationKey
 	for _, k := range s.keys {
-		if k.kid == kid && (k.alg == "" || k.alg == alg) && fits(alg, k.key) {
+		if (!named || k.kid == kid) && (k.alg == "" || k.alg == alg) && fits(alg, k.key) {
 			out = append(out, k)
 		}
 	}
@@ -130,7 +142,7 @@ func ParseJWKS(data []byte) (*KeySet, error) {
 	kinds := map[string]string{} // kid -> kty of the first usable key with it
 	for i, raw := range *doc.Keys {
 		k, kid, err := parseJWK(raw)
-		if err == nil {
+		if err == nil && kid != "" { // keys without kid are told apart by trying them
 			kty := keyType(k.key)
 			if first, dup := kinds[kid]; dup && first == kty {
 				err = fmt.Errorf("kid is shared with another %s key (RFC 7517 section 4.5)", kty)
@@ -198,9 +210,12 @@ func parseJWK(raw json.RawMessage) (verificationKey, string, error) {
 		_ = json.Unmarshal(raw, &kid)
 		return verificationKey{}, kid.KID, fmt.Errorf("not a JWK object with string members: %w", err)
 	}
+	// "kid" is optional (RFC 7517 section 4.5): a key without one verifies
+	// tokens without one. An empty kid names nothing a token can name (a
+	// token's empty kid is refused), so such a key is never usable.
 	kid := deref(m.KID)
-	if m.KID == nil || kid == "" {
-		return verificationKey{}, kid, errors.New(`no "kid": tokens name their key by kid (RFC 7517 section 4.5)`)
+	if m.KID != nil && kid == "" {
+		return verificationKey{}, kid, errors.New(`"kid" is empty: no token can name this key (RFC 7517 section 4.5)`)
 	}
 	if err := usableForVerify(m); err != nil {
 		return verificationKey{}, kid, err
@@ -326,6 +341,11 @@ func rsaKey(m jwkMembers) (crypto.PublicKey, error) {
 	}
 	if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits {
 		return nil, fmt.Errorf("RSA key is %d bits; between %d and %d are used (RFC 7518 section 3.3)", bits, minRSABits, maxRSABits)
+	}
+	// A modulus made by Infineon's flawed generator can be factored (ROCA,
+	// CVE-2017-15361); its residues modulo small primes give it away.
+	if rocacheck.IsWeak(&rsa.PublicKey{N: n}) {
+		return nil, errors.New("RSA modulus has the ROCA weakness (CVE-2017-15361): it can be factored")
 	}
 	// An exponent must be odd and at least 3; crypto/rsa takes at most
 	// 2^31-1. A longer one is refused, never truncated (RFC 7518 section 6.3.1.2).

@@ -47,6 +47,10 @@ type Config struct {
 	Algorithms []string
 	// Leeway is the clock skew tolerated on exp, nbf and iat; zero or more.
 	Leeway time.Duration
+	// RequireAccessTokenType refuses every token whose "typ" is not at+jwt
+	// or application/at+jwt (RFC 9068 section 4); when false, "JWT" and no
+	// "typ" are accepted too.
+	RequireAccessTokenType bool
 	// Keys, when set, is used as is (development, tests).
 	Keys jwkset.Storage
 	// JWKSFile and JWKSURL name where the keys come from; exactly one of
@@ -73,8 +77,10 @@ type Config struct {
 type Verifier struct {
 	parser *gojwt.Parser
 	keys   *source
-	cancel context.CancelFunc
-	now    func() time.Time
+	// strictType: only at+jwt (Config.RequireAccessTokenType).
+	strictType bool
+	cancel     context.CancelFunc
+	now        func() time.Time
 	// cache holds principals of verified tokens until they expire, keyed by
 	// the token's SHA-256: a repeat costs a hash, not a signature check, and
 	// the token itself is never stored. An entry remembers the key-set
@@ -142,7 +148,7 @@ func NewVerifier(cfg Config, logger *zap.Logger) (*Verifier, error) {
 		logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	v := &Verifier{cancel: cancel, keys: newSource(logger)}
+	v := &Verifier{cancel: cancel, keys: newSource(logger), strictType: cfg.RequireAccessTokenType}
 	if cfg.CacheSize > 0 {
 		var err error
 		if v.cache, err = lru.New[[sha256.Size]byte, cached](cfg.CacheSize); err != nil {
@@ -335,24 +341,27 @@ func (v *Verifier) keyFor(ctx context.Context, t *gojwt.Token) (any, error) {
 			return nil, fmt.Errorf("%w: %q", errHeader, h)
 		}
 	}
-	if typ, ok := t.Header["typ"]; ok && !acceptedType(typ) {
+	typ, hasType := t.Header["typ"]
+	if (hasType || v.strictType) && !acceptedType(typ, v.strictType) {
 		return nil, fmt.Errorf("%w: \"typ\" is not an access token type", errHeader)
 	}
-	kidValue, ok := t.Header["kid"]
-	if !ok {
-		return nil, fmt.Errorf("%w: no \"kid\"", errKey)
-	}
+	kidValue, named := t.Header["kid"]
 	kid, isStr := kidValue.(string)
-	if !isStr || kid == "" {
+	if named && (!isStr || kid == "") {
 		return nil, fmt.Errorf("%w: \"kid\" must be a non-empty string", errHeader)
 	}
 	alg := t.Method.Alg()
-	found := v.keys.current.Load().set.candidates(kid, alg)
+	found := v.keys.current.Load().set.candidates(kid, named, alg)
 	if len(found) == 0 && v.keys.refetchForUnknownKID(ctx) {
-		found = v.keys.current.Load().set.candidates(kid, alg)
+		found = v.keys.current.Load().set.candidates(kid, named, alg)
 	}
-	if len(found) == 0 {
+	switch {
+	case len(found) == 0 && named:
 		return nil, fmt.Errorf("%w: kid %q for %s", errKey, kid, alg)
+	case len(found) == 0:
+		return nil, fmt.Errorf("%w: no kid, no key for %s", errKey, alg)
+	case !named && len(found) > MaxKeysWithoutKID:
+		return nil, fmt.Errorf("%w: no kid, and %d keys fit %s (at most %d are tried)", errKey, len(found), alg, MaxKeysWithoutKID)
 	}
 	if m, ok := strictPSS[alg]; ok {
 		t.Method = m
@@ -399,14 +408,19 @@ func shape(token string) string {
 	return ""
 }
 
-func acceptedType(typ any) bool {
+// acceptedType reports whether typ names an access token: at+jwt, with or
+// without "application/", in any case (media types are case-insensitive,
+// RFC 7515 section 4.1.9, RFC 9068 section 4); unless strict, JWT too.
+func acceptedType(typ any, strict bool) bool {
 	s, ok := typ.(string)
 	if !ok {
 		return false
 	}
 	switch strings.ToLower(s) {
-	case "jwt", "at+jwt", "application/at+jwt":
+	case "at+jwt", "application/at+jwt":
 		return true
+	case "jwt":
+		return !strict
 	}
 	return false
 }

@@ -8,12 +8,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/jobstatus/jobstatus/bootstrap"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := bootstrap.Execute(ctx, os.Args[1:], bootstrap.IO{Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()})
+	code := cli.Execute(ctx, os.Args[1:], cli.IO{Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()})
 	stop()
 	os.Exit(code)
 }

@@ -47,7 +47,7 @@ func TestJobCommands(t *testing.T) {
 		{"FailAfterDone", []string{"jobs", "fail", id, "--code", "500", "--message", "late"}, 1, "different outcome"},
 		{"UnknownID", []string{"jobs", "get", "00000000-0000-4000-8000-000000000000"}, 1, "job not found"},
 		{"CompleteUnknown", []string{"jobs", "complete", "00000000-0000-4000-8000-000000000000", "--link", "composition=/x"}, 1, "job not found"},
-		{"MalformedID", []string{"jobs", "get", "not-a-uuid"}, 2, "must be a UUID"},
+		{"MalformedID", []string{"jobs", "get", "not-a-uuid"}, 2, "want a UUID"},
 		{"MalformedLink", []string{"jobs", "complete", id, "--link", "composition"}, 2, "ENTITY=HREF"},
 		{"RelativeHref", []string{"jobs", "complete", id, "--link", "composition=relative"}, 2, "absolute path"},
 		{"MissingLink", []string{"jobs", "complete", id}, 2, "link"},
@@ -57,7 +57,8 @@ func TestJobCommands(t *testing.T) {
 		{"NegativeCode", []string{"jobs", "fail", id, "--code", "-5", "--message", "x"}, 2, "--code must be 1 to 999, got -5"},
 		{"ClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, 2, "invalid client: must be 1 to 255 visible ASCII"},
 		{"BadETA", []string{"jobs", "create", "--client", "c", "--eta", "soon"}, 2, "eta"},
-		{"NegativeETA", []string{"jobs", "create", "--client", "c", "--eta", "-5s"}, 2, "negative"},
+		{"NegativeETA", []string{"jobs", "create", "--client", "c", "--eta", "-5s"}, 2, "at most 24h"},
+		{"ETAOverADay", []string{"jobs", "create", "--client", "c", "--eta", "48h"}, 2, "invalid eta: must be a positive duration such as 30s, at most 24h"},
 	}
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {

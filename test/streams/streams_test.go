@@ -20,8 +20,8 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
-	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/client"
+	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 	"github.com/jobstatus/jobstatus/test/testkit"
@@ -98,8 +98,8 @@ func mis(t *testing.T, kit *testkit.Kit, in *instance, id, key string) *client.C
 func jobsCommand(t *testing.T, url string, args ...string) string {
 	t.Helper()
 	var out, errs bytes.Buffer
-	code := bootstrap.Execute(context.Background(), append([]string{"jobs"}, args...),
-		bootstrap.IO{Stdout: &out, Stderr: &errs, Environ: []string{"JOBSTATUS_DATABASE_URL=" + url}})
+	code := cli.Execute(context.Background(), append([]string{"jobs"}, args...),
+		cli.IO{Stdout: &out, Stderr: &errs, Environ: []string{"JOBSTATUS_DATABASE_URL=" + url}})
 	require.Equal(t, 0, code, errs.String())
 	return out.String()
 }

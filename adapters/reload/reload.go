@@ -1,0 +1,243 @@
+// Package reload reloads files on SIGHUP and when they change on disk,
+// keeping the last good content when a new one is refused; it reports each
+// file's state for readiness and as metrics. What a file's content means is
+// the caller's (File.Load).
+package reload
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// reloadDebounce gathers the events of one change (an editor's write, an
+// atomic rename, a Kubernetes ..data symlink swap: several events each)
+// into one reload.
+const reloadDebounce = 250 * time.Millisecond
+
+// File is one reloaded source.
+type File struct {
+	// Label names the file in metrics, logs and readiness.
+	Label string
+	// Path is watched; empty: reloaded on SIGHUP only (a URL the loader
+	// fetches itself).
+	Path string
+	// Load applies data, the file's content (nil without Path); an error
+	// refuses it and the last good content stays.
+	Load func(ctx context.Context, data []byte) error
+}
+
+// reloadable is one File and its state.
+type reloadable struct {
+	label string
+	path  string
+	load  func(ctx context.Context, data []byte) error
+
+	mu       sync.Mutex
+	seen     [sha256.Size]byte // content of the last attempt: unchanged content is not reloaded
+	loadedAt time.Time         // last success, the start included
+	failedAt time.Time         // last failure, zero after a success
+	failure  error
+}
+
+// Reloader reloads files; it is a prometheus.Collector of its own
+// metrics.
+type Reloader struct {
+	files  []*reloadable
+	logger *zap.Logger
+	total  *prometheus.CounterVec
+	lastOK *prometheus.GaugeVec
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a Reloader of files, loaded already (at start, by their
+// owners); namespace prefixes its metrics.
+func New(files []File, namespace string, logger *zap.Logger) *Reloader {
+	r := &Reloader{
+		logger: logger,
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "config_reload_total",
+			Help: "Reloads of the api-keys file and the JWKS, by file and result (success or failure)."}, []string{"file", "result"}),
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "config_reload_last_success_timestamp_seconds",
+			Help: "When the file was last loaded successfully (at start or by a reload), as a Unix time."}, []string{"file"}),
+	}
+	for _, f := range files {
+		r.files = append(r.files, &reloadable{label: f.Label, path: f.Path, load: f.Load})
+	}
+	now := time.Now()
+	for _, f := range r.files {
+		f.loadedAt = now
+		r.total.WithLabelValues(f.label, "success")
+		r.total.WithLabelValues(f.label, "failure")
+		r.lastOK.WithLabelValues(f.label).Set(float64(now.Unix()))
+		if f.path != "" {
+			if data, err := os.ReadFile(f.path); err == nil {
+				f.seen = sha256.Sum256(data)
+			}
+		}
+	}
+	return r
+}
+
+// Start watches the files' directories and SIGHUP until Stop.
+func (r *Reloader) Start(context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch credentials files: %w", err)
+	}
+	// The directory, not the file: an atomic rename or a Kubernetes
+	// symlink swap replaces the file a watch on it would follow.
+	dirs := map[string]bool{}
+	for _, f := range r.files {
+		if dir := filepath.Dir(f.path); f.path != "" && !dirs[dir] {
+			if err := w.Add(dir); err != nil {
+				_ = w.Close()
+				return fmt.Errorf("watch %s: %w", dir, err)
+			}
+			dirs[dir] = true
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		defer signal.Stop(hup)
+		defer w.Close()
+		r.loop(ctx, w, hup)
+	}()
+	return nil
+}
+
+// Stop ends the watch.
+func (r *Reloader) Stop(context.Context) error {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
+	return nil
+}
+
+func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.Signal) {
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			debounce.Stop()
+			return
+		case _, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			debounce.Reset(reloadDebounce)
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			r.logger.Warn("watching credentials files", zap.Error(err))
+		case <-debounce.C:
+			r.reload(ctx, false)
+		case <-hup:
+			r.logger.Info("SIGHUP: reloading", zap.Strings("files", r.labels()))
+			r.reload(ctx, true)
+		}
+		_ = r.logger.Sync()
+	}
+}
+
+// reload loads every file again; unless force, only those whose content
+// changed since the last attempt.
+func (r *Reloader) reload(ctx context.Context, force bool) {
+	for _, f := range r.files {
+		r.reloadOne(ctx, f, force)
+	}
+}
+
+func (r *Reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
+	if f.path == "" && !force {
+		return
+	}
+	var data []byte
+	var err error
+	if f.path != "" {
+		data, err = os.ReadFile(f.path)
+		if err != nil && !force && errors.Is(err, os.ErrNotExist) {
+			return // between the steps of a rename; the next event brings the file
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil {
+		sum := sha256.Sum256(data)
+		if !force && sum == f.seen {
+			return
+		}
+		f.seen = sum
+		err = f.load(ctx, data)
+	}
+	if err != nil {
+		f.failedAt, f.failure = time.Now(), err
+		r.total.WithLabelValues(f.label, "failure").Inc()
+		r.logger.Error("reload refused; keeping the last good set", zap.String("file", f.label), zap.Error(err))
+		return
+	}
+	f.loadedAt, f.failedAt, f.failure = time.Now(), time.Time{}, nil
+	r.total.WithLabelValues(f.label, "success").Inc()
+	r.lastOK.WithLabelValues(f.label).Set(float64(f.loadedAt.Unix()))
+}
+
+// Ready says when each file was loaded and whether its last reload was
+// refused. A refused reload leaves the instance ready: it serves the last
+// good set, and a bad file pushed to every instance must not take them all
+// out of rotation at once; the answer says so, as do the log and the
+// metrics.
+func (r *Reloader) Ready(context.Context) (string, error) {
+	var parts []string
+	for _, f := range r.files {
+		f.mu.Lock()
+		part := fmt.Sprintf("%s loaded %s", f.label, f.loadedAt.UTC().Format(time.RFC3339))
+		if f.failure != nil {
+			part = fmt.Sprintf("%s: last reload at %s refused (%v), serving the set loaded %s", f.label,
+				f.failedAt.UTC().Format(time.RFC3339), f.failure, f.loadedAt.UTC().Format(time.RFC3339))
+		}
+		f.mu.Unlock()
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; "), nil
+}
+
+// Describe implements prometheus.Collector.
+func (r *Reloader) Describe(ch chan<- *prometheus.Desc) {
+	r.total.Describe(ch)
+	r.lastOK.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (r *Reloader) Collect(ch chan<- prometheus.Metric) {
+	r.total.Collect(ch)
+	r.lastOK.Collect(ch)
+}
+
+// labels names the files, for logs.
+func (r *Reloader) labels() []string {
+	out := make([]string, 0, len(r.files))
+	for _, f := range r.files {
+		out = append(out, f.label)
+	}
+	return out
+}

@@ -1,0 +1,71 @@
+package test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBenchWritesItsFigures: make bench records each of its parts into
+// docs/performance.md between that part's markers (scripts/bench/record.sh),
+// so no figure is pasted by hand; a part that fails leaves the page as it
+// was and fails make.
+func TestBenchWritesItsFigures(t *testing.T) {
+	t.Parallel()
+	page, err := os.ReadFile("../docs/performance.md")
+	require.NoError(t, err)
+	makefile, err := os.ReadFile("../Makefile")
+	require.NoError(t, err)
+	recipe := regexp.MustCompile(`(?m)^bench:.*\n((?:\t.*\n)+)`).FindSubmatch(makefile)
+	require.NotNil(t, recipe, "the Makefile has a bench target")
+	parts := 0
+	for line := range strings.Lines(string(recipe[1])) {
+		m := regexp.MustCompile(`^\tscripts/bench/record\.sh (\w+) `).FindStringSubmatch(line)
+		require.NotNil(t, m, "every step of make bench is recorded: %q", line)
+		require.Contains(t, string(page), "<!-- bench:"+m[1]+" begin -->\n")
+		require.Contains(t, string(page), "<!-- bench:"+m[1]+" end -->\n")
+		parts++
+	}
+	require.Equal(t, 4, parts, "micro-benchmarks, overhead, load run, wake-ups")
+
+	doc := filepath.Join(t.TempDir(), "performance.md")
+	const before = "# Performance\n\n<!-- bench:load begin -->\nold figures\n<!-- bench:load end -->\n\nthe rest\n"
+	require.NoError(t, os.WriteFile(doc, []byte(before), 0o644))
+	record := func(args ...string) (string, error) {
+		cmd := exec.Command("../scripts/bench/record.sh", args...)
+		cmd.Env = append(os.Environ(), "BENCH_DOC="+doc)
+		out, err := cmd.Output()
+		return string(out), err
+	}
+
+	t.Run("WritesBetweenTheMarkers", func(t *testing.T) {
+		out, err := record("load", "printf", "\\njobstatus, 64 conns   57675 req/s  \\n")
+		require.NoError(t, err)
+		require.Equal(t, "\njobstatus, 64 conns   57675 req/s  \n", out, "the output passes through")
+		got, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		require.Regexp(t, "^# Performance\n\n<!-- bench:load begin -->\nRecorded by `make bench` on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC, commit \\S+, \\d+ cores, load average [0-9. ]+:\n\n"+
+			"```text\njobstatus, 64 conns   57675 req/s\n```\n<!-- bench:load end -->\n\nthe rest\n$", string(got))
+	})
+	t.Run("AFailedRunLeavesThePage", func(t *testing.T) {
+		written, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		_, err = record("load", "sh", "-c", "echo partial; exit 3")
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "%v", err)
+		require.Equal(t, 3, exit.ExitCode())
+		got, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		require.Equal(t, string(written), string(got))
+	})
+	t.Run("RefusesAPartWithoutMarkers", func(t *testing.T) {
+		_, err := record("nosuchpart", "true")
+		require.Error(t, err)
+	})
+}
