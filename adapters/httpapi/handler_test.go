@@ -21,7 +21,6 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
-	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
