@@ -13,7 +13,6 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jobcache"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/adapters/metrics"
