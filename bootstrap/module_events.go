@@ -46,7 +46,7 @@ var EventsModule = fx.Module("events",
 type feedParams struct {
 	fx.In
 	Config Config
-	Log    app.FeedLog
+	Log    feedLog
 	Model  *jobcache.Model
 	Hub    *app.Changes
 }

@@ -46,12 +46,17 @@ func storeServing(cfg Config) fx.Option {
 var MemoryModule = fx.Module("memory",
 	fx.Provide(
 		fx.Annotate(memory.NewJobs, storePorts...),
+		func(j *memory.Jobs) feedLog { return feedLog{j} },
 		readiness(func() httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(context.Context) (string, error) { return "in-memory store", nil }}
 		}),
 	),
 	fx.Invoke(func(j *memory.Jobs, feed *app.EventFeed) { j.SetDoorbell(feed.Kick) }),
 )
+
+// feedLog is the change log the feed reads: the memory store itself, or
+// PostgreSQL on a pool of the feed's own (newFeedLog).
+type feedLog struct{ app.FeedLog }
 
 // storePorts binds a job store to itself and to every port a store
 // implements, the same for every store.
@@ -62,7 +67,6 @@ var storePorts = []fx.Annotation{
 	fx.As(new(ports.JobMaintenance)),
 	fx.As(new(ports.ReportSource)),
 	fx.As(new(ports.EventLog)),
-	fx.As(new(app.FeedLog)),
 	fx.As(new(jobcache.Store)),
 	fx.As(new(ports.JobLister)),
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	neturl "net/url"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,6 +30,7 @@ var PostgresModule = fx.Module("postgres",
 	fx.Provide(
 		newDB,
 		fx.Annotate(newPostgresJobs, storePorts...),
+		newFeedLog,
 		readiness(func(j *postgres.Jobs) httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(ctx context.Context) (string, error) {
 				if err := j.Ping(ctx); err != nil {
@@ -133,6 +135,53 @@ func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config, logger *zap.Logge
 	}
 	lc.Append(fx.StopHook(func() error { return closeLogged(logger, "prepared statements", j.Close) }))
 	return j, nil
+}
+
+// FeedPoolConns is the size of the change feed's own pool: its reads of
+// the log, and the streams' replays.
+const FeedPoolConns = 2
+
+// newFeedLog gives the change feed a pool of its own, named
+// "<application_name>-feed" ("jobstatus-feed") in pg_stat_activity: its
+// reads never queue behind the requests' and a stalled one is found by
+// name.
+func newFeedLog(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (feedLog, error) {
+	url, err := namedURL(cfg.Database.URL, "feed")
+	if err != nil {
+		return feedLog{}, err
+	}
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: FeedPoolConns, MaxIdleConns: FeedPoolConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: connMaxIdleTime})
+	if err != nil {
+		return feedLog{}, err
+	}
+	j, err := postgres.NewJobs(db, cfg.Database.QueryTimeout)
+	if err != nil {
+		return feedLog{}, err
+	}
+	lc.Append(fx.StopHook(func() error {
+		_ = closeLogged(logger, "the feed's statements", j.Close)
+		return closeLogged(logger, "the feed's pool", func() error { return postgres.Close(db) })
+	}))
+	return feedLog{j}, nil
+}
+
+// namedURL names a connection of role what in pg_stat_activity:
+// "jobstatus-<what>", or the URL's own application_name followed by
+// "-<what>". It never echoes the URL: it may hold a password.
+func namedURL(raw, what string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("the database URL must be a postgres:// URL")
+	}
+	q := u.Query()
+	name := "jobstatus-" + what
+	if v := q.Get("application_name"); v != "" {
+		name = v + "-" + what
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // closeLogged closes a database resource at shutdown and logs, rather than

@@ -246,3 +246,15 @@ func (p *Postgres) Terminate() error {
 func Pool(n int) postgres.PoolConfig {
 	return postgres.PoolConfig{MaxOpenConns: n, MaxIdleConns: n, ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Minute}
 }
+
+// Signal sends sig ("STOP", "CONT", ...) to the server process pid (a
+// backend, as pg_stat_activity names it), inside the container: a STOP
+// leaves its connection open and silent, as a half-open connection
+// through a NAT or a load balancer would.
+func (p *Postgres) Signal(ctx context.Context, pid int, sig string) error {
+	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(), "kill", "-"+sig, strconv.Itoa(pid)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kill -%s %d: %w: %s", sig, pid, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
