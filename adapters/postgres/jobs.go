@@ -445,16 +445,30 @@ func translate(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// unavailableClass lists SQLSTATEs that mean "the database is not there
-// for us, try again later", a 503 rather than a 500: connection exceptions
-// (class 08), insufficient resources (53), operator intervention such as a
-// shutdown (57), system errors (58); a database that does not exist
-// (3D000), refused credentials (28000, 28P01) and a schema not migrated yet
-// (42P01, undefined_table) are an operator's to fix, not a fault in the
-// request.
+// unavailableClass lists SQLSTATEs that mean "the database cannot serve
+// us now, try again later", a 503 rather than a 500 (PostgreSQL's
+// appendix A, "Error Codes"):
+//   - whole classes: connection exceptions (08), insufficient resources
+//     (53: too many connections, disk full, out of memory), operator
+//     intervention (57: shutdown, crash, "cannot connect now" while
+//     starting or in recovery, database dropped, idle session timeout,
+//     a statement cancelled), system errors (58);
+//   - a database refusing connections (55000, ALLOW_CONNECTIONS false),
+//     an object in use (55006) or a lock not available (55P03);
+//   - a standby after a failover (25006, read-only transaction), sessions
+//     ended for idling in a transaction or running past a transaction
+//     timeout (25P03, 25P04), and the retryable rollbacks (40001
+//     serialization failure, also a standby's recovery conflict; 40P01
+//     deadlock), a snapshot too old (72000);
+//   - a database that does not exist (3D000), refused credentials (28000,
+//     28P01) and a schema not migrated yet (42P01, undefined_table): an
+//     operator's to fix, not a fault in the request.
 func unavailableClass(code string) bool {
 	switch code {
-	case "3D000", "28000", "28P01", "42P01":
+	case "3D000", "28000", "28P01", "42P01",
+		"55000", "55006", "55P03",
+		"25006", "25P03", "25P04",
+		"40001", "40P01", "72000":
 		return true
 	}
 	if len(code) < 2 {
