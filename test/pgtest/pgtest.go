@@ -171,6 +171,42 @@ func (p *Postgres) Schema(t testing.TB) string {
 	return url
 }
 
+// Database creates a database of its own for one test, migrated, and
+// returns its URL and name: for tests that change the whole database (its
+// settings, who may connect) or count the notifications on a channel,
+// which every schema of a database shares. It is dropped when the test
+// ends.
+func (p *Postgres) Database(t testing.TB) (url, name string) {
+	t.Helper()
+	name = "d_" + strings.ToLower(rand.Text())
+	ctx := context.Background()
+	admin, err := postgres.Open(p.URL(""), Pool(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := postgres.Open(p.URL(""), Pool(1))
+		if err == nil {
+			_, _ = db.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+			_ = db.Close()
+		}
+	})
+	url = strings.Replace(p.URL(""), "/"+database+"?", "/"+name+"?", 1)
+	db, err := postgres.Open(url, Pool(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := postgres.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return url, name
+}
+
 // BareSchema creates an empty schema, not migrated, and returns its name.
 // It is dropped when the test ends.
 func (p *Postgres) BareSchema(t testing.TB) string {
