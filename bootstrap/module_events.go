@@ -67,7 +67,7 @@ func newEventFeed(p feedParams) (*app.EventFeed, error) {
 // feedCollector exports the feed's figures: whether it vouches for the
 // read model, how far behind the log's head it is, its position, resets.
 func feedCollector(feed *app.EventFeed, model *jobcache.Model, bound time.Duration) prometheus.Collector {
-	return collectors{
+	return collectorSet{
 		gaugeFunc("feed_up", "1 while the change feed vouches for the read model (read the log's head within its staleness bound).", nil,
 			func() float64 {
 				if model.Fresh() {
@@ -88,18 +88,18 @@ func feedCollector(feed *app.EventFeed, model *jobcache.Model, bound time.Durati
 	}
 }
 
-// collectors is several collectors as one.
-type collectors []prometheus.Collector
+// collectorSet is several collectors as one.
+type collectorSet []prometheus.Collector
 
 // Describe implements prometheus.Collector.
-func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
+func (cs collectorSet) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range cs {
 		c.Describe(ch)
 	}
 }
 
 // Collect implements prometheus.Collector.
-func (cs collectors) Collect(ch chan<- prometheus.Metric) {
+func (cs collectorSet) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range cs {
 		c.Collect(ch)
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
-	"github.com/jobstatus/jobstatus/ports"
 )
 
 // connMaxIdleTime closes connections idle this long, so a quiet service
