@@ -33,13 +33,14 @@ var readModelModule = fx.Module("readmodel", fx.Provide(
 	},
 ))
 
-// storeServing is what a store needs only while serving: PostgreSQL's
-// doorbell listener; the memory store rings the feed itself.
+// storeServing is what a store needs only while serving: a doorbell that
+// rings the change feed when the log moves, PostgreSQL's listener or the
+// memory store itself.
 func storeServing(cfg Config) fx.Option {
 	if cfg.Database.URL != "" {
 		return DoorbellModule
 	}
-	return fx.Options()
+	return fx.Invoke(func(j *memory.Jobs, feed *app.EventFeed) { j.SetDoorbell(feed.Kick) })
 }
 
 // MemoryModule binds the in-memory store; it rings the feed itself.
@@ -51,7 +52,6 @@ var MemoryModule = fx.Module("memory",
 			return httpapi.Check{Name: "store", Fn: func(context.Context) (string, error) { return "in-memory store", nil }}
 		}),
 	),
-	fx.Invoke(func(j *memory.Jobs, feed *app.EventFeed) { j.SetDoorbell(feed.Kick) }),
 )
 
 // feedLog is the change log the feed reads: the memory store itself, or
