@@ -288,7 +288,9 @@ func Pool(n int) postgres.PoolConfig {
 // leaves its connection open and silent, as a half-open connection
 // through a NAT or a load balancer would.
 func (p *Postgres) Signal(ctx context.Context, pid int, sig string) error {
-	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(), "kill", "-"+sig, strconv.Itoa(pid)).CombinedOutput()
+	// The image has no kill(1): the shell's builtin.
+	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(), "sh", "-c",
+		"kill -"+sig+" "+strconv.Itoa(pid)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kill -%s %d: %w: %s", sig, pid, err, strings.TrimSpace(string(out)))
 	}
