@@ -63,6 +63,7 @@ bench: ## micro-benchmarks, per-request overhead, then the load run: pgbench, a 
 	scripts/bench/overhead.sh
 	scripts/bench.sh
 	scripts/bench/wake.sh
+	scripts/bench/writes.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
 	@image="$$(scripts/test-env.sh)" && \
