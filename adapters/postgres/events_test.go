@@ -12,6 +12,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 )
 
@@ -274,11 +275,30 @@ func TestReplayFollowsTheEventNotTheJob(t *testing.T) {
 			require.Equal(t, "/c/"+j.ID.String(), linksOf(e.Job))
 		}
 		require.Equal(t, domain.StatusPending, events[0].Status)
+		changesOf := func() []ports.Change {
+			var mine []ports.Change
+			for _, c := range changesAfter(t, jobs, 0) {
+				if c.ID == j.ID {
+					mine = append(mine, c)
+				}
+			}
+			return mine
+		}
+		changes := changesOf()
+		require.Len(t, changes, 2, "the change log reads them the same way")
+		for _, c := range changes {
+			require.Equal(t, ports.ChangePut, c.Op)
+			require.True(t, c.Event)
+			require.Equal(t, domain.StatusDone, c.Job.Status)
+		}
 		_, err = db.ExecContext(ctx, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
 		require.NoError(t, err)
 		events, err = jobs.EventsAfter(ctx, "mis-legacy", 0, 10)
 		require.NoError(t, err)
 		require.Empty(t, events, "nothing to show once the job is gone")
+		changes = changesOf()
+		require.Len(t, changes, 1, "only the delete is left to read")
+		require.Equal(t, ports.ChangeDelete, changes[0].Op)
 	})
 }
 
