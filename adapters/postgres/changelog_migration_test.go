@@ -72,8 +72,16 @@ func TestChangeLogMigration(t *testing.T) {
 	require.NoError(t, db.GetContext(ctx, &top, `SELECT last_value FROM async_jobs_version_seq`))
 	require.Greater(t, top, oldVersions[0].Version)
 
+	filenodes := func() (n [2]int64) {
+		t.Helper()
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT pg_relation_filenode('async_jobs'),
+			pg_relation_filenode('async_job_events')`).Scan(&n[0], &n[1]))
+		return n
+	}
+	before := filenodes()
 	_, err = postgres.Migrate(ctx, db)
 	require.NoError(t, err)
+	require.Equal(t, before, filenodes(), "catalog changes only: neither table is rewritten")
 	jobs, err := postgres.NewJobs(db, 5*time.Second)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = jobs.Close() })
@@ -122,4 +130,37 @@ func TestChangeLogMigration(t *testing.T) {
 	_, err = postgres.Migrate(ctx, db)
 	require.NoError(t, err, "and up once more")
 	require.GreaterOrEqual(t, head(t, jobs), v)
+}
+
+// TestChangeLogMigrationGivesWayToALongTransaction: 00009 needs both
+// tables' locks for a moment; behind a long transaction it would queue
+// every read behind it, so it gives up (after its lock timeout) and
+// changes nothing, and goes through once the transaction ends. (A
+// database of its own: the migrations' lock, held meanwhile, is the
+// database's.)
+func TestChangeLogMigrationGivesWayToALongTransaction(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	url, _ := pg.BareDatabase(t)
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	require.NoError(t, postgres.MigrateTo(ctx, db, 8))
+
+	long, err := db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = long.Rollback() }()
+	var n int
+	require.NoError(t, long.GetContext(ctx, &n, `SELECT count(*) FROM async_jobs`))
+	_, err = postgres.Migrate(ctx, db)
+	require.ErrorContains(t, err, "55P03", "lock_not_available")
+	var heads int
+	require.NoError(t, db.GetContext(ctx, &heads, `SELECT count(*) FROM information_schema.tables
+		WHERE table_name = 'async_job_events_head'`))
+	require.Zero(t, heads, "nothing changed")
+
+	require.NoError(t, long.Rollback())
+	_, err = postgres.Migrate(ctx, db)
+	require.NoError(t, err)
 }

@@ -25,25 +25,23 @@ type changeRow struct {
 	jobRow
 }
 
-// qChanges reads the log. An entry written before 00009 (op NULL) is a put
-// and a stream event; one written before 00008 too has no snapshot (eta
-// NULL) and is read with the job's row as it is now, or skipped when the
-// job is gone. A delete or truncate has no job columns: they are filled
-// with placeholders never read.
+// qChanges reads the log, and only the log: the jobs table is never
+// touched, so the feed keeps vouching for memory while something holds a
+// lock on it (a locked table does not change). An entry written before
+// 00009 (op NULL) is a put and a stream event, read from the snapshot
+// 00008 gave it; one written before 00008 has none (eta NULL) and is
+// skipped: every such entry lies before the head a feed starts from. A
+// delete or truncate has no job columns: they are filled with
+// placeholders never read.
 const qChanges = `SELECT e.position, coalesce(e.op, 'P') AS op, coalesce(e.event, true) AS event,
 		coalesce(e.job_id, '00000000-0000-0000-0000-000000000000') AS id, coalesce(e.client_id, '') AS client_id,
-		CASE WHEN e.eta IS NULL THEN j.idempotency_key ELSE e.idempotency_key END AS idempotency_key,
-		coalesce(CASE WHEN e.eta IS NULL THEN j.status END, e.status, '') AS status,
-		coalesce(e.eta, j.eta, 'epoch') AS eta,
-		coalesce(CASE WHEN e.eta IS NULL THEN j.links ELSE e.links END, '[]') AS links,
-		CASE WHEN e.eta IS NULL THEN j.error_code ELSE e.error_code END AS error_code,
-		CASE WHEN e.eta IS NULL THEN j.error_message ELSE e.error_message END AS error_message,
-		coalesce(CASE WHEN e.eta IS NULL THEN j.created_at ELSE e.created_at END, e.occurred_at) AS created_at,
-		coalesce(CASE WHEN e.eta IS NULL THEN j.updated_at ELSE e.updated_at END, e.occurred_at) AS updated_at,
-		CASE WHEN e.eta IS NULL THEN j.finished_at ELSE e.finished_at END AS finished_at,
+		e.idempotency_key, coalesce(e.status, '') AS status, coalesce(e.eta, 'epoch') AS eta,
+		coalesce(e.links, '[]') AS links, e.error_code, e.error_message,
+		coalesce(e.created_at, e.occurred_at) AS created_at, coalesce(e.updated_at, e.occurred_at) AS updated_at,
+		CASE WHEN e.op IS NULL AND e.status <> 'PENDING' THEN e.occurred_at ELSE e.finished_at END AS finished_at,
 		e.position AS version
-	FROM async_job_events e LEFT JOIN async_jobs j ON e.op IS NULL AND e.eta IS NULL AND j.id = e.job_id
-	WHERE e.position > :after AND (e.op IS NOT NULL OR e.eta IS NOT NULL OR j.id IS NOT NULL)
+	FROM async_job_events e
+	WHERE e.position > :after AND (e.op IS NOT NULL OR e.eta IS NOT NULL)
 	ORDER BY e.position LIMIT :limit`
 
 type changesParams struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 )
 
@@ -274,11 +275,24 @@ func TestReplayFollowsTheEventNotTheJob(t *testing.T) {
 			require.Equal(t, "/c/"+j.ID.String(), linksOf(e.Job))
 		}
 		require.Equal(t, domain.StatusPending, events[0].Status)
+		changesOf := func() []ports.Change {
+			var mine []ports.Change
+			for _, c := range changesAfter(t, jobs, 0) {
+				if c.ID == j.ID {
+					mine = append(mine, c)
+				}
+			}
+			return mine
+		}
+		require.Empty(t, changesOf(), "the change log never reads the jobs table: entries without a snapshot lie before any feed's start and are skipped")
 		_, err = db.ExecContext(ctx, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
 		require.NoError(t, err)
 		events, err = jobs.EventsAfter(ctx, "mis-legacy", 0, 10)
 		require.NoError(t, err)
 		require.Empty(t, events, "nothing to show once the job is gone")
+		changes := changesOf()
+		require.Len(t, changes, 1, "only the delete is left to read")
+		require.Equal(t, ports.ChangeDelete, changes[0].Op)
 	})
 }
 

@@ -93,6 +93,7 @@ func TestJobsContract(t *testing.T) {
 	t.Run("Durations", func(t *testing.T) { t.Parallel(); contract.Durations(t, newRepo) })
 	t.Run("Maintenance", func(t *testing.T) { t.Parallel(); contract.Maintenance(t, newRepo) })
 	t.Run("Reports", func(t *testing.T) { t.Parallel(); contract.Reports(t, newRepo) })
+	t.Run("ChangeLog", func(t *testing.T) { t.Parallel(); contract.ChangeLog(t, newRepo) })
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {

@@ -40,9 +40,17 @@ func ListenLog(url string, onMoved func(), logger *zap.Logger) (*LogListener, er
 	if err != nil {
 		return nil, err
 	}
+	// The first LISTEN and the notifications are handled on two
+	// goroutines: one call at a time all the same.
+	var mu sync.Mutex
+	ring := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		onMoved()
+	}
 	ln := listenOn(dsn, LogChannel, "change log listener", "listen for job changes", logger, channelHandlers{
-		listening: onMoved,                              // listening now: read what came before
-		notified:  func(*pq.Notification) { onMoved() }, // the doorbell, or nil after a reconnect: read either way
+		listening: ring,                              // listening now: read what came before
+		notified:  func(*pq.Notification) { ring() }, // the doorbell, or nil after a reconnect: read either way
 	})
 	return &LogListener{ln}, nil
 }

@@ -178,14 +178,29 @@ func (p *Postgres) Schema(t testing.TB) string {
 // ends.
 func (p *Postgres) Database(t testing.TB) (url, name string) {
 	t.Helper()
+	url, name = p.BareDatabase(t)
+	db, err := postgres.Open(url, Pool(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := postgres.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return url, name
+}
+
+// BareDatabase is Database not migrated: for tests that hold the
+// migrations' lock, which is the database's (every schema's).
+func (p *Postgres) BareDatabase(t testing.TB) (url, name string) {
+	t.Helper()
 	name = "d_" + strings.ToLower(rand.Text())
-	ctx := context.Background()
 	admin, err := postgres.Open(p.URL(""), Pool(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -195,16 +210,7 @@ func (p *Postgres) Database(t testing.TB) (url, name string) {
 			_ = db.Close()
 		}
 	})
-	url = strings.Replace(p.URL(""), "/"+database+"?", "/"+name+"?", 1)
-	db, err := postgres.Open(url, Pool(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := postgres.Migrate(ctx, db); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return url, name
+	return strings.Replace(p.URL(""), "/"+database+"?", "/"+name+"?", 1), name
 }
 
 // BareSchema creates an empty schema, not migrated, and returns its name.

@@ -21,8 +21,11 @@
 -- (no rewrite), and dropping NOT NULL scans nothing. The whole switch runs
 -- in one transaction holding both tables' locks, so no write is logged by
 -- both the old triggers and the new, or by neither; it waits for writers
--- in progress and then lasts milliseconds.
+-- in progress and then lasts milliseconds. Waiting for them queues every
+-- read behind the migration, so it waits 10 s at most, then fails (and
+-- changes nothing): run it again when no long transaction holds the table.
 
+SET LOCAL lock_timeout = '10s';
 LOCK TABLE async_jobs, async_job_events IN ACCESS EXCLUSIVE MODE;
 
 -- op: 'P' put, 'D' delete, 'T' truncate; NULL on rows written before this
