@@ -4,49 +4,72 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
 // Changes tells waiting requests that a job changed, handing them the
-// change itself (often with the new state, so waiters need not read it).
-// Stores publish to it (the memory store directly, PostgreSQL through
-// LISTEN/NOTIFY); waiters subscribe for one job at a time. It bounds the
-// number of waiters, costs nothing per waiter but a channel, and releases
-// everyone at shutdown. It implements ports.JobChanges.
+// change itself, the job's new state included, so waiters need not read
+// it. It is a projection of the change log (ports.ChangeSink), fed by the
+// change feed after the read model; waiters subscribe for one job at a
+// time. It bounds the number of waiters, costs nothing per waiter but a
+// channel, and releases everyone at shutdown.
 type Changes struct {
 	mu      sync.Mutex
 	max     int
 	count   int
 	closed  bool
 	waiters map[domain.ID]map[*waiter]struct{}
-	live    atomic.Bool
+
+	bound    time.Duration
+	caughtUp atomic.Int64 // the feed's last heartbeat, Unix nanoseconds; 0: none
+	now      func() time.Time
 }
 
 type waiter struct {
+	after  int64 // the version the waiter holds: older changes do not wake it
 	ch     chan struct{}
 	once   sync.Once
-	change ports.JobChange // set before ch is closed; zero for a wake-up without change
+	change ports.Change // set before ch is closed; zero for a wake-up without change
 }
 
-func (w *waiter) wake(c ports.JobChange) {
+func (w *waiter) wake(c ports.Change) {
 	w.once.Do(func() {
 		w.change = c
 		close(w.ch)
 	})
 }
 
+// DefaultStalenessBound is how old the feed's last read of the log's head
+// may be for waiters to trust that a change would wake them, unless
+// StalenessBound says otherwise.
+const DefaultStalenessBound = time.Second
+
+// ChangesOption configures Changes.
+type ChangesOption func(*Changes)
+
+// StalenessBound sets how old the feed's last read of the log's head may
+// be for waiters to trust that a change would wake them; past it they
+// re-read their job every FallbackInterval.
+func StalenessBound(d time.Duration) ChangesOption { return func(c *Changes) { c.bound = d } }
+
 // NewChanges returns a hub admitting at most maxWaiters at once; zero
-// admits none (every request is answered at once), negative is an error.
-// It starts live (changes arrive); a store whose changes come through a
-// listener says otherwise with Live(false) until the listener listens.
-func NewChanges(maxWaiters int) (*Changes, error) {
+// admits none (every request is answered at once), negative is an error,
+// as is a staleness bound that is not positive. Until the feed's first
+// heartbeat, waiters re-read their job at intervals.
+func NewChanges(maxWaiters int, opts ...ChangesOption) (*Changes, error) {
 	if maxWaiters < 0 {
 		return nil, fmt.Errorf("app: max waiters must not be negative, got %d", maxWaiters)
 	}
-	c := &Changes{max: maxWaiters, waiters: make(map[domain.ID]map[*waiter]struct{})}
-	c.live.Store(true)
+	c := &Changes{max: maxWaiters, waiters: make(map[domain.ID]map[*waiter]struct{}), bound: DefaultStalenessBound, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.bound <= 0 {
+		return nil, fmt.Errorf("app: staleness bound must be positive, got %s", c.bound)
+	}
 	return c, nil
 }
 
@@ -61,27 +84,28 @@ type Subscription struct {
 
 // Change returns the change that closed C; ok is false for a wake-up
 // without one (shutdown, notifications lost or back).
-func (s Subscription) Change() (c ports.JobChange, ok bool) {
+func (s Subscription) Change() (c ports.Change, ok bool) {
 	select {
 	case <-s.w.ch:
 		return s.w.change, s.w.change.ID != ""
 	default:
-		return ports.JobChange{}, false
+		return ports.Change{}, false
 	}
 }
 
 // Cancel ends the subscription; it must always be called.
 func (s Subscription) Cancel() { s.c.remove(s.id, s.w) }
 
-// Subscribe registers interest in id. ok is false when the hub is full or
-// closed; the caller then answers at once.
-func (c *Changes) Subscribe(id domain.ID) (Subscription, bool) {
+// Subscribe registers interest in changes of id after position after (the
+// version the caller holds). ok is false when the hub is full or closed;
+// the caller then answers at once.
+func (c *Changes) Subscribe(id domain.ID, after int64) (Subscription, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.count >= c.max {
 		return Subscription{}, false
 	}
-	w := &waiter{ch: make(chan struct{})}
+	w := &waiter{after: after, ch: make(chan struct{})}
 	set := c.waiters[id]
 	if set == nil {
 		set = make(map[*waiter]struct{})
@@ -106,37 +130,46 @@ func (c *Changes) remove(id domain.ID, w *waiter) {
 	c.count--
 }
 
-// Publish hands ch to everyone waiting for its job.
-func (c *Changes) Publish(ch ports.JobChange) {
+// Apply implements ports.ChangeSink: every waiter of a changed job is
+// handed its change, if newer than the version it holds; a truncate or a
+// reset wakes everyone to re-read.
+func (c *Changes) Apply(b ports.ChangeBatch) {
+	if !b.CaughtUp.IsZero() {
+		c.caughtUp.Store(b.CaughtUp.UnixNano())
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for w := range c.waiters[ch.ID] {
-		w.wake(ch)
+	if b.Reset {
+		c.wakeAll()
+	}
+	for i := range b.Changes {
+		ch := b.Changes[i]
+		if ch.Op == ports.ChangeTruncate {
+			c.wakeAll()
+			continue
+		}
+		for w := range c.waiters[ch.ID] {
+			if ch.Position > w.after {
+				w.wake(ch)
+			}
+		}
 	}
 }
 
-// Changed implements ports.JobChanges.
-func (c *Changes) Changed(ch ports.JobChange) { c.Publish(ch) }
-
-// Live implements ports.JobChanges: while changes may be missed, waiters
-// re-read their job at intervals instead of trusting a wake-up; either
-// way every waiter is woken to re-read now.
-func (c *Changes) Live(live bool) {
-	c.live.Store(live)
-	c.PublishAll()
+// IsLive reports whether the feed read the log's head within the
+// staleness bound, so that a change would wake its waiters in time
+// (false: waiters must re-read at intervals).
+func (c *Changes) IsLive() bool {
+	at := c.caughtUp.Load()
+	return at != 0 && c.now().Sub(time.Unix(0, at)) <= c.bound
 }
 
-// IsLive reports whether changes arrive (false: waiters must poll).
-func (c *Changes) IsLive() bool { return c.live.Load() }
-
-// PublishAll wakes every waiter without a change: used when notifications
-// may have been missed, so each re-reads its job.
-func (c *Changes) PublishAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// wakeAll wakes every waiter without a change, so each re-reads its job
+// (mu held).
+func (c *Changes) wakeAll() {
 	for _, set := range c.waiters {
 		for w := range set {
-			w.wake(ports.JobChange{})
+			w.wake(ports.Change{})
 		}
 	}
 }
@@ -145,9 +178,9 @@ func (c *Changes) PublishAll() {
 // are answered with the current state.
 func (c *Changes) Close() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.closed = true
-	c.mu.Unlock()
-	c.PublishAll()
+	c.wakeAll()
 }
 
 // Waiting returns how many requests are waiting now.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -19,9 +21,13 @@ type FeedConfig struct {
 	// MaxStreamsPerClient caps the streams one client holds at once.
 	MaxStreamsPerClient int
 	// Poll is how often the feed reads the log without being told of a
-	// change: the safety net for a notification lost while reconnecting.
+	// change: its heartbeat, which shows how far behind the log's head it
+	// is, and the safety net for a doorbell lost or stalled.
 	Poll time.Duration
-	// Batch is how many events one read of the log returns at most.
+	// ReadTimeout bounds one read of the log: a connection that stalls
+	// without closing ends the read, and the feed reads again.
+	ReadTimeout time.Duration
+	// Batch is how many changes one read of the log returns at most.
 	Batch int
 	// Buffer is how many events a stream may lag behind before it is
 	// ended (its client resumes with Last-Event-ID).
@@ -36,8 +42,8 @@ func (c FeedConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("stream caps must be positive and per client at most the total, got %d per client, %d in total",
 			c.MaxStreamsPerClient, c.MaxStreams))
 	}
-	if c.Poll <= 0 {
-		errs = append(errs, fmt.Errorf("poll interval must be positive, got %s", c.Poll))
+	if c.Poll <= 0 || c.ReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("poll interval and read timeout must be positive, got %s and %s", c.Poll, c.ReadTimeout))
 	}
 	if c.Batch <= 0 || c.Buffer <= 0 {
 		errs = append(errs, fmt.Errorf("batch and buffer must be positive, got %d and %d", c.Batch, c.Buffer))
@@ -49,26 +55,42 @@ func (c FeedConfig) Validate() error {
 }
 
 // ErrStreamEnded is what a stream's Next returns once the feed ended it:
-// the service is shutting down, or the stream lagged too far behind. The
-// client resumes with its last event id.
+// the service is shutting down, the stream lagged too far behind, or the
+// feed lost changes to retention. The client resumes with its last event
+// id.
 var ErrStreamEnded = errors.New("app: event stream ended")
 
-// EventFeed is one instance's reader of the event log: a single goroutine
-// reads every position after the last it saw, each time it is told of a
-// change (Kick) and every Poll, and hands each event to the streams of
-// that event's client only.
+// FeedLog is what the feed reads: the change log, and the stream's view
+// of it for replays.
+type FeedLog interface {
+	ports.ChangeLog
+	ports.EventLog
+}
+
+// EventFeed is the instance's one reader of the change log: a single
+// goroutine reads every change after the last one it applied, in position
+// order and in batches, each time it is told the log moved (Kick) and
+// every Poll, and hands each batch to the projections (the read model,
+// then the waiters) and each stream event to the streams of its client.
+// After a failed read it resumes from the last position it applied; only
+// when retention deleted changes it had not read does it reset.
 type EventFeed struct {
-	log ports.EventLog
-	cfg FeedConfig
+	log   FeedLog
+	cfg   FeedConfig
+	sinks []ports.ChangeSink
+	now   func() time.Time
 
 	kick chan struct{}
 
-	mu      sync.Mutex
-	last    int64 // every event up to here was handed out
-	known   bool  // last was read from the log
-	closed  bool
-	total   int
-	streams map[string]map[*subscription]struct{}
+	mu       sync.Mutex
+	last     int64 // every change up to here was handed out
+	known    bool  // last was read from the log
+	caughtUp time.Time
+	closed   bool
+	total    int
+	streams  map[string]map[*subscription]struct{}
+
+	resets, failures atomic.Uint64
 
 	loop loop
 }
@@ -84,21 +106,25 @@ type subscription struct {
 
 func (s *subscription) end() { s.once.Do(func() { close(s.done) }) }
 
-// NewEventFeed returns a feed over log, or an error for a nil log or an
-// invalid cfg.
-func NewEventFeed(log ports.EventLog, cfg FeedConfig) (*EventFeed, error) {
+// NewEventFeed returns a feed over log handing its batches to sinks, in
+// order, or an error for a nil log or sink or an invalid cfg.
+func NewEventFeed(log FeedLog, cfg FeedConfig, sinks ...ports.ChangeSink) (*EventFeed, error) {
 	if log == nil {
-		return nil, missing("EventFeed", "an event log")
+		return nil, missing("EventFeed", "a change log")
+	}
+	if slices.Contains(sinks, nil) {
+		return nil, missing("EventFeed", "a projection")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &EventFeed{log: log, cfg: cfg, kick: make(chan struct{}, 1), streams: map[string]map[*subscription]struct{}{}}
+	f := &EventFeed{log: log, cfg: cfg, sinks: sinks, now: time.Now, kick: make(chan struct{}, 1),
+		streams: map[string]map[*subscription]struct{}{}}
 	f.loop = loop{interval: cfg.Poll, step: f.run}
 	return f, nil
 }
 
-// Kick tells the feed that the log may hold new events. It never blocks:
+// Kick tells the feed that the log may hold new changes. It never blocks:
 // kicks that arrive while the feed reads coalesce into one more read.
 func (f *EventFeed) Kick() {
 	select {
@@ -107,20 +133,12 @@ func (f *EventFeed) Kick() {
 	}
 }
 
-// Start runs the feed's goroutine until Stop.
+// Start takes the log's position, then runs the feed's goroutine until
+// Stop. Taking it first means a stream opened from now on gets every
+// later change, even one made before the loop's first read. With the
+// store down the loop takes it at its first successful read.
 func (f *EventFeed) Start(ctx context.Context) error {
-	// Take the log's position before the first stream can subscribe: a
-	// stream opened from now on gets every later change, even one made
-	// before the loop's first read (which would otherwise take the newest
-	// position, that change included, as its start). With the store down
-	// the loop takes it at its first successful read.
-	if pos, err := f.log.LastPosition(ctx); err == nil {
-		f.mu.Lock()
-		if !f.known {
-			f.last, f.known = pos, true
-		}
-		f.mu.Unlock()
-	}
+	f.begin(ctx)
 	return f.loop.start(ctx)
 }
 
@@ -136,6 +154,11 @@ func (f *EventFeed) Close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
+	f.endStreams()
+}
+
+// endStreams ends every stream (mu held).
+func (f *EventFeed) endStreams() {
 	for _, set := range f.streams {
 		for s := range set {
 			s.end()
@@ -148,6 +171,30 @@ func (f *EventFeed) Streams() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
+}
+
+// FeedStats are the feed's gauges and counters.
+type FeedStats struct {
+	// Position is the last position applied; 0 before the first read.
+	Position int64
+	// Lag is how long ago the last read that reached the log's head
+	// began; -1 if none did yet.
+	Lag time.Duration
+	// Resets counts the times changes were lost to retention.
+	Resets uint64
+	// Failures counts the reads of the log that failed.
+	Failures uint64
+}
+
+// Stats returns the feed's figures now.
+func (f *EventFeed) Stats() FeedStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lag := time.Duration(-1)
+	if !f.caughtUp.IsZero() {
+		lag = f.now().Sub(f.caughtUp)
+	}
+	return FeedStats{Position: f.last, Lag: lag, Resets: f.resets.Load(), Failures: f.failures.Load()}
 }
 
 // run is the loop's step: read on every kick, and at least every Poll.
@@ -166,45 +213,108 @@ func (f *EventFeed) run(ctx context.Context) {
 	}
 }
 
-// readAll hands out every event after the last one handed out. A failed
-// read is retried at the next kick or poll.
-func (f *EventFeed) readAll(ctx context.Context) {
+// begin takes the log's head as the feed's position, once: everything
+// derived before is dropped (a Reset batch). It reports whether the
+// position is known.
+func (f *EventFeed) begin(ctx context.Context) bool {
 	f.mu.Lock()
-	last, known := f.last, f.known
+	known := f.known
 	f.mu.Unlock()
-	if !known {
-		pos, err := f.log.LastPosition(ctx)
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.last, f.known, last = pos, true, pos
-		f.mu.Unlock()
+	if known {
+		return true
+	}
+	start := f.now()
+	rctx, cancel := context.WithTimeout(ctx, f.cfg.ReadTimeout)
+	defer cancel()
+	pos, err := f.log.LastPosition(rctx)
+	if err != nil {
+		f.failures.Add(1)
+		return false
+	}
+	f.apply(ports.ChangeBatch{Through: pos, Reset: true, CaughtUp: start})
+	return true
+}
+
+// readAll applies every change after the last one applied, a batch at a
+// time. A failed read is retried at the next kick or poll, from the same
+// position.
+func (f *EventFeed) readAll(ctx context.Context) {
+	if !f.begin(ctx) {
+		return
 	}
 	for ctx.Err() == nil {
-		events, err := f.log.EventsAfter(ctx, "", last, f.cfg.Batch)
-		if err != nil || len(events) == 0 {
+		b, ok := f.read(ctx)
+		if !ok {
+			f.failures.Add(1)
 			return
 		}
-		f.deliver(events)
-		last = events[len(events)-1].Position
-		if len(events) < f.cfg.Batch {
-			return
+		f.apply(b)
+		if b.CaughtUp.IsZero() {
+			continue // a full batch: more may follow
 		}
+		return
 	}
 }
 
-// deliver hands events to their clients' streams and moves last, in one
-// critical section, so that a stream subscribing concurrently either gets
-// an event here or starts after it.
-func (f *EventFeed) deliver(events []ports.JobEvent) {
+// read reads the next batch after the feed's position.
+func (f *EventFeed) read(ctx context.Context) (ports.ChangeBatch, bool) {
+	f.mu.Lock()
+	last := f.last
+	f.mu.Unlock()
+	start := f.now()
+	rctx, cancel := context.WithTimeout(ctx, f.cfg.ReadTimeout)
+	defer cancel()
+	changes, err := f.log.ChangesAfter(rctx, last, f.cfg.Batch)
+	if err != nil {
+		return ports.ChangeBatch{}, false
+	}
+	b := ports.ChangeBatch{Changes: changes, Through: last}
+	if n := len(changes); n > 0 {
+		b.Through = changes[n-1].Position
+	}
+	if len(changes) < f.cfg.Batch {
+		b.CaughtUp = start
+	}
+	// Retention deletes the oldest changes: where the next position is
+	// not the one read, or nothing was, it may have taken changes this
+	// feed had not read yet.
+	if len(changes) == 0 || changes[0].Position != last+1 {
+		horizon, err := f.log.Horizon(rctx)
+		if err != nil {
+			return ports.ChangeBatch{}, false
+		}
+		b.Reset = horizon > last
+		b.Through = max(b.Through, horizon)
+	}
+	return b, true
+}
+
+// apply hands b to the projections, then its events to the streams, and
+// moves the feed's position. Every stream is ended on a reset: its client
+// resumes with Last-Event-ID (and is told to reset if it must).
+func (f *EventFeed) apply(b ports.ChangeBatch) {
+	for _, s := range f.sinks {
+		s.Apply(b)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range events {
-		ev := &events[i]
-		if ev.Position <= f.last {
+	if b.Reset {
+		if f.known {
+			f.resets.Add(1)
+			f.endStreams()
+		}
+		f.last, f.known = b.Through, true
+	}
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		if c.Position <= f.last {
 			continue
 		}
+		f.last = c.Position
+		if !c.Event {
+			continue
+		}
+		ev := &ports.JobEvent{Position: c.Position, ClientID: c.Job.ClientID, Status: c.Job.Status, Job: c.Job}
 		for s := range f.streams[ev.ClientID] {
 			select {
 			case s.ch <- ev:
@@ -212,7 +322,10 @@ func (f *EventFeed) deliver(events []ports.JobEvent) {
 				s.end() // too far behind: the client resumes from its last id
 			}
 		}
-		f.last = ev.Position
+	}
+	f.last = max(f.last, b.Through)
+	if !b.CaughtUp.IsZero() {
+		f.caughtUp = b.CaughtUp
 	}
 }
 

@@ -16,29 +16,33 @@ import (
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-var testFeed = app.FeedConfig{MaxStreams: 3, MaxStreamsPerClient: 2, Poll: time.Hour, Batch: 2, Buffer: 8}
+var testFeed = app.FeedConfig{MaxStreams: 3, MaxStreamsPerClient: 2, Poll: time.Hour, ReadTimeout: time.Minute, Batch: 2, Buffer: 8}
 
-// mustFeed returns a feed over repo's event log, not started.
-func mustFeed(t *testing.T, repo *memory.Jobs) *app.EventFeed {
+// mustFeed returns a feed over repo's change log, handing its batches to
+// sinks, not started.
+func mustFeed(t *testing.T, repo *memory.Jobs, sinks ...ports.ChangeSink) *app.EventFeed {
 	t.Helper()
-	f, err := app.NewEventFeed(repo, testFeed)
+	f, err := app.NewEventFeed(repo, testFeed, sinks...)
 	require.NoError(t, err)
+	return f
+}
+
+// runFeed starts a feed over repo's change log, rung by repo, handing its
+// batches to sinks until the test ends.
+func runFeed(t *testing.T, repo *memory.Jobs, sinks ...ports.ChangeSink) *app.EventFeed {
+	t.Helper()
+	f := mustFeed(t, repo, sinks...)
+	repo.SetDoorbell(f.Kick)
+	require.NoError(t, f.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, f.Stop(context.Background())) })
 	return f
 }
 
 // startedFeed returns a running feed over a new store that kicks it.
 func startedFeed(t *testing.T) (*memory.Jobs, *app.EventFeed) {
 	t.Helper()
-	var feed *app.EventFeed
-	repo := memory.NewJobs(memory.OnEvent(func() {
-		if feed != nil {
-			feed.Kick()
-		}
-	}))
-	feed = mustFeed(t, repo)
-	require.NoError(t, feed.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, feed.Stop(context.Background())) })
-	return repo, feed
+	repo := memory.NewJobs()
+	return repo, runFeed(t, repo)
 }
 
 func createJob(t *testing.T, repo *memory.Jobs, client string, at time.Time) domain.Job {

@@ -112,26 +112,26 @@ func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.
 	return job, nil
 }
 
-// FallbackInterval is how often a held request re-reads its job while
-// change notifications are down, so it never sleeps through a change.
+// FallbackInterval is how often a held request re-reads its job while the
+// change feed is behind its staleness bound, so it never sleeps through a
+// change.
 const FallbackInterval = time.Second
 
 // wait holds the request until the job is no longer PENDING or d passes.
 // applied is false when no waiter could be registered at all (too many
-// waiters, or shutting down). A change that carries the job's new state
-// answers without any read; one that does not costs one read (shared by
-// every waiter of the job through the read model). A waiter that goes on
-// waiting reads its job again once subscribed again: a change published
-// between its wake-up and its new subscription reached only the old one
-// (TestAChangeRightAfterAnOlderOneIsNotMissed); the store's changes reach
-// the read model before the waiters, so that read is from memory. While
-// notifications are down, the job is re-read every FallbackInterval
-// instead.
+// waiters, or shutting down). The change feed hands a waiter its job's
+// change, new state included, so a change answers without any read. A
+// waiter that goes on waiting reads its job again once subscribed again:
+// a change handed out between its wake-up and its new subscription
+// reached only the old one (TestAChangeRightAfterAnOlderOneIsNotMissed);
+// the feed applies each batch to the read model before the waiters, so
+// that read is from memory. While the feed is behind its staleness bound,
+// the job is re-read every FallbackInterval instead.
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		sub, ok := h.changes.Subscribe(job.ID)
+		sub, ok := h.changes.Subscribe(job.ID, job.Version)
 		if !ok {
 			if !applied {
 				return job, false, nil
@@ -157,18 +157,16 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 		case <-sub.C:
 			sub.Cancel()
 			c, ok := sub.Change()
-			if !ok || c.Version <= job.Version {
-				continue // lost or back, shutting down, or older than what we hold: read again
+			if !ok || c.Position <= job.Version {
+				continue // lost, shutting down, or older than what we hold: read again
 			}
 			switch {
-			case c.Deleted:
+			case c.Op == ports.ChangeDelete, !c.Job.VisibleTo(p.ClientID):
 				return domain.Job{}, true, domain.ErrNotFound
-			case c.Job != nil && !c.Job.VisibleTo(p.ClientID):
-				return domain.Job{}, true, domain.ErrNotFound
-			case c.Job != nil && c.Job.Status != domain.StatusPending:
-				return *c.Job, true, nil
+			case c.Job.Status != domain.StatusPending:
+				return c.Job.Normalize(), true, nil
 			}
-			// Still pending, or a change without its state: read again.
+			job = c.Job.Normalize() // still pending: wait on
 		case <-poll:
 			sub.Cancel()
 		case <-timer.C:

@@ -80,9 +80,11 @@ func (d durations) RecentDurations(context.Context, int) ([]time.Duration, error
 func pollSetup(t *testing.T, maxWaiters int) (services, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{now: t0}
-	changes, err := app.NewChanges(maxWaiters)
+	changes, err := app.NewChanges(maxWaiters, app.StalenessBound(time.Hour))
 	require.NoError(t, err)
-	a, _ := wire(t, memory.NewJobs(memory.OnChange(changes.Publish)), clock, changes,
+	repo := memory.NewJobs()
+	runFeed(t, repo, changes)
+	a, _ := wire(t, repo, clock, changes,
 		app.ETAConfig{Default: 40 * time.Second, Percentile: 0.9, Window: 100, MinSamples: 3, Min: time.Second, Max: time.Hour},
 		app.PollingConfig{MaxWait: 5 * time.Second, MaxRetryAfter: 30 * time.Second})
 	return a, clock

@@ -26,8 +26,8 @@ func (c *countingJobs) Get(ctx context.Context, id domain.ID) (domain.Job, error
 	return c.Jobs.Get(ctx, id)
 }
 
-// waitBundle is the public use cases over a memory store whose changes go
-// to sink (the hub, or nothing).
+// waitBundle is the public use cases over a memory store whose change
+// feed feeds the waiters (or nothing: then the test feeds them by hand).
 type waitBundle struct {
 	pub     *app.Public
 	op      *app.Operator
@@ -37,13 +37,12 @@ type waitBundle struct {
 
 func waitSetup(t *testing.T, publish bool) *waitBundle {
 	t.Helper()
-	changes, err := app.NewChanges(10)
+	changes, err := app.NewChanges(10, app.StalenessBound(time.Hour))
 	require.NoError(t, err)
-	var opts []memory.Option
+	jobs := &countingJobs{Jobs: memory.NewJobs()}
 	if publish {
-		opts = append(opts, memory.OnChange(changes.Changed))
+		runFeed(t, jobs.Jobs, changes)
 	}
-	jobs := &countingJobs{Jobs: memory.NewJobs(opts...)}
 	est, err := app.NewETA(testETA, jobs)
 	require.NoError(t, err)
 	clock := ports.ClockFunc(time.Now)
@@ -93,13 +92,13 @@ func TestWaiterAnswersFromTheChange(t *testing.T) {
 	require.Equal(t, int64(2), b.jobs.reads.Load(), "the lookup and the one after subscribing: the change itself was the answer")
 }
 
-// TestWaitersPollWhileNotificationsAreDown: with changes not arriving
-// (the listener down), a held request re-reads its job every
+// TestWaitersPollWhileTheFeedIsBehind: with no heartbeat of the change
+// feed within its bound, a held request re-reads its job every
 // app.FallbackInterval instead of sleeping through the change.
-func TestWaitersPollWhileNotificationsAreDown(t *testing.T) {
+func TestWaitersPollWhileTheFeedIsBehind(t *testing.T) {
 	t.Parallel()
-	b := waitSetup(t, false) // the store tells nobody
-	b.changes.Live(false)
+	b := waitSetup(t, false) // no feed: no change, no heartbeat
+	require.False(t, b.changes.IsLive())
 	j, err := b.op.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: reader.ClientID})
 	require.NoError(t, err)
 	answer := b.held(t, j.ID)
@@ -115,7 +114,8 @@ func TestWaitersPollWhileNotificationsAreDown(t *testing.T) {
 // subscribed again: it reads the job again after subscribing.
 func TestAChangeRightAfterAnOlderOneIsNotMissed(t *testing.T) {
 	t.Parallel()
-	b := waitSetup(t, false) // changes are published by hand
+	b := waitSetup(t, false) // changes are handed over by hand
+	b.changes.Apply(ports.ChangeBatch{CaughtUp: time.Now()})
 	created, err := b.op.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: reader.ClientID})
 	require.NoError(t, err)
 	answer := b.held(t, created.ID)
@@ -123,8 +123,11 @@ func TestAChangeRightAfterAnOlderOneIsNotMissed(t *testing.T) {
 	done, err := b.jobs.Jobs.Get(context.Background(), created.ID)
 	require.NoError(t, err)
 	start := time.Now()
-	b.changes.Publish(ports.JobChange{ID: created.ID, Version: created.Version, Job: &created}) // late, old
-	b.changes.Publish(ports.JobChange{ID: done.ID, Version: done.Version, Job: &done})          // right after
+	put := func(j domain.Job) ports.ChangeBatch {
+		return ports.ChangeBatch{Changes: []ports.Change{{Position: j.Version, Op: ports.ChangePut, ID: j.ID, Job: j}}, Through: j.Version}
+	}
+	b.changes.Apply(put(created)) // old: what the waiter holds
+	b.changes.Apply(put(done))    // right after
 	select {
 	case st := <-answer:
 		require.Equal(t, domain.StatusDone, st.Job.Status)

@@ -123,11 +123,12 @@ type EventsConfig struct {
 	MaxStreamsPerClient int           `yaml:"max_streams_per_client" env:"MAX_STREAMS_PER_CLIENT" desc:"event streams one client holds at once, past it 429; at most max_streams"`
 	Heartbeat           time.Duration `yaml:"heartbeat" env:"HEARTBEAT" desc:"a silent stream sends a \": ping\" comment this often, so proxies keep it open"`
 	Retry               time.Duration `yaml:"retry" env:"RETRY" desc:"reconnect delay a stream suggests (retry:) at its start and when the service ends it"`
-	Poll                time.Duration `yaml:"poll" env:"POLL" desc:"the event log is read at least this often, even without a notification"`
+	Poll                time.Duration `yaml:"poll" env:"POLL" desc:"the change log is read at least this often, even without a notification: the feed's heartbeat; below staleness_bound"`
+	StalenessBound      time.Duration `yaml:"staleness_bound" env:"STALENESS_BOUND" desc:"a change is answered by every instance within this long of its commit: past it without a read of the change log's head, the instance reads through to the store"`
 	Buffer              int           `yaml:"buffer" env:"BUFFER" desc:"events a stream may lag behind before it is ended (its client resumes with Last-Event-ID)"`
 	Retention           time.Duration `yaml:"retention" env:"RETENTION" desc:"how long changes stay resumable; an older Last-Event-ID gets event: reset"`
 	RetentionInterval   time.Duration `yaml:"retention_interval" env:"RETENTION_INTERVAL" desc:"how often changes older than retention are deleted"`
-	Batch               int           `yaml:"batch" env:"BATCH" desc:"events read, or deleted, per statement"`
+	Batch               int           `yaml:"batch" env:"BATCH" desc:"changes read, or deleted, per statement"`
 }
 
 // ListConfig bounds pages of GET /patients/composition/jobs.
@@ -196,7 +197,7 @@ func DefaultConfig() Config {
 		ETA:       ETAConfig{Default: 30 * time.Second, Percentile: 0.9, Window: 500, MinSamples: 20, Refresh: 30 * time.Second},
 		Sweeper:   SweeperConfig{Interval: time.Minute, PendingTimeout: time.Hour, Batch: 1000},
 		Events: EventsConfig{MaxStreams: 2048, MaxStreamsPerClient: 64, Heartbeat: 15 * time.Second, Retry: time.Second,
-			Poll: 5 * time.Second, Buffer: 256, Retention: 24 * time.Hour, RetentionInterval: 5 * time.Minute, Batch: 1000},
+			Poll: 250 * time.Millisecond, StalenessBound: time.Second, Buffer: 256, Retention: 24 * time.Hour, RetentionInterval: 5 * time.Minute, Batch: 1000},
 		List: ListConfig{DefaultPageSize: 50, MaxPageSize: 500},
 		Log:  LogConfig{Level: "info", Format: "json", SampleSuccess: 1},
 	}

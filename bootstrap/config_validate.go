@@ -102,7 +102,7 @@ func (c Config) Validate(mode Mode) error {
 	p.positive("sweeper.batch")
 
 	for _, key := range []string{"events.max_streams", "events.max_streams_per_client", "events.heartbeat", "events.retry",
-		"events.poll", "events.buffer", "events.retention", "events.retention_interval", "events.batch",
+		"events.poll", "events.staleness_bound", "events.buffer", "events.retention", "events.retention_interval", "events.batch",
 		"list.default_page_size", "list.max_page_size"} {
 		p.positive(key)
 	}
@@ -114,6 +114,10 @@ func (c Config) Validate(mode Mode) error {
 		c.Events.MaxStreams+c.Polling.MaxWaiters >= c.HTTP.MaxInFlight {
 		p.add("events.max_streams", "plus %s = %d must stay below %s = %d, or held streams starve the rest; got %d",
 			name("polling.max_waiters"), c.Polling.MaxWaiters, name("http.max_in_flight"), c.HTTP.MaxInFlight, c.Events.MaxStreams)
+	}
+	if p.valid("events.poll") && p.valid("events.staleness_bound") && c.Events.Poll >= c.Events.StalenessBound {
+		p.add("events.poll", "must stay below %s = %s, or the feed cannot show it is within it; got %s",
+			name("events.staleness_bound"), c.Events.StalenessBound, c.Events.Poll)
 	}
 	if p.valid("list.default_page_size") && c.List.MaxPageSize < c.List.DefaultPageSize {
 		p.add("list.max_page_size", "must not be below %s = %d; got %d",

@@ -18,16 +18,9 @@ import (
 
 // notExportedHere are metric names the rules and the dashboard may use
 // although an in-process server on the memory store does not export them,
-// each with who provides it. Delete the feed entries once issue 23's
-// change feed exports them on this branch: the test then checks them
-// against /metrics like every other name.
+// each with who provides it.
 var notExportedHere = map[string]string{
-	"jobstatus_feed_up":                           "the change feed (issue 23)",
-	"jobstatus_feed_lag_seconds":                  "the change feed (issue 23)",
-	"jobstatus_feed_staleness_bound_seconds":      "the change feed (issue 23)",
-	"jobstatus_feed_position":                     "the change feed (issue 23)",
-	"jobstatus_feed_resets_total":                 "the change feed (issue 23)",
-	"up":                                          "Prometheus, per scrape target",
+	"up": "Prometheus, per scrape target",
 	"kube_deployment_status_replicas_unavailable": "kube-state-metrics",
 }
 

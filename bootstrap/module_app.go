@@ -25,7 +25,9 @@ var ClockModule = fx.Module("clock",
 // change hub they share with the public ones.
 var OperatorModule = fx.Module("operator",
 	fx.Provide(
-		func(cfg Config) (*app.Changes, error) { return app.NewChanges(cfg.Polling.MaxWaiters) },
+		func(cfg Config) (*app.Changes, error) {
+			return app.NewChanges(cfg.Polling.MaxWaiters, app.StalenessBound(cfg.Events.StalenessBound))
+		},
 		func(cfg Config, durations ports.DurationSource) (*app.ETA, error) {
 			return app.NewETA(app.ETAConfig{Default: cfg.ETA.Default, Percentile: cfg.ETA.Percentile, Window: cfg.ETA.Window,
 				MinSamples: cfg.ETA.MinSamples, Min: etaFloor, Max: etaCeiling}, durations)

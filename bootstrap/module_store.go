@@ -19,68 +19,44 @@ import (
 // binds itself to every port it implements.
 func StoreModule(cfg Config) fx.Option {
 	if cfg.Database.URL != "" {
-		return fx.Options(PostgresModule, readModelModule(false))
+		return fx.Options(PostgresModule, readModelModule)
 	}
-	return fx.Options(MemoryModule, readModelModule(true))
+	return fx.Options(MemoryModule, readModelModule)
 }
 
-// readModelModule provides the read model and where a store sends its
-// changes: first the read model, then the waiters. live says whether
-// changes arrive from the start (the memory store) or only once the
-// notification listener listens (PostgreSQL).
-func readModelModule(live bool) fx.Option {
-	return fx.Module("readmodel", fx.Provide(
-		func(cfg Config) (*jobcache.Model, error) {
-			return jobcache.NewModel(jobcache.Config{MaxEntries: cfg.Cache.Jobs, MaxBytes: cfg.Cache.JobsBytes, Live: live})
-		},
-		func(m *jobcache.Model, hub *app.Changes) ports.JobChanges {
-			hub.Live(live)
-			return fanout{m, hub}
-		},
-	))
-}
+// readModelModule provides the read model, a projection of the store's
+// change log fed by the change feed (EventsModule).
+var readModelModule = fx.Module("readmodel", fx.Provide(
+	func(cfg Config) (*jobcache.Model, error) {
+		return jobcache.NewModel(jobcache.Config{MaxEntries: cfg.Cache.Jobs, MaxBytes: cfg.Cache.JobsBytes,
+			StalenessBound: cfg.Events.StalenessBound})
+	},
+))
 
-// fanout hands every change to the read model first, then to the waiters,
-// so a waiter that reads after its wake-up never reads the older state
-// from memory.
-type fanout []ports.JobChanges
-
-func (f fanout) Changed(c ports.JobChange) {
-	for _, s := range f {
-		s.Changed(c)
-	}
-}
-
-func (f fanout) Live(live bool) {
-	for _, s := range f {
-		s.Live(live)
-	}
-}
-
-// storeServing is what a store needs only while serving: PostgreSQL's
-// notification listener; the memory store wakes waiters itself.
+// storeServing is what a store needs only while serving: a doorbell that
+// rings the change feed when the log moves, PostgreSQL's listener or the
+// memory store itself.
 func storeServing(cfg Config) fx.Option {
 	if cfg.Database.URL != "" {
-		return fx.Options(ListenerModule, EventsListenerModule)
+		return DoorbellModule
 	}
-	return fx.Options()
+	return fx.Invoke(func(j *memory.Jobs, feed *app.EventFeed) { j.SetDoorbell(feed.Kick) })
 }
 
-// MemoryModule binds the in-memory store; it tells waiters of changes itself.
+// MemoryModule binds the in-memory store; it rings the feed itself.
 var MemoryModule = fx.Module("memory",
 	fx.Provide(
-		func() *eventKick { return &eventKick{} },
-		fx.Annotate(
-			func(ch ports.JobChanges, k *eventKick) *memory.Jobs {
-				return memory.NewJobs(memory.OnChange(ch.Changed), memory.OnEvent(k.Kick))
-			},
-			storePorts...,
-		),
+		fx.Annotate(memory.NewJobs, storePorts...),
+		func(j *memory.Jobs) feedLog { return feedLog{j} },
 		readiness(func() httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(context.Context) (string, error) { return "in-memory store", nil }}
 		}),
 	),
 )
+
+// feedLog is the change log the feed reads: the memory store itself, or
+// PostgreSQL on a pool of the feed's own (newFeedLog).
+type feedLog struct{ app.FeedLog }
 
 // storePorts binds a job store to itself and to every port a store
 // implements, the same for every store.
@@ -91,6 +67,7 @@ var storePorts = []fx.Annotation{
 	fx.As(new(ports.JobMaintenance)),
 	fx.As(new(ports.ReportSource)),
 	fx.As(new(ports.EventLog)),
+	fx.As(new(jobcache.Store)),
 	fx.As(new(ports.JobLister)),
 }
 
@@ -115,7 +92,7 @@ var CacheDecorator = fx.Decorate(
 		fx.ResultTags(``, `group:"collectors"`)),
 )
 
-func decorateJobs(store ports.JobRepository, model *jobcache.Model, m *metrics.Metrics, collectors []prometheus.Collector) (ports.JobRepository, []prometheus.Collector, error) {
+func decorateJobs(store jobcache.Store, model *jobcache.Model, m *metrics.Metrics, collectors []prometheus.Collector) (ports.JobRepository, []prometheus.Collector, error) {
 	c, err := jobcache.New(store, model)
 	if err != nil {
 		return nil, nil, err
@@ -125,8 +102,10 @@ func decorateJobs(store ports.JobRepository, model *jobcache.Model, m *metrics.M
 	return m.Jobs(c), append(collectors,
 		counterFunc("cache_hits_total", "Cache hits.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Hits) })),
 		counterFunc("cache_misses_total", "Cache misses.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Misses) })),
-		counterFunc("cache_bypassed_total", "Reads sent to the store because change notifications were down.", jobs,
+		counterFunc("cache_bypassed_total", "Reads sent to the store because the change feed was behind its staleness bound.", jobs,
 			stat(func(s jobcache.Stats) float64 { return float64(s.Bypassed) })),
+		counterFunc("cache_fallbacks_total", "Finished jobs answered from memory while the store was unavailable.", jobs,
+			stat(func(s jobcache.Stats) float64 { return float64(s.Fallbacks) })),
 		gaugeFunc("cache_entries", "Entries in the cache.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Len) })),
 		gaugeFunc("cache_bytes", "Estimated memory taken by the cache's entries.", jobs, stat(func(s jobcache.Stats) float64 { return float64(s.Bytes) })),
 	), nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync/atomic"
+	neturl "net/url"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
-	"github.com/jobstatus/jobstatus/ports"
 )
 
 // connMaxIdleTime closes connections idle this long, so a quiet service
@@ -30,6 +29,7 @@ var PostgresModule = fx.Module("postgres",
 	fx.Provide(
 		newDB,
 		fx.Annotate(newPostgresJobs, storePorts...),
+		newFeedLog,
 		readiness(func(j *postgres.Jobs) httpapi.Check {
 			return httpapi.Check{Name: "store", Fn: func(ctx context.Context) (string, error) {
 				if err := j.Ping(ctx); err != nil {
@@ -57,77 +57,6 @@ func schemaState(ctx context.Context, db *sqlx.DB) (string, error) {
 		return "", err
 	}
 	return s.String(), nil
-}
-
-// ListenerModule keeps the read model and the waiters told of PostgreSQL's
-// changes, so a change made by any instance or command reaches every
-// instance. Its connection is its own, outside the pool, and is taken
-// first: serveCore lists this module before the store, so its start hook
-// runs (and waits up to listenerStartWait for the connection) before the
-// pool is warmed. /readyz and jobstatus_listener_up say when it is down.
-var ListenerModule = fx.Module("pglistener",
-	fx.Provide(
-		func() *listenerState { return &listenerState{} },
-		readiness(func(st *listenerState) httpapi.Check {
-			return httpapi.Check{Name: "notifications", Fn: func(context.Context) (string, error) {
-				if !st.up.Load() {
-					return "", errors.New("change notifications down: reading through to the database")
-				}
-				return "listening", nil
-			}}
-		}),
-		collector(func(st *listenerState) prometheus.Collector {
-			return gaugeFunc("listener_up", "1 while the change notification listener listens.", nil, func() float64 {
-				if st.up.Load() {
-					return 1
-				}
-				return 0
-			})
-		}),
-	),
-	fx.Invoke(func(lc fx.Lifecycle, cfg Config, sink ports.JobChanges, st *listenerState, logger *zap.Logger) {
-		var ln *postgres.Listener
-		lc.Append(fx.Hook{
-			OnStart: func(ctx context.Context) (err error) {
-				ln, err = postgres.Listen(cfg.Database.URL, listenerSink{sink, st}, logger.Named("pglistener"))
-				if err != nil {
-					return err
-				}
-				wait, cancel := context.WithTimeout(ctx, listenerStartWait)
-				defer cancel()
-				select {
-				case <-ln.Ready():
-				case <-wait.Done(): // not fatal: reads go to the database until it listens
-					logger.Warn("change notifications not listening yet")
-				}
-				return nil
-			},
-			OnStop: func(ctx context.Context) error {
-				if ln == nil {
-					return nil
-				}
-				return closeLogged(logger, "notification listener", func() error { return ln.Close(ctx) })
-			},
-		})
-	}),
-)
-
-// listenerStartWait is how long start waits for the listener's connection
-// before the pool takes its own.
-const listenerStartWait = 5 * time.Second
-
-// listenerState says whether the listener listens.
-type listenerState struct{ up atomic.Bool }
-
-// listenerSink records the listener's state on its way to the sink.
-type listenerSink struct {
-	ports.JobChanges
-	st *listenerState
-}
-
-func (s listenerSink) Live(live bool) {
-	s.st.up.Store(live)
-	s.JobChanges.Live(live)
 }
 
 // dbPool sizes the graph's pool: serve's, filled at start, or a one-shot
@@ -205,6 +134,53 @@ func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config, logger *zap.Logge
 	}
 	lc.Append(fx.StopHook(func() error { return closeLogged(logger, "prepared statements", j.Close) }))
 	return j, nil
+}
+
+// FeedPoolConns is the size of the change feed's own pool: its reads of
+// the log, and the streams' replays.
+const FeedPoolConns = 2
+
+// newFeedLog gives the change feed a pool of its own, named
+// "<application_name>-feed" ("jobstatus-feed") in pg_stat_activity: its
+// reads never queue behind the requests' and a stalled one is found by
+// name.
+func newFeedLog(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (feedLog, error) {
+	url, err := namedURL(cfg.Database.URL, "feed")
+	if err != nil {
+		return feedLog{}, err
+	}
+	db, err := postgres.Open(url, postgres.PoolConfig{MaxOpenConns: FeedPoolConns, MaxIdleConns: FeedPoolConns,
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, ConnMaxIdleTime: connMaxIdleTime})
+	if err != nil {
+		return feedLog{}, err
+	}
+	j, err := postgres.NewJobs(db, cfg.Database.QueryTimeout)
+	if err != nil {
+		return feedLog{}, err
+	}
+	lc.Append(fx.StopHook(func() error {
+		_ = closeLogged(logger, "the feed's statements", j.Close)
+		return closeLogged(logger, "the feed's pool", func() error { return postgres.Close(db) })
+	}))
+	return feedLog{j}, nil
+}
+
+// namedURL names a connection of role what in pg_stat_activity:
+// "jobstatus-<what>", or the URL's own application_name followed by
+// "-<what>". It never echoes the URL: it may hold a password.
+func namedURL(raw, what string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("the database URL must be a postgres:// URL")
+	}
+	q := u.Query()
+	name := "jobstatus-" + what
+	if v := q.Get("application_name"); v != "" {
+		name = v + "-" + what
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // closeLogged closes a database resource at shutdown and logs, rather than

@@ -76,7 +76,7 @@ func setup(t *testing.T) *testBundle {
 	clients := kit.Clients(t)
 	changes, err := app.NewChanges(100)
 	require.NoError(t, err)
-	a := testkit.NewUseCases(t, memory.NewJobs(memory.OnChange(changes.Publish)), verifier, clients, nil, changes)
+	a := testkit.NewUseCases(t, memory.NewJobs(), verifier, clients, nil, changes)
 	logger := zap.NewNop()
 	internal, err := httpapi.NewInternalHandler(
 		a.Operator,

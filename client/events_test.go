@@ -20,8 +20,6 @@ import (
 // whose connections the test can cut.
 func streaming(t *testing.T, b *testBundle) *httptest.Server {
 	t.Helper()
-	require.NoError(t, b.app.Feed.Start(context.Background()))
-	t.Cleanup(func() { _ = b.app.Feed.Stop(context.Background()) })
 	srv := httptest.NewServer(httpapi.NewHandler(b.app.Public, zap.NewNop(), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}))
 	t.Cleanup(srv.Close)
 	return srv

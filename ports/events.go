@@ -20,19 +20,27 @@ type JobEvent struct {
 	Job      domain.Job
 }
 
-// EventLog is the ordered record of every job change, kept for a
-// retention period. Positions grow with commit order: a reader that asks
-// for positions after the last one it saw never misses one committed later.
+// LogPositions are the bounds of the change log.
+type LogPositions interface {
+	// LastPosition returns the position of the newest committed change
+	// (the log's head), 0 if none.
+	LastPosition(ctx context.Context) (int64, error)
+	// Horizon returns the highest position retention has deleted: a reader
+	// that last saw a position below it may have missed changes.
+	Horizon(ctx context.Context) (int64, error)
+}
+
+// EventLog is the change stream's view of the change log: the changes
+// its clients see (Change.Event: a job created or its status changed),
+// kept for a retention period. Positions grow with commit order: a reader
+// that asks for positions after the last one it saw never misses one
+// committed later.
 type EventLog interface {
 	// EventsAfter returns at most limit events with a position above
 	// after, in position order: every client's when clientID is empty,
 	// else that client's only.
 	EventsAfter(ctx context.Context, clientID string, after int64, limit int) ([]JobEvent, error)
-	// LastPosition returns the highest position recorded so far, 0 if none.
-	LastPosition(ctx context.Context) (int64, error)
-	// Horizon returns the highest position retention has deleted: a reader
-	// that last saw a position below it may have missed changes.
-	Horizon(ctx context.Context) (int64, error)
+	LogPositions
 	// DeleteEventsBefore removes at most limit of the oldest events that
 	// occurred before the given time and returns how many it removed.
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)

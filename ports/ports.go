@@ -114,27 +114,3 @@ type ClockFunc func() time.Time
 
 // Now implements Clock.
 func (f ClockFunc) Now() time.Time { return f() }
-
-// JobChange is one change a job store recorded: a job created, finished or
-// deleted. Changes may arrive in any order; Version tells the newer from
-// the older (a later change of the same job always has a larger Version).
-type JobChange struct {
-	ID      domain.ID
-	Version int64
-	// Deleted is true when the job no longer exists.
-	Deleted bool
-	// Job is the state after the change when the store could send it
-	// along (nil for a delete, or when it did not fit in a notification):
-	// then whoever needs the job reads it.
-	Job *domain.Job
-}
-
-// JobChanges receives the changes of a job store: the memory store calls it
-// directly, PostgreSQL through LISTEN/NOTIFY. Live(false) says changes may
-// be missed from now on (the notification channel is down), Live(true)
-// that they arrive again; after either, anything derived from earlier
-// changes cannot be vouched for.
-type JobChanges interface {
-	Changed(JobChange)
-	Live(bool)
-}

@@ -2,7 +2,7 @@
 # bench-events.sh — what the change feed and the listing cost in
 # PostgreSQL. It starts PostgreSQL (the test image, host networking,
 # loopback), migrates, then prints:
-#   1. the write cost of the event trigger: pgbench transactions that
+#   1. the write cost of the change log's triggers: pgbench transactions that
 #      create and finish a job, with the trigger and with it disabled;
 #   2. EXPLAIN ANALYZE of a list page (first and deep) for a client with
 #      10^3 jobs in the table, then BENCH_LIST_JOBS (default 10^7), a
@@ -40,7 +40,7 @@ for _ in $(seq 1 120); do
 done
 JOBSTATUS_DATABASE_URL="postgres://bench:bench@127.0.0.1:$PGPORT/bench?sslmode=disable" go run ./cmd/jobstatus migrate >/dev/null
 
-# 1. Write cost of the trigger: one transaction creates a job, another
+# 1. Write cost of the change log's triggers (00009): one transaction creates a job, another
 # finishes it, from 8 clients.
 cat >"$WORK/write.sql" <<'SQL'
 \set n random(1, 1000000000)
@@ -52,14 +52,14 @@ UPDATE async_jobs SET status = 'DONE', links = '[{"entity":"composition","href":
 SQL
 docker cp "$WORK/write.sql" "$CTR:/tmp/write.sql" >/dev/null
 pgbench() { docker exec -i "$CTR" pgbench -n -p "$PGPORT" -U bench -c 8 -j 2 -T "$DURATION" -f /tmp/write.sql bench 2>&1 | grep -E "^tps|error|ERROR|abort" | sed 's/ (without initial connection time)//' | head -3; }
-echo "== write cost of the event trigger (create + finish a job, 8 clients, ${DURATION}s)"
+echo "== write cost of the change log's triggers (create + finish a job, 8 clients, ${DURATION}s)"
 echo "with the trigger:    $(pgbench)"
-psql -c 'ALTER TABLE async_jobs DISABLE TRIGGER async_job_events_record'
+psql -c 'ALTER TABLE async_jobs DISABLE TRIGGER USER'
 echo "without the trigger: $(pgbench)"
-echo "events recorded: $(psql -At -c 'SELECT count(*) FROM async_job_events')"
+echo "log entries: $(psql -At -c 'SELECT count(*) FROM async_job_events')"
 psql -c 'TRUNCATE async_jobs, async_job_events'
 
-# 2. A list page. Seeding bypasses the trigger (it is a bulk load).
+# 2. A list page. Seeding bypasses the triggers (it is a bulk load).
 seed() { # seed FROM TO: a quarter of the jobs are mis-list's, 0.1 % mis-rare's; some share a second
 	psql <<SQL
 INSERT INTO async_jobs (id, client_id, status, eta, links, created_at, updated_at, finished_at)
@@ -87,7 +87,7 @@ page() { # page LABEL CLIENT: EXPLAIN ANALYZE of the client's first page and of 
 			ORDER BY created_at DESC, id DESC LIMIT 51" | grep -E 'Index|Limit|Execution|Seq'
 	done
 }
-psql -c 'ALTER TABLE async_jobs DISABLE TRIGGER async_job_events_record'
+psql -c 'ALTER TABLE async_jobs DISABLE TRIGGER USER'
 echo "== a list page"
 seed 1 1000
 page "10^3" mis-list

@@ -14,7 +14,8 @@
 #
 # at 16 and 64 connections, polling a working set of ids that is 80 %
 # finished / 20 % pending. It prints req/s, p50, p99, the ratios against
-# their targets, the service's RSS at 10^4 and 10^6 jobs, and the memory a
+# their targets, the service's RSS at 10^4 and 10^6 jobs, its peak RSS
+# while one statement inserts, updates, then deletes BENCH_BULK (10^6) jobs, and the memory a
 # `Prefer: wait` request costs while held (10 000 held at once).
 # Everything listens on and talks to 127.0.0.1.
 #
@@ -312,6 +313,38 @@ held="$("$WORK/hold" -url "$SVC_URL" -metrics "$SVC_METRICS" -ids "$WORK/pending
 held="$(grep '^HELD' <<<"$held" || echo "HELD waiters=0")"
 stop_service
 
+# --- bulk changes: one statement changing BULK jobs, while serving -----------
+# The steady RSS is taken after a poll run; the peak is the highest RSS
+# sampled every 100 ms from the statement's start until the feed has
+# applied it (jobstatus_feed_position reaches the log's head).
+BULK="${BENCH_BULK:-$JOBS}"
+feed_position() { curl -fs "$SVC_METRICS" | awk '$1 == "jobstatus_feed_position" {printf "%d", $2}'; }
+bulk() { # bulk LABEL SQL: "peak_mib seconds" of the statement and its application
+	local peak head t0
+	peak="$(rss_mib)"; t0="$(date +%s.%N)"
+	sql -c "$2" &
+	local q=$!
+	while kill -0 "$q" 2>/dev/null; do peak="$(awk -v a="$peak" -v b="$(rss_mib)" 'BEGIN {print (b > a) ? b : a}')"; sleep 0.1; done
+	wait "$q" || die "bulk $1 failed"
+	head="$(sql -At -c 'SELECT position FROM async_job_events_head')"
+	for _ in $(seq 1 3000); do
+		peak="$(awk -v a="$peak" -v b="$(rss_mib)" 'BEGIN {print (b > a) ? b : a}')"
+		[ "$(feed_position)" -ge "$head" ] 2>/dev/null && break
+		sleep 0.1
+	done
+	echo "$peak $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b-a}')"
+}
+log "bulk changes: $BULK jobs inserted, updated, deleted in one statement each, while serving"
+start_service
+load "$SVC_URL" 64 "$WARMUP" >/dev/null
+rss_steady="$(rss_mib)"
+read -r bulk_insert_peak bulk_insert_s <<<"$(bulk insert "INSERT INTO async_jobs (id, client_id, status, eta, links, created_at, updated_at)
+	SELECT md5('bulk' || g)::uuid, 'mis-bench-0', 'PENDING', now() + interval '1 hour', '[]', now(), now() FROM generate_series(1, $BULK) g")"
+read -r bulk_update_peak bulk_update_s <<<"$(bulk update "UPDATE async_jobs SET status = 'FAILED', error_code = 500, error_message = 'bulk',
+	finished_at = now(), updated_at = now() WHERE client_id = 'mis-bench-0' AND id IN (SELECT md5('bulk' || g)::uuid FROM generate_series(1, $BULK) g)")"
+read -r bulk_delete_peak bulk_delete_s <<<"$(bulk delete "DELETE FROM async_jobs WHERE id IN (SELECT md5('bulk' || g)::uuid FROM generate_series(1, $BULK) g)")"
+stop_service
+
 # --- the table ----------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u/1000}'; }
@@ -354,6 +387,11 @@ printf '%-58s %8s   (RSS %s -> %s KiB, %s held after %s s; %s answered early, %s
 	"$(field "$held" rss_before_kib)" "$(field "$held" rss_after_kib)" "$(field "$held" waiters)" \
 	"$(field "$held" seconds)" "$(field "$held" answered)" "$(field "$held" failed)" "$(field "$held" retried)"
 echo "jobstatus at 64 conns on $SMALL jobs (for the RSS): $(field "$small" rps) req/s"
+for op in insert update delete; do
+	peak_var="bulk_${op}_peak"; s_var="bulk_${op}_s"
+	target "peak RSS / steady (${rss_steady} MiB), one statement: $op $BULK jobs" \
+		"$(ratio "${!peak_var}" "$rss_steady")" '<=' 2 "$(ratio "${!peak_var}" "$rss_steady") (${!peak_var} MiB, ${!s_var} s)"
+done
 if [ "$missed" -gt 0 ]; then
 	echo "targets missed: $missed"
 	if [ "$STRICT" = 1 ]; then exit 1; fi

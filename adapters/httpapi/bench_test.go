@@ -14,7 +14,6 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jobcache"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
@@ -58,16 +57,7 @@ func benchFinishedJob(b *testing.B, cfg httpapi.HandlerConfig) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	repo, err := jobcache.New(memory.NewJobs(), func() *jobcache.Model {
-		m, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, Live: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return m
-	}())
-	if err != nil {
-		b.Fatal(err)
-	}
+	repo := testkit.ReadModel(b, memory.NewJobs())
 	a := newUseCases(b, repo, verifier, clients, nil, nil)
 	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
 	if err != nil {

@@ -43,12 +43,7 @@ func setupStreams(t *testing.T, cfg httpapi.HandlerConfig) *streamBundle {
 func setupStreamsWith(t *testing.T, cfg httpapi.HandlerConfig, revoked *revocation) *streamBundle {
 	t.Helper()
 	kit := testkit.New(t)
-	var a useCases
-	repo := memory.NewJobs(memory.OnEvent(func() {
-		if a.Feed != nil {
-			a.Feed.Kick()
-		}
-	}))
+	repo := memory.NewJobs()
 	var (
 		tokens  ports.TokenVerifier = kit.Verifier(t)
 		clients ports.ClientStore   = kit.Clients(t)
@@ -56,9 +51,7 @@ func setupStreamsWith(t *testing.T, cfg httpapi.HandlerConfig, revoked *revocati
 	if revoked != nil {
 		tokens, clients = revocableTokens{tokens, revoked}, revocableClients{clients, revoked}
 	}
-	a = newUseCases(t, repo, tokens, clients, nil, nil)
-	require.NoError(t, a.Feed.Start(context.Background()))
-	t.Cleanup(func() { _ = a.Feed.Stop(context.Background()) })
+	a := newUseCases(t, repo, tokens, clients, nil, nil)
 	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.NewNop(), cfg, httpapi.NopObserver{}), zap.NewNop())
 	return &streamBundle{kit: kit, app: a, base: base}
 }

@@ -21,13 +21,12 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
-	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // faultyRepo wraps a repository and can fail or panic on Get.
 type faultyRepo struct {
-	ports.JobRepository
+	*memory.Jobs
 	err   error
 	panic bool
 }
@@ -39,7 +38,7 @@ func (f *faultyRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	if f.err != nil {
 		return domain.Job{}, f.err
 	}
-	return f.JobRepository.Get(ctx, id)
+	return f.Jobs.Get(ctx, id)
 }
 
 type testBundle struct {
@@ -64,7 +63,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	changes, err := app.NewChanges(100)
 	require.NoError(t, err)
-	repo := &faultyRepo{JobRepository: memory.NewJobs(memory.OnChange(changes.Publish))}
+	repo := &faultyRepo{Jobs: memory.NewJobs()}
 	a := newUseCases(t, repo, verifier, clients, nil, changes)
 
 	core, logs := observer.New(zap.DebugLevel)

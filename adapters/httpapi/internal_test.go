@@ -42,7 +42,7 @@ func setupInternal(t *testing.T) *internalBundle {
 	t.Helper()
 	kit := testkit.New(t)
 	verifier := kit.Verifier(t)
-	repo := &faultyRepo{JobRepository: memory.NewJobs()}
+	repo := &faultyRepo{Jobs: memory.NewJobs()}
 	a := newUseCases(t, repo, verifier, kit.Clients(t), nil, nil)
 	core, logs := observer.New(zap.DebugLevel)
 	logger := zap.New(core)

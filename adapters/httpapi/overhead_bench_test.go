@@ -12,7 +12,6 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
-	"github.com/jobstatus/jobstatus/adapters/jobcache"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/adapters/metrics"
@@ -42,15 +41,7 @@ func setupOverhead(b *testing.B, tokenCache int) *overheadBundle {
 	if err != nil {
 		b.Fatal(err)
 	}
-	model, err := jobcache.NewModel(jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, Live: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	store := memory.NewJobs(memory.OnChange(model.Changed))
-	repo, err := jobcache.New(store, model)
-	if err != nil {
-		b.Fatal(err)
-	}
+	repo := testkit.ReadModel(b, memory.NewJobs())
 	a := testkit.NewUseCases(b, repo, verifier, clients, nil, nil)
 	j, err := a.CreateJob.Handle(b.Context(), app.CreateJob{ClientID: testkit.ClientA})
 	if err != nil {

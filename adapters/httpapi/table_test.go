@@ -56,7 +56,7 @@ func TestTableAnswersLikeGorillaMux(t *testing.T) {
 	require.NoError(t, err)
 	changes, err := app.NewChanges(100)
 	require.NoError(t, err)
-	a := newUseCases(t, memory.NewJobs(memory.OnChange(changes.Publish)), verifier, clients, nil, changes)
+	a := newUseCases(t, memory.NewJobs(), verifier, clients, nil, changes)
 	ctx := context.Background()
 	pending, err := a.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA, ETA: time.Minute})
 	require.NoError(t, err)

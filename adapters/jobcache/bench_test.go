@@ -6,24 +6,27 @@ import (
 	"time"
 
 	"github.com/jobstatus/jobstatus/adapters/jobcache"
-	"github.com/jobstatus/jobstatus/adapters/memory"
-	"github.com/jobstatus/jobstatus/domain"
 )
 
 func BenchmarkCacheHit(b *testing.B) {
 	ctx := context.Background()
-	now := time.Now()
-	r, _ := jobcache.New(memory.NewJobs(), mustModel(1000))
-	j, _ := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
-	_, _, _ = r.Create(ctx, j)
-	o, _ := domain.Failed(500, "x", now)
-	_, _, _ = r.Finish(ctx, j.ID, o)
+	t := &testing.T{}
+	bundle := setup(t, jobcache.Config{MaxEntries: 1000, MaxBytes: 1 << 20, StalenessBound: time.Hour})
+	j := bundle.create(t)
+	bundle.finish(t, j.ID)
+	bundle.feed(t)
+	if _, err := bundle.repo.Get(ctx, j.ID); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := r.Get(ctx, j.ID); err != nil {
+			if _, err := bundle.repo.Get(ctx, j.ID); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+	if bundle.store.gets.Load() != 1 {
+		b.Fatalf("hits read the store: %d reads", bundle.store.gets.Load())
+	}
 }

@@ -1,24 +1,15 @@
-// Package jobcache is the read model: every job a client polls, pending
-// ones included, served from memory and kept coherent with the store by the
-// store's versioned change notifications (ports.JobChanges). It decorates
-// any ports.JobRepository and is bounded in entries and in bytes.
+// Package jobcache is the read model: the jobs clients poll, pending ones
+// included, served from memory and kept current by the change feed, a
+// projection of the store's change log (ports.ChangeSink). It decorates a
+// store's ports.JobRepository and is bounded in entries and in bytes.
 //
-// Coherence rests on versions: every stored state of a job has a version
-// that only grows. A change replaces an older cached state, never a newer
-// one; a delete or a change whose new state did not come along leaves a
-// tombstone (the id and the least version acceptable from then on), so a
-// read that started before the change cannot put the older state back.
-// Entries pushed out by the bounds become tombstones too, and tombstones are
-// bounded as well: what dropped ones knew is summed up per bucket of ids,
-// so a read that started before a tombstone of its bucket was dropped is
-// served but not kept, and a change older than one of them is not kept
-// either (nor one older than what the model knew before it last forgot
-// everything). A store answer the model cannot keep (not found, or
-// a fill it refuses) still leaves a tombstone, so that no older read fills
-// or is joined while the answer's notification is on its way. When
-// notifications may have been missed (Live(false)), everything is dropped
-// and reads go to the store until the notification channel is back
-// (Live(true)), which drops everything again.
+// One rule keeps it coherent: newer position wins. Every entry says up to
+// which log position it reflects its job (the position of the snapshot
+// it was read at, or of the change that last set it); the feed applies
+// every change in position order and says up to where it has (applied).
+// A store answer read at a position older than what the model knows, or
+// older than an entry it dropped, is served but not kept. The invariants,
+// and the tests that check each, are listed in docs/read-model.md.
 package jobcache
 
 import (
@@ -26,11 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sync/singleflight"
+	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
@@ -43,10 +32,10 @@ type Config struct {
 	// MaxBytes is how much memory the kept jobs may take at most (as
 	// estimated by Size); positive.
 	MaxBytes int64
-	// Live says whether changes arrive from the start (the memory store
-	// publishes them itself); false waits for Live(true) from the
-	// notification listener and reads through until then.
-	Live bool
+	// StalenessBound is how old the feed's last read of the log's head may
+	// be for the model to answer from memory; past it, reads go to the
+	// store until the feed catches up again. Positive.
+	StalenessBound time.Duration
 }
 
 // Validate refuses bounds that are not positive.
@@ -58,77 +47,59 @@ func (c Config) Validate() error {
 	if c.MaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max bytes must be positive, got %d", c.MaxBytes))
 	}
+	if c.StalenessBound <= 0 {
+		errs = append(errs, fmt.Errorf("staleness bound must be positive, got %s", c.StalenessBound))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("jobcache: %w", err)
 	}
 	return nil
 }
 
-// entry is one cached job, or a tombstone when job is nil.
+// entry is what the model knows of one job: its state at pos, or that it
+// did not exist at pos (job nil).
 type entry struct {
 	id   domain.ID
 	job  *domain.Job
+	pos  int64
 	size int64
-	// floor is the least version a read may bring into the cache: the
-	// cached job's version plus one, or a tombstone's limit.
-	floor int64
-	elem  *list.Element // in Model.jobs or Model.tombs
-	// seq is Model.seq when the entry was made: every change of a job
-	// replaces its entry, so reads that see the same seq saw the same
-	// state of the job.
-	seq uint64
-	// used says the job was read since it was added or last spared by an
+	elem *list.Element
+	// used says the job was read since it was kept or last spared by an
 	// eviction: a hit sets it under the read lock, so polls do not
 	// serialise on the list (second-chance eviction, CLOCK).
 	used atomic.Bool
 }
 
-// Model holds the cached jobs and applies the store's changes to them. It
-// implements ports.JobChanges. Safe for concurrent use.
+// Model holds the polled jobs and applies the change feed to them. It
+// implements ports.ChangeSink. Safe for concurrent use.
 type Model struct {
 	cfg Config
+	now func() time.Time
 
 	mu   sync.RWMutex // read-locked by hits, write-locked by everything else
-	live bool
-	gen  uint64 // bumped when everything is dropped
-	// drops count the tombstones dropped so far and dropFloors keep the
-	// highest floor among them, per bucket of ids (bucket): a read of a job
-	// with no entry, or a change of one, is judged against its bucket only,
-	// so that tombstones dropped for other jobs (a stream of polls of ids
-	// that do not exist) do not refuse every fill.
-	drops      [dropBuckets]uint64
-	dropFloors [dropBuckets]int64
-	seed       maphash.Seed
-	// seen is the highest version the model has kept or known of a job;
-	// rowFloor is the least version whose notified row is kept, raised to
-	// seen whenever the model forgets everything (Live) and by every
-	// answer read through while not live: a notification still on its way
-	// then may be older than what a poll was answered.
-	seen, rowFloor atomic.Int64
-	seq            uint64 // entries made so far
-	byID           map[domain.ID]*entry
-	jobs           *list.List // cached jobs, the next to consider for eviction last
-	tombs          *list.List // tombstones, newest first
-	bytes          int64
-	// fallback holds the finished jobs cached when notifications went
-	// down, answered only while the store is unavailable; nil when live.
-	fallback map[domain.ID]domain.Job
+	byID map[domain.ID]*entry
+	ring *list.List // the next entry to consider for eviction last
+	// applied is the position up to which every change was applied; floor
+	// the highest position of an entry the model dropped (an eviction, a
+	// truncate, a reset): an answer read at a lower position may be older
+	// than what a dropped entry answered, so it is not kept.
+	applied, floor int64
+	// caughtUp is when the feed's last read that reached the log's head
+	// began (zero: never): every change committed before it is applied.
+	caughtUp time.Time
+	bytes    int64
 
-	hits, misses, bypassed atomic.Uint64
+	hits, misses, bypassed, fallbacks, resets atomic.Uint64
 }
 
 // NewModel returns an empty read model, or an error for an invalid cfg.
+// It answers from memory only once the feed has caught up.
 func NewModel(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Model{cfg: cfg, live: cfg.Live, byID: make(map[domain.ID]*entry), jobs: list.New(), tombs: list.New(),
-		seed: maphash.MakeSeed()}, nil
+	return &Model{cfg: cfg, now: time.Now, byID: make(map[domain.ID]*entry), ring: list.New()}, nil
 }
-
-// maxTombs bounds tombstones: as many as entries, at least 1 024 (a
-// tombstone is an id and a number).
-func (m *Model) maxTombs() int { return max(m.cfg.MaxEntries, 1024) }
 
 // Size estimates the memory a cached job takes, in bytes.
 func Size(j domain.Job) int64 {
@@ -142,400 +113,268 @@ func Size(j domain.Job) int64 {
 	return int64(n)
 }
 
-// readState is what a read of one job from the store must know of the
-// model when it starts: its fill is refused unless the model can still
-// vouch for it (fill), and reads that start in the same state share one
-// store read (Repository.Get).
-type readState struct {
-	gen     uint64 // Model.gen
-	dropped uint64 // Model.drops of the job's bucket
-	seq     uint64 // the id's entry's seq; 0 when it has none
-	live    bool
+// absentSize is what an entry for a job that does not exist takes.
+const absentSize = 160
+
+// fresh reports whether the feed vouches for the model now (mu held).
+func (m *Model) fresh() bool {
+	return !m.caughtUp.IsZero() && m.now().Sub(m.caughtUp) <= m.cfg.StalenessBound
 }
 
-// key names the state of the read of id: reads of the same key saw the
-// same entry for id (or none, with no tombstone dropped since), so none of
-// them can have been served a newer state than another one's read brings.
-func (s readState) key(id domain.ID) string {
-	return fmt.Sprintf("%s/%d/%d/%d", id, s.gen, s.dropped, s.seq)
-}
-
-// lookup returns the cached job, marked as used, or the state a read of it
-// from the store starts in.
-func (m *Model) lookup(id domain.ID) (job domain.Job, ok bool, st readState) {
+// Fresh reports whether the model answers from memory now: the feed read
+// the log's head at most StalenessBound ago.
+func (m *Model) Fresh() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e := m.byID[id]
-	if e != nil && e.job != nil {
-		if !e.used.Load() { // a hot job's line is only read
-			e.used.Store(true)
-		}
-		return *e.job, true, readState{}
-	}
-	return domain.Job{}, false, m.stateOf(id, e)
+	return m.fresh()
 }
 
-// state returns the state a read of id starts in, whether cached or not,
-// without marking it used (for writes).
-func (m *Model) state(id domain.ID) readState {
+// hit returns what the model knows of id, if it may answer from memory:
+// the job, or found false when it did not exist.
+func (m *Model) hit(id domain.ID) (job domain.Job, found, ok bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.stateOf(id, m.byID[id])
-}
-
-// stateOf returns the state of a read of id, whose entry is e (mu held; e
-// may be nil).
-func (m *Model) stateOf(id domain.ID, e *entry) readState {
-	st := readState{gen: m.gen, live: m.live}
-	if e != nil {
-		st.seq = e.seq
-	} else {
-		st.dropped = m.drops[m.bucket(id)]
-	}
-	return st
-}
-
-// fill keeps job, read from the store by a read that began in state st,
-// unless the model cannot vouch for it: notifications were lost since the
-// read began (gen), the model learned anything of the job meanwhile (its
-// entry is not the one the read saw: a change, an eviction, another
-// read's answer), a change newer than it is known (floor), or a tombstone
-// that could have said so was dropped meanwhile.
-func (m *Model) fill(job domain.Job, st readState) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.live || st.gen != m.gen {
-		return false
-	}
-	e := m.byID[job.ID]
-	switch {
-	case e != nil && (e.seq != st.seq || job.Version < e.floor):
-		return false
-	case e == nil && (st.seq != 0 || st.dropped != m.drops[m.bucket(job.ID)]):
-		return false
-	}
-	m.put(job)
-	return true
-}
-
-// answered records what the store answered to a read that did not fill
-// the model (job, or nil for not found): whatever the model keeps of the
-// job gives way to a tombstone no older than the answer, so that neither a
-// read that began before this one can fill (its entry is gone) or be
-// joined (its key changed), nor an older cached state be served after it,
-// in the time the change's notification takes to arrive.
-func (m *Model) answered(id domain.ID, job *domain.Job) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.live {
-		m.fallback = nil // the store answers: see readThrough
-		return
+	if !m.fresh() {
+		return domain.Job{}, false, false
 	}
 	e := m.byID[id]
-	var floor int64
-	switch {
-	case e != nil && e.job != nil:
-		if job != nil && e.job.Version >= job.Version {
-			return // the model knows as much already
-		}
-		floor = e.job.Version // a read after this one may bring it back
-	case e != nil:
-		floor = e.floor
-	}
-	if job != nil {
-		floor = max(floor, job.Version)
-		raise(&m.seen, job.Version)
-	}
-	m.remove(e)
-	m.tombstone(id, floor)
-}
-
-// put caches job (mu held), replacing whatever was kept for its id. Room
-// is made first, by second chance: the job at the back is evicted unless it
-// was read since it was added or last spared, in which case it is spared
-// once more (to the front, unmarked). A job is always kept, even alone
-// over MaxBytes.
-func (m *Model) put(job domain.Job) {
-	m.remove(m.byID[job.ID])
-	j := job.Normalize()
-	e := &entry{id: j.ID, job: &j, size: Size(j), floor: j.Version + 1}
-	for m.jobs.Len() > 0 && (m.jobs.Len() >= m.cfg.MaxEntries || m.bytes+e.size > m.cfg.MaxBytes) {
-		old := m.jobs.Back().Value.(*entry)
-		if old.used.Swap(false) {
-			m.jobs.MoveToFront(old.elem)
-			continue
-		}
-		// A read older than it must not come back; one of its own version
-		// may (it is what the model last knew of the job).
-		m.remove(old)
-		m.tombstone(old.id, old.job.Version)
-	}
-	m.seq++
-	e.seq = m.seq
-	raise(&m.seen, j.Version)
-	e.elem = m.jobs.PushFront(e)
-	m.byID[j.ID] = e
-	m.bytes += e.size
-}
-
-// tombstone replaces whatever is kept for id by a tombstone refusing
-// versions below floor (mu held).
-func (m *Model) tombstone(id domain.ID, floor int64) {
-	if e := m.byID[id]; e != nil {
-		floor = max(floor, e.floor)
-		m.remove(e)
-	}
-	m.seq++
-	e := &entry{id: id, floor: floor, seq: m.seq}
-	e.elem = m.tombs.PushFront(e)
-	m.byID[id] = e
-	for m.tombs.Len() > m.maxTombs() {
-		old := m.tombs.Back().Value.(*entry)
-		m.remove(old)
-		b := m.bucket(old.id)
-		m.drops[b]++
-		m.dropFloors[b] = max(m.dropFloors[b], old.floor)
-	}
-}
-
-// raise sets a to v if v is higher.
-func raise(a *atomic.Int64, v int64) {
-	for cur := a.Load(); v > cur && !a.CompareAndSwap(cur, v); cur = a.Load() {
-	}
-}
-
-// dropBuckets is how many buckets of ids the dropped tombstones are
-// summed up in.
-const dropBuckets = 4096
-
-// bucket returns the bucket of id.
-func (m *Model) bucket(id domain.ID) int {
-	return int(maphash.String(m.seed, string(id)) % dropBuckets)
-}
-
-// remove forgets e (mu held); nil is ignored.
-func (m *Model) remove(e *entry) {
 	if e == nil {
-		return
+		return domain.Job{}, false, false
 	}
-	if e.job != nil {
-		m.jobs.Remove(e.elem)
-		m.bytes -= e.size
-	} else {
-		m.tombs.Remove(e.elem)
+	if !e.used.Load() { // a hot job's line is only read
+		e.used.Store(true)
 	}
-	delete(m.byID, e.id)
+	if e.job == nil {
+		return domain.Job{}, false, true
+	}
+	return *e.job, true, true
 }
 
-// Changed implements ports.JobChanges: a newer state replaces the cached
-// one, an older or repeated one is ignored; a delete, or a change that did
-// not bring its state, leaves a tombstone.
-func (m *Model) Changed(c ports.JobChange) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.live {
-		return // everything is read through until Live(true)
-	}
-	e := m.byID[c.ID]
-	if e != nil && c.Version < e.floor {
-		return // this change or a newer one is known
-	}
-	// A change older than a tombstone dropped in its bucket, or than what
-	// the model forgot (rowFloor), may be older than a state a poll was
-	// answered (a late notification): its row is not kept, the next read
-	// brings the job.
-	stale := c.Version < max(m.dropFloors[m.bucket(c.ID)], m.rowFloor.Load())
-	raise(&m.seen, c.Version)
-	switch {
-	case c.Deleted:
-		m.tombstone(c.ID, c.Version+1) // re-created, it gets a later version
-	case c.Job != nil && c.Job.ID == c.ID && c.Job.Version == c.Version && !stale:
-		m.put(*c.Job)
-	default:
-		m.tombstone(c.ID, c.Version) // the next read brings it
-	}
-}
-
-// Live implements ports.JobChanges: either way, what was cached can no
-// longer be vouched for and is dropped; while not live every read goes to
-// the store. Going down, finished jobs are kept aside, never to answer
-// while the store answers: only when it is unavailable (a finished job
-// changes only by being purged, which needs the store too).
-func (m *Model) Live(live bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	raise(&m.rowFloor, m.seen.Load())
-	var fallback map[domain.ID]domain.Job
-	if !live && m.live {
-		fallback = make(map[domain.ID]domain.Job)
-		for el := m.jobs.Front(); el != nil; el = el.Next() {
-			if e := el.Value.(*entry); e.job.Status.Terminal() {
-				fallback[e.id] = *e.job
-			}
-		}
-	} else if !live {
-		fallback = m.fallback
-	}
-	m.live = live
-	m.gen++
-	m.byID = make(map[domain.ID]*entry)
-	m.jobs.Init()
-	m.tombs.Init()
-	m.bytes = 0
-	m.fallback = fallback
-}
-
-// finished returns the finished job kept aside for id while not live.
+// finished returns the finished job the model holds for id: what answers
+// while the store is unavailable (a finished job changes only when it is
+// purged or rewritten by hand, which needs the store too).
 func (m *Model) finished(id domain.ID) (domain.Job, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	j, ok := m.fallback[id]
-	return j, ok
+	e := m.byID[id]
+	if e == nil || e.job == nil || !e.job.Status.Terminal() {
+		return domain.Job{}, false
+	}
+	return *e.job, true
 }
 
-// readThrough records that the store answered a read while notifications
-// were down (found: job, with ok): no notification older than the job is
-// kept as a row any more, and the finished jobs kept aside are dropped, as
-// the store may have purged one of them unannounced; from now on only the
-// store answers until notifications are back.
-func (m *Model) readThrough(job domain.Job, found bool) {
-	if found {
-		raise(&m.rowFloor, job.Version)
-	}
-	m.mu.RLock()
-	kept := m.fallback != nil
-	m.mu.RUnlock()
-	if !kept {
-		return
-	}
+// observe records what the store answered for id at position at (job nil:
+// not found). It is kept unless the model may know a newer state: the
+// feed applied changes after at, the entry is as new, or, with no entry,
+// an entry the model dropped was newer. An answer not kept is only
+// served.
+func (m *Model) observe(id domain.ID, job *domain.Job, at int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.live {
-		m.fallback = nil
+	e := m.byID[id]
+	if at < m.applied || (e != nil && at <= e.pos) || (e == nil && at < m.floor) {
+		return
+	}
+	m.set(id, e, job, at)
+}
+
+// set makes the entry of id (e, or a new one when nil) say job at pos,
+// then makes room (mu held).
+func (m *Model) set(id domain.ID, e *entry, job *domain.Job, pos int64) {
+	size := int64(absentSize)
+	var kept *domain.Job
+	if job != nil {
+		j := job.Normalize()
+		kept, size = &j, Size(j)
+	}
+	if e == nil {
+		e = &entry{id: id}
+		e.elem = m.ring.PushFront(e)
+		m.byID[id] = e
+	}
+	m.bytes += size - e.size
+	e.job, e.size, e.pos = kept, size, pos
+	m.evict(e)
+}
+
+// evict makes room, by second chance: the entry at the back is dropped
+// unless it was read since it was kept or last spared, in which case it
+// is spared once more (to the front, unmarked). keep, the entry just
+// set, is never dropped, even alone over MaxBytes.
+func (m *Model) evict(keep *entry) {
+	for m.ring.Len() > m.cfg.MaxEntries || (m.bytes > m.cfg.MaxBytes && m.ring.Len() > 1) {
+		old := m.ring.Back().Value.(*entry)
+		if old == keep || old.used.Swap(false) {
+			m.ring.MoveToFront(old.elem)
+			continue
+		}
+		m.drop(old)
+	}
+}
+
+// drop forgets e, raising the floor to what it knew (mu held).
+func (m *Model) drop(e *entry) {
+	m.ring.Remove(e.elem)
+	delete(m.byID, e.id)
+	m.bytes -= e.size
+	m.floor = max(m.floor, e.pos)
+}
+
+// dropAll forgets every entry: no answer read before pos, or before what
+// an entry knew, is kept (mu held).
+func (m *Model) dropAll(pos int64) {
+	for _, e := range m.byID {
+		pos = max(pos, e.pos)
+	}
+	m.byID = make(map[domain.ID]*entry)
+	m.ring.Init()
+	m.bytes = 0
+	m.floor = max(m.floor, pos)
+	m.resets.Add(1)
+}
+
+// Apply implements ports.ChangeSink: a change newer than an entry
+// replaces it; a change of a job the model does not hold is not kept
+// (only polled jobs are); a truncate or a reset drops everything.
+func (m *Model) Apply(b ports.ChangeBatch) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b.Reset {
+		m.dropAll(b.Through)
+	}
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		if c.Position <= m.applied {
+			continue // applied already
+		}
+		switch c.Op {
+		case ports.ChangeTruncate:
+			m.dropAll(c.Position)
+		case ports.ChangePut, ports.ChangeDelete:
+			e := m.byID[c.ID]
+			if e == nil || c.Position <= e.pos {
+				continue
+			}
+			var job *domain.Job
+			if c.Op == ports.ChangePut {
+				job = &c.Job
+			}
+			m.set(c.ID, e, job, c.Position)
+		}
+	}
+	m.applied = max(m.applied, b.Through)
+	if !b.CaughtUp.IsZero() && b.CaughtUp.After(m.caughtUp) {
+		m.caughtUp = b.CaughtUp
 	}
 }
 
 // Stats are the read model's counters.
 type Stats struct {
 	Hits, Misses uint64
-	// Bypassed counts reads sent to the store because the model could not
-	// vouch for anything (notifications down).
+	// Bypassed counts reads sent to the store because the feed could not
+	// vouch for the model (behind its staleness bound).
 	Bypassed uint64
-	Len      int
-	Bytes    int64
-	Live     bool
+	// Fallbacks counts finished jobs answered from memory while the store
+	// was unavailable.
+	Fallbacks uint64
+	// Resets counts the times everything was dropped (a truncate, or the
+	// feed restarting past retention).
+	Resets  uint64
+	Len     int
+	Bytes   int64
+	Fresh   bool
+	Applied int64
+	// Lag is how long ago the feed last read the log's head; -1 if never.
+	Lag time.Duration
 }
 
 // Stats returns the counters so far.
 func (m *Model) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	lag := time.Duration(-1)
+	if !m.caughtUp.IsZero() {
+		lag = m.now().Sub(m.caughtUp)
+	}
 	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load(), Bypassed: m.bypassed.Load(),
-		Len: m.jobs.Len(), Bytes: m.bytes, Live: m.live}
+		Fallbacks: m.fallbacks.Load(), Resets: m.resets.Load(),
+		Len: m.ring.Len(), Bytes: m.bytes, Fresh: m.fresh(), Applied: m.applied, Lag: lag}
 }
 
-// Repository is a ports.JobRepository answering Get from a Model; a miss
-// reads the store once however many callers ask for the job at once.
+// Store is what the read model decorates: a job store that says at which
+// log position it read.
+type Store interface {
+	ports.JobRepository
+	ports.SnapshotReader
+}
+
+// Repository is a ports.JobRepository answering Get from a Model.
 type Repository struct {
-	next       ports.JobRepository
-	m          *Model
-	flights    singleflight.Group
-	beforeFill func(domain.Job) // tests: runs between a read and its fill
-}
-
-// Option configures a Repository.
-type Option func(*Repository)
-
-// BeforeFill runs fn after a read from the store and before its result is
-// offered to the model: tests use it to race a change against a read.
-func BeforeFill(fn func(domain.Job)) Option {
-	return func(r *Repository) { r.beforeFill = fn }
+	next Store
+	m    *Model
 }
 
 // New decorates next with m; both are required.
-func New(next ports.JobRepository, m *Model, opts ...Option) (*Repository, error) {
+func New(next Store, m *Model) (*Repository, error) {
 	if next == nil {
 		return nil, errors.New("jobcache: no repository to decorate")
 	}
 	if m == nil {
 		return nil, errors.New("jobcache: no read model")
 	}
-	r := &Repository{next: next, m: m}
-	for _, o := range opts {
-		o(r)
-	}
-	return r, nil
+	return &Repository{next: next, m: m}, nil
 }
 
-// Get implements ports.JobRepository. Concurrent misses for the same job
-// in the same state of the model (readState.key) share one read of the
-// store; a caller that comes after any change of the job (or after the
-// model dropped what it knew of it) does not join an older read.
+// Get implements ports.JobRepository: from memory while the feed vouches
+// for the model and it holds the job; otherwise from the store, whose
+// answer the model keeps if it is the newest it has seen. With the store
+// unavailable, a finished job the model holds still answers.
 func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
-	j, ok, st := r.m.lookup(id)
-	if ok {
+	j, found, ok := r.m.hit(id)
+	switch {
+	case ok && found:
 		r.m.hits.Add(1)
 		return j, nil
+	case ok:
+		r.m.hits.Add(1)
+		return domain.Job{}, fmt.Errorf("job %s: %w", id, domain.ErrNotFound)
 	}
-	if !st.live {
+	if r.m.Fresh() {
+		r.m.misses.Add(1)
+	} else {
 		r.m.bypassed.Add(1)
-		j, err := r.next.Get(ctx, id)
-		switch {
-		case errors.Is(err, domain.ErrUnavailable):
-			if done, ok := r.m.finished(id); ok {
-				return done, nil // the store was away since the notifications went
-			}
-		case err == nil || errors.Is(err, domain.ErrNotFound):
-			r.m.readThrough(j, err == nil)
-		}
-		return j, err
 	}
-	r.m.misses.Add(1)
-	v, err, _ := r.flights.Do(st.key(id), func() (any, error) {
-		// Not the first caller's cancellation: others share this read.
-		j, err := r.next.Get(context.WithoutCancel(ctx), id)
-		if errors.Is(err, domain.ErrNotFound) {
-			r.m.answered(id, nil)
+	j, at, err := r.next.GetAt(ctx, id)
+	switch {
+	case err == nil:
+		r.m.observe(id, &j, at)
+	case errors.Is(err, domain.ErrNotFound):
+		r.m.observe(id, nil, at)
+	case errors.Is(err, domain.ErrUnavailable):
+		if done, ok := r.m.finished(id); ok {
+			r.m.fallbacks.Add(1)
+			return done, nil
 		}
-		if err != nil {
-			return domain.Job{}, err
-		}
-		if r.beforeFill != nil {
-			r.beforeFill(j)
-		}
-		r.keep(j, st)
-		return j, nil
-	})
-	if err != nil {
-		return domain.Job{}, err
 	}
-	return v.(domain.Job).Normalize(), nil
+	return j, err
 }
 
-// keep offers j, as the store answered it to an operation that began in
-// state st, to the model; what the model cannot keep it still records.
-func (r *Repository) keep(j domain.Job, st readState) {
-	if !r.m.fill(j, st) {
-		r.m.answered(j.ID, &j)
-	}
-}
-
-// Create implements ports.JobRepository; the new job is offered to the model.
+// Create implements ports.JobRepository: the new job, as of its own
+// position (its version), is offered to the model like a read.
 func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
-	st := r.m.state(job.ID)
 	j, created, err := r.next.Create(ctx, job)
-	if err == nil {
-		r.keep(j, st)
+	if err == nil && created {
+		r.m.observe(j.ID, &j, j.Version)
 	}
 	return j, created, err
 }
 
-// Finish implements ports.JobRepository; the job is offered to the model.
+// Finish implements ports.JobRepository: the finished job, as of its own
+// position, is offered to the model like a read.
 func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
-	st := r.m.state(id)
 	j, changed, err := r.next.Finish(ctx, id, o)
-	if err == nil {
-		r.keep(j, st)
+	if err == nil && changed {
+		r.m.observe(j.ID, &j, j.Version)
 	}
 	return j, changed, err
 }

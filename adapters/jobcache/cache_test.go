@@ -16,337 +16,331 @@ import (
 	"github.com/jobstatus/jobstatus/test/contract"
 )
 
-// mustModel returns a live model of at most entries jobs and 1 MiB.
-func mustModel(entries int) *jobcache.Model {
-	m, err := jobcache.NewModel(jobcache.Config{MaxEntries: entries, MaxBytes: 1 << 20, Live: true})
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
+const bound = time.Second
 
-func TestContract(t *testing.T) {
-	t.Parallel()
-	contract.JobRepository(t, func(*testing.T) ports.JobRepository {
-		m := mustModel(100)
-		r, err := jobcache.New(memory.NewJobs(memory.OnChange(m.Changed)), m)
-		require.NoError(t, err)
-		return r
-	})
-}
-
-// countingRepo counts Gets that reach the store.
-type countingRepo struct {
-	ports.JobRepository
+// countingStore counts the reads that reach the store, and can be made
+// unavailable.
+type countingStore struct {
+	*memory.Jobs
 	gets atomic.Int64
 	down atomic.Bool
 }
 
-func (c *countingRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
+func (c *countingStore) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
 	c.gets.Add(1)
 	if c.down.Load() {
-		return domain.Job{}, domain.ErrUnavailable
+		return domain.Job{}, 0, domain.ErrUnavailable
 	}
-	return c.JobRepository.Get(ctx, id)
+	return c.Jobs.GetAt(ctx, id)
 }
 
-// testBundle is a memory store behind a read model, with the store's
-// changes going to the model, as bootstrap wires them.
+// testBundle is a memory store behind a read model, with a feed the test
+// steps by hand (feed), as the change feed would.
 type testBundle struct {
-	store *countingRepo
-	mem   *memory.Jobs
+	store *countingStore
 	model *jobcache.Model
 	repo  *jobcache.Repository
-	now   time.Time
+	clock *fakeClock
+	// applied is the feed's position.
+	applied int64
 }
 
-func setup(t *testing.T, cfg jobcache.Config, opts ...jobcache.Option) *testBundle {
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func setup(t *testing.T, cfg jobcache.Config) *testBundle {
 	t.Helper()
+	if cfg.StalenessBound == 0 {
+		cfg.StalenessBound = bound
+	}
 	m, err := jobcache.NewModel(cfg)
 	require.NoError(t, err)
-	mem := memory.NewJobs(memory.OnChange(m.Changed))
-	store := &countingRepo{JobRepository: mem}
-	r, err := jobcache.New(store, m, opts...)
+	clock := &fakeClock{now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	jobcache.SetClock(m, clock.Now)
+	store := &countingStore{Jobs: memory.NewJobs()}
+	r, err := jobcache.New(store, m)
 	require.NoError(t, err)
-	return &testBundle{store: store, mem: mem, model: m, repo: r, now: time.Now()}
+	b := &testBundle{store: store, model: m, repo: r, clock: clock}
+	b.feed(t)
+	return b
+}
+
+// feed reads every change after the feed's position and applies it, as
+// one caught-up batch.
+func (b *testBundle) feed(t *testing.T) {
+	t.Helper()
+	start := b.clock.Now()
+	changes, err := b.store.ChangesAfter(context.Background(), b.applied, 1<<20)
+	require.NoError(t, err)
+	batch := ports.ChangeBatch{Changes: changes, Through: b.applied, CaughtUp: start}
+	if n := len(changes); n > 0 {
+		batch.Through = changes[n-1].Position
+	}
+	b.model.Apply(batch)
+	b.applied = batch.Through
 }
 
 func (b *testBundle) create(t *testing.T) domain.Job {
 	t.Helper()
-	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: b.now, Now: b.now})
+	now := b.clock.Now()
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
 	require.NoError(t, err)
-	j, _, err = b.mem.Create(context.Background(), j) // behind the cache's back: only the change tells it
+	j, _, err = b.store.Create(context.Background(), j) // behind the model's back: only the feed tells it
 	require.NoError(t, err)
 	return j
 }
 
 func (b *testBundle) finish(t *testing.T, id domain.ID) domain.Job {
 	t.Helper()
-	o, err := domain.Done([]domain.Link{{Entity: "composition", Href: "/x"}}, b.now)
+	o, err := domain.Failed(500, "x", b.clock.Now())
 	require.NoError(t, err)
-	j, _, err := b.mem.Finish(context.Background(), id, o)
+	j, _, err := b.store.Finish(context.Background(), id, o)
 	require.NoError(t, err)
 	return j
 }
 
-var bounds = jobcache.Config{MaxEntries: 100, MaxBytes: 1 << 20, Live: true}
-
-func TestEveryJobIsServedFromMemory(t *testing.T) {
-	t.Parallel()
-	b := setup(t, bounds)
-	ctx := context.Background()
-	pending, done := b.create(t), b.create(t)
-	b.finish(t, done.ID)
-
-	for range 3 {
-		j, err := b.repo.Get(ctx, pending.ID)
-		require.NoError(t, err)
-		require.Equal(t, domain.StatusPending, j.Status)
-		j, err = b.repo.Get(ctx, done.ID)
-		require.NoError(t, err)
-		require.Equal(t, domain.StatusDone, j.Status)
-	}
-	require.Zero(t, b.store.gets.Load(), "the changes brought both jobs: no read at all")
-
-	b.store.down.Store(true)
-	_, err := b.repo.Get(ctx, pending.ID)
-	require.NoError(t, err, "served with the store down")
+func (b *testBundle) get(t *testing.T, id domain.ID) (domain.Job, error) {
+	t.Helper()
+	return b.repo.Get(context.Background(), id)
 }
 
-func TestChangesApplyByVersion(t *testing.T) {
+func TestContract(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	tests := []struct {
-		name   string
-		change func(b *testBundle, old, cur domain.Job) ports.JobChange
-		want   domain.Status // after the change; "" means not found
-		reads  int64         // reads of the store the next Get costs
-	}{
-		{"OlderStateIsIgnored", func(_ *testBundle, old, cur domain.Job) ports.JobChange {
-			return ports.JobChange{ID: old.ID, Version: old.Version, Job: &old}
-		}, domain.StatusDone, 0},
-		{"RepeatedChangeIsIgnored", func(_ *testBundle, _, cur domain.Job) ports.JobChange {
-			return ports.JobChange{ID: cur.ID, Version: cur.Version, Job: &cur}
-		}, domain.StatusDone, 0},
-		{"NewerChangeWithoutStateIsReadOnce", func(_ *testBundle, _, cur domain.Job) ports.JobChange {
-			return ports.JobChange{ID: cur.ID, Version: cur.Version + 1}
-		}, domain.StatusDone, 1},
-		{"DeleteEvictsAtOnce", func(b *testBundle, _, cur domain.Job) ports.JobChange {
-			n, err := b.mem.DeleteFinishedBefore(ctx, b.now.Add(time.Hour), 10) // publishes the delete itself
-			if err != nil || n != 1 {
-				panic("purge did not delete the job")
-			}
-			return ports.JobChange{ID: cur.ID, Version: cur.Version - 1} // a stale one on top: ignored
-		}, "", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, bounds)
-			old := b.create(t)
-			cur := b.finish(t, old.ID)
-			require.Greater(t, cur.Version, old.Version)
-			b.model.Changed(tt.change(b, old, cur))
-			before := b.store.gets.Load()
-			j, err := b.repo.Get(ctx, old.ID)
-			if tt.want == "" {
-				require.ErrorIs(t, err, domain.ErrNotFound)
-			} else {
-				require.NoError(t, err)
-				require.Equal(t, tt.want, j.Status)
-			}
-			require.Equal(t, tt.reads, b.store.gets.Load()-before)
-		})
-	}
+	contract.JobRepository(t, func(t *testing.T) ports.JobRepository {
+		return setup(t, jobcache.Config{MaxEntries: 100, MaxBytes: 1 << 20}).repo
+	})
 }
 
-func TestReadRacingAChangeNeverKeepsTheOlderState(t *testing.T) {
+func TestReadModel(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	var b *testBundle
-	var once sync.Once
-	var id domain.ID
-	b = setup(t, bounds, jobcache.BeforeFill(func(read domain.Job) {
-		if read.Status != domain.StatusPending {
-			return
+
+	t.Run("ServesAPolledJobFromMemoryWhileTheFeedIsWithinItsBound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		b.feed(t)
+		for range 3 {
+			got, err := b.get(t, j.ID)
+			require.NoError(t, err)
+			require.Equal(t, j.Version, got.Version)
 		}
-		// The read got PENDING; before it reaches the model, the job
-		// finishes and its change (without state) is applied.
-		once.Do(func() {
-			done := b.finish(t, id)
-			b.model.Changed(ports.JobChange{ID: id, Version: done.Version})
-		})
-	}))
-	pending := b.create(t)
-	id = pending.ID
-	b.model.Live(false) // drop what the create's change brought
-	b.model.Live(true)
+		require.EqualValues(t, 1, b.store.gets.Load(), "the first poll reads, the others are hits")
+		require.EqualValues(t, 2, b.model.Stats().Hits)
+	})
 
-	j, err := b.repo.Get(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, domain.StatusPending, j.Status, "the racing read answers what it read")
-	j, err = b.repo.Get(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, domain.StatusDone, j.Status, "but never kept it over the newer state")
-}
-
-func TestNotificationsDownReadsThrough(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	b := setup(t, bounds)
-	j := b.create(t)
-	b.model.Live(false)
-	for range 3 {
-		_, err := b.repo.Get(ctx, j.ID)
+	t.Run("AppliesTheFeedsChangesToPolledJobs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		_, err := b.get(t, j.ID)
 		require.NoError(t, err)
-	}
-	require.Equal(t, int64(3), b.store.gets.Load(), "nothing is vouched for while down")
-	require.Zero(t, b.model.Stats().Len)
-
-	b.model.Live(true)
-	for range 3 {
-		_, err := b.repo.Get(ctx, j.ID)
+		done := b.finish(t, j.ID)
+		b.feed(t)
+		got, err := b.get(t, j.ID)
 		require.NoError(t, err)
-	}
-	require.Equal(t, int64(4), b.store.gets.Load(), "back: read once, then from memory")
+		require.Equal(t, domain.StatusFailed, got.Status)
+		require.Equal(t, done.Version, got.Version)
+		require.EqualValues(t, 1, b.store.gets.Load(), "the change came with its state: no read")
+	})
+
+	t.Run("KeepsOnlyPolledJobs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		for range 5 {
+			b.finish(t, b.create(t).ID)
+		}
+		b.feed(t)
+		require.Zero(t, b.model.Stats().Len, "changes of jobs no one polled are not kept")
+	})
+
+	t.Run("ReadsThroughPastTheStalenessBound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		_, err := b.get(t, j.ID)
+		require.NoError(t, err)
+		b.finish(t, j.ID) // the feed is stalled: it never reads this
+		b.clock.advance(bound + time.Millisecond)
+		require.False(t, b.model.Fresh())
+		got, err := b.get(t, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusFailed, got.Status, "past the bound the store answers")
+		require.EqualValues(t, 1, b.model.Stats().Bypassed)
+
+		b.feed(t) // caught up again
+		require.True(t, b.model.Fresh())
+		got, err = b.get(t, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusFailed, got.Status)
+	})
+
+	t.Run("DoesNotKeepAnAnswerOlderThanWhatTheFeedApplied", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		old, at, err := b.store.Jobs.GetAt(context.Background(), j.ID) // a read begins
+		require.NoError(t, err)
+		b.finish(t, j.ID)
+		b.feed(t) // the feed applies the change before the read ends
+		jobcache.Observe(b.model, j.ID, &old, at)
+		require.Zero(t, b.model.Stats().Len, "served to its caller, never kept")
+	})
+
+	t.Run("RemembersThatAJobDoesNotExist", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		_, err := b.get(t, j.ID)
+		require.NoError(t, err)
+		require.True(t, b.store.Delete(j.ID))
+		b.feed(t)
+		for range 2 {
+			_, err = b.get(t, j.ID)
+			require.ErrorIs(t, err, domain.ErrNotFound)
+		}
+		missing := domain.NewID()
+		for range 2 {
+			_, err = b.get(t, missing)
+			require.ErrorIs(t, err, domain.ErrNotFound)
+		}
+		require.EqualValues(t, 2, b.store.gets.Load(), "the deleted job from the feed, the missing one read once")
+	})
+
+	t.Run("ATruncateDropsEverything", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		_, err := b.get(t, j.ID)
+		require.NoError(t, err)
+		b.store.Truncate()
+		b.feed(t)
+		require.Zero(t, b.model.Stats().Len)
+		_, err = b.get(t, j.ID)
+		require.ErrorIs(t, err, domain.ErrNotFound)
+	})
+
+	t.Run("ATruncateLetsNoOlderReadBackIn", func(t *testing.T) {
+		t.Parallel()
+		// Found by TestReadModelAgainstTheLog: an entry read ahead of the
+		// feed, then dropped by a truncate the feed applies later, must
+		// still refuse a read older than it.
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		b.feed(t)
+		b.store.Truncate()
+		_, absentAt, err := b.store.Jobs.GetAt(context.Background(), j.ID) // a read begins: not found
+		require.ErrorIs(t, err, domain.ErrNotFound)
+		b.store.Put(j)             // re-created
+		got, err := b.get(t, j.ID) // read ahead of the feed: kept, answered
+		require.NoError(t, err)
+		truncate, err := b.store.ChangesAfter(context.Background(), b.applied, 1) // the feed applies the truncate only
+		require.NoError(t, err)
+		require.Equal(t, ports.ChangeTruncate, truncate[0].Op)
+		b.model.Apply(ports.ChangeBatch{Changes: truncate, Through: truncate[0].Position, CaughtUp: b.clock.Now()})
+		jobcache.Observe(b.model, j.ID, nil, absentAt) // the older read ends
+		again, err := b.get(t, j.ID)
+		require.NoError(t, err, "not found was answered before the job came back, and must not be kept")
+		require.Equal(t, got.Version, again.Version)
+	})
+
+	t.Run("StaysWithinItsBoundsAndSparesPolledJobs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 3, MaxBytes: 1 << 20})
+		hot := b.create(t)
+		b.feed(t)
+		for range 20 {
+			_, err := b.get(t, hot.ID)
+			require.NoError(t, err)
+			_, err = b.get(t, b.create(t).ID)
+			require.NoError(t, err)
+			require.LessOrEqual(t, b.model.Stats().Len, 3)
+		}
+		before := b.store.gets.Load()
+		_, err := b.get(t, hot.ID)
+		require.NoError(t, err)
+		require.Equal(t, before, b.store.gets.Load(), "a job polled all along stays")
+	})
+
+	t.Run("StaysWithinItsBytes", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 1000, MaxBytes: 4096})
+		for range 50 {
+			_, err := b.get(t, b.create(t).ID)
+			require.NoError(t, err)
+			require.LessOrEqual(t, b.model.Stats().Bytes, int64(4096))
+		}
+	})
+
+	t.Run("AnswersAFinishedJobItHoldsWhileTheStoreIsUnavailable", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		done := b.create(t)
+		b.finish(t, done.ID)
+		pending := b.create(t)
+		for _, id := range []domain.ID{done.ID, pending.ID} {
+			_, err := b.get(t, id)
+			require.NoError(t, err)
+		}
+		b.clock.advance(bound + time.Millisecond) // the feed cannot vouch for memory
+		b.store.down.Store(true)
+		got, err := b.get(t, done.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusFailed, got.Status)
+		_, err = b.get(t, pending.ID)
+		require.ErrorIs(t, err, domain.ErrUnavailable, "a pending job may have changed: 503")
+		require.EqualValues(t, 1, b.model.Stats().Fallbacks)
+	})
+
+	t.Run("KeepsItsOwnWrites", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		now := b.clock.Now()
+		j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
+		require.NoError(t, err)
+		_, _, err = b.repo.Create(context.Background(), j)
+		require.NoError(t, err)
+		_, err = b.get(t, j.ID)
+		require.NoError(t, err)
+		o, err := domain.Failed(500, "x", now)
+		require.NoError(t, err)
+		_, _, err = b.repo.Finish(context.Background(), j.ID, o)
+		require.NoError(t, err)
+		got, err := b.get(t, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusFailed, got.Status, "read your own write before the feed brings it")
+		require.Zero(t, b.store.gets.Load())
+	})
 }
 
-func TestBounded(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		cfg     jobcache.Config
-		maxLen  int
-		maxSize int64
-	}{
-		{"Entries", jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20, Live: true}, 10, 1 << 20},
-		{"Bytes", jobcache.Config{MaxEntries: 1000, MaxBytes: 4000, Live: true}, 1000, 4000},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for name, cfg := range map[string]jobcache.Config{
+		"NoEntries":    {MaxEntries: 0, MaxBytes: 1, StalenessBound: time.Second},
+		"NoBytes":      {MaxEntries: 1, MaxBytes: 0, StalenessBound: time.Second},
+		"NoStaleness":  {MaxEntries: 1, MaxBytes: 1},
+		"NegativeAll":  {MaxEntries: -1, MaxBytes: -1, StalenessBound: -1},
+		"NegativeTime": {MaxEntries: 1, MaxBytes: 1, StalenessBound: -time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, tt.cfg)
-			for range 50 {
-				b.finish(t, b.create(t).ID)
-			}
-			st := b.model.Stats()
-			require.LessOrEqual(t, st.Len, tt.maxLen)
-			require.LessOrEqual(t, st.Bytes, tt.maxSize)
-			require.Positive(t, st.Len)
-		})
-	}
-}
-
-func TestEvictedJobIsNotBroughtBackByAnOlderRead(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	var b *testBundle
-	var evict sync.Once
-	b = setup(t, jobcache.Config{MaxEntries: 1, MaxBytes: 1 << 20, Live: true}, jobcache.BeforeFill(func(read domain.Job) {
-		evict.Do(func() {
-			// While the read is on its way, the job changes and is pushed
-			// out by another one: its tombstone still refuses the read.
-			b.finish(t, read.ID)
-			b.create(t)
-		})
-	}))
-	j := b.create(t)
-	b.model.Live(false)
-	b.model.Live(true)
-	_, err := b.repo.Get(ctx, j.ID)
-	require.NoError(t, err)
-	got, err := b.repo.Get(ctx, j.ID)
-	require.NoError(t, err)
-	require.Equal(t, domain.StatusDone, got.Status)
-}
-
-func TestNewRefusesInvalidSettings(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		cfg  jobcache.Config
-	}{
-		{"ZeroEntries", jobcache.Config{MaxEntries: 0, MaxBytes: 1}},
-		{"NegativeEntries", jobcache.Config{MaxEntries: -3, MaxBytes: 1}},
-		{"ZeroBytes", jobcache.Config{MaxEntries: 1, MaxBytes: 0}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := jobcache.NewModel(tt.cfg)
+			_, err := jobcache.NewModel(cfg)
 			require.Error(t, err)
 		})
 	}
-	_, err := jobcache.New(nil, mustModel(1))
+	_, err := jobcache.New(nil, nil)
 	require.Error(t, err)
-	_, err = jobcache.New(memory.NewJobs(), nil)
-	require.Error(t, err)
-}
-
-// TestFinishedJobsAnswerWhileTheStoreIsAway: with notifications down, a
-// finished job held before answers only when the store cannot; a pending
-// one never does, and nothing survives the notifications coming back.
-func TestFinishedJobsAnswerWhileTheStoreIsAway(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	b := setup(t, bounds)
-	pending := b.create(t)
-	done := b.finish(t, b.create(t).ID)
-	for _, id := range []domain.ID{pending.ID, done.ID} {
-		_, err := b.repo.Get(ctx, id)
-		require.NoError(t, err)
-	}
-	b.model.Live(false)
-	b.store.down.Store(true)
-	j, err := b.repo.Get(ctx, done.ID)
-	require.NoError(t, err)
-	require.Equal(t, domain.StatusDone, j.Status)
-	_, err = b.repo.Get(ctx, pending.ID)
-	require.ErrorIs(t, err, domain.ErrUnavailable, "a pending job may have changed")
-
-	b.store.down.Store(false)
-	_, err = b.mem.DeleteFinishedBefore(ctx, b.now.Add(time.Hour), 10) // purged while notifications are down
-	require.NoError(t, err)
-	_, err = b.repo.Get(ctx, done.ID)
-	require.ErrorIs(t, err, domain.ErrNotFound, "the store answers: it wins")
-
-	b.model.Live(true)
-	b.store.down.Store(true)
-	_, err = b.repo.Get(ctx, done.ID)
-	require.ErrorIs(t, err, domain.ErrUnavailable, "back live, nothing of before is kept")
-}
-
-// TestPolledJobsStayWhileOthersGo: eviction spares the jobs read since they
-// came (second chance) though a hit only marks its job: a job polled again
-// survives the jobs added after it, those not polled go first, oldest first.
-func TestPolledJobsStayWhileOthersGo(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	const size = 64
-	b := setup(t, jobcache.Config{MaxEntries: size, MaxBytes: 1 << 20, Live: true})
-	jobs := make([]domain.Job, size)
-	for i := range jobs {
-		jobs[i] = b.create(t) // each change puts the job in the model
-	}
-	poll := func(j domain.Job) (hit bool) {
-		before := b.model.Stats().Hits
-		_, err := b.repo.Get(ctx, j.ID)
-		require.NoError(t, err)
-		return b.model.Stats().Hits == before+1
-	}
-	for i := range 3 { // the oldest three, polled again: to the front
-		require.True(t, poll(jobs[i]))
-		require.True(t, poll(jobs[i]), "a second hit right after: served, already marked")
-	}
-	for range size / 2 {
-		b.create(t) // half the model's worth of new jobs pushes out the oldest unpolled
-	}
-	for i := range 3 {
-		require.True(t, poll(jobs[i]), "job %d was polled: it stays", i)
-	}
-	require.False(t, poll(jobs[3]), "job 3 was not polled since it came: it went first")
-	require.True(t, poll(jobs[3]), "read again, job 3 is kept again")
-	require.Equal(t, size, b.model.Stats().Len)
-	require.True(t, poll(jobs[4+size/2]), "it pushed out no younger job than the oldest unpolled")
-	require.False(t, poll(jobs[3+size/2]), "but that one")
 }

@@ -4,109 +4,111 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// OnEvent registers fn to be told, outside any lock, that the event log
-// grew: the event feed's Kick.
-func OnEvent(fn func()) Option {
-	return func(j *Jobs) { j.events.notify = fn }
+// changeLog is the in-memory change log: every change the store makes,
+// in the order it made them, under the store's lock.
+type changeLog struct {
+	entries []logged
+	head    int64 // the last position given
+	horizon int64 // the highest position retention deleted
 }
 
-// eventLog is the in-memory ports.EventLog: every change the store makes,
-// in the order it made them.
-type eventLog struct {
-	mu      sync.Mutex
-	events  []loggedEvent
-	next    int64
-	horizon int64
-	notify  func()
+// logged is a change and when it was made (for retention).
+type logged struct {
+	change ports.Change
+	at     time.Time
 }
 
-// loggedEvent is a change with the job as it left it, so replay shows it
-// after the job is purged.
-type loggedEvent struct {
-	position int64
-	job      domain.Job
-	at       time.Time
+// append gives c the next position and records it (the store's write
+// lock held, so positions follow the order of the changes).
+func (l *changeLog) append(c ports.Change, at time.Time) {
+	l.head++
+	c.Position = l.head
+	l.entries = append(l.entries, logged{change: c, at: at})
 }
 
-// record appends a change of job; call it with the store's write lock
-// held, so positions follow the order of the changes.
-func (l *eventLog) record(job domain.Job, at time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.next++
-	l.events = append(l.events, loggedEvent{position: l.next, job: clone(job), at: at})
+// after returns the index of the first entry above position p.
+func (l *changeLog) after(p int64) int {
+	i, _ := slices.BinarySearchFunc(l.entries, p+1, func(e logged, p int64) int { return cmp.Compare(e.change.Position, p) })
+	return i
 }
 
-func (l *eventLog) told() {
-	if l.notify != nil {
-		l.notify()
-	}
-}
-
-// EventsAfter implements ports.EventLog.
-func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, limit int) ([]ports.JobEvent, error) {
+// ChangesAfter implements ports.ChangeLog.
+func (s *Jobs) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.events.mu.Lock()
-	i, _ := slices.BinarySearchFunc(s.events.events, after+1, func(e loggedEvent, p int64) int { return cmp.Compare(e.position, p) })
-	var picked []loggedEvent
-	for _, e := range s.events.events[i:] {
-		if len(picked) >= limit {
-			break
-		}
-		if clientID == "" || e.job.ClientID == clientID {
-			picked = append(picked, e)
-		}
-	}
-	s.events.mu.Unlock()
-	out := make([]ports.JobEvent, 0, len(picked))
-	for _, e := range picked {
-		out = append(out, ports.JobEvent{Position: e.position, ClientID: e.job.ClientID, Status: e.job.Status, Job: clone(e.job)})
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	entries := s.log.entries[s.log.after(after):]
+	out := make([]ports.Change, 0, min(limit, len(entries)))
+	for _, e := range entries[:min(limit, len(entries))] {
+		c := e.change
+		c.Job = clone(c.Job)
+		out = append(out, c)
 	}
 	return out, nil
 }
 
-// LastPosition implements ports.EventLog.
+// EventsAfter implements ports.EventLog: the changes the stream shows.
+func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, limit int) ([]ports.JobEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []ports.JobEvent
+	for _, e := range s.log.entries[s.log.after(after):] {
+		if len(out) >= limit {
+			break
+		}
+		c := e.change
+		if c.Event && (clientID == "" || c.Job.ClientID == clientID) {
+			out = append(out, ports.JobEvent{Position: c.Position, ClientID: c.Job.ClientID, Status: c.Job.Status, Job: clone(c.Job)})
+		}
+	}
+	return out, nil
+}
+
+// LastPosition implements ports.LogPositions.
 func (s *Jobs) LastPosition(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	s.events.mu.Lock()
-	defer s.events.mu.Unlock()
-	return s.events.next, nil
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.log.head, nil
 }
 
-// Horizon implements ports.EventLog.
+// Horizon implements ports.LogPositions.
 func (s *Jobs) Horizon(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	s.events.mu.Lock()
-	defer s.events.mu.Unlock()
-	return s.events.horizon, nil
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.log.horizon, nil
 }
 
-// DeleteEventsBefore implements ports.EventLog.
+// DeleteEventsBefore implements ports.EventLog: retention of the log.
 func (s *Jobs) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	s.events.mu.Lock()
-	defer s.events.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := &s.log
 	n := 0
-	for n < len(s.events.events) && n < limit && s.events.events[n].at.Before(before) {
-		s.events.horizon = s.events.events[n].position
+	for n < len(l.entries) && n < limit && l.entries[n].at.Before(before) {
+		l.horizon = l.entries[n].change.Position
 		n++
 	}
-	s.events.events = slices.Delete(s.events.events, 0, n)
+	l.entries = slices.Delete(l.entries, 0, n)
 	return n, nil
 }
 

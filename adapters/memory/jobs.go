@@ -1,56 +1,60 @@
 // Package memory is an in-process JobRepository: for development, demos and
-// tests. Jobs live only as long as the process.
+// tests. Jobs live only as long as the process. Like the PostgreSQL store,
+// it records every change in one change log, whose position is the
+// changed job's version, and reads say at which position they read.
 package memory
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// Jobs is a JobRepository kept in a map. It is safe for concurrent use.
+// Jobs is a JobRepository kept in a map, with its change log. It is safe
+// for concurrent use.
 type Jobs struct {
 	mu       sync.RWMutex
 	jobs     map[domain.ID]domain.Job
-	version  int64 // the last version given to a change; under mu
-	onChange func(ports.JobChange)
-	events   eventLog
-}
-
-// Option configures Jobs.
-type Option func(*Jobs)
-
-// OnChange registers fn to be told, outside any lock, of every change
-// (create, finish, delete) with its version, like PostgreSQL's trigger.
-func OnChange(fn func(ports.JobChange)) Option {
-	return func(j *Jobs) { j.onChange = fn }
+	log      changeLog
+	doorbell atomic.Pointer[func()]
+	now      func() time.Time
 }
 
 // NewJobs returns an empty store.
-func NewJobs(opts ...Option) *Jobs {
-	j := &Jobs{jobs: make(map[domain.ID]domain.Job)}
-	for _, o := range opts {
-		o(j)
-	}
-	return j
+func NewJobs() *Jobs {
+	return &Jobs{jobs: make(map[domain.ID]domain.Job), now: time.Now}
 }
+
+// SetDoorbell registers fn to be told, outside any lock, that the change
+// log moved: the change feed's Kick, as PostgreSQL's NOTIFY is. The feed
+// reads the store, so it is built after it and rings in afterwards.
+func (s *Jobs) SetDoorbell(fn func()) { s.doorbell.Store(&fn) }
 
 // Get implements ports.JobRepository.
 func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
+	j, _, err := s.GetAt(ctx, id)
+	return j, err
+}
+
+// GetAt implements ports.SnapshotReader.
+func (s *Jobs) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
 	if err := ctx.Err(); err != nil {
-		return domain.Job{}, err
+		return domain.Job{}, 0, err
 	}
 	s.mu.RLock()
 	job, ok := s.jobs[id]
+	at := s.log.head
 	s.mu.RUnlock()
 	if !ok {
-		return domain.Job{}, domain.ErrNotFound
+		return domain.Job{}, at, fmt.Errorf("job %s: %w", id, domain.ErrNotFound)
 	}
-	return clone(job), nil
+	return clone(job), at, nil
 }
 
 // Create implements ports.JobRepository.
@@ -71,37 +75,10 @@ func (s *Jobs) Create(ctx context.Context, job domain.Job) (domain.Job, bool, er
 		s.mu.Unlock()
 		return domain.Job{}, false, domain.ErrAlreadyExists
 	}
-	stored := s.store(job)
-	s.events.record(stored, time.Now())
+	stored := s.put(job, true)
 	s.mu.Unlock()
-	s.events.told()
-	s.publish([]ports.JobChange{changeOf(stored)})
-	return clone(stored), true, nil
-}
-
-// store records job under a new version; the caller holds mu.
-func (s *Jobs) store(job domain.Job) domain.Job {
-	s.version++
-	job = clone(job)
-	job.Version = s.version
-	s.jobs[job.ID] = job
-	return job
-}
-
-// changeOf is the change that stored job.
-func changeOf(job domain.Job) ports.JobChange {
-	j := clone(job)
-	return ports.JobChange{ID: job.ID, Version: job.Version, Job: &j}
-}
-
-// publish tells the change listener, outside any lock.
-func (s *Jobs) publish(changes []ports.JobChange) {
-	if s.onChange == nil {
-		return
-	}
-	for _, c := range changes {
-		s.onChange(c)
-	}
+	s.ring()
+	return stored, true, nil
 }
 
 // Finish implements ports.JobRepository.
@@ -124,12 +101,71 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 		s.mu.Unlock()
 		return clone(next), false, nil
 	}
-	next = s.store(next)
-	s.events.record(next, time.Now())
+	next = s.put(next, true)
 	s.mu.Unlock()
-	s.events.told()
-	s.publish([]ports.JobChange{changeOf(next)})
-	return clone(next), true, nil
+	s.ring()
+	return next, true, nil
+}
+
+// Put stores job as it is, created or replaced, like hand-written SQL
+// would (an owner or eta changed, an outcome rewritten): for tests and
+// demos. It returns the job at its new version.
+func (s *Jobs) Put(job domain.Job) domain.Job {
+	s.mu.Lock()
+	old, existed := s.jobs[job.ID]
+	stored := s.put(job, !existed || old.Status != job.Status)
+	s.mu.Unlock()
+	s.ring()
+	return stored
+}
+
+// Delete removes the job with id, if there is one, like hand-written SQL
+// would: for tests and demos. It reports whether there was one.
+func (s *Jobs) Delete(id domain.ID) bool {
+	s.mu.Lock()
+	ok := s.delete(id)
+	s.mu.Unlock()
+	if ok {
+		s.ring()
+	}
+	return ok
+}
+
+// Truncate removes every job at once, like TRUNCATE: for tests.
+func (s *Jobs) Truncate() {
+	s.mu.Lock()
+	clear(s.jobs)
+	s.log.append(ports.Change{Op: ports.ChangeTruncate}, s.now())
+	s.mu.Unlock()
+	s.ring()
+}
+
+// put records job under the next position, which becomes its version;
+// event says whether the change stream shows it (mu held).
+func (s *Jobs) put(job domain.Job, event bool) domain.Job {
+	job = clone(job)
+	job.Version = s.log.head + 1
+	s.jobs[job.ID] = job
+	s.log.append(ports.Change{Op: ports.ChangePut, ID: job.ID, Job: clone(job), Event: event}, s.now())
+	return clone(job)
+}
+
+// delete removes id and records it (mu held).
+func (s *Jobs) delete(id domain.ID) bool {
+	j, ok := s.jobs[id]
+	if !ok {
+		return false
+	}
+	delete(s.jobs, id)
+	s.log.append(ports.Change{Op: ports.ChangeDelete, ID: id, Job: domain.Job{ID: id, ClientID: j.ClientID}}, s.now())
+	return true
+}
+
+// ring tells the doorbell, outside any lock, that the log moved.
+func (s *Jobs) ring() {
+	if fn := s.doorbell.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // RecentDurations implements ports.DurationSource: how long the most
@@ -159,10 +195,10 @@ func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var changes []ports.JobChange
+	n := 0
 	s.mu.Lock()
 	for _, j := range s.jobs {
-		if len(changes) >= limit {
+		if n >= limit {
 			break
 		}
 		if j.Status != domain.StatusPending || !j.CreatedAt.Before(before) {
@@ -172,16 +208,14 @@ func (s *Jobs) FailPendingCreatedBefore(ctx context.Context, before time.Time, o
 		if err != nil || !ok {
 			continue
 		}
-		stored := s.store(next)
-		s.events.record(stored, time.Now())
-		changes = append(changes, changeOf(stored))
+		s.put(next, true)
+		n++
 	}
 	s.mu.Unlock()
-	if len(changes) > 0 {
-		s.events.told()
+	if n > 0 {
+		s.ring()
 	}
-	s.publish(changes)
-	return len(changes), nil
+	return n, nil
 }
 
 // CountFinishedBefore implements ports.JobMaintenance.
@@ -205,21 +239,21 @@ func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var changes []ports.JobChange
+	n := 0
 	s.mu.Lock()
 	for id, j := range s.jobs {
-		if len(changes) >= limit {
+		if n >= limit {
 			break
 		}
-		if finishedBefore(j, before) {
-			delete(s.jobs, id)
-			s.version++ // a delete gets a version of its own, as in PostgreSQL
-			changes = append(changes, ports.JobChange{ID: id, Version: s.version, Deleted: true})
+		if finishedBefore(j, before) && s.delete(id) {
+			n++
 		}
 	}
 	s.mu.Unlock()
-	s.publish(changes)
-	return len(changes), nil
+	if n > 0 {
+		s.ring()
+	}
+	return n, nil
 }
 
 func finishedBefore(j domain.Job, before time.Time) bool {

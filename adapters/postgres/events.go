@@ -26,7 +26,8 @@ type eventsParams struct {
 // qEventColumns read the event's snapshot (e.eta is NULL only in events
 // from before snapshots: then the join supplies the job as it is now).
 // The id and owner are always the event's own, so replay follows neither
-// a later change of owner nor a purge.
+// a later change of owner nor a purge. Events are the log's entries
+// marked event (an entry from before 00009 has no mark: it is one).
 const qEventColumns = `SELECT e.position, e.status AS event_status,
 		e.job_id AS id, e.client_id, NULL AS idempotency_key,
 		CASE WHEN e.eta IS NULL THEN j.status ELSE e.status END AS status,
@@ -38,16 +39,17 @@ const qEventColumns = `SELECT e.position, e.status AS event_status,
 		CASE WHEN e.eta IS NULL THEN j.updated_at ELSE e.occurred_at END AS updated_at,
 		CASE WHEN e.eta IS NULL THEN j.finished_at END AS finished_at,
 		coalesce(j.version, 0) AS version
-	FROM async_job_events e LEFT JOIN async_jobs j ON e.eta IS NULL AND j.id = e.job_id`
+	FROM async_job_events e LEFT JOIN async_jobs j ON e.op IS NULL AND e.eta IS NULL AND j.id = e.job_id`
 
 // An event without a snapshot whose job was purged since is skipped: it
 // has nothing to show.
 var (
 	qEventsAfter = qEventColumns + `
-		WHERE e.position > :after AND (e.eta IS NOT NULL OR j.id IS NOT NULL)
+		WHERE e.position > :after AND e.event IS NOT FALSE AND (e.eta IS NOT NULL OR j.id IS NOT NULL)
 		ORDER BY e.position LIMIT :limit`
 	qClientEventsAfter = qEventColumns + `
-		WHERE e.client_id = :client_id AND e.position > :after AND (e.eta IS NOT NULL OR j.id IS NOT NULL)
+		WHERE e.client_id = :client_id AND e.position > :after AND e.event IS NOT FALSE
+		  AND (e.eta IS NOT NULL OR j.id IS NOT NULL)
 		ORDER BY e.position LIMIT :limit`
 )
 
@@ -74,9 +76,11 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 	return out, nil
 }
 
-// LastPosition implements ports.EventLog.
+// LastPosition implements ports.LogPositions: the head the writers move
+// in their own transactions. max(position) would walk every index entry
+// of a bulk insert still in progress.
 func (s *Jobs) LastPosition(ctx context.Context) (int64, error) {
-	return s.position(ctx, "read last event position", `SELECT coalesce(max(position), 0) FROM async_job_events`)
+	return s.position(ctx, "read the log's head", `SELECT position FROM async_job_events_head`)
 }
 
 // Horizon implements ports.EventLog.
@@ -99,8 +103,8 @@ type deleteEventsParams struct {
 	Limit  int       `db:"limit"`
 }
 
-// qDeleteEvents removes the oldest events and moves the horizon past them
-// in one statement.
+// qDeleteEvents removes the oldest entries of the log (events or not) and
+// moves the horizon past them in one statement.
 const qDeleteEvents = `WITH gone AS (
 		DELETE FROM async_job_events WHERE position IN (
 			SELECT position FROM async_job_events WHERE occurred_at < :before ORDER BY position LIMIT :limit)

@@ -30,8 +30,11 @@ type Jobs struct {
 	pool    *sqlx.DB // nil inside a transaction
 	timeout time.Duration
 
-	mu      sync.Mutex                     // serialises preparing
-	getStmt atomic.Pointer[sqlx.NamedStmt] // prepared on first use: lib/pq pays a round trip per unprepared query
+	// The hot-path statements, prepared on first use: lib/pq pays a round
+	// trip per unprepared query.
+	mu        sync.Mutex // serialises preparing
+	getStmt   atomic.Pointer[sqlx.NamedStmt]
+	getAtStmt atomic.Pointer[sqlx.NamedStmt]
 	// replaced are statements a schema change made stale, closed with s.
 	replaced []*sqlx.NamedStmt
 }
@@ -204,61 +207,103 @@ func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var r jobRow
-	var err error
-	if s.pool == nil { // in a transaction: no statement cache
-		err = s.get(ctx, &r, qGet, idParams{ID: id.String()})
-	} else {
-		var stmt *sqlx.NamedStmt
-		if stmt, err = s.prepared(ctx); err == nil {
-			err = stmt.GetContext(ctx, &r, idParams{ID: id.String()})
-			if stalePlan(err) {
-				// DDL changed the table under the statement: prepare it
-				// again and retry once; a second failure is a 503.
-				if stmt, err = s.reprepare(ctx, stmt); err == nil {
-					err = stmt.GetContext(ctx, &r, idParams{ID: id.String()})
-				}
-			}
-		}
-	}
-	if err != nil {
+	if err := s.hot(ctx, &s.getStmt, qGet, &r, idParams{ID: id.String()}); err != nil {
 		return domain.Job{}, translate(ctx, "get job", err)
 	}
 	return r.toDomain()
 }
 
-// prepared returns the hot-path statement, preparing it once the database
-// first answers; database/sql re-prepares it on each new connection itself.
-func (s *Jobs) prepared(ctx context.Context) (*sqlx.NamedStmt, error) {
-	if stmt := s.getStmt.Load(); stmt != nil {
+// qGetAt reads the log's head and the job in one statement, so in one
+// snapshot: the head is the newest change committed before it, and every
+// change up to the head is visible in it. The head's one row is always
+// there; the job's columns are NULL when the job is not.
+const qGetAt = `SELECT h.position AS at, j.id IS NOT NULL AS found,
+		coalesce(j.id, '00000000-0000-0000-0000-000000000000') AS id, coalesce(j.client_id, '') AS client_id,
+		j.idempotency_key, coalesce(j.status, '') AS status, coalesce(j.eta, 'epoch') AS eta,
+		coalesce(j.links, '[]') AS links, j.error_code, j.error_message,
+		coalesce(j.created_at, 'epoch') AS created_at, coalesce(j.updated_at, 'epoch') AS updated_at,
+		j.finished_at, coalesce(j.version, 0) AS version
+	FROM async_job_events_head h LEFT JOIN async_jobs j ON j.id = :id`
+
+// atRow is a job, or none, with the log position it was read at.
+type atRow struct {
+	At    int64 `db:"at"`
+	Found bool  `db:"found"`
+	jobRow
+}
+
+// GetAt implements ports.SnapshotReader, at the cost of Get: one prepared
+// statement, one round trip.
+func (s *Jobs) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var r atRow
+	if err := s.hot(ctx, &s.getAtStmt, qGetAt, &r, idParams{ID: id.String()}); err != nil {
+		return domain.Job{}, 0, translate(ctx, "get job", err)
+	}
+	if !r.Found {
+		return domain.Job{}, r.At, translate(ctx, "get job", sql.ErrNoRows)
+	}
+	j, err := r.toDomain()
+	return j, r.At, err
+}
+
+// hot runs q, a hot-path query kept prepared in slot, with arg, and scans
+// its one row into dest. In a transaction it is not prepared (no
+// statement cache there).
+func (s *Jobs) hot(ctx context.Context, slot *atomic.Pointer[sqlx.NamedStmt], q string, dest, arg any) error {
+	if s.pool == nil {
+		return s.get(ctx, dest, q, arg)
+	}
+	stmt, err := s.prepared(ctx, slot, q)
+	if err != nil {
+		return err
+	}
+	err = stmt.GetContext(ctx, dest, arg)
+	if stalePlan(err) {
+		// DDL changed the table under the statement: prepare it again and
+		// retry once; a second failure is a 503.
+		if stmt, err = s.reprepare(ctx, slot, q, stmt); err == nil {
+			err = stmt.GetContext(ctx, dest, arg)
+		}
+	}
+	return err
+}
+
+// prepared returns slot's statement, preparing q once the database first
+// answers; database/sql re-prepares it on each new connection itself.
+func (s *Jobs) prepared(ctx context.Context, slot *atomic.Pointer[sqlx.NamedStmt], q string) (*sqlx.NamedStmt, error) {
+	if stmt := slot.Load(); stmt != nil {
 		return stmt, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if stmt := s.getStmt.Load(); stmt != nil {
+	if stmt := slot.Load(); stmt != nil {
 		return stmt, nil
 	}
-	stmt, err := s.pool.PrepareNamedContext(ctx, qGet)
+	stmt, err := s.pool.PrepareNamedContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	s.getStmt.Store(stmt)
+	slot.Store(stmt)
 	return stmt, nil
 }
 
-// reprepare replaces the hot-path statement stale, unless another caller
-// already did. The old statement is not closed: requests may still be
-// using it, and it fails harmlessly (retried) on its connections.
-func (s *Jobs) reprepare(ctx context.Context, stale *sqlx.NamedStmt) (*sqlx.NamedStmt, error) {
+// reprepare replaces slot's statement stale with q prepared again, unless
+// another caller already did. The old statement is not closed: requests
+// may still be using it, and it fails harmlessly (retried) on its
+// connections.
+func (s *Jobs) reprepare(ctx context.Context, slot *atomic.Pointer[sqlx.NamedStmt], q string, stale *sqlx.NamedStmt) (*sqlx.NamedStmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur := s.getStmt.Load(); cur != nil && cur != stale {
+	if cur := slot.Load(); cur != nil && cur != stale {
 		return cur, nil
 	}
-	stmt, err := s.pool.PrepareNamedContext(ctx, qGet)
+	stmt, err := s.pool.PrepareNamedContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	s.getStmt.Store(stmt)
+	slot.Store(stmt)
 	s.replaced = append(s.replaced, stale)
 	return stmt, nil
 }
@@ -290,8 +335,10 @@ func (s *Jobs) closeStatements() error {
 		errs = append(errs, st.Close())
 	}
 	s.replaced = nil
-	if stmt := s.getStmt.Swap(nil); stmt != nil {
-		errs = append(errs, stmt.Close())
+	for _, slot := range []*atomic.Pointer[sqlx.NamedStmt]{&s.getStmt, &s.getAtStmt} {
+		if stmt := slot.Swap(nil); stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -445,16 +492,30 @@ func translate(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// unavailableClass lists SQLSTATEs that mean "the database is not there
-// for us, try again later", a 503 rather than a 500: connection exceptions
-// (class 08), insufficient resources (53), operator intervention such as a
-// shutdown (57), system errors (58); a database that does not exist
-// (3D000), refused credentials (28000, 28P01) and a schema not migrated yet
-// (42P01, undefined_table) are an operator's to fix, not a fault in the
-// request.
+// unavailableClass lists SQLSTATEs that mean "the database cannot serve
+// us now, try again later", a 503 rather than a 500 (PostgreSQL's
+// appendix A, "Error Codes"):
+//   - whole classes: connection exceptions (08), insufficient resources
+//     (53: too many connections, disk full, out of memory), operator
+//     intervention (57: shutdown, crash, "cannot connect now" while
+//     starting or in recovery, database dropped, idle session timeout,
+//     a statement cancelled), system errors (58);
+//   - a database refusing connections (55000, ALLOW_CONNECTIONS false),
+//     an object in use (55006) or a lock not available (55P03);
+//   - a standby after a failover (25006, read-only transaction), sessions
+//     ended for idling in a transaction or running past a transaction
+//     timeout (25P03, 25P04), and the retryable rollbacks (40001
+//     serialization failure, also a standby's recovery conflict; 40P01
+//     deadlock), a snapshot too old (72000);
+//   - a database that does not exist (3D000), refused credentials (28000,
+//     28P01) and a schema not migrated yet (42P01, undefined_table): an
+//     operator's to fix, not a fault in the request.
 func unavailableClass(code string) bool {
 	switch code {
-	case "3D000", "28000", "28P01", "42P01":
+	case "3D000", "28000", "28P01", "42P01",
+		"55000", "55006", "55P03",
+		"25006", "25P03", "25P04",
+		"40001", "40P01", "72000":
 		return true
 	}
 	if len(code) < 2 {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
 	"github.com/jobstatus/jobstatus/app"
@@ -95,6 +94,7 @@ func TestJobsContract(t *testing.T) {
 	t.Run("Maintenance", func(t *testing.T) { t.Parallel(); contract.Maintenance(t, newRepo) })
 	t.Run("Reports", func(t *testing.T) { t.Parallel(); contract.Reports(t, newRepo) })
 	t.Run("CreationFilters", func(t *testing.T) { t.Parallel(); contract.CreationFilters(t, newRepo) })
+	t.Run("ChangeLog", func(t *testing.T) { t.Parallel(); contract.ChangeLog(t, newRepo) })
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
@@ -177,49 +177,6 @@ func TestStoreFaultsAreUnavailable(t *testing.T) {
 		require.ErrorIs(t, err, domain.ErrUnavailable)
 		require.NotErrorIs(t, err, domain.ErrNotFound)
 	})
-}
-
-func TestListenerWakesOnEveryChange(t *testing.T) {
-	t.Parallel()
-	jobs, url := newJobs(t, 5*time.Second)
-	ctx := context.Background()
-	changed := make(chan domain.ID, 10)
-	ln, err := postgres.Listen(url, sinkFunc(func(c ports.JobChange) { changed <- c.ID }), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close(ctx) })
-
-	now := time.Now()
-	o, err := domain.Done([]domain.Link{{Entity: "composition", Href: "/c"}}, now)
-	require.NoError(t, err)
-	// The listener connects in the background: keep creating and finishing
-	// fresh jobs until a notification names one of them (the channel is
-	// shared by every schema of the package's database: others' are
-	// ignored).
-	deadline := time.After(15 * time.Second)
-	ids := map[domain.ID]bool{}
-	for {
-		j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "c", ETA: now, Now: now})
-		require.NoError(t, err)
-		ids[j.ID] = true
-		_, _, err = jobs.Create(ctx, j)
-		require.NoError(t, err)
-		_, _, err = jobs.Finish(ctx, j.ID, o)
-		require.NoError(t, err)
-		wait := time.After(200 * time.Millisecond)
-	drain:
-		for {
-			select {
-			case id := <-changed:
-				if ids[id] {
-					return
-				}
-			case <-deadline:
-				t.Fatal("no notification")
-			case <-wait:
-				break drain
-			}
-		}
-	}
 }
 
 // TestTwoInstancesSweep runs the sweep use case from two instances, each
@@ -324,32 +281,3 @@ func TestWithTxRunsInTheCallersTransaction(t *testing.T) {
 		})
 	}
 }
-
-func TestListenRefusesMissingArguments(t *testing.T) {
-	t.Parallel()
-	sink, logger := sinkFunc(func(ports.JobChange) {}), zap.NewNop()
-	tests := []struct {
-		name   string
-		url    string
-		sink   ports.JobChanges
-		logger *zap.Logger
-	}{
-		{"NoURL", "", sink, logger},
-		{"NoSink", "postgres://u@127.0.0.1:1/db", nil, logger},
-		{"NoLogger", "postgres://u@127.0.0.1:1/db", sink, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := postgres.Listen(tt.url, tt.sink, tt.logger)
-			require.Error(t, err)
-		})
-	}
-}
-
-// sinkFunc is a ports.JobChanges that hands changes to a function and
-// ignores the listener's state.
-type sinkFunc func(ports.JobChange)
-
-func (f sinkFunc) Changed(c ports.JobChange) { f(c) }
-func (sinkFunc) Live(bool)                   {}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"net"
 	neturl "net/url"
@@ -12,70 +10,55 @@ import (
 
 	"github.com/lib/pq"
 	"go.uber.org/zap"
-
-	"github.com/jobstatus/jobstatus/domain"
-	"github.com/jobstatus/jobstatus/ports"
 )
 
-// Channel is the NOTIFY channel the schema's trigger announces changes on.
-const Channel = "async_job_changed"
+// LogChannel is the NOTIFY channel the change log's triggers ring, once
+// per statement that logged changes: a doorbell with no payload, saying
+// "the log moved"; what moved is read from the log.
+const LogChannel = "async_job_log"
 
 // ListenerApplicationName names the listener's connection in
 // pg_stat_activity, so operators (and tests) can find it; a database URL
 // with its own application_name gives "<that>-listener" instead.
 const ListenerApplicationName = "jobstatus-listener"
 
-// Listener turns PostgreSQL notifications into ports.JobChanges calls, on
-// one dedicated connection (outside the pool) that reconnects by itself.
-// Live(true) is called once the connection listens, Live(false) when it is
-// lost: notifications sent meanwhile are lost too.
-type Listener struct{ *channelListener }
+// LogListener rings a callback when the change log moves, on one
+// dedicated connection (outside the pool) that reconnects by itself.
+type LogListener struct{ *channelListener }
 
-// Listen starts listening in the background; it does not wait for the
-// database, which may still be down (Ready says when it listens). Every
-// argument is required.
-func Listen(url string, sink ports.JobChanges, logger *zap.Logger) (*Listener, error) {
-	if url == "" || sink == nil || logger == nil {
-		return nil, errors.New("postgres listener: url, change sink and logger are required")
+// ListenLog starts listening on LogChannel in the background; it does not
+// wait for the database, which may still be down (Ready says when it
+// listens). onMoved is called once LISTEN first succeeds, after every
+// reconnect (notifications sent meanwhile are lost) and on every
+// notification, from one goroutine at a time: each time, the log may
+// have moved. Every argument is required.
+func ListenLog(url string, onMoved func(), logger *zap.Logger) (*LogListener, error) {
+	if url == "" || onMoved == nil || logger == nil {
+		return nil, errors.New("postgres listener: url, callback and logger are required")
 	}
 	dsn, err := withApplicationName(url, ListenerApplicationName)
 	if err != nil {
 		return nil, err
 	}
-	ln := listenOn(dsn, Channel, "notification listener", "listen for job changes", logger, channelHandlers{
-		listening: func() { sink.Live(true) },
-		lost:      func() { sink.Live(false) },
-		notified: func(n *pq.Notification) {
-			if n == nil { // reconnected and listening again
-				sink.Live(true)
-				return
-			}
-			c, err := decodeChange(n.Extra)
-			if errors.Is(err, errTruncated) {
-				logger.Info("jobs table truncated: dropping what was derived from it")
-				sink.Live(false)
-				sink.Live(true)
-				return
-			}
-			if err != nil {
-				// Not ours to interpret: the change it stood for is
-				// lost, so nothing cached can be vouched for.
-				logger.Warn("unreadable job change notification", zap.Error(err))
-				sink.Live(false)
-				sink.Live(true)
-				return
-			}
-			sink.Changed(c)
-		},
+	// The first LISTEN and the notifications are handled on two
+	// goroutines: one call at a time all the same.
+	var mu sync.Mutex
+	ring := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		onMoved()
+	}
+	ln := listenOn(dsn, LogChannel, "change log listener", "listen for job changes", logger, channelHandlers{
+		listening: ring,                              // listening now: read what came before
+		notified:  func(*pq.Notification) { ring() }, // the doorbell, or nil after a reconnect: read either way
 	})
-	return &Listener{ln}, nil
+	return &LogListener{ln}, nil
 }
 
 // channelHandlers are what a channelListener calls, each from one
 // goroutine at a time.
 type channelHandlers struct {
 	listening func()                 // LISTEN first succeeded
-	lost      func()                 // the connection was lost; may be nil
 	notified  func(*pq.Notification) // a notification, or nil once listening again after a reconnect
 }
 
@@ -104,9 +87,6 @@ func listenOn(dsn, channel, what, failed string, logger *zap.Logger, h channelHa
 				logger.Warn(what+" cannot connect", zap.Error(err))
 			case pq.ListenerEventDisconnected:
 				logger.Warn(what+" disconnected", zap.Error(err))
-				if h.lost != nil {
-					h.lost()
-				}
 			case pq.ListenerEventReconnected:
 				logger.Info(what + " reconnected")
 			}
@@ -182,74 +162,4 @@ func withApplicationName(raw, name string) (string, error) {
 	q.Set("application_name", name)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
-}
-
-// errTruncated is a notification that the whole table was emptied.
-var errTruncated = errors.New("job change: table truncated")
-
-// notification is the trigger's payload.
-type notification struct {
-	ID      string   `json:"id"`
-	Version int64    `json:"version"`
-	Op      string   `json:"op"` // I, U, D, or T for a TRUNCATE
-	Row     *jsonRow `json:"row"`
-}
-
-// jsonRow is a row as row_to_json writes it.
-type jsonRow struct {
-	ID             string          `json:"id"`
-	ClientID       string          `json:"client_id"`
-	IdempotencyKey *string         `json:"idempotency_key"`
-	Status         string          `json:"status"`
-	ETA            time.Time       `json:"eta"`
-	Links          json.RawMessage `json:"links"`
-	ErrorCode      *int64          `json:"error_code"`
-	ErrorMessage   *string         `json:"error_message"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	FinishedAt     *time.Time      `json:"finished_at"`
-	Version        int64           `json:"version"`
-}
-
-func (r jsonRow) toRow() jobRow {
-	row := jobRow{ID: r.ID, ClientID: r.ClientID, Status: r.Status, ETA: r.ETA, Links: r.Links,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version}
-	if r.IdempotencyKey != nil {
-		row.IdempotencyKey = sql.NullString{String: *r.IdempotencyKey, Valid: true}
-	}
-	if r.ErrorCode != nil {
-		row.ErrorCode = sql.NullInt64{Int64: *r.ErrorCode, Valid: true}
-	}
-	if r.ErrorMessage != nil {
-		row.ErrorMessage = sql.NullString{String: *r.ErrorMessage, Valid: true}
-	}
-	if r.FinishedAt != nil {
-		row.FinishedAt = sql.NullTime{Time: *r.FinishedAt, Valid: true}
-	}
-	return row
-}
-
-// decodeChange reads a notification: the job's id, version and operation,
-// and the new row when it fitted.
-func decodeChange(payload string) (ports.JobChange, error) {
-	var n notification
-	if err := json.Unmarshal([]byte(payload), &n); err != nil {
-		return ports.JobChange{}, errors.New("job change: not the trigger's JSON")
-	}
-	if n.Op == "T" {
-		return ports.JobChange{}, errTruncated
-	}
-	id, err := domain.ParseID(n.ID)
-	if err != nil || n.Version <= 0 {
-		return ports.JobChange{}, errors.New("job change: no id or version")
-	}
-	c := ports.JobChange{ID: id, Version: n.Version, Deleted: n.Op == "D"}
-	if n.Row != nil && !c.Deleted {
-		j, err := n.Row.toRow().toDomain()
-		if err != nil {
-			return ports.JobChange{}, err
-		}
-		c.Job = &j
-	}
-	return c, nil
 }

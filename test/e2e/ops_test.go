@@ -100,7 +100,7 @@ func TestOperations(t *testing.T) {
 		`jobstatus_auth_failures_total{credential="token",reason="malformed"} 1`,
 		`jobstatus_cache_hits_total{cache="jobs"}`,
 		`jobstatus_cache_bytes{cache="jobs"}`,
-		`jobstatus_listener_up 1`,
+		`jobstatus_feed_up 1`,
 		`jobstatus_cache_misses_total{cache="jobs"}`,
 		`jobstatus_cache_hits_total{cache="tokens"}`,
 		`jobstatus_cache_misses_total{cache="tokens"}`,

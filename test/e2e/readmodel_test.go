@@ -30,7 +30,8 @@ func status(r testkit.Reply) string {
 // TestThreeInstances runs three service processes on one PostgreSQL. A job
 // finished with the jobs command is seen by polls, and wakes Prefer: wait
 // waiters, on all three; a purge turns it into 404 on all three; a killed
-// LISTEN connection never leaves an instance answering the older state.
+// doorbell (LISTEN) connection never leaves an instance answering the
+// older state: the feed's heartbeat reads the log all the same.
 // The delays from change to visibility are logged, not asserted.
 func TestThreeInstances(t *testing.T) {
 	t.Parallel()
@@ -48,8 +49,8 @@ func TestThreeInstances(t *testing.T) {
 	for _, in := range all {
 		testkit.Eventually(t, 20*time.Second, func() bool {
 			code, body := adminGet(t, in.admin, "/readyz")
-			return code == 200 && strings.Contains(body, `"notifications":"ok: listening"`)
-		}, "instance ready and listening")
+			return code == 200 && strings.Contains(body, `"feed":"ok`)
+		}, "instance ready, its feed within its bound")
 	}
 	h := creds(kit.Token(testkit.ClientA), testkit.KeyA)
 	poll := func(in instance, id string) testkit.Reply { return get(t, in.svc, "GET", jobPath(id), h) }
@@ -127,7 +128,7 @@ func TestThreeInstances(t *testing.T) {
 		}
 	})
 
-	t.Run("KilledListenerLeavesNoStaleAnswer", func(t *testing.T) {
+	t.Run("KilledDoorbellLeavesNoStaleAnswer", func(t *testing.T) {
 		id := create()
 		db, err := postgres.Open(url, pgtest.Pool(1))
 		require.NoError(t, err)
@@ -135,7 +136,7 @@ func TestThreeInstances(t *testing.T) {
 		var killed int
 		require.NoError(t, db.GetContext(context.Background(), &killed,
 			`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, tag+"-listener"))
-		require.Equal(t, len(all), killed, "one listener per instance, outside the pool")
+		require.Equal(t, len(all), killed, "one doorbell per instance, outside the pool")
 		changed := complete(id) // possibly while the listeners are away
 		for n, in := range all {
 			r := eventually(t, 10*time.Second, func() testkit.Reply { return poll(in, id) },
@@ -147,8 +148,8 @@ func TestThreeInstances(t *testing.T) {
 			}
 			testkit.Eventually(t, 20*time.Second, func() bool {
 				_, body := adminGet(t, in.admin, "/metrics")
-				return strings.Contains(body, "\njobstatus_listener_up 1\n")
-			}, "the listener is back")
+				return strings.Contains(body, "\njobstatus_feed_up 1\n")
+			}, "the feed vouches for memory")
 		}
 	})
 

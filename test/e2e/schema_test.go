@@ -65,8 +65,11 @@ func TestSchemaAwareness(t *testing.T) {
 	s = migrateStatus(t, env)
 	require.Equal(t, schemaStatus{Version: need, Expected: need, Applied: versions, Pending: []int64{},
 		State: fmt.Sprintf("schema version %d, as this binary needs", need)}, s)
-	code, body = adminGet(t, admin, "/readyz")
-	require.Equal(t, 200, code, body)
+	// Ready once the change feed has read the new log (its heartbeat).
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		code, body = adminGet(t, admin, "/readyz")
+		return code == 200
+	}, "ready once migrated")
 
 	// A newer binary migrated this database: this one refuses to touch it.
 	db, err := postgres.Open(url, pgtest.Pool(1))

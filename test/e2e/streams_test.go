@@ -22,7 +22,7 @@ func TestStreamAcrossServeProcesses(t *testing.T) {
 	dbEnv := []string{"JOBSTATUS_DATABASE_URL=" + pg.URL(pg.BareSchema(t))}
 	m := jobstatus(t, dbEnv, "migrate")
 	require.Equal(t, 0, m.code, m.stderr)
-	env := append(append(dbEnv, authEnv(kit)...), "JOBSTATUS_EVENTS_POLL=1h") // only notifications wake the feeds
+	env := append(append(dbEnv, authEnv(kit)...), "JOBSTATUS_EVENTS_POLL=1h", "JOBSTATUS_EVENTS_STALENESS_BOUND=2h") // only the doorbell wakes the feeds
 	a, b := serve(t, env), serve(t, env)
 	watcher := func(p *testkit.Process) *client.Client {
 		c, err := client.New(p.URL, client.WithToken(kit.Token(testkit.ClientA)), client.WithAPIKey(testkit.KeyA),

@@ -107,17 +107,28 @@ func TestSlowDatabaseIs503(t *testing.T) {
 	url := pg.Schema(t)
 	s := start(t, url, 300*time.Millisecond)
 	ctx := context.Background()
-	job, err := s.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA})
-	require.NoError(t, err)
-
-	// Another session holds the table: every lookup sleeps past its deadline.
 	db, err := postgres.Open(url, pgtest.Pool(1))
 	require.NoError(t, err)
+	// The job is created with a generous deadline of the test's own (a
+	// first write compiles the change log's triggers, slow under -race),
+	// then polled until the service holds it.
+	own, err := postgres.NewJobs(db, 10*time.Second)
+	require.NoError(t, err)
+	j, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: testkit.ClientA, ETA: time.Now().Add(time.Minute), Now: time.Now()})
+	require.NoError(t, err)
+	job, _, err := own.Create(ctx, j)
+	require.NoError(t, err)
+	require.NoError(t, own.Close())
+	c := client(t)
+	testkit.Eventually(t, 10*time.Second, func() bool { status, _, err := s.get(c, job.ID); return err == nil && status == 200 },
+		"the service holds the job")
+
+	// Another session holds the table: every lookup sleeps past its deadline.
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() }) // before the schema is dropped, even when an assertion fails
 	_, err = tx.ExecContext(ctx, "LOCK TABLE async_jobs IN ACCESS EXCLUSIVE MODE")
 	require.NoError(t, err)
-	c := client(t)
 	// Jobs the service knows are answered from memory; a lookup of one it
 	// has never seen reaches the locked table.
 	unseen := domain.NewID()

@@ -171,6 +171,48 @@ func (p *Postgres) Schema(t testing.TB) string {
 	return url
 }
 
+// Database creates a database of its own for one test, migrated, and
+// returns its URL and name: for tests that change the whole database (its
+// settings, who may connect) or count the notifications on a channel,
+// which every schema of a database shares. It is dropped when the test
+// ends.
+func (p *Postgres) Database(t testing.TB) (url, name string) {
+	t.Helper()
+	url, name = p.BareDatabase(t)
+	db, err := postgres.Open(url, Pool(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := postgres.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return url, name
+}
+
+// BareDatabase is Database not migrated: for tests that hold the
+// migrations' lock, which is the database's (every schema's).
+func (p *Postgres) BareDatabase(t testing.TB) (url, name string) {
+	t.Helper()
+	name = "d_" + strings.ToLower(rand.Text())
+	admin, err := postgres.Open(p.URL(""), Pool(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := postgres.Open(p.URL(""), Pool(1))
+		if err == nil {
+			_, _ = db.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+			_ = db.Close()
+		}
+	})
+	return strings.Replace(p.URL(""), "/"+database+"?", "/"+name+"?", 1), name
+}
+
 // BareSchema creates an empty schema, not migrated, and returns its name.
 // It is dropped when the test ends.
 func (p *Postgres) BareSchema(t testing.TB) string {
@@ -245,4 +287,18 @@ func (p *Postgres) Terminate() error {
 // Pool is a valid connection pool of n connections for tests.
 func Pool(n int) postgres.PoolConfig {
 	return postgres.PoolConfig{MaxOpenConns: n, MaxIdleConns: n, ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Minute}
+}
+
+// Signal sends sig ("STOP", "CONT", ...) to the server process pid (a
+// backend, as pg_stat_activity names it), inside the container: a STOP
+// leaves its connection open and silent, as a half-open connection
+// through a NAT or a load balancer would.
+func (p *Postgres) Signal(ctx context.Context, pid int, sig string) error {
+	// The image has no kill(1): the shell's builtin.
+	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(), "sh", "-c",
+		"kill -"+sig+" "+strconv.Itoa(pid)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kill -%s %d: %w: %s", sig, pid, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

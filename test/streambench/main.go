@@ -68,11 +68,13 @@ func run(n int) error {
 	if err != nil {
 		return err
 	}
-	repo := memory.NewJobs(memory.OnChange(changes.Publish))
-	feed, err := app.NewEventFeed(repo, app.FeedConfig{MaxStreams: 2 * n, MaxStreamsPerClient: 2 * n, Poll: time.Second, Batch: 1000, Buffer: 256})
+	repo := memory.NewJobs()
+	feed, err := app.NewEventFeed(repo, app.FeedConfig{MaxStreams: 2 * n, MaxStreamsPerClient: 2 * n, Poll: 250 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, Batch: 1000, Buffer: 256}, changes)
 	if err != nil {
 		return err
 	}
+	repo.SetDoorbell(feed.Kick)
 	eta, err := app.NewETA(app.ETAConfig{Default: time.Hour, Percentile: 0.9, Window: 10, MinSamples: 1, Min: time.Second, Max: time.Hour}, repo)
 	if err != nil {
 		return err

@@ -53,11 +53,12 @@ func newInstance(t *testing.T, url string, kit *testkit.Kit) *instance {
 	jobs, err := postgres.NewJobs(db, 5*time.Second)
 	require.NoError(t, err)
 	a := testkit.NewUseCases(t, jobs, kit.Verifier(t), kit.Clients(t), nil, nil)
-	feed, err := app.NewEventFeed(jobs, app.FeedConfig{MaxStreams: 100, MaxStreamsPerClient: 10, Poll: time.Hour, Batch: 100, Buffer: 1000})
+	feed, err := app.NewEventFeed(jobs, app.FeedConfig{MaxStreams: 100, MaxStreamsPerClient: 10, Poll: time.Hour,
+		ReadTimeout: 5 * time.Second, Batch: 100, Buffer: 1000})
 	require.NoError(t, err)
 	a.Public.WatchEvents, err = app.NewWatchEventsHandler(feed)
 	require.NoError(t, err)
-	ln, err := postgres.ListenEvents(url, feed.Kick, zap.NewNop())
+	ln, err := postgres.ListenLog(url, feed.Kick, zap.NewNop())
 	require.NoError(t, err)
 	require.NoError(t, feed.Start(context.Background()))
 	t.Cleanup(func() {

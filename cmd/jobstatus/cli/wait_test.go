@@ -45,7 +45,7 @@ func setupWait(t *testing.T) *waitBundle {
 	kit := testkit.New(t)
 	changes, err := app.NewChanges(100)
 	require.NoError(t, err)
-	a := testkit.NewUseCases(t, memory.NewJobs(memory.OnChange(changes.Publish)), kit.Verifier(t), kit.Clients(t), nil, changes)
+	a := testkit.NewUseCases(t, memory.NewJobs(), kit.Verifier(t), kit.Clients(t), nil, changes)
 	b := &waitBundle{kit: kit, ops: a.Operator, token: kit.Token(testkit.ClientA), held: make(chan struct{}, 100)}
 	public := httpapi.NewHandler(a.Public, zap.NewNop(), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{})
 	b.url = testkit.StartServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

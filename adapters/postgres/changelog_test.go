@@ -1,0 +1,668 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
+	"github.com/jobstatus/jobstatus/test/pgtest"
+)
+
+// logBundle is what a change log test works with: the repository and a
+// pool of its own for hand-written SQL, on a fresh schema.
+type logBundle struct {
+	db  *sqlx.DB
+	url string
+}
+
+func setupLog(t *testing.T) (*postgres.Jobs, *logBundle) {
+	t.Helper()
+	jobs, url := newJobs(t, 10*time.Second)
+	db, err := postgres.Open(url, pgtest.Pool(4))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return jobs, &logBundle{db: db, url: url}
+}
+
+func (b *logBundle) exec(t *testing.T, q string, args ...any) {
+	t.Helper()
+	_, err := b.db.ExecContext(context.Background(), q, args...)
+	require.NoError(t, err)
+}
+
+// changesAfter reads the whole log after a position.
+func changesAfter(t *testing.T, jobs *postgres.Jobs, after int64) []ports.Change {
+	t.Helper()
+	changes, err := jobs.ChangesAfter(context.Background(), after, 100000)
+	require.NoError(t, err)
+	return changes
+}
+
+func head(t *testing.T, jobs *postgres.Jobs) int64 {
+	t.Helper()
+	h, err := jobs.LastPosition(context.Background())
+	require.NoError(t, err)
+	return h
+}
+
+// entry is what a test expects of a change: its operation, the job, the
+// owner it had, and whether the stream shows it.
+type entry struct {
+	Op       ports.ChangeOp
+	ID       domain.ID
+	ClientID string
+	Event    bool
+}
+
+func put(id domain.ID, client string, event bool) entry {
+	return entry{Op: ports.ChangePut, ID: id, ClientID: client, Event: event}
+}
+
+func del(id domain.ID, client string) entry {
+	return entry{Op: ports.ChangeDelete, ID: id, ClientID: client}
+}
+
+// TestChangeLogRecordsEveryChange: every kind of change of a job, through
+// the repository or hand-written SQL, is one entry (two for an id change)
+// with a position above every earlier one, the head moves to the last,
+// and a put carries the job as the change left it, at version = position.
+func TestChangeLogRecordsEveryChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	links := []domain.Link{{Entity: "composition", Href: "/c"}}
+	finish := func(t *testing.T, jobs *postgres.Jobs, id domain.ID) {
+		o, err := domain.Done(links, time.Now())
+		require.NoError(t, err)
+		_, changed, err := jobs.Finish(ctx, id, o)
+		require.NoError(t, err)
+		require.True(t, changed)
+	}
+	fail := func(t *testing.T, jobs *postgres.Jobs, id domain.ID) {
+		o, err := domain.Failed(500, "boom", time.Now())
+		require.NoError(t, err)
+		_, changed, err := jobs.Finish(ctx, id, o)
+		require.NoError(t, err)
+		require.True(t, changed)
+	}
+	tests := []struct {
+		name string
+		// change changes the job j ("mis-alpha"'s, PENDING) and says what
+		// the log must record.
+		change func(t *testing.T, jobs *postgres.Jobs, b *logBundle, j domain.Job) []entry
+	}{
+		{"CreateThroughTheRepository", func(t *testing.T, jobs *postgres.Jobs, _ *logBundle, _ domain.Job) []entry {
+			k := newJob(t, "mis-beta", time.Now())
+			_, _, err := jobs.Create(ctx, k)
+			require.NoError(t, err)
+			return []entry{put(k.ID, "mis-beta", true)}
+		}},
+		{"CreateInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, _ domain.Job) []entry {
+			id := domain.NewID()
+			b.exec(t, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+				VALUES ($1, 'mis-beta', 'PENDING', now(), now(), now())`, id.String())
+			return []entry{put(id, "mis-beta", true)}
+		}},
+		{"FinishThroughTheRepository", func(t *testing.T, jobs *postgres.Jobs, _ *logBundle, j domain.Job) []entry {
+			finish(t, jobs, j.ID)
+			return []entry{put(j.ID, "mis-alpha", true)}
+		}},
+		{"SweptThroughTheRepository", func(t *testing.T, jobs *postgres.Jobs, _ *logBundle, j domain.Job) []entry {
+			n, err := jobs.FailPendingCreatedBefore(ctx, time.Now().Add(time.Hour), domain.TimedOut(time.Now()), 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			return []entry{put(j.ID, "mis-alpha", true)}
+		}},
+		{"StatusInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			b.exec(t, `UPDATE async_jobs SET status = 'FAILED', error_code = 500, error_message = 'x', finished_at = now()
+				WHERE id = $1`, j.ID.String())
+			return []entry{put(j.ID, "mis-alpha", true)}
+		}},
+		{"ETAInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			b.exec(t, `UPDATE async_jobs SET eta = eta + interval '1 minute' WHERE id = $1`, j.ID.String())
+			return []entry{put(j.ID, "mis-alpha", false)}
+		}},
+		{"LinksInSQL", func(t *testing.T, jobs *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			finish(t, jobs, j.ID)
+			b.exec(t, `UPDATE async_jobs SET links = '[{"entity":"composition","href":"/other"}]' WHERE id = $1`, j.ID.String())
+			return []entry{put(j.ID, "mis-alpha", true), put(j.ID, "mis-alpha", false)}
+		}},
+		{"ErrorInSQL", func(t *testing.T, jobs *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			fail(t, jobs, j.ID)
+			b.exec(t, `UPDATE async_jobs SET error_code = 502, error_message = 'other' WHERE id = $1`, j.ID.String())
+			return []entry{put(j.ID, "mis-alpha", true), put(j.ID, "mis-alpha", false)}
+		}},
+		{"OwnerInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			b.exec(t, `UPDATE async_jobs SET client_id = 'mis-gamma' WHERE id = $1`, j.ID.String())
+			return []entry{put(j.ID, "mis-gamma", false)}
+		}},
+		{"UpdateChangingNothingInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			b.exec(t, `UPDATE async_jobs SET status = status WHERE id = $1`, j.ID.String())
+			return []entry{put(j.ID, "mis-alpha", false)}
+		}},
+		{"IDInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			moved := domain.NewID()
+			b.exec(t, `UPDATE async_jobs SET id = $1 WHERE id = $2`, moved.String(), j.ID.String())
+			return []entry{put(moved, "mis-alpha", false), del(j.ID, "mis-alpha")}
+		}},
+		{"DeleteInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			b.exec(t, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
+			return []entry{del(j.ID, "mis-alpha")}
+		}},
+		{"PurgeThroughTheRepository", func(t *testing.T, jobs *postgres.Jobs, _ *logBundle, j domain.Job) []entry {
+			finish(t, jobs, j.ID)
+			n, err := jobs.DeleteFinishedBefore(ctx, time.Now().Add(time.Hour), 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			return []entry{put(j.ID, "mis-alpha", true), del(j.ID, "mis-alpha")}
+		}},
+		{"TruncateInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, _ domain.Job) []entry {
+			b.exec(t, `TRUNCATE async_jobs`)
+			return []entry{{Op: ports.ChangeTruncate}}
+		}},
+		{"SeveralRowsInOneStatement", func(t *testing.T, jobs *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			b.exec(t, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+				VALUES ('00000000-0000-4000-8000-000000000001', 'mis-beta', 'PENDING', now(), now(), now()),
+				       ('00000000-0000-4000-8000-000000000002', 'mis-beta', 'PENDING', now(), now(), now())`)
+			return []entry{put("00000000-0000-4000-8000-000000000001", "mis-beta", true),
+				put("00000000-0000-4000-8000-000000000002", "mis-beta", true)}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			jobs, b := setupLog(t)
+			j := newJob(t, "mis-alpha", time.Now().Add(-time.Minute))
+			created, _, err := jobs.Create(ctx, j)
+			require.NoError(t, err)
+			before := head(t, jobs)
+			require.Equal(t, created.Version, before, "the create is the head")
+			created.Version = 0
+			require.Equal(t, j, created)
+
+			want := tt.change(t, jobs, b, j)
+			changes := changesAfter(t, jobs, before)
+			got := make([]entry, len(changes))
+			last := before
+			for i, c := range changes {
+				got[i] = entry{Op: c.Op, ID: c.ID, ClientID: c.Job.ClientID, Event: c.Event}
+				require.Greater(t, c.Position, last, "positions grow")
+				last = c.Position
+				require.Equal(t, c.ID, c.Job.ID)
+				if c.Op == ports.ChangePut {
+					require.Equal(t, c.Position, c.Job.Version, "a put's version is its position")
+				}
+			}
+			require.Equal(t, want, got)
+			require.Equal(t, last, head(t, jobs), "the head is the last change")
+
+			// The last put of a job still there is the job as it is.
+			latest := map[domain.ID]ports.Change{}
+			for _, c := range changes {
+				if c.Op == ports.ChangeTruncate {
+					clear(latest)
+					c.ID = j.ID // gone with the rest
+				}
+				latest[c.ID] = c
+			}
+			for id, c := range latest {
+				now, err := jobs.Get(ctx, id)
+				if c.Op != ports.ChangePut {
+					require.ErrorIs(t, err, domain.ErrNotFound)
+					continue
+				}
+				require.NoError(t, err)
+				require.Equal(t, now, c.Job, "the put's snapshot")
+			}
+		})
+	}
+}
+
+// TestChangePositionsCommitInOrder: writers on many connections run
+// transactions of random length (inserts, updates and deletes, some rolled
+// back, holding the log's lock while they sleep) while a reader
+// repeatedly reads the changes after the last position it saw. What it
+// saw, piece by piece, is the whole log: no position committed after the
+// reader passed it.
+func TestChangePositionsCommitInOrder(t *testing.T) {
+	t.Parallel()
+	jobs, b := setupLog(t)
+	ctx := context.Background()
+	const writers, txPerWriter = 6, 25
+
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), 7))
+			var mine []domain.ID
+			for range txPerWriter {
+				tx, err := b.db.BeginTxx(ctx, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var created []domain.ID
+				for range 1 + rnd.IntN(4) {
+					var err error
+					switch k := rnd.IntN(3); {
+					case k == 0 || len(mine) == 0:
+						id := domain.NewID()
+						_, err = tx.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+							VALUES ($1, 'mis-alpha', 'PENDING', now(), now(), now())`, id.String())
+						created = append(created, id)
+					case k == 1:
+						_, err = tx.ExecContext(ctx, `UPDATE async_jobs SET eta = eta + interval '1 second' WHERE id = $1`,
+							mine[rnd.IntN(len(mine))].String())
+					default:
+						_, err = tx.ExecContext(ctx, `DELETE FROM async_jobs WHERE id = $1`, mine[rnd.IntN(len(mine))].String())
+					}
+					if err == nil {
+						_, err = tx.ExecContext(ctx, `SELECT pg_sleep($1)`, rnd.Float64()*0.003)
+					}
+					if err != nil {
+						t.Error(err)
+						_ = tx.Rollback()
+						return
+					}
+				}
+				if rnd.IntN(6) == 0 {
+					err = tx.Rollback()
+				} else {
+					err = tx.Commit()
+					mine = append(mine, created...)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	writing := make(chan struct{})
+	go func() { wg.Wait(); close(writing) }()
+
+	var seen []int64
+	last := int64(0)
+	read := func() {
+		changes, err := jobs.ChangesAfter(ctx, last, 20)
+		require.NoError(t, err)
+		for _, c := range changes {
+			require.Greater(t, c.Position, last)
+			seen = append(seen, c.Position)
+			last = c.Position
+		}
+	}
+	for done := false; !done; {
+		select {
+		case <-writing:
+			done = true
+		default:
+		}
+		read()
+	}
+	for range 3 {
+		read()
+	}
+	all := changesAfter(t, jobs, 0)
+	want := make([]int64, len(all))
+	for i, c := range all {
+		want[i] = c.Position
+	}
+	require.NotEmpty(t, want)
+	require.Equal(t, want, seen, "the reader saw every committed position, in order")
+	require.Equal(t, want[len(want)-1], head(t, jobs))
+}
+
+// TestGetAtReadsAtItsPosition: a job read with GetAt reflects every change
+// up to the position it answers and none after, whether the job is there
+// or not, while writers hold the log's lock.
+func TestGetAtReadsAtItsPosition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("WriterInProgress", func(t *testing.T) {
+		t.Parallel()
+		jobs, b := setupLog(t)
+		j := newJob(t, "mis-alpha", time.Now())
+		created, _, err := jobs.Create(ctx, j)
+		require.NoError(t, err)
+		got, at, err := jobs.GetAt(ctx, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, created, got)
+		require.Equal(t, created.Version, at)
+
+		tx, err := b.db.BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback() }()
+		var pos int64
+		require.NoError(t, tx.GetContext(ctx, &pos,
+			`UPDATE async_jobs SET eta = eta + interval '1 hour' WHERE id = $1 RETURNING version`, j.ID.String()))
+		got, at, err = jobs.GetAt(ctx, j.ID)
+		require.NoError(t, err, "a writer holding the lock does not hold readers")
+		require.Equal(t, created, got, "the uncommitted change is not there")
+		require.Equal(t, created.Version, at, "nor its position")
+		require.Less(t, at, pos)
+		require.NoError(t, tx.Commit())
+
+		got, at, err = jobs.GetAt(ctx, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, pos, got.Version)
+		require.Equal(t, pos, at)
+		require.Equal(t, created.ETA.Add(time.Hour), got.ETA)
+	})
+
+	t.Run("NotFoundCarriesItsPosition", func(t *testing.T) {
+		t.Parallel()
+		jobs, b := setupLog(t)
+		_, at, err := jobs.GetAt(ctx, domain.NewID())
+		require.ErrorIs(t, err, domain.ErrNotFound)
+		require.Zero(t, at, "an empty log")
+
+		j := newJob(t, "mis-alpha", time.Now())
+		_, _, err = jobs.Create(ctx, j)
+		require.NoError(t, err)
+		b.exec(t, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
+		changes := changesAfter(t, jobs, 0)
+		gone := changes[len(changes)-1]
+		require.Equal(t, ports.ChangeDelete, gone.Op)
+		_, at, err = jobs.GetAt(ctx, j.ID)
+		require.ErrorIs(t, err, domain.ErrNotFound)
+		require.GreaterOrEqual(t, at, gone.Position, "not found since the delete")
+	})
+
+	t.Run("EveryAnswerMatchesTheLog", func(t *testing.T) {
+		t.Parallel()
+		jobs, b := setupLog(t)
+		j := newJob(t, "mis-alpha", time.Now())
+		_, _, err := jobs.Create(ctx, j)
+		require.NoError(t, err)
+		type answer struct {
+			at, version int64 // version 0: not found
+		}
+		var answers []answer
+		stop := make(chan struct{})
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				got, at, err := jobs.GetAt(ctx, j.ID)
+				switch {
+				case errors.Is(err, domain.ErrNotFound):
+					answers = append(answers, answer{at: at})
+				case err != nil:
+					t.Error(err)
+					return
+				default:
+					answers = append(answers, answer{at: at, version: got.Version})
+				}
+			}
+		}()
+		// Updates, a delete and a re-create of the same id, in
+		// transactions that hold the lock a while.
+		for i := range 30 {
+			q := `UPDATE async_jobs SET eta = eta + interval '1 second' WHERE id = $1`
+			switch i % 6 {
+			case 4:
+				q = `DELETE FROM async_jobs WHERE id = $1`
+			case 5:
+				q = `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+					VALUES ($1, 'mis-alpha', 'PENDING', now(), now(), now())`
+			}
+			tx, err := b.db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			_, err = tx.ExecContext(ctx, q, j.ID.String())
+			require.NoError(t, err)
+			_, err = tx.ExecContext(ctx, `SELECT pg_sleep(0.002)`)
+			require.NoError(t, err)
+			require.NoError(t, tx.Commit())
+		}
+		close(stop)
+		<-read
+		log := changesAfter(t, jobs, 0)
+		require.NotEmpty(t, answers)
+		for _, a := range answers {
+			var want int64 // the last change at or before a.at: a put's position, or 0
+			for _, c := range log {
+				if c.Position > a.at {
+					break
+				}
+				want = 0
+				if c.Op == ports.ChangePut {
+					want = c.Position
+				}
+			}
+			require.Equal(t, want, a.version, "the answer at %d is the log's state there", a.at)
+		}
+		t.Logf("%d answers", len(answers))
+	})
+}
+
+// TestHeadSkipsRolledBackWriters: a rolled-back writer's position is never
+// the head, and the next committed change's is.
+func TestHeadSkipsRolledBackWriters(t *testing.T) {
+	t.Parallel()
+	jobs, b := setupLog(t)
+	ctx := context.Background()
+	_, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.NoError(t, err)
+	before := head(t, jobs)
+
+	tx, err := b.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	inTx := jobs.WithTx(tx)
+	rolled, _, err := inTx.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.NoError(t, err)
+	require.Greater(t, rolled.Version, before)
+	require.NoError(t, tx.Rollback())
+	require.Equal(t, before, head(t, jobs), "the head did not move")
+	require.Empty(t, changesAfter(t, jobs, before))
+
+	next, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.NoError(t, err)
+	require.Greater(t, next.Version, rolled.Version)
+	require.Equal(t, next.Version, head(t, jobs))
+	changes := changesAfter(t, jobs, before)
+	require.Len(t, changes, 1)
+	require.Equal(t, next, changes[0].Job)
+}
+
+// TestBulkStatementRingsOnce: a statement inserting 10 000 jobs logs
+// 10 000 changes and rings the log's doorbell once; so does a statement
+// deleting them.
+func TestBulkStatementRingsOnce(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	url, _ := pg.Database(t) // a database of its own: no other test rings here
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	jobs, err := postgres.NewJobs(db, 30*time.Second)
+	require.NoError(t, err)
+
+	notes := make(chan string, 100)
+	ln := pqListen(t, url, postgres.LogChannel, notes)
+	defer ln()
+	// rings counts the doorbells up to a sentinel sent after the statement:
+	// notifications arrive in commit order.
+	rings := func(t *testing.T, statement string) int {
+		t.Helper()
+		_, err := db.ExecContext(ctx, statement)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `SELECT pg_notify($1, 'sentinel')`, postgres.LogChannel)
+		require.NoError(t, err)
+		n := 0
+		for {
+			select {
+			case extra := <-notes:
+				if extra == "sentinel" {
+					return n
+				}
+				require.Empty(t, extra, "a doorbell carries nothing")
+				n++
+			case <-time.After(30 * time.Second):
+				t.Fatal("no sentinel")
+			}
+		}
+	}
+	before := head(t, jobs)
+	require.Equal(t, 1, rings(t, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+		SELECT gen_random_uuid(), 'mis-alpha', 'PENDING', now(), now(), now() FROM generate_series(1, 10000)`))
+	changes := changesAfter(t, jobs, before)
+	require.Len(t, changes, 10000)
+	require.Equal(t, changes[len(changes)-1].Position, head(t, jobs))
+	require.Equal(t, 1, rings(t, `UPDATE async_jobs SET eta = eta + interval '1 minute'`))
+	require.Equal(t, 1, rings(t, `DELETE FROM async_jobs`))
+	require.Len(t, changesAfter(t, jobs, before), 30000)
+	require.Equal(t, 0, rings(t, `UPDATE async_jobs SET eta = now()`), "a statement that changed nothing logged nothing")
+	require.Equal(t, 1, rings(t, `TRUNCATE async_jobs`))
+}
+
+// TestLogListenerRings: the listener rings once it listens, when the log
+// moves, and after it reconnects (what moved meanwhile must be read).
+func TestLogListenerRings(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	url, name := pg.Database(t)
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	rings := make(chan struct{}, 100)
+	ln, err := postgres.ListenLog(url, func() { rings <- struct{}{} }, zapNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close(ctx) })
+	ring := func(t *testing.T, what string) {
+		t.Helper()
+		select {
+		case <-rings:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no ring %s", what)
+		}
+	}
+	ring(t, "once listening")
+	select {
+	case <-ln.Ready():
+	default:
+		t.Fatal("rang before it was ready")
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+		VALUES (gen_random_uuid(), 'mis-alpha', 'PENDING', now(), now(), now())`)
+	require.NoError(t, err)
+	ring(t, "for a change")
+
+	var killed bool
+	require.NoError(t, db.GetContext(ctx, &killed, `SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND application_name = $2`, name, postgres.ListenerApplicationName))
+	require.True(t, killed, "the listener's connection is named")
+	ring(t, "after reconnecting")
+}
+
+func TestListenLogRefusesMissingArguments(t *testing.T) {
+	t.Parallel()
+	onMoved, logger := func() {}, zapNop()
+	tests := []struct {
+		name    string
+		url     string
+		onMoved func()
+		logger  bool
+	}{
+		{"NoURL", "", onMoved, true},
+		{"NoCallback", "postgres://u@127.0.0.1:1/db", nil, true},
+		{"NoLogger", "postgres://u@127.0.0.1:1/db", onMoved, false},
+		{"NotAPostgresURL", "mysql://u@127.0.0.1:1/db", onMoved, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := logger
+			if !tt.logger {
+				l = nil
+			}
+			_, err := postgres.ListenLog(tt.url, tt.onMoved, l)
+			require.Error(t, err)
+		})
+	}
+}
+
+// TestDatabaseRefusingConnectionsIsUnavailable: a database that does not
+// accept connections (55000: ALLOW_CONNECTIONS false, or one being
+// dropped or restored) is a 503 for every read, then serves again.
+func TestDatabaseRefusingConnectionsIsUnavailable(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	url, name := pg.Database(t)
+	admin, err := postgres.Open(pg.URL(""), pgtest.Pool(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = admin.Close() })
+	allow := func(on bool) {
+		_, err := admin.ExecContext(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", name, on))
+		require.NoError(t, err)
+	}
+	allow(false)
+	t.Cleanup(func() { allow(true) })
+
+	db, err := postgres.Open(url, pgtest.Pool(2))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	jobs, err := postgres.NewJobs(db, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = jobs.Close() })
+	_, err = jobs.Get(ctx, domain.NewID())
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	_, _, err = jobs.GetAt(ctx, domain.NewID())
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	_, err = jobs.ChangesAfter(ctx, 0, 10)
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	_, err = jobs.LastPosition(ctx)
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	_, _, err = jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	require.ErrorIs(t, jobs.Ping(ctx), domain.ErrUnavailable)
+
+	allow(true)
+	_, _, err = jobs.GetAt(ctx, domain.NewID())
+	require.ErrorIs(t, err, domain.ErrNotFound, "serving again")
+}
+
+func zapNop() *zap.Logger { return zap.NewNop() }
+
+// pqListen listens on channel with a plain lib/pq listener and hands each
+// notification's payload to notes; it returns once listening.
+func pqListen(t *testing.T, url, channel string, notes chan<- string) (stop func()) {
+	t.Helper()
+	l := pq.NewListener(url, 100*time.Millisecond, time.Second, nil)
+	require.NoError(t, l.Listen(channel))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := range l.Notify {
+			if n != nil {
+				notes <- n.Extra
+			}
+		}
+	}()
+	return func() {
+		_ = l.Close()
+		<-done
+	}
+}
