@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -88,8 +89,10 @@ func Serve(ctx context.Context, p ServeParams, validate func(Config, Mode) error
 		cfg.AdminAddr = freeAddrIfTaken(cfg.AdminAddr, "admin", logger)
 		opts = devOptions(cfg, logger, p.DevStarted)
 	}
-	// Said once the service starts, so a refused start prints only why.
-	opts = fx.Options(opts, fx.Invoke(func(lc fx.Lifecycle) { lc.Append(fx.StartHook(func() { memory.log(logger) })) }))
+	// Said once the service starts, so a refused start prints only why; the
+	// first start hook, so that no hook runs after the one that tells --dev
+	// the service listens (a caller may stop it at once).
+	opts = fx.Options(fx.Invoke(func(lc fx.Lifecycle) { lc.Append(fx.StartHook(func() { memory.log(logger) })) }), opts)
 	return runService(ctx, fx.New(opts), cfg, logger, hup)
 }
 
@@ -102,6 +105,12 @@ func runService(ctx context.Context, a *fx.App, cfg Config, logger *zap.Logger, 
 	startCtx, cancel := context.WithTimeout(ctx, a.StartTimeout())
 	defer cancel()
 	if err := a.Start(startCtx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Asked to stop while starting: fx has stopped what had
+			// started, and that is a clean stop.
+			logger.Info("stopped while starting")
+			return nil
+		}
 		return err
 	}
 wait:

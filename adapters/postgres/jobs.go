@@ -419,32 +419,37 @@ func (s *Jobs) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (doma
 		p.ErrorCode = sql.NullInt64{Int64: int64(o.Failure.Code), Valid: true}
 		p.ErrorMessage = sql.NullString{String: o.Failure.Message, Valid: true}
 	}
-	var r jobRow
-	err = s.get(ctx, &r, qFinish, p)
-	if err == nil {
-		j, err := r.toDomain()
-		return j, err == nil, err
+	// Three tries at most: the job a try found finished or missing may be
+	// PENDING again by the next statement (re-created or reset by
+	// hand-written SQL); the service itself never does that.
+	for range 3 {
+		var r jobRow
+		err = s.get(ctx, &r, qFinish, p)
+		if err == nil {
+			j, err := r.toDomain()
+			return j, err == nil, err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return domain.Job{}, false, translate(ctx, "finish job", err)
+		}
+		// Nothing changed: the job is missing or already finished. The
+		// domain decides whether this outcome repeats the recorded one or
+		// conflicts.
+		var cur jobRow
+		if err := s.get(ctx, &cur, qGet, idParams{ID: id.String()}); err != nil {
+			return domain.Job{}, false, translate(ctx, "finish job", err)
+		}
+		j, err := cur.toDomain()
+		if err != nil {
+			return domain.Job{}, false, err
+		}
+		if j.Status.Terminal() {
+			_, _, err = j.Finish(o)
+			return j, false, err
+		}
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return domain.Job{}, false, translate(ctx, "finish job", err)
-	}
-	// Nothing changed: the job is missing or already finished. The domain
-	// decides whether this outcome repeats the recorded one or conflicts.
-	var cur jobRow
-	if err := s.get(ctx, &cur, qGet, idParams{ID: id.String()}); err != nil {
-		return domain.Job{}, false, translate(ctx, "finish job", err)
-	}
-	j, err := cur.toDomain()
-	if err != nil {
-		return domain.Job{}, false, err
-	}
-	if !j.Status.Terminal() {
-		// Created between the two statements; cannot happen with UUIDs
-		// created before finishing, but never report a write that did not happen.
-		return j, false, fmt.Errorf("finish job %s: %w", id, domain.ErrUnavailable)
-	}
-	_, _, err = j.Finish(o)
-	return j, false, err
+	// Never report a write that did not happen.
+	return domain.Job{}, false, fmt.Errorf("finish job %s: %w: it kept changing under the outcome", id, domain.ErrUnavailable)
 }
 
 // Ping checks that the database answers.
