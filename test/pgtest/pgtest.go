@@ -292,11 +292,11 @@ func Pool(n int) postgres.PoolConfig {
 // Signal sends sig ("STOP", "CONT", ...) to the server process pid (a
 // backend, as pg_stat_activity names it), inside the container: a STOP
 // leaves its connection open and silent, as a half-open connection
-// through a NAT or a load balancer would.
+// through a NAT or a load balancer would. It uses the shell's kill: a
+// minimal image (debootstrap's minbase) has no kill executable.
 func (p *Postgres) Signal(ctx context.Context, pid int, sig string) error {
-	// The image has no kill(1): the shell's builtin.
-	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(), "sh", "-c",
-		"kill -"+sig+" "+strconv.Itoa(pid)).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(),
+		"sh", "-c", `kill -"$0" "$1"`, sig, strconv.Itoa(pid)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kill -%s %d: %w: %s", sig, pid, err, strings.TrimSpace(string(out)))
 	}
