@@ -259,7 +259,6 @@ func TestStreamAndListRefusalsMatchOpenAPI(t *testing.T) {
 	noScope := testkit.Claims(testkit.ClientA)
 	noScope["scope"] = "composition:create"
 	forbidden := testkit.Auth(b.kit.Sign(b.kit.Header(), noScope), testkit.KeyA)
-	with := func(h nethttp.Header, k, v string) nethttp.Header { h = h.Clone(); h.Set(k, v); return h }
 	list := func(q string) string { return httpapi.JobsPath + q }
 
 	// Hold the client's streams up to its cap (10 in the test use cases).
