@@ -43,7 +43,7 @@ func TestAWaiterHeldWhileTheFeedWasLiveRereadsOnceItFallsBehind(t *testing.T) {
 	j, err := op.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: reader.ClientID})
 	require.NoError(t, err)
 	changes.Apply(ports.ChangeBatch{CaughtUp: time.Now()}) // a heartbeat: live
-	answer := b.held(t, j.ID)                               // parked while live: no poll
+	answer := b.held(t, j.ID)                              // parked while live: no poll
 	// The feed stalls: no more heartbeats; the bound passes.
 	testkit.Eventually(t, 10*time.Second, func() bool { return !changes.IsLive() }, "the feed is behind its bound")
 	b.complete(t, j.ID) // never handed over: the feed is stalled
