@@ -149,7 +149,10 @@ func (c *Changes) Apply(b ports.ChangeBatch) {
 			continue
 		}
 		for w := range c.waiters[ch.ID] {
-			if ch.Position > w.after {
+			switch {
+			case ch.Op == ports.ChangeUnreadable:
+				w.wake(ports.Change{}) // no state to hand over: the waiter reads its job
+			case ch.Position > w.after:
 				w.wake(ch)
 			}
 		}

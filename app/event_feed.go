@@ -99,7 +99,11 @@ type EventFeed struct {
 type subscription struct {
 	client string
 	from   int64 // the feed hands out positions above this
-	ch     chan *ports.JobEvent
+	// ch carries the stream's events; nil says reset to resetTo: the
+	// stream opened before the feed knew its position (the store was
+	// down), so what came before resetTo cannot be vouched for.
+	ch      chan *ports.JobEvent
+	resetTo atomic.Int64
 	done   chan struct{}
 	once   sync.Once
 }
@@ -155,6 +159,21 @@ func (f *EventFeed) Close() {
 	defer f.mu.Unlock()
 	f.closed = true
 	f.endStreams()
+}
+
+// resetStreams tells every stream, opened before the feed knew its
+// position, to reset to pos (mu held).
+func (f *EventFeed) resetStreams(pos int64) {
+	for _, set := range f.streams {
+		for s := range set {
+			s.resetTo.Store(pos)
+			select {
+			case s.ch <- nil:
+			default:
+				s.end()
+			}
+		}
+	}
 }
 
 // endStreams ends every stream (mu held).
@@ -302,6 +321,8 @@ func (f *EventFeed) apply(b ports.ChangeBatch) {
 		if f.known {
 			f.resets.Add(1)
 			f.endStreams()
+		} else {
+			f.resetStreams(b.Through)
 		}
 		f.last, f.known = b.Through, true
 	}

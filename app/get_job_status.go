@@ -149,10 +149,10 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			return fresh, true, err
 		}
 		job = fresh
-		var poll <-chan time.Time
-		if !h.changes.IsLive() {
-			poll = time.After(FallbackInterval) // collected once it fires or is dropped
-		}
+		// Every FallbackInterval the waiter reads its job again, whatever
+		// the feed's state when it subscribed: the feed may fall behind its
+		// bound after this subscription, and then no wake-up comes.
+		poll := time.After(FallbackInterval) // collected once it fires or is dropped
 		select {
 		case <-sub.C:
 			sub.Cancel()
@@ -168,7 +168,7 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			}
 			job = c.Job.Normalize() // still pending: wait on
 		case <-poll:
-			sub.Cancel()
+			sub.Cancel() // and read again: from memory while the feed vouches for it
 		case <-timer.C:
 			sub.Cancel()
 			fresh, err := h.lookup(ctx, job.ID, p)

@@ -126,6 +126,17 @@ func (s *EventStream) Next(ctx context.Context) (Change, error) {
 		if err != nil {
 			return Change{}, err
 		}
+		// Retention may have deleted events this replay had not read yet,
+		// since the stream opened or between two of its batches: then it
+		// resets, and goes on with live changes.
+		horizon, err := s.feed.log.Horizon(ctx)
+		if err != nil {
+			return Change{}, err
+		}
+		if horizon > s.last {
+			s.replay, s.buf, s.last = false, nil, s.sub.from
+			return Change{Reset: true, Event: ports.JobEvent{Position: s.last}}, nil
+		}
 		if len(events) == 0 {
 			s.replay = false
 		}
@@ -140,6 +151,10 @@ func (s *EventStream) Next(ctx context.Context) (Change, error) {
 	for {
 		select {
 		case ev := <-s.sub.ch:
+			if ev == nil { // opened before the feed knew its position
+				s.last = s.sub.resetTo.Load()
+				return Change{Reset: true, Event: ports.JobEvent{Position: s.last}}, nil
+			}
 			if ev.Position <= s.last {
 				continue // already sent while replaying
 			}

@@ -19,6 +19,10 @@ const (
 	ChangeDelete
 	// ChangeTruncate removed every job at once.
 	ChangeTruncate
+	// ChangeUnreadable changed the job to a state the log's reader cannot
+	// represent (hand-written SQL stored what the table's checks allow but
+	// the service does not): whoever needs the job reads it from the store.
+	ChangeUnreadable
 )
 
 // Change is one entry of the change log. Its Position is both its place

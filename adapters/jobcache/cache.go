@@ -250,6 +250,13 @@ func (m *Model) Apply(b ports.ChangeBatch) {
 		switch c.Op {
 		case ports.ChangeTruncate:
 			m.dropAll(c.Position)
+		case ports.ChangeUnreadable:
+			// The job's new state is the store's to say: forget the entry;
+			// no answer older than this change is kept after it.
+			if e := m.byID[c.ID]; e != nil && c.Position > e.pos {
+				m.drop(e)
+				m.floor = max(m.floor, c.Position)
+			}
 		case ports.ChangePut, ports.ChangeDelete:
 			e := m.byID[c.ID]
 			if e == nil || c.Position <= e.pos {

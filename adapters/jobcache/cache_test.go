@@ -257,6 +257,23 @@ func TestReadModel(t *testing.T) {
 		require.Equal(t, got.Version, again.Version)
 	})
 
+	t.Run("ForgetsAJobWhoseNewStateIsUnreadable", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
+		j := b.create(t)
+		old, oldAt, err := b.store.Jobs.GetAt(context.Background(), j.ID) // a read begins
+		require.NoError(t, err)
+		_, err = b.get(t, j.ID)
+		require.NoError(t, err)
+		head, err := b.store.LastPosition(context.Background())
+		require.NoError(t, err)
+		b.model.Apply(ports.ChangeBatch{Changes: []ports.Change{{Position: head + 1, Op: ports.ChangeUnreadable, ID: j.ID}},
+			Through: head + 1, CaughtUp: b.clock.Now()})
+		require.Zero(t, b.model.Stats().Len, "the store says what the job is now")
+		jobcache.Observe(b.model, j.ID, &old, oldAt)
+		require.Zero(t, b.model.Stats().Len, "and no older read comes back")
+	})
+
 	t.Run("StaysWithinItsBoundsAndSparesPolledJobs", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, jobcache.Config{MaxEntries: 3, MaxBytes: 1 << 20})

@@ -74,7 +74,12 @@ func (r changeRow) toPort() (ports.Change, error) {
 	case opPut:
 		j, err := r.toDomain()
 		if err != nil {
-			return ports.Change{}, fmt.Errorf("job change %d: %w", r.Position, err)
+			// A state the table accepts but the service cannot represent
+			// (links of another shape, written by hand): the feed goes on,
+			// and whoever needs the job reads it. Not a stream event.
+			c.Op, c.ID, c.Event = ports.ChangeUnreadable, domain.ID(strings.ToLower(r.ID)), false
+			c.Job = domain.Job{ID: c.ID, ClientID: r.ClientID}
+			return c, nil
 		}
 		c.Op, c.ID, c.Job = ports.ChangePut, j.ID, j
 	case opDelete:

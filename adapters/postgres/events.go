@@ -69,7 +69,7 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 	for _, r := range rows {
 		j, err := r.toDomain()
 		if err != nil {
-			return nil, err
+			continue // a state written by hand that the service cannot show (ChangeUnreadable): not replayed
 		}
 		out = append(out, ports.JobEvent{Position: r.Position, ClientID: j.ClientID, Status: domain.Status(r.EventStatus), Job: j})
 	}
