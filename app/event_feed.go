@@ -104,8 +104,8 @@ type subscription struct {
 	// down), so what came before resetTo cannot be vouched for.
 	ch      chan *ports.JobEvent
 	resetTo atomic.Int64
-	done   chan struct{}
-	once   sync.Once
+	done    chan struct{}
+	once    sync.Once
 }
 
 func (s *subscription) end() { s.once.Do(func() { close(s.done) }) }
