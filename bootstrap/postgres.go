@@ -16,6 +16,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/ports"
 )
 
 // connMaxIdleTime closes connections idle this long, so a quiet service
@@ -137,14 +138,14 @@ func newPostgresJobs(lc fx.Lifecycle, db *sqlx.DB, cfg Config, logger *zap.Logge
 }
 
 // FeedPoolConns is the size of the change feed's own pool: its reads of
-// the log, and the streams' replays.
+// the log's changes, one at a time.
 const FeedPoolConns = 2
 
-// newFeedLog gives the change feed a pool of its own, named
-// "<application_name>-feed" ("jobstatus-feed") in pg_stat_activity: its
-// reads never queue behind the requests' and a stalled one is found by
-// name.
-func newFeedLog(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (feedLog, error) {
+// newFeedLog gives the change feed's reads of the log a pool of its own,
+// named "<application_name>-feed" ("jobstatus-feed") in pg_stat_activity:
+// they never queue behind the requests' or the streams' replays (which
+// stay on the store's pool), and a stalled one is found by name.
+func newFeedLog(lc fx.Lifecycle, store *postgres.Jobs, cfg Config, logger *zap.Logger) (feedLog, error) {
 	url, err := namedURL(cfg.Database.URL, "feed")
 	if err != nil {
 		return feedLog{}, err
@@ -162,7 +163,19 @@ func newFeedLog(lc fx.Lifecycle, cfg Config, logger *zap.Logger) (feedLog, error
 		_ = closeLogged(logger, "the feed's statements", j.Close)
 		return closeLogged(logger, "the feed's pool", func() error { return postgres.Close(db) })
 	}))
-	return feedLog{j}, nil
+	return feedLog{feedReads{Jobs: store, feed: j}}, nil
+}
+
+// feedReads reads the log's changes on the feed's own pool and everything
+// else (the streams' replays, the log's head and horizon) on the store's.
+type feedReads struct {
+	*postgres.Jobs
+	feed *postgres.Jobs
+}
+
+// ChangesAfter implements ports.ChangeLog on the feed's pool.
+func (r feedReads) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
+	return r.feed.ChangesAfter(ctx, after, limit)
 }
 
 // namedURL names a connection of role what in pg_stat_activity:
