@@ -1,7 +1,5 @@
 package e2e
 
-// Reviewer's test (branch brk): the change feed shares its two-connection
-// pool with the event streams' replays.
 
 import (
 	"context"
@@ -19,16 +17,13 @@ import (
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
-// TestStreamReplaysDoNotStarveTheFeed: the feed reads the log on a pool of
-// its own (FeedPoolConns, 2) so that nothing else can hold it up; but the
-// stream handler's Horizon/LastPosition and every replay (EventsAfter) run
-// on the feed's FeedLog, that same pool. Two clients resuming their
-// streams while their replay is slow (here: a transaction holds a lock on
-// async_jobs, which the replay's query joins and the feed's does not)
-// take both connections, the feed cannot read, and the instance stops
-// vouching for memory: /readyz says the feed is behind, every poll reads
-// through. With the lock alone (no streams) the feed stays within its
-// bound, which the first half checks.
+// TestStreamReplaysDoNotStarveTheFeed: the feed reads the log's changes
+// on a pool of its own (FeedPoolConns), and the streams' replays run on the
+// store's pool: two clients resuming their streams while their replay is
+// slow (a transaction holds a lock on async_jobs, which the replay's query
+// joins and the feed's does not) leave the feed reading, and the instance
+// keeps vouching for memory. (Found by a reviewer: the replays ran on the
+// feed's pool and took both its connections.)
 func TestStreamReplaysDoNotStarveTheFeed(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
@@ -83,9 +78,9 @@ func TestStreamReplaysDoNotStarveTheFeed(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		var n int
-		_ = db.GetContext(ctx, &n, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, tag+"-feed")
+		_ = db.GetContext(ctx, &n, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, tag)
 		return n == 2
-	}, "both replays wait on the lock, on the feed's connections")
+	}, "both replays wait on the lock, on the store's connections (not the feed's)")
 
 	for start := time.Now(); time.Since(start) < 3*staleness; {
 		code, body := adminGet(t, admin, "/readyz")
