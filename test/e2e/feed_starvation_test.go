@@ -1,6 +1,5 @@
 package e2e
 
-
 import (
 	"context"
 	"crypto/rand"
