@@ -333,6 +333,55 @@ func TestWait(t *testing.T) {
 		mu.Unlock()
 	})
 
+	t.Run("HoldsAgainAtOnceAfterAHeldPendingAnswer", func(t *testing.T) {
+		t.Parallel()
+		// A held request that comes back PENDING has waited already: the
+		// next one is held at once, not after Retry-After (up to 30 s).
+		b := setup(t)
+		job := b.create(t)
+		var (
+			mu    sync.Mutex
+			polls int
+		)
+		b.public.set(nil, func(w nethttp.ResponseWriter, r *nethttp.Request) bool {
+			if !strings.HasSuffix(r.URL.Path, job.ID) {
+				return false
+			}
+			mu.Lock()
+			polls++
+			n := polls
+			mu.Unlock()
+			if n == 2 {
+				if _, err := b.app.CompleteJob.Handle(r.Context(), app.CompleteJob{ID: job.ID, Links: []domain.Link{{Entity: "composition", Href: href}}}); err != nil {
+					t.Error(err)
+				}
+				return false
+			}
+			// The first poll: held, and still PENDING at the end of its wait.
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Preference-Applied", "wait=1")
+			w.Header().Set("Retry-After", "30")
+			_, _ = w.Write([]byte(`{"data":{"id":"` + job.ID + `","status":"PENDING","eta":"2026-12-07T12:00:00Z","links":[]},"meta":{"code":200}}`))
+			return true
+		})
+		var slept []time.Duration
+		mis := b.mis(t, client.WithPreferWait(time.Second), client.WithSleep(func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			slept = append(slept, d)
+			mu.Unlock()
+			return nil
+		}))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		final, err := mis.Wait(ctx, job.ID)
+		require.NoError(t, err)
+		require.Equal(t, client.StatusDone, final.Status)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, 2, polls)
+		require.Empty(t, slept, "no pause after a held PENDING answer")
+	})
+
 	t.Run("PollsWithETagAndHonoursRetryAfter", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

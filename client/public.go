@@ -63,11 +63,11 @@ func (c *Client) Wait(ctx context.Context, id string) (Job, error) {
 				return job, nil
 			}
 			etag, failures = a.header.Get("ETag"), 0
-			pause = retryAfter(a.header, time.Now())
+			pause = pending(a.header)
 		case a.status == http.StatusNotModified && etag != "":
 			// Still the PENDING job we saw.
 			failures = 0
-			pause = retryAfter(a.header, time.Now())
+			pause = pending(a.header)
 		case a.status == http.StatusTooManyRequests, a.status == http.StatusServiceUnavailable,
 			a.status == http.StatusBadGateway, a.status == http.StatusGatewayTimeout:
 			failures++
@@ -85,6 +85,16 @@ func (c *Client) Wait(ctx context.Context, id string) (Job, error) {
 			}
 		}
 	}
+}
+
+// pending is the pause after a PENDING answer: none when the server held
+// the request (Preference-Applied: it waited for a change already, so the
+// next request is held again at once), else the answer's Retry-After.
+func pending(h http.Header) time.Duration {
+	if h.Get("Preference-Applied") != "" {
+		return 0
+	}
+	return retryAfter(h, time.Now())
 }
 
 // backoff is the pause after the n-th consecutive transient failure: an
