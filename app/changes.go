@@ -24,7 +24,7 @@ type Changes struct {
 	waiters map[domain.ID]map[*waiter]struct{}
 
 	bound    time.Duration
-	caughtUp atomic.Int64 // the feed's last heartbeat, Unix nanoseconds; 0: none
+	caughtUp atomic.Pointer[time.Time] // the feed's last heartbeat (monotonic); nil: none
 	now      func() time.Time
 }
 
@@ -135,7 +135,8 @@ func (c *Changes) remove(id domain.ID, w *waiter) {
 // reset wakes everyone to re-read.
 func (c *Changes) Apply(b ports.ChangeBatch) {
 	if !b.CaughtUp.IsZero() {
-		c.caughtUp.Store(b.CaughtUp.UnixNano())
+		at := b.CaughtUp
+		c.caughtUp.Store(&at)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -164,7 +165,7 @@ func (c *Changes) Apply(b ports.ChangeBatch) {
 // (false: waiters must re-read at intervals).
 func (c *Changes) IsLive() bool {
 	at := c.caughtUp.Load()
-	return at != 0 && c.now().Sub(time.Unix(0, at)) <= c.bound
+	return at != nil && c.now().Sub(*at) <= c.bound
 }
 
 // wakeAll wakes every waiter without a change, so each re-reads its job

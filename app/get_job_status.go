@@ -125,8 +125,9 @@ const FallbackInterval = time.Second
 // a change handed out between its wake-up and its new subscription
 // reached only the old one (TestAChangeRightAfterAnOlderOneIsNotMissed);
 // the feed applies each batch to the read model before the waiters, so
-// that read is from memory. While the feed is behind its staleness bound,
-// the job is re-read every FallbackInterval instead.
+// that read is from memory. While the feed is behind its staleness bound
+// (checked every FallbackInterval, whenever it falls behind), the job is
+// re-read every FallbackInterval instead.
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -149,33 +150,46 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			return fresh, true, err
 		}
 		job = fresh
-		// Every FallbackInterval the waiter reads its job again, whatever
-		// the feed's state when it subscribed: the feed may fall behind its
-		// bound after this subscription, and then no wake-up comes.
-		poll := time.After(FallbackInterval) // collected once it fires or is dropped
-		select {
-		case <-sub.C:
-			sub.Cancel()
-			c, ok := sub.Change()
-			if !ok || c.Position <= job.Version {
-				continue // lost, shutting down, or older than what we hold: read again
+		// Every FallbackInterval the waiter looks at the feed: while it is
+		// behind its staleness bound (it may fall behind after this
+		// subscription), no wake-up can be trusted, so the job is read
+		// again; while it vouches, the waiter waits on.
+		poll := time.NewTicker(FallbackInterval)
+	hold:
+		for {
+			select {
+			case <-sub.C:
+				poll.Stop()
+				sub.Cancel()
+				c, ok := sub.Change()
+				if !ok || c.Position <= job.Version {
+					break hold // lost, shutting down, or older than what we hold: read again
+				}
+				switch {
+				case c.Op == ports.ChangeDelete, !c.Job.VisibleTo(p.ClientID):
+					return domain.Job{}, true, domain.ErrNotFound
+				case c.Job.Status != domain.StatusPending:
+					return c.Job.Normalize(), true, nil
+				}
+				job = c.Job.Normalize() // still pending: wait on
+				break hold
+			case <-poll.C:
+				if h.changes.IsLive() {
+					continue
+				}
+				poll.Stop()
+				sub.Cancel()
+				break hold
+			case <-timer.C:
+				poll.Stop()
+				sub.Cancel()
+				fresh, err := h.lookup(ctx, job.ID, p)
+				return fresh, true, err
+			case <-ctx.Done():
+				poll.Stop()
+				sub.Cancel()
+				return domain.Job{}, true, ctx.Err()
 			}
-			switch {
-			case c.Op == ports.ChangeDelete, !c.Job.VisibleTo(p.ClientID):
-				return domain.Job{}, true, domain.ErrNotFound
-			case c.Job.Status != domain.StatusPending:
-				return c.Job.Normalize(), true, nil
-			}
-			job = c.Job.Normalize() // still pending: wait on
-		case <-poll:
-			sub.Cancel() // and read again: from memory while the feed vouches for it
-		case <-timer.C:
-			sub.Cancel()
-			fresh, err := h.lookup(ctx, job.ID, p)
-			return fresh, true, err
-		case <-ctx.Done():
-			sub.Cancel()
-			return domain.Job{}, true, ctx.Err()
 		}
 	}
 }
