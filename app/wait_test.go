@@ -35,9 +35,9 @@ type waitBundle struct {
 	changes *app.Changes
 }
 
-func waitSetup(t *testing.T, publish bool) *waitBundle {
+func waitSetup(t *testing.T, publish bool, opts ...app.ChangesOption) *waitBundle {
 	t.Helper()
-	changes, err := app.NewChanges(10, app.StalenessBound(time.Hour))
+	changes, err := app.NewChanges(10, append([]app.ChangesOption{app.StalenessBound(time.Hour)}, opts...)...)
 	require.NoError(t, err)
 	jobs := &countingJobs{Jobs: memory.NewJobs()}
 	if publish {
