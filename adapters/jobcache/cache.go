@@ -286,26 +286,19 @@ type Stats struct {
 	Fallbacks uint64
 	// Resets counts the times everything was dropped (a truncate, or the
 	// feed restarting past retention).
-	Resets  uint64
-	Len     int
-	Bytes   int64
-	Fresh   bool
-	Applied int64
-	// Lag is how long ago the feed last read the log's head; -1 if never.
-	Lag time.Duration
+	Resets uint64
+	Len    int
+	Bytes  int64
+	Fresh  bool
 }
 
 // Stats returns the counters so far.
 func (m *Model) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	lag := time.Duration(-1)
-	if !m.caughtUp.IsZero() {
-		lag = m.now().Sub(m.caughtUp)
-	}
 	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load(), Bypassed: m.bypassed.Load(),
 		Fallbacks: m.fallbacks.Load(), Resets: m.resets.Load(),
-		Len: m.ring.Len(), Bytes: m.bytes, Fresh: m.fresh(), Applied: m.applied, Lag: lag}
+		Len: m.ring.Len(), Bytes: m.bytes, Fresh: m.fresh()}
 }
 
 // Store is what the read model decorates: a job store that says at which
