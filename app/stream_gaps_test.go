@@ -1,8 +1,7 @@
 package app_test
 
-// Reviewer's tests (branch brk): changes a stream of job events never
-// delivers, with no reset to tell its client. Each fails on the code as
-// reviewed.
+// A stream delivers every change of its client or tells it to reset: the
+// cases a reviewer found where it did neither.
 
 import (
 	"context"

@@ -1,7 +1,8 @@
 package postgres_test
 
-// Reviewer's test (branch brk): a change the table accepts but the log's
-// reader cannot parse stops every feed at that position.
+// A change the table accepts but the service cannot represent does not
+// stop the change log's readers (found by a reviewer: it stopped every
+// feed at that position).
 
 import (
 	"context"
@@ -16,11 +17,9 @@ import (
 // TestChangeFeedReadsPastAJobsLinksItCannotParse: async_jobs only checks
 // that links is a JSON array, so hand-written SQL may store an array of
 // anything on a PENDING job (or a DONE one: at least one element). The
-// log's entry then fails ChangesAfter for every read that reaches it, on
-// every instance and for as long as retention keeps it: no change after it
-// is ever handed over (the read model reads through forever, /readyz says
-// the feed is not ready, waiters poll, streams stop). The stream's replay
-// of the client fails the same way when the change is an event.
+// log's entry is then a ChangeUnreadable, and ChangesAfter goes on past it
+// (before, it failed every read that reached it, on every instance, for as
+// long as retention kept it); the stream's replay skips it.
 func TestChangeFeedReadsPastAJobsLinksItCannotParse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
