@@ -104,6 +104,15 @@ func (b *testBundle) create(t *testing.T) domain.Job {
 	return j
 }
 
+// polled creates a job and polls it once, so the model holds it.
+func (b *testBundle) polled(t *testing.T) domain.Job {
+	t.Helper()
+	j := b.create(t)
+	_, err := b.get(t, j.ID)
+	require.NoError(t, err)
+	return j
+}
+
 func (b *testBundle) finish(t *testing.T, id domain.ID) domain.Job {
 	t.Helper()
 	o, err := domain.Failed(500, "x", b.clock.Now())
@@ -145,9 +154,7 @@ func TestReadModel(t *testing.T) {
 	t.Run("AppliesTheFeedsChangesToPolledJobs", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
-		j := b.create(t)
-		_, err := b.get(t, j.ID)
-		require.NoError(t, err)
+		j := b.polled(t)
 		done := b.finish(t, j.ID)
 		b.feed(t)
 		got, err := b.get(t, j.ID)
@@ -170,9 +177,7 @@ func TestReadModel(t *testing.T) {
 	t.Run("ReadsThroughPastTheStalenessBound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
-		j := b.create(t)
-		_, err := b.get(t, j.ID)
-		require.NoError(t, err)
+		j := b.polled(t)
 		b.finish(t, j.ID) // the feed is stalled: it never reads this
 		b.clock.advance(bound + time.Millisecond)
 		require.False(t, b.model.Fresh())
@@ -203,18 +208,16 @@ func TestReadModel(t *testing.T) {
 	t.Run("RemembersThatAJobDoesNotExist", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
-		j := b.create(t)
-		_, err := b.get(t, j.ID)
-		require.NoError(t, err)
+		j := b.polled(t)
 		require.True(t, b.store.Delete(j.ID))
 		b.feed(t)
 		for range 2 {
-			_, err = b.get(t, j.ID)
+			_, err := b.get(t, j.ID)
 			require.ErrorIs(t, err, domain.ErrNotFound)
 		}
 		missing := domain.NewID()
 		for range 2 {
-			_, err = b.get(t, missing)
+			_, err := b.get(t, missing)
 			require.ErrorIs(t, err, domain.ErrNotFound)
 		}
 		require.EqualValues(t, 2, b.store.gets.Load(), "the deleted job from the feed, the missing one read once")
@@ -223,13 +226,11 @@ func TestReadModel(t *testing.T) {
 	t.Run("ATruncateDropsEverything", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, jobcache.Config{MaxEntries: 10, MaxBytes: 1 << 20})
-		j := b.create(t)
-		_, err := b.get(t, j.ID)
-		require.NoError(t, err)
+		j := b.polled(t)
 		b.store.Truncate()
 		b.feed(t)
 		require.Zero(t, b.model.Stats().Len)
-		_, err = b.get(t, j.ID)
+		_, err := b.get(t, j.ID)
 		require.ErrorIs(t, err, domain.ErrNotFound)
 	})
 
