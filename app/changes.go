@@ -31,15 +31,31 @@ type Changes struct {
 type waiter struct {
 	after  int64 // the version the waiter holds: older changes do not wake it
 	ch     chan struct{}
-	once   sync.Once
 	change ports.Change // set before ch is closed; zero for a wake-up without change
+	// left is set, under the hub's lock, when the hub takes the waiter out
+	// to wake it: its Cancel then has nothing to remove and takes no lock.
+	// Ten thousand waiters woken at once would otherwise queue on that
+	// lock one by one before answering (the wake-up bench's first finding).
+	left atomic.Bool
 }
 
-func (w *waiter) wake(c ports.Change) {
-	w.once.Do(func() {
-		w.change = c
-		close(w.ch)
-	})
+// wakes are waiters taken out of the hub, with their changes, to be woken
+// once its lock is released: closing a channel readies a goroutine, and
+// doing ten thousand of those under the lock would hold up every waiter
+// coming or going meanwhile.
+type wakes []wakeup
+
+type wakeup struct {
+	w *waiter
+	c ports.Change
+}
+
+// wake wakes each waiter with its change (no lock held).
+func (ws wakes) wake() {
+	for _, x := range ws {
+		x.w.change = x.c
+		close(x.w.ch)
+	}
 }
 
 // DefaultStalenessBound is how old the feed's last read of the log's head
@@ -93,8 +109,14 @@ func (s Subscription) Change() (c ports.Change, ok bool) {
 	}
 }
 
-// Cancel ends the subscription; it must always be called.
-func (s Subscription) Cancel() { s.c.remove(s.id, s.w) }
+// Cancel ends the subscription; it must always be called. Once C is
+// closed it takes no lock: the hub took the waiter out when it woke it.
+func (s Subscription) Cancel() {
+	if s.w.left.Load() {
+		return
+	}
+	s.c.remove(s.id, s.w)
+}
 
 // Subscribe registers interest in changes of id after position after (the
 // version the caller holds). ok is false when the hub is full or closed;
@@ -132,32 +154,48 @@ func (c *Changes) remove(id domain.ID, w *waiter) {
 
 // Apply implements ports.ChangeSink: every waiter of a changed job is
 // handed its change, if newer than the version it holds; a truncate or a
-// reset wakes everyone to re-read.
+// reset wakes everyone to re-read. Woken waiters leave the hub at once;
+// they are woken after its lock is released.
 func (c *Changes) Apply(b ports.ChangeBatch) {
 	if !b.CaughtUp.IsZero() {
 		at := b.CaughtUp
 		c.caughtUp.Store(&at)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var ws wakes
 	if b.Reset {
-		c.wakeAll()
+		ws = c.takeAll(ws)
 	}
 	for i := range b.Changes {
 		ch := b.Changes[i]
 		if ch.Op == ports.ChangeTruncate {
-			c.wakeAll()
+			ws = c.takeAll(ws)
 			continue
 		}
-		for w := range c.waiters[ch.ID] {
+		set := c.waiters[ch.ID]
+		for w := range set {
 			switch {
 			case ch.Op == ports.ChangeUnreadable:
-				w.wake(ports.Change{}) // no state to hand over: the waiter reads its job
+				ws = c.take(ws, set, w, ports.Change{}) // no state to hand over: the waiter reads its job
 			case ch.Position > w.after:
-				w.wake(ch)
+				ws = c.take(ws, set, w, ch)
 			}
 		}
+		if set != nil && len(set) == 0 {
+			delete(c.waiters, ch.ID)
+		}
 	}
+	c.mu.Unlock()
+	ws.wake()
+}
+
+// take takes w out of set to be woken with ch (mu held; the caller drops
+// an emptied set).
+func (c *Changes) take(ws wakes, set map[*waiter]struct{}, w *waiter, ch ports.Change) wakes {
+	delete(set, w)
+	c.count--
+	w.left.Store(true)
+	return append(ws, wakeup{w: w, c: ch})
 }
 
 // IsLive reports whether the feed read the log's head within the
@@ -168,23 +206,26 @@ func (c *Changes) IsLive() bool {
 	return at != nil && c.now().Sub(*at) <= c.bound
 }
 
-// wakeAll wakes every waiter without a change, so each re-reads its job
-// (mu held).
-func (c *Changes) wakeAll() {
-	for _, set := range c.waiters {
+// takeAll takes every waiter out, to be woken without a change so each
+// re-reads its job (mu held).
+func (c *Changes) takeAll(ws wakes) wakes {
+	for id, set := range c.waiters {
 		for w := range set {
-			w.wake(ports.Change{})
+			ws = c.take(ws, set, w, ports.Change{})
 		}
+		delete(c.waiters, id)
 	}
+	return ws
 }
 
 // Close wakes every waiter and admits no more: at shutdown, held requests
 // are answered with the current state.
 func (c *Changes) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
-	c.wakeAll()
+	ws := c.takeAll(nil)
+	c.mu.Unlock()
+	ws.wake()
 }
 
 // Waiting returns how many requests are waiting now.
