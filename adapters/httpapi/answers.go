@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	nethttp "net/http"
 	"strconv"
+	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -41,31 +43,69 @@ type answerKey struct {
 // answers keeps pre-encoded answers, bounded; nil builds every answer anew.
 // (The read model keeps jobs, not their HTTP form: the encoding is this
 // adapter's, so it is kept here, keyed by the job's version.)
+//
+// The cache is split in shards by job id, and an answer built is kept only
+// if its shard's lock is free at once (TryLock): a change that wakes ten
+// thousand held requests has them all miss at the same moment (the new
+// version), and one lock taken by each in turn queued them one behind the
+// other for hundreds of milliseconds (the wake-up bench's trace). A build
+// that finds the lock taken answers all the same; the next request keeps
+// the answer.
 type answers struct {
-	cache *lru.Cache[domain.ID, *answer]
-	cfg   HandlerConfig
+	shards []answerShard
+	seed   maphash.Seed
+	cfg    HandlerConfig
 }
 
+type answerShard struct {
+	mu  sync.RWMutex
+	lru *simplelru.LRU[domain.ID, *answer]
+}
+
+// answerShards is how many shards the cache has at most (fewer when it
+// holds fewer answers than that).
+const answerShards = 16
+
 func newAnswers(cfg HandlerConfig) (*answers, error) {
-	a := &answers{cfg: cfg}
+	a := &answers{cfg: cfg, seed: maphash.MakeSeed()}
 	if cfg.EncodedAnswers <= 0 {
 		return a, nil
 	}
-	c, err := lru.New[domain.ID, *answer](cfg.EncodedAnswers)
-	if err != nil {
-		return nil, err
+	n := min(answerShards, cfg.EncodedAnswers)
+	a.shards = make([]answerShard, n)
+	for i := range a.shards {
+		size := cfg.EncodedAnswers / n
+		if i < cfg.EncodedAnswers%n {
+			size++
+		}
+		c, err := simplelru.NewLRU[domain.ID, *answer](size, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.shards[i].lru = c
 	}
-	a.cache = c
 	return a, nil
+}
+
+// shard returns the shard that keeps id's answer; nil without a cache.
+func (a *answers) shard(id domain.ID) *answerShard {
+	if len(a.shards) == 0 {
+		return nil
+	}
+	return &a.shards[maphash.String(a.seed, string(id))%uint64(len(a.shards))]
 }
 
 // of returns the answer for j as presented, building it on first use.
 func (a *answers) of(j domain.Job) (*answer, error) {
 	key := answerKey{id: j.ID, version: j.Version, eta: j.ETA.UnixMilli(), status: j.Status}
-	if a.cache != nil && j.Version > 0 {
+	sh := a.shard(j.ID)
+	if sh != nil && j.Version > 0 {
 		// Peek: a hit does not reorder the cache (no write, a read lock);
 		// answers leave it oldest first, and one dropped is built again.
-		if ans, ok := a.cache.Peek(j.ID); ok && ans.key == key {
+		sh.mu.RLock()
+		ans, ok := sh.lru.Peek(j.ID)
+		sh.mu.RUnlock()
+		if ok && ans.key == key {
 			return ans, nil
 		}
 	}
@@ -85,8 +125,9 @@ func (a *answers) of(j domain.Job) (*answer, error) {
 		cacheControl = "private, max-age=" + strconv.Itoa(int(a.cfg.TerminalMaxAge.Seconds()))
 	}
 	ans.etagValue, ans.cacheControlValue = []string{ans.etag}, []string{cacheControl}
-	if a.cache != nil && j.Version > 0 {
-		a.cache.Add(j.ID, ans)
+	if sh != nil && j.Version > 0 && sh.mu.TryLock() {
+		sh.lru.Add(j.ID, ans)
+		sh.mu.Unlock()
 	}
 	return ans, nil
 }

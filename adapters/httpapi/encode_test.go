@@ -3,7 +3,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,5 +105,77 @@ func TestJobBodyIsTheEnvelope(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSharedAnswersKeepEachRequestsJob: many requests answered at once for
+// a few jobs, as when one change wakes every held request (all of them
+// missing the cache together), each get their own job's body, ETag and
+// Cache-Control and their own meta, whether their answer was built, kept or
+// shared; an answer of an older version or another job is never served,
+// and a cache smaller than its shards still keeps answers.
+func TestSharedAnswersKeepEachRequestsJob(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	var jobs []domain.Job
+	for i := range 40 {
+		st := domain.StatusPending
+		if i%2 == 1 {
+			st = domain.StatusDone
+		}
+		jobs = append(jobs, domain.Job{Version: int64(i + 1), ID: domain.NewID(), ClientID: "mis-" + strconv.Itoa(i%3),
+			Status: st, ETA: now.Add(time.Duration(i) * time.Minute), CreatedAt: now, UpdatedAt: now})
+	}
+	for _, size := range []int{1, 7, 10_000} {
+		t.Run("Cache"+strconv.Itoa(size), func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultHandlerConfig()
+			cfg.EncodedAnswers = size
+			enc, err := newAnswers(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 1)
+			for n := range 2000 {
+				wg.Go(func() {
+					j := jobs[n%len(jobs)]
+					if n%3 == 0 { // the job's next version: its answer replaces the kept one
+						j.Version += 100
+					}
+					rid := "req-" + strconv.Itoa(n)
+					req := httptest.NewRequest("GET", "/patients/composition/job/"+j.ID.String(), nil)
+					req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, &requestInfo{id: rid}))
+					w := httptest.NewRecorder()
+					writeJob(w, req, app.JobStatus{Job: j, RetryAfter: time.Second}, enc)
+					want, _ := json.Marshal(struct {
+						Data JobData `json:"data"`
+						Meta Meta    `json:"meta"`
+					}{toJobData(j), Meta{Code: 200, URL: req.URL.EscapedPath(), Type: "object", RequestID: rid}})
+					cacheControl := "no-store"
+					if j.Status.Terminal() {
+						cacheControl = "private, max-age=3600"
+					}
+					if w.Body.String() != string(want) || w.Header().Get("ETag") != jobETag(j) || w.Header().Get("Cache-Control") != cacheControl {
+						select {
+						case errs <- fmt.Errorf("request %d for %s v%d: got %s ETag %s Cache-Control %s", n, j.ID, j.Version,
+							w.Body, w.Header().Get("ETag"), w.Header().Get("Cache-Control")):
+						default:
+						}
+					}
+				})
+			}
+			wg.Wait()
+			select {
+			case err := <-errs:
+				t.Fatal(err)
+			default:
+			}
+			j := jobs[0]
+			first, _ := enc.of(j)
+			if again, _ := enc.of(j); again != first {
+				t.Fatal("an answer built without contention is kept and shared")
+			}
+		})
 	}
 }
