@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -62,12 +63,19 @@ func run() error {
 	flag.IntVar(&jobs, "jobs", 1000, "pending jobs to finish in one statement")
 	flag.IntVar(&waiters, "waiters", 10000, "requests held, spread over the jobs")
 	flag.IntVar(&wait, "wait", 30, "seconds asked for in Prefer: wait")
+	var profile, pprofURL string
+	flag.StringVar(&profile, "profile", "", "with -pprof: write the service's CPU profile and execution trace of the burst to this path prefix")
+	flag.StringVar(&pprofURL, "pprof", "", "the service's net/http/pprof base URL (loopback; a benchpprof build)")
 	flag.Parse()
 	trigger := dbURL
 	if release != "" {
 		trigger = release
 	}
-	for _, u := range []string{base, metrics, trigger} {
+	urls := []string{base, metrics, trigger}
+	if profile != "" {
+		urls = append(urls, pprofURL)
+	}
+	for _, u := range urls {
 		if err := loopback(u); err != nil {
 			return err
 		}
@@ -111,6 +119,11 @@ func run() error {
 		conns []net.Conn
 	)
 	keep := func(c net.Conn) { mu.Lock(); conns = append(conns, c); mu.Unlock() }
+	var failures sync.Map // error text → count, for the message when too few are held
+	failed := func(err error) {
+		n, _ := failures.LoadOrStore(err.Error(), new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
 	defer func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -128,7 +141,11 @@ func run() error {
 				"\r\nPrefer: wait=" + strconv.Itoa(wait) + "\r\n\r\n")
 			for attempt := 0; attempt < 20; attempt++ { // a burst of new connections may be refused: try again
 				at, status, body, err := hold(host, req, time.Duration(wait+10)*time.Second, keep)
-				if err != nil || status == http.StatusServiceUnavailable {
+				if err == nil && status == http.StatusServiceUnavailable {
+					err = errors.New("503")
+				}
+				if err != nil {
+					failed(err)
 					time.Sleep(100 * time.Millisecond)
 					continue
 				}
@@ -147,19 +164,29 @@ func run() error {
 			break
 		}
 		if time.Since(held) > time.Duration(wait-5)*time.Second {
-			return fmt.Errorf("only %d of %d requests held", n, waiters)
+			var seen []string
+			failures.Range(func(k, v any) bool {
+				seen = append(seen, fmt.Sprintf("%dx %s", v.(*atomic.Int64).Load(), k))
+				return len(seen) < 5
+			})
+			return fmt.Errorf("only %d of %d requests held; failed attempts: %s", n, waiters, strings.Join(seen, "; "))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 
 	const misses = `jobstatus_cache_misses_total{cache="jobs"}` // reads of the store by the read model
 	missesBefore, missesErr := gauge(metrics, misses)
+	profiled := new(sync.WaitGroup)
+	if profile != "" {
+		profiled = capture(pprofURL, profile)
+	}
 	start := time.Now()
 	if err := finish(); err != nil {
 		return fmt.Errorf("finish jobs: %w", err)
 	}
 	committed := time.Now()
 	wg.Wait()
+	profiled.Wait()
 
 	var fromStart, fromCommit []time.Duration
 	other := 0
@@ -187,6 +214,29 @@ func run() error {
 		waiters, jobs, ms(committed.Sub(start)), pct(fromStart, 0.5), pct(fromStart, 0.99), pct(fromStart, 1),
 		pct(fromCommit, 0.5), pct(fromCommit, 0.99), len(fromStart), other, reads)
 	return nil
+}
+
+// capture starts a CPU profile and an execution trace of the next two
+// seconds on the service's pprof listener, writing them to prefix.cpu and
+// prefix.trace; it returns once both have had time to start.
+func capture(base, prefix string) *sync.WaitGroup {
+	wg := new(sync.WaitGroup)
+	for path, suffix := range map[string]string{"/bench/profile?seconds=2": ".cpu", "/debug/pprof/trace?seconds=2": ".trace"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.Get(base + path)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "wake: profile:", err)
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			_ = os.WriteFile(prefix+suffix, b, 0o644)
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	return wg
 }
 
 // addJobs adds PENDING jobs with ids for their owners, and returns what
