@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -235,6 +236,13 @@ func capture(base, prefix string) *sync.WaitGroup {
 			_ = os.WriteFile(prefix+suffix, b, 0o644)
 		}()
 	}
+	if out := os.Getenv("WAKE_PERF"); out != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = exec.Command("perf", "record", "-a", "-F", "1999", "-o", prefix+".perf", "--", "sleep", "1").Run()
+		}()
+	}
 	time.Sleep(200 * time.Millisecond)
 	return wg
 }
@@ -272,14 +280,21 @@ func addJobs(dbURL string, ids []string, owner []cred) (finish func() error, _ e
 }
 
 // hold sends req on a new connection and reads the whole answer; at is
-// when its first bytes arrived.
-// The connection is left open (kept): closing it while other answers are
-// still on their way would add the closes' work to theirs.
+// when its first bytes arrived. keep is handed the connection at once: it
+// is left open, as closing it while other answers are still on their way
+// would add the closes' work to theirs. A connection that failed or was
+// refused (503) is closed before the caller tries again, or retries would
+// pile up open descriptors until none is left.
 func hold(host string, req []byte, timeout time.Duration, keep func(net.Conn)) (at time.Time, status int, body string, err error) {
 	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
 		return at, 0, "", err
 	}
+	defer func() {
+		if err != nil || status == http.StatusServiceUnavailable {
+			conn.Close()
+		}
+	}()
 	keep(conn)
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(req); err != nil {
