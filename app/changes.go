@@ -26,6 +26,13 @@ type Changes struct {
 	bound    time.Duration
 	caughtUp atomic.Pointer[time.Time] // the feed's last heartbeat (monotonic); nil: none
 	now      func() time.Time
+	// behind is closed when the feed falls behind its bound, then replaced
+	// (mu): waiters held while it vouched watch it instead of each looking
+	// at the feed every FallbackInterval (ten thousand held requests were
+	// ten thousand wake-ups a second). watch fires when the last
+	// heartbeat's bound passes.
+	behind chan struct{}
+	watch  *time.Timer
 }
 
 type waiter struct {
@@ -79,7 +86,8 @@ func NewChanges(maxWaiters int, opts ...ChangesOption) (*Changes, error) {
 	if maxWaiters < 0 {
 		return nil, fmt.Errorf("app: max waiters must not be negative, got %d", maxWaiters)
 	}
-	c := &Changes{max: maxWaiters, waiters: make(map[domain.ID]map[*waiter]struct{}), bound: DefaultStalenessBound, now: time.Now}
+	c := &Changes{max: maxWaiters, waiters: make(map[domain.ID]map[*waiter]struct{}), bound: DefaultStalenessBound, now: time.Now,
+		behind: make(chan struct{})}
 	for _, o := range opts {
 		o(c)
 	}
@@ -92,7 +100,12 @@ func NewChanges(maxWaiters int, opts ...ChangesOption) (*Changes, error) {
 // Subscription is one waiter's interest in a job.
 type Subscription struct {
 	// C is closed when the job may have changed, or at shutdown.
-	C  <-chan struct{}
+	C <-chan struct{}
+	// Behind is closed when the feed falls behind its staleness bound
+	// after the subscription (or had just fallen behind): from then on no
+	// wake-up can be trusted until it is live again.
+	Behind <-chan struct{}
+
 	w  *waiter
 	c  *Changes
 	id domain.ID
@@ -135,7 +148,7 @@ func (c *Changes) Subscribe(id domain.ID, after int64) (Subscription, bool) {
 	}
 	set[w] = struct{}{}
 	c.count++
-	return Subscription{C: w.ch, w: w, c: c, id: id}, true
+	return Subscription{C: w.ch, Behind: c.behind, w: w, c: c, id: id}, true
 }
 
 func (c *Changes) remove(id domain.ID, w *waiter) {
@@ -157,11 +170,12 @@ func (c *Changes) remove(id domain.ID, w *waiter) {
 // reset wakes everyone to re-read. Woken waiters leave the hub at once;
 // they are woken after its lock is released.
 func (c *Changes) Apply(b ports.ChangeBatch) {
+	c.mu.Lock()
 	if !b.CaughtUp.IsZero() {
 		at := b.CaughtUp
 		c.caughtUp.Store(&at)
+		c.arm(at)
 	}
-	c.mu.Lock()
 	var ws wakes
 	if b.Reset {
 		ws = c.takeAll(ws)
@@ -187,6 +201,36 @@ func (c *Changes) Apply(b ports.ChangeBatch) {
 	}
 	c.mu.Unlock()
 	ws.wake()
+}
+
+// arm sets the watch to fire when the heartbeat at passes the bound (mu
+// held).
+func (c *Changes) arm(at time.Time) {
+	if c.closed {
+		return
+	}
+	left := max(c.bound-c.now().Sub(at), time.Millisecond)
+	if c.watch == nil {
+		c.watch = time.AfterFunc(left, c.check)
+		return
+	}
+	c.watch.Reset(left)
+}
+
+// check closes behind if the feed fell behind its bound, or sets the
+// watch again for the heartbeat that came meanwhile.
+func (c *Changes) check() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if at := c.caughtUp.Load(); at != nil && c.IsLive() {
+		c.arm(*at)
+		return
+	}
+	close(c.behind)
+	c.behind = make(chan struct{})
 }
 
 // take takes w out of set to be woken with ch (mu held; the caller drops
@@ -223,6 +267,9 @@ func (c *Changes) takeAll(ws wakes) wakes {
 func (c *Changes) Close() {
 	c.mu.Lock()
 	c.closed = true
+	if c.watch != nil {
+		c.watch.Stop()
+	}
 	ws := c.takeAll(nil)
 	c.mu.Unlock()
 	ws.wake()

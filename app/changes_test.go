@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -122,5 +123,47 @@ func TestChanges(t *testing.T) {
 		require.Equal(t, 0, c.Waiting())
 		_, ok = c.Subscribe(b.a, 1)
 		require.False(t, ok, "closed")
+	})
+
+	t.Run("TellsItsWaitersWhenTheFeedFallsBehindItsBound", func(t *testing.T) {
+		t.Parallel()
+		c, err := app.NewChanges(10, app.StalenessBound(50*time.Millisecond))
+		require.NoError(t, err)
+		id := domain.NewID()
+		c.Apply(ports.ChangeBatch{CaughtUp: time.Now()}) // a heartbeat: live
+		s, ok := c.Subscribe(id, 1)
+		require.True(t, ok)
+		select {
+		case <-s.Behind:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the feed fell behind its bound and the waiter was not told")
+		}
+		require.False(t, c.IsLive())
+		require.False(t, closed(s.C), "falling behind is not a change")
+		s.Cancel()
+
+		// Subscribed while behind: told only when it falls behind again.
+		again, ok := c.Subscribe(id, 1)
+		require.True(t, ok)
+		require.False(t, closed(again.Behind))
+		c.Apply(ports.ChangeBatch{CaughtUp: time.Now()}) // back
+		select {
+		case <-again.Behind:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the feed fell behind a second time and the waiter was not told")
+		}
+		again.Cancel()
+	})
+
+	t.Run("DoesNotTellWaitersWhileTheFeedVouches", func(t *testing.T) {
+		t.Parallel()
+		c, b := setup(t) // the default bound: a second
+		c.Apply(ports.ChangeBatch{CaughtUp: time.Now().Add(time.Hour)}) // a heartbeat that stays within the bound for an hour
+		s, ok := c.Subscribe(b.a, 1)
+		require.True(t, ok)
+		require.True(t, c.IsLive())
+		require.False(t, closed(s.Behind))
+		c.Close() // stops the watch
+		require.False(t, closed(s.Behind))
 	})
 }

@@ -125,9 +125,10 @@ const FallbackInterval = time.Second
 // a change handed out between its wake-up and its new subscription
 // reached only the old one (TestAChangeRightAfterAnOlderOneIsNotMissed);
 // the feed applies each batch to the read model before the waiters, so
-// that read is from memory. While the feed is behind its staleness bound
-// (checked every FallbackInterval, whenever it falls behind), the job is
-// re-read every FallbackInterval instead.
+// that read is from memory. When the feed falls behind its staleness bound
+// the hub tells its waiters at once (Subscription.Behind) and they read
+// their job again; while it stays behind, the job is re-read every
+// FallbackInterval instead.
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -150,17 +151,30 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			return fresh, true, err
 		}
 		job = fresh
-		// Every FallbackInterval the waiter looks at the feed: while it is
-		// behind its staleness bound (it may fall behind after this
-		// subscription), no wake-up can be trusted, so the job is read
-		// again; while it vouches, the waiter waits on.
-		poll := time.NewTicker(FallbackInterval)
+		// While the feed vouches, the waiter waits on its change or on the
+		// hub's word that the feed fell behind its bound (it may fall
+		// behind after this subscription): then no wake-up can be trusted,
+		// so the job is read again. While it does not vouch, the job is
+		// read again every FallbackInterval unless it is back.
+		var (
+			ticker *time.Ticker
+			poll   <-chan time.Time // nil while the feed vouches: never ready
+		)
+		if !h.changes.IsLive() {
+			ticker = time.NewTicker(FallbackInterval)
+			poll = ticker.C
+		}
+		leave := func() { // ends this round's subscription
+			if ticker != nil {
+				ticker.Stop()
+			}
+			sub.Cancel()
+		}
 	hold:
 		for {
 			select {
 			case <-sub.C:
-				poll.Stop()
-				sub.Cancel()
+				leave()
 				c, ok := sub.Change()
 				if !ok || c.Position <= job.Version {
 					break hold // lost, shutting down, or older than what we hold: read again
@@ -173,21 +187,21 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 				}
 				job = c.Job.Normalize() // still pending: wait on
 				break hold
-			case <-poll.C:
+			case <-sub.Behind:
+				leave()
+				break hold
+			case <-poll:
 				if h.changes.IsLive() {
 					continue
 				}
-				poll.Stop()
-				sub.Cancel()
+				leave()
 				break hold
 			case <-timer.C:
-				poll.Stop()
-				sub.Cancel()
+				leave()
 				fresh, err := h.lookup(ctx, job.ID, p)
 				return fresh, true, err
 			case <-ctx.Done():
-				poll.Stop()
-				sub.Cancel()
+				leave()
 				return domain.Job{}, true, ctx.Err()
 			}
 		}
