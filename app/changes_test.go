@@ -157,8 +157,8 @@ func TestChanges(t *testing.T) {
 
 	t.Run("DoesNotTellWaitersWhileTheFeedVouches", func(t *testing.T) {
 		t.Parallel()
-		c, b := setup(t) // the default bound: a second
-		c.Apply(ports.ChangeBatch{CaughtUp: time.Now().Add(time.Hour)}) // a heartbeat that stays within the bound for an hour
+		c, b := setup(t) // the default bound, a second, and a heartbeat that stays within it for an hour
+		c.Apply(ports.ChangeBatch{CaughtUp: time.Now().Add(time.Hour)})
 		s, ok := c.Subscribe(b.a, 1)
 		require.True(t, ok)
 		require.True(t, c.IsLive())

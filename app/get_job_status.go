@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -126,8 +127,9 @@ const FallbackInterval = time.Second
 // reached only the old one (TestAChangeRightAfterAnOlderOneIsNotMissed);
 // the feed applies each batch to the read model before the waiters, so
 // that read is from memory. When the feed falls behind its staleness bound
-// the hub tells its waiters at once (Subscription.Behind) and they read
-// their job again; while it stays behind, the job is re-read every
+// the hub tells its waiters at once (Subscription.Behind) and each reads
+// its job again within FallbackInterval (at a random moment: not all of
+// them together); while it stays behind, the job is re-read every
 // FallbackInterval instead.
 func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
@@ -159,6 +161,8 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 		var (
 			ticker *time.Ticker
 			poll   <-chan time.Time // nil while the feed vouches: never ready
+			reread *time.Timer
+			behind = sub.Behind
 		)
 		if !h.changes.IsLive() {
 			ticker = time.NewTicker(FallbackInterval)
@@ -167,6 +171,9 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 		leave := func() { // ends this round's subscription
 			if ticker != nil {
 				ticker.Stop()
+			}
+			if reread != nil {
+				reread.Stop()
 			}
 			sub.Cancel()
 		}
@@ -187,11 +194,16 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 				}
 				job = c.Job.Normalize() // still pending: wait on
 				break hold
-			case <-sub.Behind:
-				leave()
-				break hold
+			case <-behind:
+				// Every waiter is told at once: each re-reads at its own
+				// moment within FallbackInterval, as its ticker had it,
+				// not all together (from the store, the read model being
+				// behind too).
+				behind = nil
+				reread = time.NewTimer(rand.N(FallbackInterval))
+				poll = reread.C
 			case <-poll:
-				if h.changes.IsLive() {
+				if reread == nil && h.changes.IsLive() {
 					continue
 				}
 				leave()
