@@ -8,7 +8,7 @@
 # which holds the same requests and answers them all at once when told: what
 # 10 000 answers cost on this machine with no service work at all. The
 # target: the service's p99 at most 1.1 times the floor's. BENCH_WAKE_ROUNDS
-# (3) rounds each run the floor and then the service, each on a fresh
+# (5) rounds each run the floor and then the service, each on a fresh
 # process; the verdict is the median of the rounds' ratios.
 # BENCH_WAKE_PROFILE=DIR builds the service with net/http/pprof (build tag
 # benchpprof; never the figures to record) and writes a CPU profile and an
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 
 WAITERS="${BENCH_WAKE_WAITERS:-10000}"
 JOBS="${BENCH_WAKE_JOBS:-1000}"
-ROUNDS="${BENCH_WAKE_ROUNDS:-3}"
+ROUNDS="${BENCH_WAKE_ROUNDS:-5}"
 PROFILE="${BENCH_WAKE_PROFILE:-}"
 IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}" # never scripts/test-env.sh here: it removes every test container
 WORK="$(mktemp -d /tmp/jobstatus-wake.XXXXXX)"
