@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
@@ -172,4 +173,63 @@ func TestTracing(t *testing.T) {
 	plain := serveLogged(t, nil, httpapi.DefaultHandlerConfig())
 	require.Equal(t, 200, testkit.Do(t, nil, "GET", plain.base+jobPath(plain.job.ID), testkit.Auth(plain.kit.Token(testkit.ClientA), testkit.KeyA), nil).Status)
 	require.NotContains(t, plain.accessLines(t, 1)[0].ContextMap(), "trace_id")
+}
+
+// heldCore holds every line written through it until release is closed.
+type heldCore struct {
+	zapcore.Core
+	release chan struct{}
+}
+
+func (c heldCore) With(f []zapcore.Field) zapcore.Core { return heldCore{c.Core.With(f), c.release} }
+
+func (c heldCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c heldCore) Write(e zapcore.Entry, f []zapcore.Field) error {
+	<-c.release
+	return c.Core.Write(e, f)
+}
+
+// TestAnswerIsSentBeforeItsAccessLogLine: a complete answer reaches the
+// client while its access-log line is still being written (here: held), so
+// neither the line's encoding nor a wait for the log's lock is part of a
+// poll's latency; the line is written all the same.
+func TestAnswerIsSentBeforeItsAccessLogLine(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t)
+	verifier, err := jwtauth.NewVerifier(kit.VerifierConfig(), nil)
+	require.NoError(t, err)
+	t.Cleanup(verifier.Close)
+	clients, err := apikey.Load(kit.KeysFile)
+	require.NoError(t, err)
+	a := newUseCases(t, memory.NewJobs(), verifier, clients, nil, nil)
+	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	observed, logs := observer.New(zap.InfoLevel)
+	release := make(chan struct{})
+	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.New(heldCore{observed, release}), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), zap.NewNop())
+	t.Cleanup(func() { // before the server's own clean-up, which waits for its handlers
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	h := testkit.Auth(kit.Token(testkit.ClientA), testkit.KeyA)
+
+	for _, path := range []string{jobPath("6f1c4a1e-0000-4000-8000-000000000000"), jobPath(job.ID)} {
+		// A connection of its own: the held handler still has the first.
+		client := &nethttp.Client{Timeout: 5 * time.Second, Transport: &nethttp.Transport{DisableKeepAlives: true}}
+		r := testkit.Do(t, client, "GET", base+path, h, nil)
+		require.Contains(t, []int{200, 404}, r.Status, "the answer came while its log line was held")
+		require.NotEmpty(t, r.Body)
+	}
+	require.Zero(t, logs.FilterMessage("request").Len(), "no line was written while held")
+	close(release)
+	testkit.Eventually(t, 5*time.Second, func() bool { return logs.FilterMessage("request").Len() == 2 }, "the held lines were not written")
 }
