@@ -35,6 +35,12 @@ type logged struct {
 
 func serveLogged(t *testing.T, limits ports.RateLimiter, cfg httpapi.HandlerConfig) logged {
 	t.Helper()
+	return serveLoggedThrough(t, limits, cfg, func(c zapcore.Core) zapcore.Core { return c })
+}
+
+// serveLoggedThrough is serveLogged with the observed core wrapped by wrap.
+func serveLoggedThrough(t *testing.T, limits ports.RateLimiter, cfg httpapi.HandlerConfig, wrap func(zapcore.Core) zapcore.Core) logged {
+	t.Helper()
 	kit := testkit.New(t)
 	verifier, err := jwtauth.NewVerifier(kit.VerifierConfig(), nil)
 	require.NoError(t, err)
@@ -45,7 +51,7 @@ func serveLogged(t *testing.T, limits ports.RateLimiter, cfg httpapi.HandlerConf
 	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
 	require.NoError(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.New(core), cfg, httpapi.NopObserver{}), zap.NewNop())
+	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.New(wrap(core)), cfg, httpapi.NopObserver{}), zap.NewNop())
 	return logged{base: base, kit: kit, job: job, logs: logs}
 }
 
@@ -201,18 +207,8 @@ func (c heldCore) Write(e zapcore.Entry, f []zapcore.Field) error {
 // poll's latency; the line is written all the same.
 func TestAnswerIsSentBeforeItsAccessLogLine(t *testing.T) {
 	t.Parallel()
-	kit := testkit.New(t)
-	verifier, err := jwtauth.NewVerifier(kit.VerifierConfig(), nil)
-	require.NoError(t, err)
-	t.Cleanup(verifier.Close)
-	clients, err := apikey.Load(kit.KeysFile)
-	require.NoError(t, err)
-	a := newUseCases(t, memory.NewJobs(), verifier, clients, nil, nil)
-	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
-	require.NoError(t, err)
-	observed, logs := observer.New(zap.InfoLevel)
 	release := make(chan struct{})
-	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.New(heldCore{observed, release}), httpapi.DefaultHandlerConfig(), httpapi.NopObserver{}), zap.NewNop())
+	l := serveLoggedThrough(t, nil, httpapi.DefaultHandlerConfig(), func(c zapcore.Core) zapcore.Core { return heldCore{c, release} })
 	t.Cleanup(func() { // before the server's own clean-up, which waits for its handlers
 		select {
 		case <-release:
@@ -220,16 +216,16 @@ func TestAnswerIsSentBeforeItsAccessLogLine(t *testing.T) {
 			close(release)
 		}
 	})
-	h := testkit.Auth(kit.Token(testkit.ClientA), testkit.KeyA)
+	h := testkit.Auth(l.kit.Token(testkit.ClientA), testkit.KeyA)
 
-	for _, path := range []string{jobPath("6f1c4a1e-0000-4000-8000-000000000000"), jobPath(job.ID)} {
+	for _, path := range []string{jobPath(l.job.ID), jobPath("6f1c4a1e-0000-4000-8000-000000000000")} {
 		// A connection of its own: the held handler still has the first.
 		client := &nethttp.Client{Timeout: 5 * time.Second, Transport: &nethttp.Transport{DisableKeepAlives: true}}
-		r := testkit.Do(t, client, "GET", base+path, h, nil)
+		r := testkit.Do(t, client, "GET", l.base+path, h, nil)
 		require.Contains(t, []int{200, 404}, r.Status, "the answer came while its log line was held")
 		require.NotEmpty(t, r.Body)
 	}
-	require.Zero(t, logs.FilterMessage("request").Len(), "no line was written while held")
+	require.Zero(t, l.logs.FilterMessage("request").Len(), "no line was written while held")
 	close(release)
-	testkit.Eventually(t, 5*time.Second, func() bool { return logs.FilterMessage("request").Len() == 2 }, "the held lines were not written")
+	require.Len(t, l.accessLines(t, 2), 2, "the held lines are written")
 }
