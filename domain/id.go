@@ -2,7 +2,7 @@ package domain
 
 import (
 	"crypto/rand"
-	"fmt"
+	"encoding/hex"
 )
 
 // ID is a job identifier: a UUID in canonical, lower-case, hyphenated form.
@@ -19,6 +19,7 @@ func ParseID(s string) (ID, error) {
 		return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 	}
 	var b [idLen]byte
+	lower := true
 	for i := 0; i < idLen; i++ {
 		c := s[i]
 		switch i {
@@ -31,11 +32,15 @@ func ParseID(s string) (ID, error) {
 			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
 			case c >= 'A' && c <= 'F':
 				c += 'a' - 'A'
+				lower = false
 			default:
 				return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 			}
 		}
 		b[i] = c
+	}
+	if lower {
+		return ID(s), nil // already canonical: no copy (every poll parses one)
 	}
 	return ID(b[:]), nil
 }
@@ -47,7 +52,14 @@ func NewID() ID {
 	_, _ = rand.Read(u[:])
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return ID(fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]))
+	var b [idLen]byte
+	hex.Encode(b[0:8], u[0:4])
+	hex.Encode(b[9:13], u[4:6])
+	hex.Encode(b[14:18], u[6:8])
+	hex.Encode(b[19:23], u[8:10])
+	hex.Encode(b[24:36], u[10:16])
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return ID(b[:])
 }
 
 // String returns the canonical form.

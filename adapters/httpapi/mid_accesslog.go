@@ -27,6 +27,7 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 			rec := recorder(w)
 			next.ServeHTTP(rec, r)
 			status := rec.code()
+			sendNow(rec, status)
 			if success(status) && !sampled(&n, sampleSuccess) {
 				return
 			}
@@ -60,6 +61,24 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 }
 
 // success is an answer whose log line may be sampled.
+// sendNow sends a complete answer before its access-log line is built:
+// the line's encoding, and a wait for the log's lock while another request
+// writes its line, are then no part of the client's latency. net/http would
+// send it only after the handler chain returns. Only an answer whose length
+// is declared (or which has no body) is sent early: flushing any other
+// would turn it into a chunked one.
+func sendNow(w *statusRecorder, status int) {
+	if !w.wrote {
+		return
+	}
+	if _, ok := w.Header()["Content-Length"]; !ok && status != nethttp.StatusNotModified && status != nethttp.StatusNoContent {
+		return
+	}
+	if f, ok := w.ResponseWriter.(nethttp.Flusher); ok {
+		f.Flush()
+	}
+}
+
 func success(status int) bool {
 	return status >= 200 && status < 300 || status == nethttp.StatusNotModified
 }

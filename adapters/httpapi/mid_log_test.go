@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
@@ -34,6 +35,12 @@ type logged struct {
 
 func serveLogged(t *testing.T, limits ports.RateLimiter, cfg httpapi.HandlerConfig) logged {
 	t.Helper()
+	return serveLoggedThrough(t, limits, cfg, func(c zapcore.Core) zapcore.Core { return c })
+}
+
+// serveLoggedThrough is serveLogged with the observed core wrapped by wrap.
+func serveLoggedThrough(t *testing.T, limits ports.RateLimiter, cfg httpapi.HandlerConfig, wrap func(zapcore.Core) zapcore.Core) logged {
+	t.Helper()
 	kit := testkit.New(t)
 	verifier, err := jwtauth.NewVerifier(kit.VerifierConfig(), nil)
 	require.NoError(t, err)
@@ -44,7 +51,7 @@ func serveLogged(t *testing.T, limits ports.RateLimiter, cfg httpapi.HandlerConf
 	job, err := a.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
 	require.NoError(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.New(core), cfg, httpapi.NopObserver{}), zap.NewNop())
+	base := testkit.StartServer(t, httpapi.NewHandler(a.Public, zap.New(wrap(core)), cfg, httpapi.NopObserver{}), zap.NewNop())
 	return logged{base: base, kit: kit, job: job, logs: logs}
 }
 
@@ -172,4 +179,53 @@ func TestTracing(t *testing.T) {
 	plain := serveLogged(t, nil, httpapi.DefaultHandlerConfig())
 	require.Equal(t, 200, testkit.Do(t, nil, "GET", plain.base+jobPath(plain.job.ID), testkit.Auth(plain.kit.Token(testkit.ClientA), testkit.KeyA), nil).Status)
 	require.NotContains(t, plain.accessLines(t, 1)[0].ContextMap(), "trace_id")
+}
+
+// heldCore holds every line written through it until release is closed.
+type heldCore struct {
+	zapcore.Core
+	release chan struct{}
+}
+
+func (c heldCore) With(f []zapcore.Field) zapcore.Core { return heldCore{c.Core.With(f), c.release} }
+
+func (c heldCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c heldCore) Write(e zapcore.Entry, f []zapcore.Field) error {
+	<-c.release
+	return c.Core.Write(e, f)
+}
+
+// TestAnswerIsSentBeforeItsAccessLogLine: a complete answer reaches the
+// client while its access-log line is still being written (here: held), so
+// neither the line's encoding nor a wait for the log's lock is part of a
+// poll's latency; the line is written all the same.
+func TestAnswerIsSentBeforeItsAccessLogLine(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	l := serveLoggedThrough(t, nil, httpapi.DefaultHandlerConfig(), func(c zapcore.Core) zapcore.Core { return heldCore{c, release} })
+	t.Cleanup(func() { // before the server's own clean-up, which waits for its handlers
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	h := testkit.Auth(l.kit.Token(testkit.ClientA), testkit.KeyA)
+
+	for _, path := range []string{jobPath(l.job.ID), jobPath("6f1c4a1e-0000-4000-8000-000000000000")} {
+		// A connection of its own: the held handler still has the first.
+		client := &nethttp.Client{Timeout: 5 * time.Second, Transport: &nethttp.Transport{DisableKeepAlives: true}}
+		r := testkit.Do(t, client, "GET", l.base+path, h, nil)
+		require.Contains(t, []int{200, 404}, r.Status, "the answer came while its log line was held")
+		require.NotEmpty(t, r.Body)
+	}
+	require.Zero(t, l.logs.FilterMessage("request").Len(), "no line was written while held")
+	close(release)
+	require.Len(t, l.accessLines(t, 2), 2, "the held lines are written")
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	nethttp "net/http"
 
-	"github.com/google/uuid"
+	"github.com/jobstatus/jobstatus/domain"
 	"go.uber.org/zap"
 )
 
@@ -88,4 +88,4 @@ func validRequestID(s string) bool {
 }
 
 // newRequestID returns a random RFC 9562 UUID, version 4.
-func newRequestID() string { return uuid.NewString() }
+func newRequestID() string { return string(domain.NewID()) }

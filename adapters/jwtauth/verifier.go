@@ -85,6 +85,11 @@ type Verifier struct {
 	// the token's SHA-256: a repeat costs a hash, not a signature check, and
 	// the token itself is never stored. An entry remembers the key-set
 	// generation it was verified under and is not used once a key left.
+	// A hit only reads (Peek, a shared lock): every request looks its
+	// token up, and an exclusive lock to move the entry to the front made
+	// all of them wait on each other. Entries leave in the order they came
+	// (or when they expire); a token that left while in use is verified
+	// once more.
 	cache        *lru.Cache[[sha256.Size]byte, cached]
 	hits, misses atomic.Uint64
 }
@@ -265,7 +270,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, 
 		return v.verify(ctx, token)
 	}
 	key := tokenKey(token)
-	if c, ok := v.cache.Get(key); ok {
+	if c, ok := v.cache.Peek(key); ok {
 		if c.gen == v.keys.current.Load().gen && v.now().Before(c.principal.ExpiresAt) {
 			v.hits.Add(1)
 			return c.principal, nil

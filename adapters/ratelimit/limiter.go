@@ -44,8 +44,11 @@ type Limiter struct {
 	clients map[string]Limit
 	now     func() time.Time
 
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	// buckets maps a client id to its *rate.Limiter, or to nil when its
+	// limit is Unlimited. Every request looks its bucket up and a bucket
+	// is created once per client, so a sync.Map: a lookup takes no lock
+	// that all requests share (a bucket has its own).
+	buckets sync.Map
 }
 
 // New returns a limiter with a default limit and per-client overrides,
@@ -63,32 +66,33 @@ func New(def Limit, clients map[string]Limit) (*Limiter, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Limiter{def: def, clients: clients, now: time.Now, buckets: make(map[string]*rate.Limiter)}, nil
+	return &Limiter{def: def, clients: clients, now: time.Now}, nil
 }
 
+// bucket returns client's bucket, nil when its limit is Unlimited.
 func (l *Limiter) bucket(client string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[client]
-	if !ok {
-		lim, found := l.clients[client]
-		if !found {
-			lim = l.def
-		}
-		if lim == Unlimited {
-			b = rate.NewLimiter(rate.Inf, 0)
-		} else {
-			b = rate.NewLimiter(rate.Limit(lim.RPS), lim.Burst)
-		}
-		l.buckets[client] = b
+	if b, ok := l.buckets.Load(client); ok {
+		return b.(*rate.Limiter)
 	}
-	return b
+	lim, found := l.clients[client]
+	if !found {
+		lim = l.def
+	}
+	var b *rate.Limiter
+	if lim != Unlimited {
+		b = rate.NewLimiter(rate.Limit(lim.RPS), lim.Burst)
+	}
+	actual, _ := l.buckets.LoadOrStore(client, b)
+	return actual.(*rate.Limiter)
 }
 
 // Allow implements ports.RateLimiter: it takes a token if one is there, and
 // otherwise says when the next one comes, without taking it.
 func (l *Limiter) Allow(client string) (bool, time.Duration) {
 	b := l.bucket(client)
+	if b == nil {
+		return true, 0
+	}
 	now := l.now()
 	r := b.ReserveN(now, 1)
 	if !r.OK() {
