@@ -257,33 +257,45 @@ func (f *EventFeed) begin(ctx context.Context) bool {
 // readAll applies every change after the last one applied, a batch at a
 // time. A failed read is retried at the next kick or poll, from the same
 // position.
+//
+// The first read asks for at most firstRead changes, and each full one for
+// twice as many as the one before, up to Batch: the first rows of a large
+// statement are applied, and their held requests answered, while the
+// rest is read (a statement finishing 1 000 jobs woke no waiter until all
+// 1 000 rows had arrived), and a bulk change still reads in whole batches.
 func (f *EventFeed) readAll(ctx context.Context) {
 	if !f.begin(ctx) {
 		return
 	}
+	size := min(firstRead, f.cfg.Batch)
 	for ctx.Err() == nil {
-		b, ok := f.read(ctx)
+		b, ok := f.read(ctx, size)
 		if !ok {
 			f.failures.Add(1)
 			return
 		}
 		f.apply(b)
 		if b.CaughtUp.IsZero() {
+			size = min(2*size, f.cfg.Batch)
 			continue // a full batch: more may follow
 		}
 		return
 	}
 }
 
-// read reads the next batch after the feed's position.
-func (f *EventFeed) read(ctx context.Context) (ports.ChangeBatch, bool) {
+// firstRead is the most changes the first read of readAll asks for.
+const firstRead = 128
+
+// read reads the next batch of at most size changes after the feed's
+// position.
+func (f *EventFeed) read(ctx context.Context, size int) (ports.ChangeBatch, bool) {
 	f.mu.Lock()
 	last := f.last
 	f.mu.Unlock()
 	start := f.now()
 	rctx, cancel := context.WithTimeout(ctx, f.cfg.ReadTimeout)
 	defer cancel()
-	changes, err := f.log.ChangesAfter(rctx, last, f.cfg.Batch)
+	changes, err := f.log.ChangesAfter(rctx, last, size)
 	if err != nil {
 		return ports.ChangeBatch{}, false
 	}
@@ -291,7 +303,7 @@ func (f *EventFeed) read(ctx context.Context) (ports.ChangeBatch, bool) {
 	if n := len(changes); n > 0 {
 		b.Through = changes[n-1].Position
 	}
-	if len(changes) < f.cfg.Batch {
+	if len(changes) < size {
 		b.CaughtUp = start
 	}
 	// Retention deletes the oldest changes: where the next position is

@@ -48,12 +48,18 @@ func (r *recordingSink) positions() (ps []int64, reset int) {
 type flakyLog struct {
 	*memory.Jobs
 	down atomic.Bool
+
+	mu     sync.Mutex
+	limits []int // of the reads that were answered
 }
 
 func (f *flakyLog) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
 	if f.down.Load() {
 		return nil, errors.New("connection reset")
 	}
+	f.mu.Lock()
+	f.limits = append(f.limits, limit)
+	f.mu.Unlock()
 	return f.Jobs.ChangesAfter(ctx, after, limit)
 }
 
@@ -65,11 +71,17 @@ type feedBundle struct {
 
 func feedSetup(t *testing.T) *feedBundle {
 	t.Helper()
+	return feedSetupBatch(t, 2)
+}
+
+// feedSetupBatch is feedSetup with reads of at most batch changes.
+func feedSetupBatch(t *testing.T, batch int) *feedBundle {
+	t.Helper()
 	b := &feedBundle{log: &flakyLog{Jobs: memory.NewJobs()}, sink: &recordingSink{}}
 	createJob(t, b.log.Jobs, "mis-alpha", time.Now()) // before the feed: not handed over
 	var err error
 	b.feed, err = app.NewEventFeed(b.log, app.FeedConfig{MaxStreams: 3, MaxStreamsPerClient: 2, Poll: 10 * time.Millisecond,
-		ReadTimeout: time.Second, Batch: 2, Buffer: 8}, b.sink)
+		ReadTimeout: time.Second, Batch: batch, Buffer: 8}, b.sink)
 	require.NoError(t, err)
 	b.log.SetDoorbell(b.feed.Kick)
 	require.NoError(t, b.feed.Start(context.Background()))
@@ -111,6 +123,35 @@ func TestEventFeed(t *testing.T) {
 			require.LessOrEqual(t, len(batch.Changes), 2)
 			if len(batch.Changes) == 2 {
 				require.True(t, batch.CaughtUp.IsZero(), "a full batch does not say it reached the head")
+			}
+		}
+	})
+
+	t.Run("ReadsALargeChangeInGrowingBatches", func(t *testing.T) {
+		t.Parallel()
+		b := feedSetupBatch(t, 1000)
+		b.log.down.Store(true) // 1 500 changes wait to be read
+		for range 1500 {
+			createJob(t, b.log.Jobs, "mis-alpha", time.Now())
+		}
+		b.log.mu.Lock()
+		before := len(b.log.limits)
+		b.log.mu.Unlock()
+		b.log.down.Store(false)
+		ps := b.waitFor(t, 1500)
+		require.Len(t, ps, 1500, "every change once")
+		b.log.mu.Lock()
+		asked := b.log.limits[before:]
+		b.log.mu.Unlock()
+		// The first rows are handed over after a short read; reads double
+		// up to the batch while they come back full.
+		require.Equal(t, []int{128, 256, 512, 1000}, asked[:4], "896 read, then the remaining 604")
+		b.sink.mu.Lock()
+		defer b.sink.mu.Unlock()
+		for _, batch := range b.sink.batches {
+			if len(batch.Changes) > 0 {
+				require.Len(t, batch.Changes, 128, "the first batch after the backlog")
+				break
 			}
 		}
 	})
