@@ -21,10 +21,11 @@
 #
 # Environment: BENCH_JOBS (10^6), BENCH_SMALL_JOBS (10^4), BENCH_WORKING_SET
 # (10^4), BENCH_DURATION (15s), BENCH_WARMUP (3s), BENCH_HELD (10000),
-# BENCH_ROUNDS (1): rounds of the three runs per connection count, taken in
-# turn, each figure the median of its rounds (use 3 or more on a shared
-# machine, where load swings between minutes), BENCH_STRICT=1 to exit 1
-# when a target is missed.
+# BENCH_ROUNDS (3): rounds of the three runs per connection count, taken in
+# turn, each figure the median of its rounds (load on a shared machine
+# swings between minutes); the ratios at 64 connections are also checked
+# round by round (bare and jobstatus run back to back), BENCH_STRICT=1 to
+# exit 1 when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,7 @@ WORKING_SET="${BENCH_WORKING_SET:-10000}"
 DURATION="${BENCH_DURATION:-15s}"
 WARMUP="${BENCH_WARMUP:-3s}"
 HELD="${BENCH_HELD:-10000}"
-ROUNDS="${BENCH_ROUNDS:-1}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 STRICT="${BENCH_STRICT:-0}"
 IMAGE="${TEST_POSTGRES_IMAGE:-jobstatus-postgres:15-r2}"
 # The working set is ids number (n * STRIDE) mod table size + 1 for n < its
@@ -289,6 +290,7 @@ load "$SVC_URL" 64 "$WARMUP" >/dev/null
 
 declare -A R
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+round_rps=(); round_p99=() # each round's ratios at 64 connections, bare and jobstatus back to back
 for c in 16 64; do
 	pt=(); p5=(); p9=(); bt=(); b5=(); b9=(); st=(); s5=(); s9=()
 	for round in $(seq 1 "$ROUNDS"); do
@@ -299,6 +301,10 @@ for c in 16 64; do
 		bt+=("$(field "$out" rps)"); b5+=("$(field "$out" p50_us)"); b9+=("$(field "$out" p99_us)")
 		out="$(load "$SVC_URL" "$c" "$DURATION")"; check "$out"
 		st+=("$(field "$out" rps)"); s5+=("$(field "$out" p50_us)"); s9+=("$(field "$out" p99_us)")
+		if [ "$c" = 64 ]; then
+			round_rps+=("$(awk -v a="${st[-1]}" -v b="${bt[-1]}" 'BEGIN {printf "%.2f", a/b}')")
+			round_p99+=("$(awk -v a="${s9[-1]}" -v b="${b9[-1]}" 'BEGIN {printf "%.2f", a/b}')")
+		fi
 	done
 	R[pg_tps_$c]="$(median "${pt[@]}")"; R[pg_p50_$c]="$(median "${p5[@]}")"; R[pg_p99_$c]="$(median "${p9[@]}")"
 	R[bare_rps_$c]="$(median "${bt[@]}")"; R[bare_p50_$c]="$(median "${b5[@]}")"; R[bare_p99_$c]="$(median "${b9[@]}")"
@@ -378,6 +384,10 @@ target "jobstatus / pgbench, 64 conns" "$r2" '>=' 1.0
 target "jobstatus / bare, 64 conns" "$r3" '>=' 0.7
 target "jobstatus p99 / bare p99, 64 conns" "$r4" '<=' 2
 printf '%-58s %8s   (for reference)\n' "jobstatus p99 / bare p99, 16 conns" "$r5"
+for i in "${!round_rps[@]}"; do
+	target "round $((i + 1)) of $ROUNDS: jobstatus / bare, 64 conns" "${round_rps[$i]}" '>=' 0.7
+	target "round $((i + 1)) of $ROUNDS: jobstatus p99 / bare p99, 64 conns" "${round_p99[$i]}" '<=' 2
+done
 change="$(awk -v a="$rss_small" -v b="$rss_large" 'BEGIN {printf "%.1f", (b-a)*100/a}')"
 target "RSS: ${rss_small} MiB at $SMALL jobs, ${rss_large} MiB at $JOBS jobs" \
 	"$(awk -v c="$change" 'BEGIN {print (c < 0 ? -c : c)}')" '<=' 10 "${change} %"
