@@ -156,6 +156,30 @@ func TestChangeLogRecordsEveryChange(t *testing.T) {
 			b.exec(t, `UPDATE async_jobs SET id = $1 WHERE id = $2`, moved.String(), j.ID.String())
 			return []entry{put(moved, "mis-alpha", false), del(j.ID, "mis-alpha")}
 		}},
+		{"IDAndStatusInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			moved := domain.NewID()
+			b.exec(t, `UPDATE async_jobs SET id = $1, status = 'FAILED', error_code = 500, error_message = 'x', finished_at = now()
+				WHERE id = $2`, moved.String(), j.ID.String())
+			return []entry{put(moved, "mis-alpha", true), del(j.ID, "mis-alpha")}
+		}},
+		{"IDTakenOverInOneStatement", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			// j moves to a new id and k, written after it, takes j's: j's
+			// id is not gone, k's is. (The rows are read in the order they
+			// were written, so that j's id is free when k takes it.)
+			k, moved := domain.NewID(), domain.NewID()
+			b.exec(t, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+				VALUES ($1, 'mis-beta', 'PENDING', now(), now(), now())`, k.String())
+			tx, err := b.db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			_, err = tx.ExecContext(ctx, `SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off`)
+			require.NoError(t, err)
+			_, err = tx.ExecContext(ctx, `UPDATE async_jobs SET id = CASE id WHEN $1::uuid THEN $2::uuid ELSE $1::uuid END
+				WHERE id IN ($1, $3)`, j.ID.String(), moved.String(), k.String())
+			require.NoError(t, err)
+			require.NoError(t, tx.Commit())
+			return []entry{put(k, "mis-beta", true), put(moved, "mis-alpha", false), put(j.ID, "mis-beta", false), del(k, "mis-beta")}
+		}},
 		{"DeleteInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
 			b.exec(t, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
 			return []entry{del(j.ID, "mis-alpha")}
