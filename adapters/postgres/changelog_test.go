@@ -508,6 +508,51 @@ func TestHeadSkipsRolledBackWriters(t *testing.T) {
 	require.Equal(t, next, changes[0].Job)
 }
 
+// TestHeadFollowsSmallStatements: writers move the head row only every
+// 256 positions (00011); the head a reader gets is still the last change,
+// statement after statement past several moves of the row, in
+// LastPosition and in GetAt alike, and after retention deleted every
+// entry above the row.
+func TestHeadFollowsSmallStatements(t *testing.T) {
+	t.Parallel()
+	jobs, b := setupLog(t)
+	ctx := context.Background()
+	row := func() int64 {
+		t.Helper()
+		var p int64
+		require.NoError(t, b.db.GetContext(ctx, &p, `SELECT position FROM async_job_events_head`))
+		return p
+	}
+	first := row()
+	var last domain.Job
+	for i := range 400 { // a create takes two positions, a finish one
+		j, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+		require.NoError(t, err)
+		last = j
+		if i%2 == 1 {
+			b.exec(t, `UPDATE async_jobs SET eta = eta + interval '1 minute' WHERE id = $1`, j.ID.String())
+			last, err = jobs.Get(ctx, j.ID)
+			require.NoError(t, err)
+		}
+		require.Equal(t, last.Version, head(t, jobs), "after statement %d", i)
+		_, at, err := jobs.GetAt(ctx, last.ID)
+		require.NoError(t, err)
+		require.Equal(t, last.Version, at, "GetAt after statement %d", i)
+	}
+	require.Greater(t, row(), first+256, "the row moved, more than once")
+	require.Less(t, last.Version-row(), int64(256), "and stays within its window")
+
+	// Retention deletes every entry, those above the row included: the head
+	// stays the last change, and moves with the next one.
+	n, err := jobs.DeleteEventsBefore(ctx, time.Now().Add(time.Hour), 100000)
+	require.NoError(t, err)
+	require.Positive(t, n)
+	require.Equal(t, last.Version, head(t, jobs))
+	next, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.NoError(t, err)
+	require.Equal(t, next.Version, head(t, jobs))
+}
+
 // TestBulkStatementRingsOnce: a statement inserting 10 000 jobs logs
 // 10 000 changes and rings the log's doorbell once; so does a statement
 // deleting them.

@@ -6,15 +6,25 @@
 -- the log's lock (7305847) is held, so writers wait for it in turn, and it
 -- made a writer slower than 00008's three triggers. Now one statement
 -- trigger per kind of change reads the statement's transition table and
--- writes all its entries and the head in one INSERT: the same log, entry
--- for entry, at a fraction of the time under the lock; a statement
--- changing 10^6 rows is one INSERT ... SELECT, not 10^6 trigger calls.
+-- writes all its entries in one INSERT: the same log, entry for entry; a
+-- statement changing 10^6 rows is one INSERT ... SELECT, not 10^6 trigger
+-- calls.
+--
+-- The head row is no longer moved by every statement: updating that one
+-- row, under the lock, cost a writer more than the log entry itself
+-- (measured with scripts/bench/writes.sh). A writer moves it only when its
+-- last position is 256 or more past it, so every committed position is
+-- below head + 256, and a reader takes as the head the greater of the row
+-- and the last position it sees in (head, head + 256] (adapters/postgres,
+-- qHead): positions commit in order, so every position up to the last
+-- one a snapshot sees is in it, and the window keeps a reader from
+-- walking the entries of a bulk statement still in progress (at most 256
+-- of them). Retention moves the row past what it deletes.
 --
 -- Unchanged: the BEFORE row trigger (00009's async_jobs_log_position)
 -- takes the lock, held to commit, and the next position as the row's
--- version; positions commit in order; the head is moved by the lock's
--- holder in its own transaction; one doorbell per statement; TRUNCATE is
--- 00009's trigger.
+-- version; positions commit in order; one doorbell per statement that
+-- logged anything; TRUNCATE is 00009's trigger (it moves the head row).
 --
 -- Only an UPDATE that changes an id needs to pair the old row with the new
 -- (a transition table does not pair them): a row trigger for those rows
@@ -36,10 +46,12 @@ DROP FUNCTION async_jobs_log_statement();
 DROP TRIGGER async_jobs_log_row ON async_jobs;
 DROP FUNCTION async_jobs_log_row();
 
--- Inserted rows: a put each, at the version the BEFORE trigger gave it,
--- and the head moved to the last, in one statement.
+-- Inserted rows: a put each, at the version the BEFORE trigger gave it;
+-- the head row moved to the last when it is 256 behind, in one statement.
 -- +goose StatementBegin
 CREATE FUNCTION async_jobs_log_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    top bigint;
 BEGIN
     WITH logged AS (
         INSERT INTO async_job_events (position, op, event, job_id, client_id, status, occurred_at,
@@ -48,10 +60,12 @@ BEGIN
                 n.idempotency_key, n.eta, n.links, n.error_code, n.error_message,
                 n.created_at, n.updated_at, n.finished_at
             FROM inserted n
-            RETURNING position)
-    UPDATE async_job_events_head SET position = l.top
-        FROM (SELECT max(position) AS top FROM logged) l WHERE l.top IS NOT NULL;
-    IF FOUND THEN
+            RETURNING position),
+    moved AS (
+        UPDATE async_job_events_head h SET position = l.top
+            FROM (SELECT max(position) AS top FROM logged) l WHERE l.top >= h.position + 256)
+    SELECT max(position) INTO top FROM logged;
+    IF top IS NOT NULL THEN
         PERFORM pg_notify('async_job_log', '');
     END IF;
     RETURN NULL;
@@ -71,6 +85,8 @@ CREATE TRIGGER async_jobs_log_inserted
 -- first row, so the deletes' positions are taken under it.
 -- +goose StatementBegin
 CREATE FUNCTION async_jobs_log_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    top bigint;
 BEGIN
     IF current_setting('jobstatus.log_ids_moved', true) IS DISTINCT FROM 'on' THEN
         WITH logged AS (
@@ -80,9 +96,11 @@ BEGIN
                     n.idempotency_key, n.eta, n.links, n.error_code, n.error_message,
                     n.created_at, n.updated_at, n.finished_at
                 FROM updated n JOIN replaced o ON o.id = n.id
-                RETURNING position)
-        UPDATE async_job_events_head SET position = l.top
-            FROM (SELECT max(position) AS top FROM logged) l WHERE l.top IS NOT NULL;
+                RETURNING position),
+        moved AS (
+            UPDATE async_job_events_head h SET position = l.top
+                FROM (SELECT max(position) AS top FROM logged) l WHERE l.top >= h.position + 256)
+        SELECT max(position) INTO top FROM logged;
     ELSE
         PERFORM set_config('jobstatus.log_ids_moved', '', true);
         WITH logged AS (
@@ -99,12 +117,14 @@ BEGIN
                 SELECT nextval('async_job_events_position_seq'), 'D', false, g.id, g.client_id, g.status, clock_timestamp()
                 FROM (SELECT o.id, o.client_id, o.status FROM replaced o
                       WHERE NOT EXISTS (SELECT FROM updated n WHERE n.id = o.id) ORDER BY o.id) g
-                RETURNING position)
-        UPDATE async_job_events_head SET position = l.top
-            FROM (SELECT greatest((SELECT max(position) FROM gone), (SELECT max(version) FROM updated)) AS top) l
-            WHERE l.top IS NOT NULL;
+                RETURNING position),
+        last AS (
+            SELECT greatest((SELECT max(position) FROM gone), (SELECT max(version) FROM updated)) AS top),
+        moved AS (
+            UPDATE async_job_events_head h SET position = l.top FROM last l WHERE l.top >= h.position + 256)
+        SELECT l.top INTO top FROM last l;
     END IF;
-    IF FOUND THEN
+    IF top IS NOT NULL THEN
         PERFORM pg_notify('async_job_log', '');
     END IF;
     RETURN NULL;
@@ -153,8 +173,8 @@ BEGIN
             SELECT nextval('async_job_events_position_seq'), 'D', false, d.id, d.client_id, d.status, clock_timestamp()
             FROM deleted d
             RETURNING position)
-    UPDATE async_job_events_head SET position = l.top
-        FROM (SELECT max(position) AS top FROM logged) l WHERE l.top IS NOT NULL;
+    UPDATE async_job_events_head h SET position = l.top
+        FROM (SELECT max(position) AS top FROM logged) l WHERE l.top >= h.position + 256;
     PERFORM pg_notify('async_job_log', '');
     RETURN NULL;
 END;
@@ -169,6 +189,10 @@ CREATE TRIGGER async_jobs_log_deleted
 -- Back to 00009's row and statement triggers.
 SET LOCAL lock_timeout = '10s';
 LOCK TABLE async_jobs, async_job_events IN ACCESS EXCLUSIVE MODE;
+
+-- 00009's readers read the head row alone: make it exact (no writer is
+-- in progress while this holds the table's lock).
+UPDATE async_job_events_head SET position = greatest(position, coalesce((SELECT max(position) FROM async_job_events), 0));
 
 DROP TRIGGER async_jobs_log_deleted ON async_jobs;
 DROP FUNCTION async_jobs_log_deleted();
