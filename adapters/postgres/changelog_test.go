@@ -156,6 +156,30 @@ func TestChangeLogRecordsEveryChange(t *testing.T) {
 			b.exec(t, `UPDATE async_jobs SET id = $1 WHERE id = $2`, moved.String(), j.ID.String())
 			return []entry{put(moved, "mis-alpha", false), del(j.ID, "mis-alpha")}
 		}},
+		{"IDAndStatusInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			moved := domain.NewID()
+			b.exec(t, `UPDATE async_jobs SET id = $1, status = 'FAILED', error_code = 500, error_message = 'x', finished_at = now()
+				WHERE id = $2`, moved.String(), j.ID.String())
+			return []entry{put(moved, "mis-alpha", true), del(j.ID, "mis-alpha")}
+		}},
+		{"IDTakenOverInOneStatement", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
+			// j moves to a new id and k, written after it, takes j's: j's
+			// id is not gone, k's is. (The rows are read in the order they
+			// were written, so that j's id is free when k takes it.)
+			k, moved := domain.NewID(), domain.NewID()
+			b.exec(t, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+				VALUES ($1, 'mis-beta', 'PENDING', now(), now(), now())`, k.String())
+			tx, err := b.db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			_, err = tx.ExecContext(ctx, `SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off`)
+			require.NoError(t, err)
+			_, err = tx.ExecContext(ctx, `UPDATE async_jobs SET id = CASE id WHEN $1::uuid THEN $2::uuid ELSE $1::uuid END
+				WHERE id IN ($1, $3)`, j.ID.String(), moved.String(), k.String())
+			require.NoError(t, err)
+			require.NoError(t, tx.Commit())
+			return []entry{put(k, "mis-beta", true), put(moved, "mis-alpha", false), put(j.ID, "mis-beta", false), del(k, "mis-beta")}
+		}},
 		{"DeleteInSQL", func(t *testing.T, _ *postgres.Jobs, b *logBundle, j domain.Job) []entry {
 			b.exec(t, `DELETE FROM async_jobs WHERE id = $1`, j.ID.String())
 			return []entry{del(j.ID, "mis-alpha")}
@@ -482,6 +506,51 @@ func TestHeadSkipsRolledBackWriters(t *testing.T) {
 	changes := changesAfter(t, jobs, before)
 	require.Len(t, changes, 1)
 	require.Equal(t, next, changes[0].Job)
+}
+
+// TestHeadFollowsSmallStatements: writers move the head row only every
+// 256 positions (00011); the head a reader gets is still the last change,
+// statement after statement past several moves of the row, in
+// LastPosition and in GetAt alike, and after retention deleted every
+// entry above the row.
+func TestHeadFollowsSmallStatements(t *testing.T) {
+	t.Parallel()
+	jobs, b := setupLog(t)
+	ctx := context.Background()
+	row := func() int64 {
+		t.Helper()
+		var p int64
+		require.NoError(t, b.db.GetContext(ctx, &p, `SELECT position FROM async_job_events_head`))
+		return p
+	}
+	first := row()
+	var last domain.Job
+	for i := range 400 { // a create takes two positions, a finish one
+		j, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+		require.NoError(t, err)
+		last = j
+		if i%2 == 1 {
+			b.exec(t, `UPDATE async_jobs SET eta = eta + interval '1 minute' WHERE id = $1`, j.ID.String())
+			last, err = jobs.Get(ctx, j.ID)
+			require.NoError(t, err)
+		}
+		require.Equal(t, last.Version, head(t, jobs), "after statement %d", i)
+		_, at, err := jobs.GetAt(ctx, last.ID)
+		require.NoError(t, err)
+		require.Equal(t, last.Version, at, "GetAt after statement %d", i)
+	}
+	require.Greater(t, row(), first+256, "the row moved, more than once")
+	require.Less(t, last.Version-row(), int64(256), "and stays within its window")
+
+	// Retention deletes every entry, those above the row included: the head
+	// stays the last change, and moves with the next one.
+	n, err := jobs.DeleteEventsBefore(ctx, time.Now().Add(time.Hour), 100000)
+	require.NoError(t, err)
+	require.Positive(t, n)
+	require.Equal(t, last.Version, head(t, jobs))
+	next, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.NoError(t, err)
+	require.Equal(t, next.Version, head(t, jobs))
 }
 
 // TestBulkStatementRingsOnce: a statement inserting 10 000 jobs logs

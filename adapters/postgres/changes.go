@@ -9,7 +9,7 @@ import (
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// The log's operations, as migration 00009's triggers write them.
+// The log's operations, as the triggers of migrations 00009 and 00011 write them.
 const (
 	opPut      = "P"
 	opDelete   = "D"

@@ -76,11 +76,24 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 	return out, nil
 }
 
-// LastPosition implements ports.LogPositions: the head the writers move
-// in their own transactions. max(position) would walk every index entry
-// of a bulk insert still in progress.
+// qHead is the log's head as a snapshot sees it, from the head row h
+// (migration 00011): writers move the row only when their last position
+// is headWindow or more past it, so every committed position is below
+// h.position + headWindow, and positions commit in order, so the last
+// one the snapshot sees in the window has every earlier one visible
+// before it. The window keeps the scan off the entries of a bulk
+// statement still in progress (an unbounded max(position) would walk
+// every one of them).
+const qHead = `greatest(h.position, (SELECT max(e.position) FROM async_job_events e
+		WHERE e.position > h.position AND e.position <= h.position + ` + headWindow + `))`
+
+// headWindow is 00011's: a writer moves the head row when it is this far
+// behind.
+const headWindow = "256"
+
+// LastPosition implements ports.LogPositions: the head, in one statement.
 func (s *Jobs) LastPosition(ctx context.Context) (int64, error) {
-	return s.position(ctx, "read the log's head", `SELECT position FROM async_job_events_head`)
+	return s.position(ctx, "read the log's head", `SELECT `+qHead+` FROM async_job_events_head h`)
 }
 
 // Horizon implements ports.EventLog.
@@ -104,13 +117,19 @@ type deleteEventsParams struct {
 }
 
 // qDeleteEvents removes the oldest entries of the log (events or not) and
-// moves the horizon past them in one statement.
+// moves the horizon past them in one statement, and the head row (qHead
+// finds the head in a window above the row: it must not fall behind the
+// entries that are left). What it deletes was committed, and every
+// position before it.
 const qDeleteEvents = `WITH gone AS (
 		DELETE FROM async_job_events WHERE position IN (
 			SELECT position FROM async_job_events WHERE occurred_at < :before ORDER BY position LIMIT :limit)
 		RETURNING position),
 	moved AS (
 		UPDATE async_job_events_horizon SET position = greatest(position, (SELECT max(position) FROM gone))
+		WHERE EXISTS (SELECT 1 FROM gone)),
+	head AS (
+		UPDATE async_job_events_head SET position = greatest(position, (SELECT max(position) FROM gone))
 		WHERE EXISTS (SELECT 1 FROM gone))
 	SELECT count(*) FROM gone`
 

@@ -213,11 +213,11 @@ func (s *Jobs) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
 	return r.toDomain()
 }
 
-// qGetAt reads the log's head and the job in one statement, so in one
-// snapshot: the head is the newest change committed before it, and every
-// change up to the head is visible in it. The head's one row is always
-// there; the job's columns are NULL when the job is not.
-const qGetAt = `SELECT h.position AS at, j.id IS NOT NULL AS found,
+// qGetAt reads the log's head (qHead) and the job in one statement, so in
+// one snapshot: the head is the newest change committed before it, and
+// every change up to the head is visible in it. The head's one row is
+// always there; the job's columns are NULL when the job is not.
+const qGetAt = `SELECT ` + qHead + ` AS at, j.id IS NOT NULL AS found,
 		coalesce(j.id, '00000000-0000-0000-0000-000000000000') AS id, coalesce(j.client_id, '') AS client_id,
 		j.idempotency_key, coalesce(j.status, '') AS status, coalesce(j.eta, 'epoch') AS eta,
 		coalesce(j.links, '[]') AS links, j.error_code, j.error_message,
