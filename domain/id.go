@@ -14,6 +14,8 @@ const idLen = 36
 // ParseID accepts exactly the canonical 36-character hyphenated UUID form,
 // in any letter case, and returns it lower-cased. Braced, URN and 32-digit
 // forms are rejected so that every job has exactly one spelling.
+// An id already lower-case is s itself, not a copy: whoever keeps it
+// beyond the request (a cache key) keeps s alive, and should clone it.
 func ParseID(s string) (ID, error) {
 	if len(s) != idLen {
 		return "", &ValidationError{Field: "id", Reason: "must be a UUID"}

@@ -60,3 +60,13 @@ func benchTable(read nethttp.HandlerFunc) *table {
 
 // PreferredWait is the wait a request's Prefer headers ask for.
 var PreferredWait = preferredWait
+
+// Edge wraps h in the middleware every listener shares, as its only route.
+func Edge(h nethttp.Handler, logger *zap.Logger) nethttp.Handler {
+	return edge(onlyRoute{h}, logger, NopObserver{}, edgeConfig{sampleSuccess: 1})
+}
+
+// onlyRoute is a dispatcher serving every request with one handler.
+type onlyRoute struct{ nethttp.Handler }
+
+func (onlyRoute) label(*nethttp.Request) {}
