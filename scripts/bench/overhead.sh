@@ -36,7 +36,7 @@ END {
 	row("whole handler (access log, metrics, routing, auth, job, JSON)", "handler")
 	row("  access logging (handler with it minus without it)", "access-log")
 	row("  metrics (handler with them minus without them)", "metrics")
-	row("  routing (the public API's table)", "routing")
+	row("  routing (the public API routing table)", "routing")
 	row("  routing by gorilla/mux alone, same routes (the other listeners)", "routing-mux")
 	row("  dispatch by gorilla/mux instead of the table (whole handler)", "dispatch")
 	row("  authentication, cached token (api-key digest + token cache)", "authentication-cached-token")
