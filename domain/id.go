@@ -14,14 +14,13 @@ const idLen = 36
 // ParseID accepts exactly the canonical 36-character hyphenated UUID form,
 // in any letter case, and returns it lower-cased. Braced, URN and 32-digit
 // forms are rejected so that every job has exactly one spelling.
-// An id already lower-case is s itself, not a copy: whoever keeps it
-// beyond the request (a cache key) keeps s alive, and should clone it.
+// The result is always a copy: s may be a slice of a whole request line,
+// and an id is kept (a cache key) long after the request.
 func ParseID(s string) (ID, error) {
 	if len(s) != idLen {
 		return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 	}
 	var b [idLen]byte
-	lower := true
 	for i := 0; i < idLen; i++ {
 		c := s[i]
 		switch i {
@@ -34,15 +33,11 @@ func ParseID(s string) (ID, error) {
 			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
 			case c >= 'A' && c <= 'F':
 				c += 'a' - 'A'
-				lower = false
 			default:
 				return "", &ValidationError{Field: "id", Reason: "must be a UUID"}
 			}
 		}
 		b[i] = c
-	}
-	if lower {
-		return ID(s), nil // already canonical: no copy (every poll parses one)
 	}
 	return ID(b[:]), nil
 }

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,9 +188,6 @@ func (m *Model) set(id domain.ID, e *entry, job *domain.Job, pos int64) {
 		kept, size = &j, Size(j)
 	}
 	if e == nil {
-		// A copy: the id a poll asks for may be a slice of its request
-		// (domain.ParseID does not copy), which the entry would keep alive.
-		id = domain.ID(strings.Clone(string(id)))
 		e = &entry{id: id}
 		e.elem = m.ring.PushFront(e)
 		m.byID[id] = e
