@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
-# bench-events.sh — what the change feed and the listing cost in
-# PostgreSQL. It starts PostgreSQL (the test image, host networking,
-# loopback), migrates, then prints:
-#   1. the write cost of the change log's triggers: pgbench transactions that
-#      create and finish a job, with the trigger and with it disabled;
-#   2. EXPLAIN ANALYZE of a list page (first and deep) for a client with
-#      10^3 jobs in the table, then BENCH_LIST_JOBS (default 10^7), a
-#      quarter of them the listed client's.
+# bench-events.sh — what the listing costs in PostgreSQL. It starts
+# PostgreSQL (the test image, host networking, loopback), migrates, then
+# prints EXPLAIN ANALYZE of a list page (first and deep) for a client with
+# 10^3 jobs in the table, then BENCH_LIST_JOBS (default 10^7), a quarter of
+# them the listed client's. (The change log's write cost is measured by
+# scripts/bench/writes.sh, part of make bench.)
 # Seeding 10^7 rows takes minutes; BENCH_LIST_JOBS=1000000 is quicker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LARGE="${BENCH_LIST_JOBS:-10000000}"
-DURATION="${BENCH_DURATION:-10}"
 WORK="$(mktemp -d /tmp/jobstatus-bench-events.XXXXXX)"
 CTR=""
 log() { echo "bench-events: $*" >&2; }
@@ -40,26 +37,8 @@ for _ in $(seq 1 120); do
 done
 JOBSTATUS_DATABASE_URL="postgres://bench:bench@127.0.0.1:$PGPORT/bench?sslmode=disable" go run ./cmd/jobstatus migrate >/dev/null
 
-# 1. Write cost of the change log's triggers (00009): one transaction creates a job, another
-# finishes it, from 8 clients.
-cat >"$WORK/write.sql" <<'SQL'
-\set n random(1, 1000000000)
-INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
-  VALUES (md5(:client_id || '-' || :n)::uuid, 'mis-' || (:n % 100), 'PENDING', now(), now(), now())
-  ON CONFLICT DO NOTHING;
-UPDATE async_jobs SET status = 'DONE', links = '[{"entity":"composition","href":"/c"}]', updated_at = now(), finished_at = now()
-  WHERE id = md5(:client_id || '-' || :n)::uuid AND status = 'PENDING';
-SQL
-docker cp "$WORK/write.sql" "$CTR:/tmp/write.sql" >/dev/null
-pgbench() { docker exec -i "$CTR" pgbench -n -p "$PGPORT" -U bench -c 8 -j 2 -T "$DURATION" -f /tmp/write.sql bench 2>&1 | grep -E "^tps|error|ERROR|abort" | sed 's/ (without initial connection time)//' | head -3; }
-echo "== write cost of the change log's triggers (create + finish a job, 8 clients, ${DURATION}s)"
-echo "with the trigger:    $(pgbench)"
-psql -c 'ALTER TABLE async_jobs DISABLE TRIGGER USER'
-echo "without the trigger: $(pgbench)"
-echo "log entries: $(psql -At -c 'SELECT count(*) FROM async_job_events')"
-psql -c 'TRUNCATE async_jobs, async_job_events'
-
-# 2. A list page. Seeding bypasses the triggers (it is a bulk load).
+# The write cost of the change log's triggers is scripts/bench/writes.sh's
+# (part of make bench). Seeding bypasses the triggers (it is a bulk load).
 seed() { # seed FROM TO: a quarter of the jobs are mis-list's, 0.1 % mis-rare's; some share a second
 	psql <<SQL
 INSERT INTO async_jobs (id, client_id, status, eta, links, created_at, updated_at, finished_at)
