@@ -99,7 +99,9 @@ func (c *framingConn) next() string {
 		return "request head not seen" // cannot happen: net/http reads a head through Read first
 	}
 	v := c.verdicts[0]
-	c.verdicts = c.verdicts[1:]
+	// Shifted, not resliced: the connection's requests then reuse one
+	// backing array instead of growing a new one per request.
+	c.verdicts = c.verdicts[:copy(c.verdicts, c.verdicts[1:])]
 	return v
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	nethttp "net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,19 +36,16 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 			if ce == nil {
 				return // info is off: nothing to build
 			}
-			var (
-				clientID string
-				fields   []zap.Field
-			)
+			var clientID string
 			if info := infoFrom(r.Context()); info != nil {
 				clientID = info.clientID
-				fields = info.fields[:0] // zap encodes them before Write returns
 			}
 			ua := first(r.Header, hdrUserAgent)
 			if len(ua) > maxUserAgent {
 				ua = ua[:maxUserAgent]
 			}
-			ce.Write(append(appendRequestFields(fields, r.Context()),
+			fp := lineFields.Get().(*[accessFields]zap.Field)
+			ce.Write(append(appendRequestFields(fp[:0], r.Context()),
 				zap.String("method", r.Method),
 				zap.String("path", r.URL.EscapedPath()),
 				zap.Int("status", status),
@@ -56,11 +54,17 @@ func accessLog(logger *zap.Logger, sampleSuccess int) Middleware {
 				zap.String("user_agent", ua),
 				zap.String("client_id", clientID),
 			)...)
+			*fp = [accessFields]zap.Field{} // keep no request's strings alive
+			lineFields.Put(fp)
 		})
 	}
 }
 
-// success is an answer whose log line may be sampled.
+// lineFields hold an access-log line's fields while zap encodes them
+// (before Write returns): 640 bytes a logged request would otherwise
+// allocate, about 15 % of the bytes a poll allocates.
+var lineFields = sync.Pool{New: func() any { return new([accessFields]zap.Field) }}
+
 // sendNow sends a complete answer before its access-log line is built:
 // the line's encoding, and a wait for the log's lock while another request
 // writes its line, are then no part of the client's latency. net/http would
@@ -79,6 +83,7 @@ func sendNow(w *statusRecorder, status int) {
 	}
 }
 
+// success is an answer whose log line may be sampled.
 func success(status int) bool {
 	return status >= 200 && status < 300 || status == nethttp.StatusNotModified
 }

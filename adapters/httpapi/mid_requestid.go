@@ -5,7 +5,6 @@ import (
 	nethttp "net/http"
 
 	"github.com/jobstatus/jobstatus/domain"
-	"go.uber.org/zap"
 )
 
 type ctxKey struct{}
@@ -14,8 +13,7 @@ type ctxKey struct{}
 // for the envelope and the logs and what the middleware learn as the
 // request goes (route template, client id) for the access log and the
 // metrics. What every request needs comes in this one allocation: the
-// context value, the X-Request-ID header value, the status recorder and
-// room for the access log's fields.
+// context value, the X-Request-ID header value and the status recorder.
 type requestInfo struct {
 	context.Context
 	id       string
@@ -23,7 +21,6 @@ type requestInfo struct {
 	route    string
 	idValue  [1]string // the X-Request-ID header's value
 	rec      statusRecorder
-	fields   [accessFields]zap.Field
 }
 
 // Value implements context.Context: the info itself under ctxKey.
