@@ -16,7 +16,9 @@
 # finished / 20 % pending. It prints req/s, p50, p99, the ratios against
 # their targets, the service's RSS at 10^4 and 10^6 jobs, its peak RSS
 # while one statement inserts, updates, then deletes BENCH_BULK (10^6) jobs, and the memory a
-# `Prefer: wait` request costs while held (10 000 held at once).
+# `Prefer: wait` request costs while held (10 000 held at once), and what
+# the default GC target costs: at 64 connections each round also polls an
+# instance started with GOGC=400.
 # Everything listens on and talks to 127.0.0.1.
 #
 # Environment: BENCH_JOBS (10^6), BENCH_SMALL_JOBS (10^4), BENCH_WORKING_SET
@@ -59,6 +61,7 @@ WORK="$(mktemp -d /tmp/jobstatus-bench.XXXXXX)"
 CTR=""
 SVC_PID=""
 BARE_PID=""
+GC400_PID=""
 
 stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 	if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
@@ -66,6 +69,7 @@ stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 cleanup() {
 	stop_pid "$SVC_PID"
 	stop_pid "$BARE_PID"
+	stop_pid "$GC400_PID"
 	if [ -n "$CTR" ]; then docker rm -f "$CTR" >/dev/null 2>&1 || true; fi
 	rm -rf "$WORK"
 }
@@ -160,8 +164,9 @@ working_set() { # working_set TABLE-SIZE: "id client status" lines of the polled
 # access logs are encoded and written, to /dev/null by start_service. The
 # waiter and in-flight caps are raised only so that the held-request
 # measurement fits (no event stream is opened); they cost nothing per request.
+# SERVE_ENV adds variables (the GC comparison's GOGC=400).
 serve() {
-	exec env JOBSTATUS_HTTP_ADDR="127.0.0.1:$1" JOBSTATUS_INTERNAL_ADDR= JOBSTATUS_ADMIN_ADDR="127.0.0.1:$2" JOBSTATUS_DATABASE_URL="$DB_URL" \
+	exec env ${SERVE_ENV:-} JOBSTATUS_HTTP_ADDR="127.0.0.1:$1" JOBSTATUS_INTERNAL_ADDR= JOBSTATUS_ADMIN_ADDR="127.0.0.1:$2" JOBSTATUS_DATABASE_URL="$DB_URL" \
 	JOBSTATUS_AUTH_JWKS_FILE="$WORK/jwks.json" JOBSTATUS_API_KEYS_FILE="$WORK/clients.yaml" \
 	JOBSTATUS_AUTH_ISSUER=https://auth.bench JOBSTATUS_AUTH_AUDIENCE=jobstatus \
 	JOBSTATUS_LOG_LEVEL=info JOBSTATUS_RATE_LIMIT_RPS=0 JOBSTATUS_EVENTS_MAX_STREAMS=64 \
@@ -187,6 +192,22 @@ start_service() {
 }
 
 stop_service() { stop_pid "$SVC_PID"; SVC_PID=""; }
+
+# start_gc400: a second instance, the same but for GOGC=400, idle but when
+# measured: what the default GC target (Go's 100 %, chosen for a steady
+# heap) costs in throughput, in the same rounds as the default.
+start_gc400() {
+	local port admin
+	port="$(free_port)"; admin="$(free_port)"
+	GC400_URL="http://127.0.0.1:$port"
+	SERVE_ENV=GOGC=400 serve "$port" "$admin" 2>/dev/null &
+	GC400_PID=$!
+	for _ in $(seq 1 100); do
+		if curl -fs -o /dev/null "http://127.0.0.1:$admin/readyz"; then return; fi
+		sleep 0.1
+	done
+	die "the GOGC=400 instance did not become ready"
+}
 
 start_bare() { # start_bare BODY-BYTES
 	"$WORK/bare" -size "$1" >"$WORK/bare.addr" &
@@ -282,19 +303,22 @@ start_service
 BODY="$(body_bytes)"
 log "bare handler: fixed $BODY-byte body (the working set's average 200 body)"
 start_bare "$BODY"
+start_gc400
 
 log "warming up"
 pgb 64 "$WARMUP_S" >/dev/null
 load "$BARE_URL" 64 "$WARMUP" >/dev/null
 load "$SVC_URL" 64 "$WARMUP" >/dev/null
+load "$GC400_URL" 64 "$WARMUP" >/dev/null
 
 declare -A R
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 round_rps=(); round_p99=() # each round's ratios at 64 connections, bare and jobstatus back to back
+gt=(); g9=() # 64 connections, the GOGC=400 instance, after the default in each round
 for c in 16 64; do
 	pt=(); p5=(); p9=(); bt=(); b5=(); b9=(); st=(); s5=(); s9=()
 	for round in $(seq 1 "$ROUNDS"); do
-		log "$c connections, round $round of $ROUNDS: pgbench (throughput, then latency), bare handler, jobstatus"
+		log "$c connections, round $round of $ROUNDS: pgbench (throughput, then latency), bare handler, jobstatus$([ "$c" = 64 ] && echo ", jobstatus with GOGC=400")"
 		pt+=("$(pgb_tps "$c")")
 		read -r a b <<<"$(pgb_latency "$c")"; p5+=("$a"); p9+=("$b")
 		out="$(load "$BARE_URL" "$c" "$DURATION")"; check "$out"
@@ -304,6 +328,8 @@ for c in 16 64; do
 		if [ "$c" = 64 ]; then
 			round_rps+=("$(awk -v a="${st[-1]}" -v b="${bt[-1]}" 'BEGIN {printf "%.2f", a/b}')")
 			round_p99+=("$(awk -v a="${s9[-1]}" -v b="${b9[-1]}" 'BEGIN {printf "%.2f", a/b}')")
+			out="$(load "$GC400_URL" "$c" "$DURATION")"; check "$out"
+			gt+=("$(field "$out" rps)"); g9+=("$(field "$out" p99_us)")
 		fi
 	done
 	R[pg_tps_$c]="$(median "${pt[@]}")"; R[pg_p50_$c]="$(median "${p5[@]}")"; R[pg_p99_$c]="$(median "${p9[@]}")"
@@ -312,6 +338,8 @@ for c in 16 64; do
 done
 rss_large="$(rss_mib)"
 stop_pid "$BARE_PID"; BARE_PID=""
+stop_pid "$GC400_PID"; GC400_PID=""
+R[gc400_rps_64]="$(median "${gt[@]}")"; R[gc400_p99_64]="$(median "${g9[@]}")"
 
 log "holding $HELD Prefer: wait=30 requests on pending jobs"
 held="$("$WORK/hold" -url "$SVC_URL" -metrics "$SVC_METRICS" -ids "$WORK/pending" -creds "$WORK/creds" \
@@ -384,6 +412,9 @@ target "jobstatus / pgbench, 64 conns" "$r2" '>=' 1.0
 target "jobstatus / bare, 64 conns" "$r3" '>=' 0.7
 target "jobstatus p99 / bare p99, 64 conns" "$r4" '<=' 2
 printf '%-58s %8s   (for reference)\n' "jobstatus p99 / bare p99, 16 conns" "$r5"
+printf '%-58s %8s   (what the default GC target costs; GOGC=400: %.0f req/s, %s of bare, p99 %s ms)\n' \
+	"jobstatus GOGC 100 (default) / GOGC=400, 64 conns" "$(ratio "${R[svc_rps_64]}" "${R[gc400_rps_64]}")" \
+	"${R[gc400_rps_64]}" "$(ratio "${R[gc400_rps_64]}" "${R[bare_rps_64]}")" "$(ms "${R[gc400_p99_64]}")"
 for i in "${!round_rps[@]}"; do
 	target "round $((i + 1)) of $ROUNDS: jobstatus / bare, 64 conns" "${round_rps[$i]}" '>=' 0.7
 	target "round $((i + 1)) of $ROUNDS: jobstatus p99 / bare p99, 64 conns" "${round_p99[$i]}" '<=' 2
