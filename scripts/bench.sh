@@ -18,7 +18,10 @@
 # while one statement inserts, updates, then deletes BENCH_BULK (10^6) jobs, and the memory a
 # `Prefer: wait` request costs while held (10 000 held at once), and what
 # the default GC target costs: at 64 connections each round also polls an
-# instance started with GOGC=400.
+# instance started with GOGC=400; and where the CPU goes: a CPU profile of
+# the bare handler and of a benchpprof build of the service at 64
+# connections, in CPU microseconds a request by kind of work
+# (scripts/bench/where.awk).
 # Everything listens on and talks to 127.0.0.1.
 #
 # Environment: BENCH_JOBS (10^6), BENCH_SMALL_JOBS (10^4), BENCH_WORKING_SET
@@ -62,6 +65,7 @@ CTR=""
 SVC_PID=""
 BARE_PID=""
 GC400_PID=""
+PPROF_PID=""
 
 stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 	if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
@@ -70,6 +74,7 @@ cleanup() {
 	stop_pid "$SVC_PID"
 	stop_pid "$BARE_PID"
 	stop_pid "$GC400_PID"
+	stop_pid "$PPROF_PID"
 	if [ -n "$CTR" ]; then docker rm -f "$CTR" >/dev/null 2>&1 || true; fi
 	rm -rf "$WORK"
 }
@@ -117,6 +122,9 @@ DB_URL="postgres://bench:bench@127.0.0.1:$PGPORT/bench?sslmode=disable"
 
 log "building jobstatus and the bench tools"
 go build -o "$WORK/jobstatus" ./cmd/jobstatus
+# The same service with net/http/pprof (build tag benchpprof), for the CPU
+# profile only: never the figures of the runs above it.
+go build -tags benchpprof -o "$WORK/jobstatus-pprof" ./cmd/jobstatus
 go build -o "$WORK/" ./scripts/bench/bare ./scripts/bench/hold
 JOBSTATUS="$WORK/jobstatus"
 JOBSTATUS_DATABASE_URL="$DB_URL" "$JOBSTATUS" migrate >/dev/null
@@ -174,6 +182,15 @@ serve() {
 		"$JOBSTATUS" serve
 }
 
+# ready ADMIN-PORT: waits up to 10 s for an instance's /readyz.
+ready() {
+	for _ in $(seq 1 100); do
+		if curl -fs -o /dev/null "http://127.0.0.1:$1/readyz"; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
 start_service() {
 	local port admin
 	port="$(free_port)"; admin="$(free_port)"
@@ -181,10 +198,7 @@ start_service() {
 	SVC_METRICS="http://127.0.0.1:$admin/metrics"
 	serve "$port" "$admin" 2>/dev/null &
 	SVC_PID=$!
-	for _ in $(seq 1 100); do
-		if curl -fs -o /dev/null "http://127.0.0.1:$admin/readyz"; then return; fi
-		sleep 0.1
-	done
+	if ready "$admin"; then return; fi
 	stop_service
 	log "the service did not become ready; what it says when started again:"
 	timeout 5 bash -c "$(declare -f serve); $(declare -p DB_URL WORK HELD JOBSTATUS); serve $port $admin" 2>&1 | tail -3 >&2 || true
@@ -202,15 +216,12 @@ start_gc400() {
 	GC400_URL="http://127.0.0.1:$port"
 	SERVE_ENV=GOGC=400 serve "$port" "$admin" 2>/dev/null &
 	GC400_PID=$!
-	for _ in $(seq 1 100); do
-		if curl -fs -o /dev/null "http://127.0.0.1:$admin/readyz"; then return; fi
-		sleep 0.1
-	done
-	die "the GOGC=400 instance did not become ready"
+	ready "$admin" || die "the GOGC=400 instance did not become ready"
 }
 
 start_bare() { # start_bare BODY-BYTES
-	"$WORK/bare" -size "$1" >"$WORK/bare.addr" &
+	BARE_PPROF="http://127.0.0.1:$(free_port)"
+	"$WORK/bare" -size "$1" -pprof "${BARE_PPROF#http://}" >"$WORK/bare.addr" &
 	BARE_PID=$!
 	for _ in $(seq 1 100); do
 		if [ -s "$WORK/bare.addr" ]; then BARE_URL="http://$(head -1 "$WORK/bare.addr")"; return; fi
@@ -337,8 +348,34 @@ for c in 16 64; do
 	R[svc_rps_$c]="$(median "${st[@]}")"; R[svc_p50_$c]="$(median "${s5[@]}")"; R[svc_p99_$c]="$(median "${s9[@]}")"
 done
 rss_large="$(rss_mib)"
-stop_pid "$BARE_PID"; BARE_PID=""
 stop_pid "$GC400_PID"; GC400_PID=""
+
+# --- where the CPU goes: a CPU profile of each at 64 connections -----------
+# One more run each of the bare handler and of the benchpprof build of the
+# service (same settings, started for it), profiled for PROF_S seconds in
+# the middle of the run; scripts/bench/where.awk sorts the samples by kind
+# of work, and the table divides each kind by the requests answered while
+# profiled: CPU microseconds a request.
+PROF_S=$((DURATION_S > 6 ? DURATION_S - 4 : 2))
+profiled() { # profiled URL PPROF-URL BINARY KINDS-FILE: prints the run's req/s
+	local out c
+	( sleep 2; curl -fs -o "$WORK/cpu.pprof" "$2/debug/pprof/profile?seconds=$PROF_S" ) &
+	c=$!
+	out="$(load "$1" 64 "$DURATION")"; check "$out"
+	wait "$c" || die "no CPU profile from $2"
+	go tool pprof -traces "$3" "$WORK/cpu.pprof" 2>/dev/null | awk -v tsv=1 -f scripts/bench/where.awk >"$4" || die "no samples in the profile of $1"
+	field "$out" rps
+}
+log "CPU profiles at 64 connections: bare handler, then jobstatus (benchpprof build)"
+prof_bare_rps="$(profiled "$BARE_URL" "$BARE_PPROF" "$WORK/bare" "$WORK/kinds.bare")"
+stop_pid "$BARE_PID"; BARE_PID=""
+pprof_port="$(free_port)"; pprof_admin="$(free_port)"; pprof_debug="$(free_port)"
+JOBSTATUS="$WORK/jobstatus-pprof" SERVE_ENV="BENCH_PPROF_ADDR=127.0.0.1:$pprof_debug" serve "$pprof_port" "$pprof_admin" 2>/dev/null &
+PPROF_PID=$!
+ready "$pprof_admin" || die "the benchpprof build did not become ready"
+load "http://127.0.0.1:$pprof_port" 64 "$WARMUP" >/dev/null
+prof_svc_rps="$(profiled "http://127.0.0.1:$pprof_port" "http://127.0.0.1:$pprof_debug" "$WORK/jobstatus-pprof" "$WORK/kinds.svc")"
+stop_pid "$PPROF_PID"; PPROF_PID=""
 R[gc400_rps_64]="$(median "${gt[@]}")"; R[gc400_p99_64]="$(median "${g9[@]}")"
 
 log "holding $HELD Prefer: wait=30 requests on pending jobs"
@@ -433,6 +470,25 @@ for op in insert update delete; do
 	target "peak RSS / steady (${rss_steady} MiB), one statement: $op $BULK jobs" \
 		"$(ratio "${!peak_var}" "$rss_steady")" '<=' 2 "$(ratio "${!peak_var}" "$rss_steady") (${!peak_var} MiB, ${!s_var} s)"
 done
+echo
+echo "where the CPU goes at 64 connections: CPU microseconds a request, by kind of work (CPU profiles of ${PROF_S} s"
+echo "in the middle of one run each: jobstatus $prof_svc_rps req/s (a benchpprof build), bare $prof_bare_rps req/s; the rest of"
+echo "the machine's CPU is wrk's and PostgreSQL's):"
+awk -F'\t' -v svc="$prof_svc_rps" -v bare="$prof_bare_rps" -v secs="$PROF_S" '
+	FNR == 1 { file++ }
+	{ k[$1] = 1; v[file, $1] = $2 }
+	END {
+		n = 0
+		for (x in k) o[++n] = x
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[1, o[j]] > v[1, o[i]]) { t = o[i]; o[i] = o[j]; o[j] = t }
+		printf "%-50s %10s %10s %10s\n", "", "jobstatus", "bare", "more"
+		for (i = 1; i <= n; i++) {
+			a = v[1, o[i]] * 1000 / (svc * secs); b = v[2, o[i]] * 1000 / (bare * secs)
+			ta += a; tb += b
+			printf "%-50s %10.2f %10.2f %10.2f\n", o[i], a, b, a - b
+		}
+		printf "%-50s %10.2f %10.2f %10.2f\n", "total", ta, tb, ta - tb
+	}' "$WORK/kinds.svc" "$WORK/kinds.bare"
 if [ "$missed" -gt 0 ]; then
 	echo "targets missed: $missed"
 	if [ "$STRICT" = 1 ]; then exit 1; fi

@@ -87,3 +87,56 @@ func TestScriptsParse(t *testing.T) {
 		require.NoError(t, err, "%s does not parse: %s", s, out)
 	}
 }
+
+// TestWhereSortsSamplesByKind: make bench's CPU table (scripts/bench/where.awk)
+// gives each profile sample to the kind of its innermost frame that has
+// one: an allocation made while parsing is "allocation", the socket write
+// under the handler is the socket's, zap's encoding is the access log's.
+func TestWhereSortsSamplesByKind(t *testing.T) {
+	t.Parallel()
+	traces := `File: jobstatus
+Type: cpu
+-----------+-------------------------------------------------------
+      10ms   runtime.mallocgc
+             net/textproto.readMIMEHeader
+             net/http.readRequest
+             net/http.(*conn).serve
+-----------+-------------------------------------------------------
+     1.5s   internal/runtime/syscall/linux.Syscall6
+             internal/poll.(*FD).Write
+             net/http.(*response).FlushError
+             github.com/jobstatus/jobstatus/adapters/httpapi.sendNow
+-----------+-------------------------------------------------------
+     500us   go.uber.org/zap/zapcore.(*jsonEncoder).AppendString
+             github.com/jobstatus/jobstatus/adapters/httpapi.edge.accessLog.func2.1
+-----------+-------------------------------------------------------
+      30ms   net/textproto.(*Reader).ReadLine (inline)
+             net/http.readRequest
+-----------+-------------------------------------------------------
+      20ms   runtime.gcDrain
+             runtime.gcAssistAlloc1
+             runtime.mallocgc
+             net/http.readRequest
+-----------+-------------------------------------------------------
+      40ms   memeqbody
+             main.main
+`
+	cmd := exec.Command("awk", "-v", "tsv=1", "-f", "../scripts/bench/where.awk")
+	cmd.Stdin = strings.NewReader(traces)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	got := map[string]string{}
+	for line := range strings.Lines(string(out)) {
+		kind, ms, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+		require.True(t, ok, "line %q", line)
+		got[kind] = ms
+	}
+	require.Equal(t, map[string]string{
+		"allocation":                                     "10.0",
+		"write the answer (socket)":                      "1500.0",
+		"access log (zap)":                               "0.5",
+		"parse the request (net/http)":                   "30.0",
+		"garbage collector (marking, assists, sweeping)": "20.0",
+		"other": "40.0",
+	}, got)
+}

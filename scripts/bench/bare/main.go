@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // on -pprof's listener only: the measured handler is srv's
 	"os"
 	"os/signal"
 	"strconv"
@@ -38,6 +39,7 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	size := flag.Int("size", 260, "body size in bytes")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address too (make bench's CPU profile)")
 	flag.Parse()
 	body, err := fixedBody(*size)
 	if err != nil {
@@ -53,6 +55,11 @@ func run() error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			return err
+		}
 	}
 	length := strconv.Itoa(len(body))
 	var (
@@ -100,6 +107,24 @@ func run() error {
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// servePprof serves net/http/pprof (http.DefaultServeMux) on a loopback
+// address of its own, apart from the measured server.
+func servePprof(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("parse -pprof: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-pprof %s: only loopback addresses are allowed", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on -pprof: %w", err)
+	}
+	go func() { _ = http.Serve(ln, nil) }()
 	return nil
 }
 
