@@ -42,11 +42,18 @@ func ParseID(s string) (ID, error) {
 	return ID(b[:]), nil
 }
 
-// NewID returns a random (version 4) ID.
+// NewID returns a random (version 4) ID, from crypto/rand: a job's id is
+// not to be guessed.
 func NewID() ID {
 	var u [16]byte
 	// crypto/rand.Read never returns an error on supported platforms.
 	_, _ = rand.Read(u[:])
+	return IDFromBits(u)
+}
+
+// IDFromBits returns the version 4 ID of 128 random bits (RFC 9562: the
+// version and variant bits are set over six of them).
+func IDFromBits(u [16]byte) ID {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	var b [idLen]byte

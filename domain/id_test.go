@@ -69,6 +69,26 @@ func TestNewIDIsCanonicalV4(t *testing.T) {
 	}
 }
 
+func TestIDFromBitsSetsVersionAndVariant(t *testing.T) {
+	t.Parallel()
+	var ones [16]byte
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	for _, tc := range []struct {
+		bits [16]byte
+		want domain.ID
+	}{
+		{[16]byte{}, "00000000-0000-4000-8000-000000000000"},
+		{ones, "ffffffff-ffff-4fff-bfff-ffffffffffff"},
+		{[16]byte{0x89, 0x67, 0x8f, 0x60, 0x4c, 0xdc, 0x4f, 0xe3, 0xae, 0x83, 0xe8, 0xb3, 0xeb, 0xd3, 0x5c, 0x59}, "89678f60-4cdc-4fe3-ae83-e8b3ebd35c59"},
+	} {
+		if got := domain.IDFromBits(tc.bits); got != tc.want {
+			t.Errorf("IDFromBits(%x) = %q, want %q", tc.bits, got, tc.want)
+		}
+	}
+}
+
 func FuzzParseID(f *testing.F) {
 	for _, s := range []string{"89678f60-4cdc-4fe3-ae83-e8b3ebd35c59", "", "{}", "urn:uuid:x", "89678F60-4CDC-4FE3-AE83-E8B3EBD35C59"} {
 		f.Add(s)

@@ -190,6 +190,21 @@ func TestGetJob(t *testing.T) {
 		require.NotEqual(t, "bad id\" with quotes", r.Header.Get("X-Request-ID"))
 		require.Len(t, r.Header.Get("X-Request-ID"), 36)
 	})
+	t.Run("MadeRequestIDsAreDistinctVersion4UUIDs", func(t *testing.T) {
+		t.Parallel()
+		seen := map[string]bool{}
+		for range 200 {
+			r := b.do(t, "GET", jobPath(b.pending.ID), b.auth(testkit.ClientA, testkit.KeyA), nil)
+			id := r.Header.Get("X-Request-ID")
+			parsed, err := domain.ParseID(id)
+			require.NoError(t, err, "request id %q", id)
+			require.Equal(t, id, parsed.String(), "canonical")
+			require.Equal(t, byte('4'), id[14], "version 4: %q", id)
+			require.Contains(t, "89ab", string(id[19]), "RFC 9562 variant: %q", id)
+			require.False(t, seen[id], "request id %q made twice", id)
+			seen[id] = true
+		}
+	})
 }
 
 func mustJSON(t *testing.T, v any) []byte {

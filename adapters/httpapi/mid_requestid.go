@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
 	nethttp "net/http"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -84,5 +86,14 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// newRequestID returns a random RFC 9562 UUID, version 4.
-func newRequestID() string { return string(domain.NewID()) }
+// newRequestID returns a random RFC 9562 UUID, version 4. A request id
+// must be unique, not unguessable (it names a request in the logs and
+// grants nothing), so its bits come from math/rand/v2's generator
+// (ChaCha8, per thread, seeded by the runtime) rather than crypto/rand,
+// which cost each request about 0.2 µs.
+func newRequestID() string {
+	var u [16]byte
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
+	return string(domain.IDFromBits(u))
+}
