@@ -102,7 +102,8 @@ type Outcome struct {
 const CompositionEntity = "composition"
 
 // Done returns the outcome of a successful job. It needs at least one link,
-// each with a token entity and an absolute-path href (ValidHref).
+// each with a token entity and an absolute-path href (ValidHref), one of
+// them with entity CompositionEntity.
 func Done(links []Link, at time.Time) (Outcome, error) {
 	o := Outcome{Status: StatusDone, Links: slices.Clone(links), At: Timestamp(at)}
 	if err := o.Validate(); err != nil {
@@ -166,6 +167,11 @@ func (o Outcome) Validate() error {
 			if err := checkLink(l); err != nil {
 				return err
 			}
+		}
+		// The contract promises a DONE answer a link to the composition
+		// created; other entities may come beside it, not instead of it.
+		if !slices.ContainsFunc(o.Links, func(l Link) bool { return l.Entity == CompositionEntity }) {
+			return &ValidationError{Field: "links", Reason: "a DONE job needs a composition link"}
 		}
 	case StatusFailed:
 		if o.Failure == nil || !ValidFailureCode(o.Failure.Code) {

@@ -94,6 +94,12 @@ func TestOutcomeRules(t *testing.T) {
 		{"DoneNeedsEntity", func() (domain.Outcome, error) {
 			return domain.Done([]domain.Link{{Href: "/x"}}, t0)
 		}, "links"},
+		{"DoneNeedsACompositionLink", func() (domain.Outcome, error) {
+			return domain.Done([]domain.Link{{Entity: "encounter", Href: "/patients/p1/encounter/e1"}}, t0)
+		}, "links"},
+		{"DoneWithACompositionLinkAmongOthers", func() (domain.Outcome, error) {
+			return domain.Done([]domain.Link{{Entity: "encounter", Href: "/patients/p1/encounter/e1"}, link}, t0)
+		}, ""},
 		{"DoneNeedsAbsolutePath", func() (domain.Outcome, error) {
 			return domain.Done([]domain.Link{{Entity: "composition", Href: "http://evil.example/x"}}, t0)
 		}, "links"},

@@ -422,6 +422,7 @@ func TestInternalOutcomes(t *testing.T) {
 	})
 	for name, c := range map[string]struct{ route, body, msg string }{
 		"NoLinks":        {"complete", `{"links":[]}`, "Invalid links: a DONE job needs at least one link"},
+		"NoComposition":  {"complete", `{"links":[{"entity":"encounter","href":"/patients/p1/encounter/e1"}]}`, "Invalid links: a DONE job needs a composition link"},
 		"RelativeHref":   {"complete", `{"links":[{"entity":"composition","href":"patients/p1"}]}`, "Invalid links: every href must be an absolute path"},
 		"AbsoluteURL":    {"complete", `{"links":[{"entity":"composition","href":"https://evil.example/x"}]}`, "Invalid links: every href must be an absolute path"},
 		"HrefWithQuery":  {"complete", `{"links":[{"entity":"composition","href":"/p?x=1"}]}`, "Invalid links: every href must be an absolute path"},
