@@ -86,6 +86,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"ReportWithoutTo", []string{"report", "--from", "2026-11-01"}, "--to is required: YYYY-MM-DD"},
 		{"ReportBadTo", []string{"report", "--from", "2026-11-01", "--to", "tomorrow"}, `--to "tomorrow": want YYYY-MM-DD`},
 		{"ReportBadFormat", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--format", "xml"}, `--format "xml": want csv, json or table`},
+		// The report's rules are the use case's, checked before the settings.
+		{"ReportToBeforeFrom", []string{"report", "--from", "2026-11-02", "--to", "2026-11-01"}, "invalid to: must not be before from"},
+		{"ReportBadClient", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--client", "bad id"}, "invalid client: " + domain.ClientIDRule},
 		{"TokenWithoutKey", []string{"token", "--client", "a"}, "--key is required"},
 		{"TokenWithoutClient", []string{"token", "--key", "k.pem"}, "--client is required"},
 		// A non-positive lifetime once minted a one-hour token silently.
