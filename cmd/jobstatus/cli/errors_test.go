@@ -65,12 +65,17 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"CreateBadID", []string{"jobs", "create", "--client", "a", "--id", "42"}, `job id "42": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
 		{"CompleteWithoutLink", []string{"jobs", "complete", jobID}, "--link is required: ENTITY=HREF, repeatable"},
 		{"MalformedLink", []string{"jobs", "complete", jobID, "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
+		// The outcome's rules are the domain's, checked before the settings.
+		{"LinkNotAnAbsolutePath", []string{"jobs", "complete", jobID, "--link", "composition=//evil.example/c"}, "invalid links: every href must be an absolute path"},
+		{"LinkEntityNotAToken", []string{"jobs", "complete", jobID, "--link", "compo sition=/c"}, "invalid links: every link entity must be a token (letters, digits and !#$%&'*+-.^_`|~)"},
+		{"NoCompositionLink", []string{"jobs", "complete", jobID, "--link", "encounter=/patients/p/encounter/e"}, "invalid links: a DONE job needs a composition link"},
 		{"FailWithoutCode", []string{"jobs", "fail", jobID, "--message", "m"}, "--code is required: 1 to 999"},
 		{"FailNegativeCode", []string{"jobs", "fail", jobID, "--code", "-5", "--message", "m"}, "--code must be 1 to 999, got -5"},
 		{"FailCodeAbove999", []string{"jobs", "fail", jobID, "--code", "1000", "--message", "m"}, "--code must be 1 to 999, got 1000"},
 		{"CreateClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, "invalid client: " + domain.ClientIDRule},
 		{"CreateClientTooLong", []string{"jobs", "create", "--client", strings.Repeat("c", 256)}, "invalid client: " + domain.ClientIDRule},
 		{"FailWithoutMessage", []string{"jobs", "fail", jobID, "--code", "500"}, "--message is required"},
+		{"FailMessageNotUTF8", []string{"jobs", "fail", jobID, "--code", "500", "--message", "bad \xff"}, "invalid message: must be valid UTF-8 without NUL bytes"},
 		{"FailBadCode", []string{"jobs", "fail", jobID, "--code", "5xx", "--message", "m"}, `--code "5xx": want a whole number`},
 		{"FailCodeNotANumber", []string{"jobs", "fail", jobID, "--code", "abc", "--message", "m"}, `--code "abc": want a whole number`},
 		// The id is checked before the settings: no database is configured here.
