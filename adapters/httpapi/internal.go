@@ -231,8 +231,8 @@ func createCommand(in createRequest, keys []string) (app.CreateJob, error) {
 	case 0:
 	case 1:
 		key = keys[0]
-		if key == "" || len(key) > domain.MaxIdempotencyKeyLength || !printable(key) {
-			return app.CreateJob{}, &domain.ValidationError{Field: "Idempotency-Key", Reason: "must be 1 to 255 printable ASCII characters"}
+		if !domain.ValidIdempotencyKey(key) {
+			return app.CreateJob{}, &domain.ValidationError{Field: "Idempotency-Key", Reason: domain.IdempotencyKeyRule}
 		}
 	default:
 		return app.CreateJob{}, &domain.ValidationError{Field: "Idempotency-Key", Reason: "must not be repeated"}

@@ -60,6 +60,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"NegativeETA", []string{"jobs", "create", "--client", "a", "--eta", "-5s"}, "invalid eta: " + domain.ETARule},
 		{"ETAOverADay", []string{"jobs", "create", "--client", "a", "--eta", "48h"}, "invalid eta: " + domain.ETARule},
 		{"ZeroETA", []string{"jobs", "create", "--client", "a", "--eta", "0s"}, "invalid eta: " + domain.ETARule},
+		// The idempotency key's rule is the write API's Idempotency-Key rule.
+		{"NonASCIIIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "clé"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
+		{"ControlInIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "a\tb"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
 		{"ZeroETAWithoutUnit", []string{"jobs", "create", "--client", "a", "--eta", "0"}, "invalid eta: " + domain.ETARule},
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `--eta "soon": want a duration such as 90s, 15m or 2h`},
 		{"CreateBadID", []string{"jobs", "create", "--client", "a", "--id", "42"}, `job id "42": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},

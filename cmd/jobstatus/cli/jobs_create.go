@@ -19,8 +19,9 @@ type createOptions struct {
 	ETASet         bool          // --eta was given: its value must be in bounds, 0 included
 }
 
-// Validate refuses a missing or invalid client, a malformed id and an eta
-// out of bounds: the domain's rules, as the write API applies them.
+// Validate refuses a missing or invalid client, a malformed id, an invalid
+// idempotency key and an eta out of bounds: the domain's rules, as the write
+// API applies them.
 func (o createOptions) Validate() error {
 	if o.Client == "" {
 		return usagef("--client is required")
@@ -32,6 +33,9 @@ func (o createOptions) Validate() error {
 		if err := checkJobID(o.ID); err != nil {
 			return err
 		}
+	}
+	if err := domain.CheckIdempotencyKey(o.IdempotencyKey); err != nil {
+		return err
 	}
 	if o.ETASet || o.ETA != 0 {
 		return domain.CheckETA(o.ETA)
