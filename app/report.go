@@ -49,16 +49,14 @@ func NewReportHandler(source ports.ReportSource) (ReportHandler, error) {
 // carries, in order; sinks write them in this order.
 func ReportPercentiles() []int { return []int{50, 90, 99} }
 
-// Handle streams the report into sink.
-func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) error {
-	if h.source == nil {
-		return errUnwired
-	}
+// Validate returns a *domain.ValidationError for a report that cannot be
+// made: no top failures, a missing day, to before from, a client id no job
+// can carry. Handle applies it; a command checks it before it connects.
+func (r Report) Validate() error {
 	if r.TopFailures <= 0 {
 		return &domain.ValidationError{Field: "top_failures", Reason: "must be positive"}
 	}
-	from := r.From.UTC().Truncate(24 * time.Hour)
-	to := r.To.UTC().Truncate(24 * time.Hour)
+	from, to := r.days()
 	if from.IsZero() || to.IsZero() {
 		return &domain.ValidationError{Field: "from/to", Reason: "both dates are required"}
 	}
@@ -72,6 +70,23 @@ func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) er
 			return err
 		}
 	}
+	return nil
+}
+
+// days returns the report's first and last day, as UTC midnights.
+func (r Report) days() (from, to time.Time) {
+	return r.From.UTC().Truncate(24 * time.Hour), r.To.UTC().Truncate(24 * time.Hour)
+}
+
+// Handle streams the report into sink.
+func (h ReportHandler) Handle(ctx context.Context, r Report, sink ReportSink) error {
+	if h.source == nil {
+		return errUnwired
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	from, to := r.days()
 	f := ports.ReportFilter{From: from, To: to.Add(24 * time.Hour), ClientID: r.ClientID}
 	if err := h.source.DailyCounts(ctx, f, sink.Row); err != nil {
 		return err

@@ -51,6 +51,42 @@ type NewParams struct {
 // MaxIdempotencyKeyLength bounds idempotency keys.
 const MaxIdempotencyKeyLength = 255
 
+// IdempotencyKeyRule says in words what ValidIdempotencyKey accepts, for
+// messages.
+const IdempotencyKeyRule = "must be 1 to 255 printable ASCII characters"
+
+// ValidIdempotencyKey reports whether k may be an idempotency key: 1 to
+// MaxIdempotencyKeyLength printable ASCII characters, what an HTTP header
+// carries safely. Every transport (the write API's Idempotency-Key, the
+// jobs command, a Go caller of the use cases) accepts the same keys.
+func ValidIdempotencyKey(k string) bool {
+	if k == "" || len(k) > MaxIdempotencyKeyLength {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckIdempotencyKey returns a *ValidationError naming idempotency_key
+// unless k is empty (no key) or a valid key (ValidIdempotencyKey); text
+// PostgreSQL cannot store and an overlong key are named as such first.
+func CheckIdempotencyKey(k string) error {
+	if err := CheckText("idempotency_key", k); err != nil {
+		return err
+	}
+	if len(k) > MaxIdempotencyKeyLength {
+		return &ValidationError{Field: "idempotency_key", Reason: "must be at most 255 bytes"}
+	}
+	if k != "" && !ValidIdempotencyKey(k) {
+		return &ValidationError{Field: "idempotency_key", Reason: IdempotencyKeyRule}
+	}
+	return nil
+}
+
 // New returns a PENDING job. Every job starts pending.
 func New(p NewParams) (Job, error) {
 	if _, err := ParseID(string(p.ID)); err != nil {
@@ -62,14 +98,11 @@ func New(p NewParams) (Job, error) {
 	if err := CheckClientID("client", p.ClientID); err != nil {
 		return Job{}, err
 	}
-	if err := CheckText("idempotency_key", p.IdempotencyKey); err != nil {
+	if err := CheckIdempotencyKey(p.IdempotencyKey); err != nil {
 		return Job{}, err
 	}
 	if p.ETA.IsZero() {
 		return Job{}, &ValidationError{Field: "eta", Reason: "must be set"}
-	}
-	if len(p.IdempotencyKey) > MaxIdempotencyKeyLength {
-		return Job{}, &ValidationError{Field: "idempotency_key", Reason: "must be at most 255 bytes"}
 	}
 	now := Timestamp(p.Now)
 	return Job{
@@ -102,7 +135,8 @@ type Outcome struct {
 const CompositionEntity = "composition"
 
 // Done returns the outcome of a successful job. It needs at least one link,
-// each with a token entity and an absolute-path href (ValidHref).
+// each with a token entity and an absolute-path href (ValidHref), one of
+// them with entity CompositionEntity.
 func Done(links []Link, at time.Time) (Outcome, error) {
 	o := Outcome{Status: StatusDone, Links: slices.Clone(links), At: Timestamp(at)}
 	if err := o.Validate(); err != nil {
@@ -166,6 +200,11 @@ func (o Outcome) Validate() error {
 			if err := checkLink(l); err != nil {
 				return err
 			}
+		}
+		// The contract promises a DONE answer a link to the composition
+		// created; other entities may come beside it, not instead of it.
+		if !slices.ContainsFunc(o.Links, func(l Link) bool { return l.Entity == CompositionEntity }) {
+			return &ValidationError{Field: "links", Reason: "a DONE job needs a composition link"}
 		}
 	case StatusFailed:
 		if o.Failure == nil || !ValidFailureCode(o.Failure.Code) {

@@ -82,6 +82,38 @@ func TestNew(t *testing.T) {
 	}
 }
 
+func TestIdempotencyKeyRule(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct {
+		key   string
+		valid bool
+	}{
+		"Printable":   {"sign-4711 #2", true},
+		"Longest":     {strings.Repeat("k", domain.MaxIdempotencyKeyLength), true},
+		"Empty":       {"", false},
+		"TooLong":     {strings.Repeat("k", domain.MaxIdempotencyKeyLength+1), false},
+		"NonASCII":    {"clé", false},
+		"Tab":         {"a\tb", false},
+		"Delete":      {"a\x7f", false},
+		"InvalidUTF8": {"k\xfe", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := domain.ValidIdempotencyKey(tt.key); got != tt.valid {
+				t.Fatalf("ValidIdempotencyKey(%q) = %v, want %v", tt.key, got, tt.valid)
+			}
+			_, err := domain.New(domain.NewParams{ID: domain.NewID(), ClientID: "mis", IdempotencyKey: tt.key, ETA: t0, Now: t0})
+			if tt.valid || tt.key == "" { // no key: an ordinary create
+				if err != nil {
+					t.Fatalf("New with key %q: %v", tt.key, err)
+				}
+				return
+			}
+			assertField(t, err, "idempotency_key")
+		})
+	}
+}
+
 func TestOutcomeRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -94,6 +126,12 @@ func TestOutcomeRules(t *testing.T) {
 		{"DoneNeedsEntity", func() (domain.Outcome, error) {
 			return domain.Done([]domain.Link{{Href: "/x"}}, t0)
 		}, "links"},
+		{"DoneNeedsACompositionLink", func() (domain.Outcome, error) {
+			return domain.Done([]domain.Link{{Entity: "encounter", Href: "/patients/p1/encounter/e1"}}, t0)
+		}, "links"},
+		{"DoneWithACompositionLinkAmongOthers", func() (domain.Outcome, error) {
+			return domain.Done([]domain.Link{{Entity: "encounter", Href: "/patients/p1/encounter/e1"}, link}, t0)
+		}, ""},
 		{"DoneNeedsAbsolutePath", func() (domain.Outcome, error) {
 			return domain.Done([]domain.Link{{Entity: "composition", Href: "http://evil.example/x"}}, t0)
 		}, "links"},

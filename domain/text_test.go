@@ -115,7 +115,7 @@ func TestLinkEntity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := domain.Done([]domain.Link{{Entity: tt.entity, Href: "/p"}}, t0)
+			_, err := domain.Done([]domain.Link{{Entity: tt.entity, Href: "/p"}, link}, t0) // beside the composition link a DONE job needs
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatalf("Done with entity %q: %v", tt.entity, err)

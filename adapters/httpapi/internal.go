@@ -177,8 +177,8 @@ func (h *internalHandler) refuse(w nethttp.ResponseWriter, r *nethttp.Request, e
 }
 
 type createRequest struct {
-	ClientID string `json:"client_id"`
-	ETA      string `json:"eta"`
+	ClientID string  `json:"client_id"`
+	ETA      *string `json:"eta"` // nil: absent, estimated; "" is no duration
 }
 
 func (h *internalHandler) create(w nethttp.ResponseWriter, r *nethttp.Request) {
@@ -216,8 +216,8 @@ func createCommand(in createRequest, keys []string) (app.CreateJob, error) {
 		return app.CreateJob{}, &domain.ValidationError{Field: "client_id", Reason: domain.ClientIDRule}
 	}
 	var eta time.Duration
-	if in.ETA != "" {
-		d, err := time.ParseDuration(in.ETA)
+	if in.ETA != nil {
+		d, err := time.ParseDuration(*in.ETA)
 		if err != nil {
 			return app.CreateJob{}, &domain.ValidationError{Field: "eta", Reason: domain.ETARule}
 		}
@@ -231,8 +231,8 @@ func createCommand(in createRequest, keys []string) (app.CreateJob, error) {
 	case 0:
 	case 1:
 		key = keys[0]
-		if key == "" || len(key) > domain.MaxIdempotencyKeyLength || !printable(key) {
-			return app.CreateJob{}, &domain.ValidationError{Field: "Idempotency-Key", Reason: "must be 1 to 255 printable ASCII characters"}
+		if !domain.ValidIdempotencyKey(key) {
+			return app.CreateJob{}, &domain.ValidationError{Field: "Idempotency-Key", Reason: domain.IdempotencyKeyRule}
 		}
 	default:
 		return app.CreateJob{}, &domain.ValidationError{Field: "Idempotency-Key", Reason: "must not be repeated"}

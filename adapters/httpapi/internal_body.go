@@ -75,6 +75,11 @@ func (w *walker) value(typ reflect.Type, path string) error {
 	if err != nil {
 		return err
 	}
+	if typ.Kind() == reflect.Pointer {
+		// An optional member: present, it is checked as its element, so
+		// null is refused like any other wrong type.
+		typ = typ.Elem()
+	}
 	switch typ.Kind() {
 	case reflect.Struct:
 		if t != json.Delim('{') {

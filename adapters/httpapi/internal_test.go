@@ -273,8 +273,10 @@ func TestInternalCreate(t *testing.T) {
 		"BadETA":             {`{"client_id":"mis-alpha","eta":"soon"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"NegativeETA":        {`{"client_id":"mis-alpha","eta":"-1s"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"ZeroETA":            {`{"client_id":"mis-alpha","eta":"0s"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
+		"EmptyETA":           {`{"client_id":"mis-alpha","eta":""}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"HugeETA":            {`{"client_id":"mis-alpha","eta":"25h"}`, "Invalid eta: must be a positive duration such as 30s, at most 24h", nil},
 		"NumericETA":         {`{"client_id":"mis-alpha","eta":30}`, "Invalid eta: must be a string", nil},
+		"NullETA":            {`{"client_id":"mis-alpha","eta":null}`, "Invalid eta: must be a string", nil},
 		"EmptyIdempotency":   {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must be 1 to 255 printable ASCII characters", nethttp.Header{"Idempotency-Key": {""}}},
 		"BlankIdempotency":   {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must be 1 to 255 printable ASCII characters", nethttp.Header{"Idempotency-Key": {"   "}}},
 		"LongIdempotency":    {`{"client_id":"mis-alpha"}`, "Invalid Idempotency-Key: must be 1 to 255 printable ASCII characters", nethttp.Header{"Idempotency-Key": {strings.Repeat("k", 256)}}},
@@ -420,6 +422,7 @@ func TestInternalOutcomes(t *testing.T) {
 	})
 	for name, c := range map[string]struct{ route, body, msg string }{
 		"NoLinks":        {"complete", `{"links":[]}`, "Invalid links: a DONE job needs at least one link"},
+		"NoComposition":  {"complete", `{"links":[{"entity":"encounter","href":"/patients/p1/encounter/e1"}]}`, "Invalid links: a DONE job needs a composition link"},
 		"RelativeHref":   {"complete", `{"links":[{"entity":"composition","href":"patients/p1"}]}`, "Invalid links: every href must be an absolute path"},
 		"AbsoluteURL":    {"complete", `{"links":[{"entity":"composition","href":"https://evil.example/x"}]}`, "Invalid links: every href must be an absolute path"},
 		"HrefWithQuery":  {"complete", `{"links":[{"entity":"composition","href":"/p?x=1"}]}`, "Invalid links: every href must be an absolute path"},

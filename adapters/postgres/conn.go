@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,8 +27,13 @@ import (
 // read fails at once and the connection is discarded.
 
 // cancelWait bounds a cancel request's wait for the server's answer, when
-// the URL sets no connect_timeout (which then bounds it).
-const cancelWait = 5 * time.Second
+// the URL sets no connect_timeout (which then bounds it): 5 s, a
+// time.Duration (tests lengthen it).
+var cancelWait = func() *atomic.Int64 {
+	var d atomic.Int64
+	d.Store(int64(5 * time.Second))
+	return &d
+}()
 
 // expired is a deadline in the past: every read and write fails at once.
 var expired = time.Unix(1, 0)
@@ -188,8 +196,8 @@ func (d *connDialer) dialContext(ctx context.Context, network, address string) (
 	if d.up { // a cancel request
 		d.dead = true
 		d.last.cut()
-		_ = c.SetDeadline(time.Now().Add(cancelWait))
-		return c, nil
+		_ = c.SetDeadline(time.Now().Add(time.Duration(cancelWait.Load())))
+		return &cancelConn{Conn: c}, nil
 	}
 	s := d.sockets.track(c)
 	if d.dead {
@@ -197,6 +205,47 @@ func (d *connDialer) dialContext(ctx context.Context, network, address string) (
 	}
 	d.last = s
 	return s, nil
+}
+
+// cancelConn is the socket of a cancel request. lib/pq writes the request,
+// then reads until the server closes the socket, and a prepared statement
+// (the poll's hot path) returns only after that read: a frozen server held
+// it the cancel wait, or connect_timeout, past its deadline. The server
+// answers a cancel request with nothing but the close, and reads it from
+// its socket whenever it runs, so once the request is written whole there
+// is nothing left to wait for and reads end at once. Over TLS the request
+// is encrypted and cannot be told apart: reads then wait as before.
+type cancelConn struct {
+	net.Conn
+	sent atomic.Bool
+}
+
+// Write implements net.Conn, noting a whole cancel request written.
+func (c *cancelConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err == nil && n == len(p) && isCancelRequest(p) {
+		c.sent.Store(true)
+	}
+	return n, err
+}
+
+// Read implements net.Conn: the end of the stream once the request is sent.
+func (c *cancelConn) Read(p []byte) (int, error) {
+	if c.sent.Load() {
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
+}
+
+// cancelRequestCode is the code of PostgreSQL's CancelRequest message
+// (protocol "Message Formats"): 1234 in the high 16 bits, 5678 in the low.
+const cancelRequestCode = 1234<<16 | 5678
+
+// isCancelRequest reports whether p is one whole CancelRequest message: its
+// length (p's own), then its code.
+func isCancelRequest(p []byte) bool {
+	return len(p) >= 8 && binary.BigEndian.Uint32(p) == uint32(len(p)) &&
+		binary.BigEndian.Uint32(p[4:]) == cancelRequestCode
 }
 
 func (d *connDialer) connected() {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"io/fs"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
@@ -35,4 +36,12 @@ func provider(db *sqlx.DB) (*goose.Provider, error) {
 		return nil, err
 	}
 	return goose.NewProvider(goose.DialectPostgres, db.DB, sub)
+}
+
+// SetCancelWait sets how long a cancel request may wait for the server's
+// answer, until the test ends: a test makes it long enough that waiting on
+// it cannot pass for giving up by a deadline.
+func SetCancelWait(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := cancelWait.Swap(int64(d))
+	t.Cleanup(func() { cancelWait.Store(old) })
 }

@@ -59,16 +59,26 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		// The eta rule is the domain's, as the write API applies it.
 		{"NegativeETA", []string{"jobs", "create", "--client", "a", "--eta", "-5s"}, "invalid eta: " + domain.ETARule},
 		{"ETAOverADay", []string{"jobs", "create", "--client", "a", "--eta", "48h"}, "invalid eta: " + domain.ETARule},
+		{"ZeroETA", []string{"jobs", "create", "--client", "a", "--eta", "0s"}, "invalid eta: " + domain.ETARule},
+		// The idempotency key's rule is the write API's Idempotency-Key rule.
+		{"NonASCIIIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "clé"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
+		{"ControlInIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "a\tb"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
+		{"ZeroETAWithoutUnit", []string{"jobs", "create", "--client", "a", "--eta", "0"}, "invalid eta: " + domain.ETARule},
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `--eta "soon": want a duration such as 90s, 15m or 2h`},
 		{"CreateBadID", []string{"jobs", "create", "--client", "a", "--id", "42"}, `job id "42": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
 		{"CompleteWithoutLink", []string{"jobs", "complete", jobID}, "--link is required: ENTITY=HREF, repeatable"},
 		{"MalformedLink", []string{"jobs", "complete", jobID, "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
+		// The outcome's rules are the domain's, checked before the settings.
+		{"LinkNotAnAbsolutePath", []string{"jobs", "complete", jobID, "--link", "composition=//evil.example/c"}, "invalid links: every href must be an absolute path"},
+		{"LinkEntityNotAToken", []string{"jobs", "complete", jobID, "--link", "compo sition=/c"}, "invalid links: every link entity must be a token (letters, digits and !#$%&'*+-.^_`|~)"},
+		{"NoCompositionLink", []string{"jobs", "complete", jobID, "--link", "encounter=/patients/p/encounter/e"}, "invalid links: a DONE job needs a composition link"},
 		{"FailWithoutCode", []string{"jobs", "fail", jobID, "--message", "m"}, "--code is required: 1 to 999"},
 		{"FailNegativeCode", []string{"jobs", "fail", jobID, "--code", "-5", "--message", "m"}, "--code must be 1 to 999, got -5"},
 		{"FailCodeAbove999", []string{"jobs", "fail", jobID, "--code", "1000", "--message", "m"}, "--code must be 1 to 999, got 1000"},
 		{"CreateClientWithSpace", []string{"jobs", "create", "--client", "bad id!"}, "invalid client: " + domain.ClientIDRule},
 		{"CreateClientTooLong", []string{"jobs", "create", "--client", strings.Repeat("c", 256)}, "invalid client: " + domain.ClientIDRule},
 		{"FailWithoutMessage", []string{"jobs", "fail", jobID, "--code", "500"}, "--message is required"},
+		{"FailMessageNotUTF8", []string{"jobs", "fail", jobID, "--code", "500", "--message", "bad \xff"}, "invalid message: must be valid UTF-8 without NUL bytes"},
 		{"FailBadCode", []string{"jobs", "fail", jobID, "--code", "5xx", "--message", "m"}, `--code "5xx": want a whole number`},
 		{"FailCodeNotANumber", []string{"jobs", "fail", jobID, "--code", "abc", "--message", "m"}, `--code "abc": want a whole number`},
 		// The id is checked before the settings: no database is configured here.
@@ -84,6 +94,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"ReportWithoutTo", []string{"report", "--from", "2026-11-01"}, "--to is required: YYYY-MM-DD"},
 		{"ReportBadTo", []string{"report", "--from", "2026-11-01", "--to", "tomorrow"}, `--to "tomorrow": want YYYY-MM-DD`},
 		{"ReportBadFormat", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--format", "xml"}, `--format "xml": want csv, json or table`},
+		// The report's rules are the use case's, checked before the settings.
+		{"ReportToBeforeFrom", []string{"report", "--from", "2026-11-02", "--to", "2026-11-01"}, "invalid to: must not be before from"},
+		{"ReportBadClient", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--client", "bad id"}, "invalid client: " + domain.ClientIDRule},
 		{"TokenWithoutKey", []string{"token", "--client", "a"}, "--key is required"},
 		{"TokenWithoutClient", []string{"token", "--key", "k.pem"}, "--client is required"},
 		// A non-positive lifetime once minted a one-hour token silently.

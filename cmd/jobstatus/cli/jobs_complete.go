@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +17,8 @@ type completeOptions struct {
 	Links []string // ENTITY=HREF
 }
 
-// Validate refuses a malformed id and a missing or malformed --link.
+// Validate refuses a malformed id and a missing or malformed --link, and
+// links the domain refuses for a DONE job, before any setting is read.
 func (o completeOptions) Validate() error {
 	if err := checkJobID(o.ID); err != nil {
 		return err
@@ -24,7 +26,11 @@ func (o completeOptions) Validate() error {
 	if len(o.Links) == 0 {
 		return usagef("--link is required: ENTITY=HREF, repeatable")
 	}
-	_, err := parseLinks(o.Links)
+	links, err := parseLinks(o.Links)
+	if err != nil {
+		return err
+	}
+	_, err = domain.Done(links, time.Time{})
 	return err
 }
 

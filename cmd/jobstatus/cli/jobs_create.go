@@ -15,11 +15,13 @@ type createOptions struct {
 	Client         string
 	ID             string
 	IdempotencyKey string
-	ETA            time.Duration // 0: estimated from recent jobs
+	ETA            time.Duration // 0 without --eta: estimated from recent jobs
+	ETASet         bool          // --eta was given: its value must be in bounds, 0 included
 }
 
-// Validate refuses a missing or invalid client, a malformed id and an eta
-// out of bounds: the domain's rules, as the write API applies them.
+// Validate refuses a missing or invalid client, a malformed id, an invalid
+// idempotency key and an eta out of bounds: the domain's rules, as the write
+// API applies them.
 func (o createOptions) Validate() error {
 	if o.Client == "" {
 		return usagef("--client is required")
@@ -32,7 +34,10 @@ func (o createOptions) Validate() error {
 			return err
 		}
 	}
-	if o.ETA != 0 {
+	if err := domain.CheckIdempotencyKey(o.IdempotencyKey); err != nil {
+		return err
+	}
+	if o.ETASet || o.ETA != 0 {
 		return domain.CheckETA(o.ETA)
 	}
 	return nil
@@ -51,10 +56,10 @@ of starting another.
 Example:
   jobstatus jobs create --client mis-alpha --idempotency-key sign-42`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(&o, nil, func(ctx context.Context) error {
-			return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error { return runCreate(ctx, stdio, a, o) })
-		}),
 	}
+	cmd.RunE = runE(&o, func([]string) { o.ETASet = cmd.Flags().Changed("eta") }, func(ctx context.Context) error {
+		return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error { return runCreate(ctx, stdio, a, o) })
+	})
 	cmd.Flags().StringVar(&o.Client, "client", "", "owning MIS client id (required)")
 	cmd.Flags().StringVar(&o.ID, "id", "", "job id (UUID); random when omitted")
 	cmd.Flags().StringVar(&o.IdempotencyKey, "idempotency-key", "",

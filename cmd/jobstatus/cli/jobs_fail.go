@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +33,9 @@ func (o failOptions) Validate() error {
 	if strings.TrimSpace(o.Message) == "" {
 		return usagef("--message is required")
 	}
-	return nil
+	// The rest of the domain's rules, before any setting is read.
+	_, err := domain.Failed(o.Code, o.Message, time.Time{})
+	return err
 }
 
 func newJobsFailCmd(stdio IO) *cobra.Command {

@@ -23,15 +23,23 @@ type reportOptions struct {
 	Format   string
 }
 
-// Validate refuses missing or malformed days and an unknown format.
+// Validate refuses missing or malformed days, an unknown format and what
+// the use case refuses (to before from, a malformed client), before any
+// setting is read.
 func (o reportOptions) Validate() error {
-	if _, _, err := o.days(); err != nil {
+	from, to, err := o.days()
+	if err != nil {
 		return err
 	}
 	if !slices.Contains(reportFormats, o.Format) {
 		return usagef("--format %q: want csv, json or table", o.Format)
 	}
-	return nil
+	return o.report(from, to).Validate()
+}
+
+// report is the use case's input for the days from and to.
+func (o reportOptions) report(from, to time.Time) app.Report {
+	return app.Report{From: from, To: to, ClientID: o.Client, TopFailures: reportTopFailures}
 }
 
 func (o reportOptions) days() (from, to time.Time, err error) {
@@ -85,7 +93,7 @@ func runReport(ctx context.Context, stdio IO, o reportOptions) error {
 		sink = report.Progress(sink, stdio.Stderr, 200*time.Millisecond)
 	}
 	return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error {
-		return a.Report.Handle(ctx, app.Report{From: from, To: to, ClientID: o.Client, TopFailures: reportTopFailures}, sink)
+		return a.Report.Handle(ctx, o.report(from, to), sink)
 	})
 }
 
