@@ -46,10 +46,25 @@ func TestStalledFeedStaysWithinItsBound(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	ctx := context.Background()
+	// The feed's pool connects when the feed first reads the log, which
+	// the doorbell of the create above starts but need not have finished:
+	// wait until both the pool's and the doorbell's backends are there.
 	var pids []int
-	require.NoError(t, db.SelectContext(ctx, &pids,
-		`SELECT pid FROM pg_stat_activity WHERE application_name IN ($1, $2)`, tag+"-feed", tag+"-listener"))
-	require.GreaterOrEqual(t, len(pids), 2, "the feed's pool and the doorbell, each on connections of its own")
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var backends []struct {
+			PID  int    `db:"pid"`
+			Name string `db:"application_name"`
+		}
+		require.NoError(t, db.SelectContext(ctx, &backends,
+			`SELECT pid, application_name FROM pg_stat_activity WHERE application_name IN ($1, $2)`, tag+"-feed", tag+"-listener"))
+		pids = pids[:0]
+		names := map[string]bool{}
+		for _, b := range backends {
+			pids = append(pids, b.PID)
+			names[b.Name] = true
+		}
+		return len(names) == 2
+	}, "the feed's pool and the doorbell, each on connections of its own")
 	for _, pid := range pids {
 		require.NoError(t, pg.Signal(ctx, pid, "STOP"))
 	}
