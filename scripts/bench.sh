@@ -64,8 +64,7 @@ WORK="$(mktemp -d /tmp/jobstatus-bench.XXXXXX)"
 CTR=""
 SVC_PID=""
 BARE_PID=""
-GC400_PID=""
-PPROF_PID=""
+OTHER_PID=""
 
 stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 	if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
@@ -73,8 +72,7 @@ stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 cleanup() {
 	stop_pid "$SVC_PID"
 	stop_pid "$BARE_PID"
-	stop_pid "$GC400_PID"
-	stop_pid "$PPROF_PID"
+	stop_pid "$OTHER_PID"
 	if [ -n "$CTR" ]; then docker rm -f "$CTR" >/dev/null 2>&1 || true; fi
 	rm -rf "$WORK"
 }
@@ -207,17 +205,18 @@ start_service() {
 
 stop_service() { stop_pid "$SVC_PID"; SVC_PID=""; }
 
-# start_gc400: a second instance, the same but for GOGC=400, idle but when
-# measured: what the default GC target (Go's 100 %, chosen for a steady
-# heap) costs in throughput, in the same rounds as the default.
-start_gc400() {
+# start_other ENV [BINARY]: a second instance, the same as the service but
+# for ENV (and BINARY), idle but when measured; OTHER_URL is its address.
+# One at a time: the GOGC=400 instance, then the benchpprof build.
+start_other() {
 	local port admin
 	port="$(free_port)"; admin="$(free_port)"
-	GC400_URL="http://127.0.0.1:$port"
-	SERVE_ENV=GOGC=400 serve "$port" "$admin" 2>/dev/null &
-	GC400_PID=$!
-	ready "$admin" || die "the GOGC=400 instance did not become ready"
+	OTHER_URL="http://127.0.0.1:$port"
+	JOBSTATUS="${2:-$JOBSTATUS}" SERVE_ENV="$1" serve "$port" "$admin" 2>/dev/null &
+	OTHER_PID=$!
+	ready "$admin" || die "the instance with $1 did not become ready"
 }
+stop_other() { stop_pid "$OTHER_PID"; OTHER_PID=""; }
 
 start_bare() { # start_bare BODY-BYTES
 	BARE_PPROF="http://127.0.0.1:$(free_port)"
@@ -314,7 +313,10 @@ start_service
 BODY="$(body_bytes)"
 log "bare handler: fixed $BODY-byte body (the working set's average 200 body)"
 start_bare "$BODY"
-start_gc400
+# What the default GC target (Go's 100 %, chosen for a steady heap) costs
+# in throughput, measured in the same rounds as the default.
+start_other GOGC=400
+GC400_URL="$OTHER_URL"
 
 log "warming up"
 pgb 64 "$WARMUP_S" >/dev/null
@@ -348,7 +350,7 @@ for c in 16 64; do
 	R[svc_rps_$c]="$(median "${st[@]}")"; R[svc_p50_$c]="$(median "${s5[@]}")"; R[svc_p99_$c]="$(median "${s9[@]}")"
 done
 rss_large="$(rss_mib)"
-stop_pid "$GC400_PID"; GC400_PID=""
+stop_other
 
 # --- where the CPU goes: a CPU profile of each at 64 connections -----------
 # One more run each of the bare handler and of the benchpprof build of the
@@ -369,13 +371,11 @@ profiled() { # profiled URL PPROF-URL BINARY KINDS-FILE: prints the run's req/s
 log "CPU profiles at 64 connections: bare handler, then jobstatus (benchpprof build)"
 prof_bare_rps="$(profiled "$BARE_URL" "$BARE_PPROF" "$WORK/bare" "$WORK/kinds.bare")"
 stop_pid "$BARE_PID"; BARE_PID=""
-pprof_port="$(free_port)"; pprof_admin="$(free_port)"; pprof_debug="$(free_port)"
-JOBSTATUS="$WORK/jobstatus-pprof" SERVE_ENV="BENCH_PPROF_ADDR=127.0.0.1:$pprof_debug" serve "$pprof_port" "$pprof_admin" 2>/dev/null &
-PPROF_PID=$!
-ready "$pprof_admin" || die "the benchpprof build did not become ready"
-load "http://127.0.0.1:$pprof_port" 64 "$WARMUP" >/dev/null
-prof_svc_rps="$(profiled "http://127.0.0.1:$pprof_port" "http://127.0.0.1:$pprof_debug" "$WORK/jobstatus-pprof" "$WORK/kinds.svc")"
-stop_pid "$PPROF_PID"; PPROF_PID=""
+pprof_debug="$(free_port)"
+start_other "BENCH_PPROF_ADDR=127.0.0.1:$pprof_debug" "$WORK/jobstatus-pprof"
+load "$OTHER_URL" 64 "$WARMUP" >/dev/null
+prof_svc_rps="$(profiled "$OTHER_URL" "http://127.0.0.1:$pprof_debug" "$WORK/jobstatus-pprof" "$WORK/kinds.svc")"
+stop_other
 R[gc400_rps_64]="$(median "${gt[@]}")"; R[gc400_p99_64]="$(median "${g9[@]}")"
 
 log "holding $HELD Prefer: wait=30 requests on pending jobs"

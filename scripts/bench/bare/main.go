@@ -45,12 +45,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return fmt.Errorf("parse -addr: %w", err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-addr %s: only loopback addresses are allowed", *addr)
+	if err := loopbackOnly("addr", *addr); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -113,18 +109,27 @@ func run() error {
 // servePprof serves net/http/pprof (http.DefaultServeMux) on a loopback
 // address of its own, apart from the measured server.
 func servePprof(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("parse -pprof: %w", err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-pprof %s: only loopback addresses are allowed", addr)
+	if err := loopbackOnly("pprof", addr); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on -pprof: %w", err)
 	}
 	go func() { _ = http.Serve(ln, nil) }()
+	return nil
+}
+
+// loopbackOnly refuses the address of flag -name unless its host is a
+// loopback IP.
+func loopbackOnly(name, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("parse -%s: %w", name, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-%s %s: only loopback addresses are allowed", name, addr)
+	}
 	return nil
 }
 
