@@ -64,22 +64,12 @@ func TestCancelRequest(t *testing.T) {
 // paused server, with connectTimeout ("&connect_timeout=N" or "") in its URL.
 func frozenPreparedStatement(t *testing.T, connectTimeout string) {
 	ctx := context.Background()
-	own, err := pgtest.Start(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = own.Terminate() })
 	postgres.SetCancelWait(t, 10*time.Minute)
-	url := strings.Replace(own.URL(""), "&connect_timeout=5", connectTimeout, 1)
-	db, err := postgres.Open(url, pgtest.Pool(1))
-	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, db)
-	require.NoError(t, err)
-	jobs, err := postgres.NewJobs(db, 300*time.Millisecond)
-	require.NoError(t, err)
-	created, _, err := jobs.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
-		ETA: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()})
-	require.NoError(t, err)
-	_, err = jobs.Get(ctx, created.ID) // prepared on the pool's one connection
-	require.NoError(t, err)
+	// The poll's statement prepared on the pool's one connection.
+	srv := preparedOnOwnServer(t, func(own *pgtest.Postgres) string {
+		return strings.Replace(own.URL(""), "&connect_timeout=5", connectTimeout, 1)
+	}, 1)
+	own, jobs, created := srv.pg, srv.jobs, srv.job
 
 	require.NoError(t, own.Pause(ctx))
 	t.Cleanup(func() { _ = own.Unpause(context.Background()) })

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
@@ -68,20 +69,8 @@ func TestMisconfiguredDatabaseIsUnavailable(t *testing.T) {
 func TestFrozenServerIsUnavailable(t *testing.T) {
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	own, err := pgtest.Start(ctx)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = own.Terminate() })
-	db, err := postgres.Open(own.URL(""), pgtest.Pool(4))
-	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, db)
-	require.NoError(t, err)
-	jobs, err := postgres.NewJobs(db, 300*time.Millisecond)
-	require.NoError(t, err)
-	created, _, err := jobs.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
-		ETA: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()})
-	require.NoError(t, err)
-	_, err = jobs.Get(ctx, created.ID) // the hot-path statement is prepared
-	require.NoError(t, err)
+	srv := preparedOnOwnServer(t, func(own *pgtest.Postgres) string { return own.URL("") }, 4)
+	own, db, jobs, created := srv.pg, srv.db, srv.jobs, srv.job
 
 	require.NoError(t, own.Pause(ctx))
 	paused := true
@@ -171,4 +160,37 @@ func TestFrozenServerIsUnavailable(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("closing waits on the frozen server")
 	}
+}
+
+// ownServer is a PostgreSQL of a test's own (to pause or stop) and a
+// store on it with one pending job.
+type ownServer struct {
+	pg   *pgtest.Postgres
+	db   *sqlx.DB
+	jobs *postgres.Jobs
+	job  domain.Job
+}
+
+// preparedOnOwnServer starts a PostgreSQL of the test's own, migrated,
+// with a store of conns connections whose statements time out after
+// 300 ms, and one pending job read once, so the poll's statement is
+// prepared on the pool. url gives the store's URL from the server.
+func preparedOnOwnServer(t *testing.T, url func(own *pgtest.Postgres) string, conns int) ownServer {
+	t.Helper()
+	ctx := context.Background()
+	own, err := pgtest.Start(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = own.Terminate() })
+	db, err := postgres.Open(url(own), pgtest.Pool(conns))
+	require.NoError(t, err)
+	_, err = postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+	jobs, err := postgres.NewJobs(db, 300*time.Millisecond)
+	require.NoError(t, err)
+	created, _, err := jobs.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
+		ETA: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	require.NoError(t, err)
+	_, err = jobs.Get(ctx, created.ID) // the hot-path statement is prepared
+	require.NoError(t, err)
+	return ownServer{pg: own, db: db, jobs: jobs, job: created}
 }
