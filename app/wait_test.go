@@ -26,6 +26,11 @@ func (c *countingJobs) Get(ctx context.Context, id domain.ID) (domain.Job, error
 	return c.Jobs.Get(ctx, id)
 }
 
+func (c *countingJobs) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
+	c.reads.Add(1)
+	return c.Jobs.GetAt(ctx, id)
+}
+
 // waitBundle is the public use cases over a memory store whose change
 // feed feeds the waiters (or nothing: then the test feeds them by hand).
 type waitBundle struct {
@@ -132,6 +137,60 @@ func TestAChangeRightAfterAnOlderOneIsNotMissed(t *testing.T) {
 	case st := <-answer:
 		require.Equal(t, domain.StatusDone, st.Job.Status)
 		require.Less(t, time.Since(start), 10*time.Second, "answered by the change, not by the end of the wait")
+	case <-time.After(15 * time.Second):
+		t.Fatal("the waiter slept through the change")
+	}
+}
+
+// TestWaiterComparesChangesWithThePositionItReadAt: a held request compares
+// the changes it is handed with the log position its read was at, not
+// with the job's version. In PostgreSQL a version is taken before its
+// change's position (migration 00012), and a job deleted and created again
+// can get its new version before the delete's position: that delete,
+// handed over late, is older than what the waiter holds and must not
+// answer 404. Here the job (version 1) is read at position 6; a delete at
+// position 4 is handed over, then the job's DONE at 7.
+func TestWaiterComparesChangesWithThePositionItReadAt(t *testing.T) {
+	t.Parallel()
+	changes, err := app.NewChanges(10, app.StalenessBound(time.Hour))
+	require.NoError(t, err)
+	changes.Apply(ports.ChangeBatch{CaughtUp: time.Now()})
+	store := memory.NewJobs()
+	j := createJob(t, store, reader.ClientID, time.Now())
+	for range 5 {
+		createJob(t, store, "mis-beta", time.Now())
+	}
+	est, err := app.NewETA(testETA, store)
+	require.NoError(t, err)
+	h, err := app.NewGetJobStatusHandler(store, ports.ClockFunc(time.Now), est, changes,
+		app.PollingConfig{MaxWait: 20 * time.Second, MaxRetryAfter: 30 * time.Second})
+	require.NoError(t, err)
+	answer := make(chan error, 1)
+	var got app.JobStatus
+	go func() {
+		var err error
+		got, err = h.Handle(context.Background(), app.GetJobStatus{Principal: reader, ID: j.ID.String(), Wait: 20 * time.Second})
+		answer <- err
+	}()
+	testkit.Eventually(t, 10*time.Second, func() bool { return changes.Waiting() == 1 }, "the request is held")
+
+	changes.Apply(ports.ChangeBatch{Changes: []ports.Change{{Position: 4, Op: ports.ChangeDelete, ID: j.ID,
+		Job: domain.Job{ID: j.ID, ClientID: reader.ClientID}}}, Through: 4})
+	select {
+	case err := <-answer:
+		t.Fatalf("answered by a change older than its read: %v, %+v", err, got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.Equal(t, 1, changes.Waiting(), "still held")
+
+	done := j
+	done.Status, done.Version = domain.StatusDone, 7
+	done.Links = []domain.Link{{Entity: "composition", Href: "/c/1"}}
+	changes.Apply(ports.ChangeBatch{Changes: []ports.Change{{Position: 7, Op: ports.ChangePut, ID: j.ID, Job: done}}, Through: 7})
+	select {
+	case err := <-answer:
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusDone, got.Job.Status)
 	case <-time.After(15 * time.Second):
 		t.Fatal("the waiter slept through the change")
 	}

@@ -107,15 +107,16 @@ func TestChangeLogMigration(t *testing.T) {
 	d := newJob(t, "mis-alpha", time.Now())
 	created, _, err := jobs.Create(ctx, d)
 	require.NoError(t, err)
-	require.Greater(t, created.Version, top, "new positions above every old version")
-	require.Equal(t, created.Version, head(t, jobs))
+	require.Greater(t, created.Version, top, "new versions above every old version and position")
+	createdAt := head(t, jobs) // the create's position
+	require.Greater(t, createdAt, created.Version)
 	exec(`UPDATE async_jobs SET eta = eta + interval '1 minute' WHERE id = $1`, a.String()) // not an event
 	exec(`DELETE FROM async_jobs WHERE id = $1`, b.String())                                // not an event
 
 	// Down again: the log keeps the stream's events only, and the old
 	// triggers take over, with versions above every position.
 	require.NoError(t, postgres.MigrateDownTo(ctx, db, 8))
-	require.Equal(t, append(oldPositions, created.Version), positions(), "the events stay, the rest goes")
+	require.Equal(t, append(oldPositions, createdAt), positions(), "the events stay, the rest goes")
 	var columns int
 	require.NoError(t, db.GetContext(ctx, &columns, `SELECT count(*) FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = 'async_job_events' AND column_name IN ('op', 'event')`))
