@@ -36,6 +36,27 @@ func setupLog(t *testing.T) (*postgres.Jobs, *logBundle) {
 	return jobs, &logBundle{db: db, url: url}
 }
 
+// setupLogWithAJob is setupLog with one job created ("mis-alpha"'s,
+// PENDING) and the head after it.
+func setupLogWithAJob(t *testing.T) (*postgres.Jobs, *logBundle, domain.Job, int64) {
+	t.Helper()
+	jobs, b := setupLog(t)
+	j := newJob(t, "mis-alpha", time.Now())
+	_, _, err := jobs.Create(context.Background(), j)
+	require.NoError(t, err)
+	return jobs, b, j, head(t, jobs)
+}
+
+// begin starts a transaction, rolled back at the test's end unless
+// committed.
+func (b *logBundle) begin(t *testing.T) *sqlx.Tx {
+	t.Helper()
+	tx, err := b.db.BeginTxx(context.Background(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	return tx
+}
+
 func (b *logBundle) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
 	_, err := b.db.ExecContext(context.Background(), q, args...)
@@ -759,16 +780,9 @@ func pqListen(t *testing.T, url, channel string, notes chan<- string) (stop func
 // (TestWaiterComparesChangesWithThePositionItReadAt, app).
 func TestRecreateWaitingOnADeleteLogsAfterIt(t *testing.T) {
 	t.Parallel()
-	jobs, b := setupLog(t)
+	jobs, b, j, before := setupLogWithAJob(t)
 	ctx := context.Background()
-	j := newJob(t, "mis-alpha", time.Now())
-	_, _, err := jobs.Create(ctx, j)
-	require.NoError(t, err)
-	before := head(t, jobs)
-
-	deleting, err := b.db.BeginTxx(ctx, nil)
-	require.NoError(t, err)
-	defer func() { _ = deleting.Rollback() }()
+	deleting := b.begin(t)
 	var xid string
 	require.NoError(t, deleting.GetContext(ctx, &xid, `SELECT txid_current()::text`))
 	deleted := make(chan error, 1)
@@ -819,17 +833,10 @@ func TestRecreateWaitingOnADeleteLogsAfterIt(t *testing.T) {
 // is taken only by a statement that has rows to log).
 func TestStatementsChangingNothingTakeNoLock(t *testing.T) {
 	t.Parallel()
-	jobs, b := setupLog(t)
+	jobs, b, j, before := setupLogWithAJob(t)
 	ctx := context.Background()
-	j := newJob(t, "mis-alpha", time.Now())
-	_, _, err := jobs.Create(ctx, j)
-	require.NoError(t, err)
-	before := head(t, jobs)
-
-	holding, err := b.db.BeginTxx(ctx, nil)
-	require.NoError(t, err)
-	defer func() { _ = holding.Rollback() }()
-	_, err = holding.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+	holding := b.begin(t)
+	_, err := holding.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
 		VALUES ($1, 'mis-beta', 'PENDING', now(), now(), now())`, domain.NewID().String())
 	require.NoError(t, err)
 
@@ -840,10 +847,8 @@ func TestStatementsChangingNothingTakeNoLock(t *testing.T) {
 		"DeleteMatchingNothing": `DELETE FROM async_jobs WHERE id = $1 AND status = 'DONE'`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			tx, err := b.db.BeginTxx(ctx, nil)
-			require.NoError(t, err)
-			defer func() { _ = tx.Rollback() }()
-			_, err = tx.ExecContext(ctx, `SET LOCAL lock_timeout = '2s'`)
+			tx := b.begin(t)
+			_, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '2s'`)
 			require.NoError(t, err)
 			res, err := tx.ExecContext(ctx, q, j.ID.String())
 			require.NoError(t, err, "no wait for the log's lock")
