@@ -109,7 +109,9 @@ func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (JobSta
 // below it is not (a job's version is no such position: it is taken
 // before its change's position, and a job deleted and created again may
 // get its new version before the delete's position). A repository that
-// does not say where it read (a test's) gives the job's version.
+// does not say where it read gives 0: then nothing orders the changes a
+// held request is handed against its read, and each is only a cue to
+// read again (see wait).
 func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.Principal) (domain.Job, int64, error) {
 	var (
 		job domain.Job
@@ -120,7 +122,6 @@ func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.
 		job, at, err = h.at.GetAt(ctx, id)
 	} else {
 		job, err = h.jobs.Get(ctx, id)
-		at = job.Version
 	}
 	if err != nil {
 		return domain.Job{}, at, err
@@ -201,8 +202,8 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, at int64,
 			case <-sub.C:
 				leave()
 				c, ok := sub.Change()
-				if !ok || c.Position <= at {
-					break hold // lost, shutting down, or not newer than what we hold: read again
+				if !ok || h.at == nil || c.Position <= at {
+					break hold // lost, shutting down, not newer than what we hold, or unordered: read again
 				}
 				switch {
 				case c.Op == ports.ChangeDelete, !c.Job.VisibleTo(p.ClientID):
