@@ -71,6 +71,41 @@ func changesAfter(t *testing.T, jobs *postgres.Jobs, after int64) []ports.Change
 	return changes
 }
 
+// follow is a reader following the log while writing is open, then to
+// its end: the positions read reads after each last one, from after on.
+func follow(writing <-chan struct{}, after int64, read func(after int64) []int64) []int64 {
+	var seen []int64
+	for done := false; ; {
+		select {
+		case <-writing:
+			done = true
+		default:
+		}
+		ps := read(after)
+		if done && len(ps) == 0 {
+			return seen
+		}
+		for _, p := range ps {
+			seen = append(seen, p)
+			after = p
+		}
+	}
+}
+
+// changePositions reads the positions of at most n changes after after.
+func changePositions(t *testing.T, jobs *postgres.Jobs, n int) func(after int64) []int64 {
+	return func(after int64) []int64 {
+		changes, err := jobs.ChangesAfter(context.Background(), after, n)
+		require.NoError(t, err)
+		ps := make([]int64, len(changes))
+		for i, c := range changes {
+			require.Greater(t, c.Position, after)
+			ps[i] = c.Position
+		}
+		return ps
+	}
+}
+
 func head(t *testing.T, jobs *postgres.Jobs) int64 {
 	t.Helper()
 	h, err := jobs.LastPosition(context.Background())
@@ -340,28 +375,7 @@ func TestChangePositionsCommitInOrder(t *testing.T) {
 	writing := make(chan struct{})
 	go func() { wg.Wait(); close(writing) }()
 
-	var seen []int64
-	last := int64(0)
-	read := func() {
-		changes, err := jobs.ChangesAfter(ctx, last, 20)
-		require.NoError(t, err)
-		for _, c := range changes {
-			require.Greater(t, c.Position, last)
-			seen = append(seen, c.Position)
-			last = c.Position
-		}
-	}
-	for done := false; !done; {
-		select {
-		case <-writing:
-			done = true
-		default:
-		}
-		read()
-	}
-	for range 3 {
-		read()
-	}
+	seen := follow(writing, 0, changePositions(t, jobs, 20))
 	all := changesAfter(t, jobs, 0)
 	want := make([]int64, len(all))
 	for i, c := range all {
