@@ -165,3 +165,112 @@ func TestChangeLogMigrationGivesWayToALongTransaction(t *testing.T) {
 	_, err = postgres.Migrate(ctx, db)
 	require.NoError(t, err)
 }
+
+// TestLockAtStatementEndMigratesDownAndUpWithData: a database written
+// under 00011, then 00012, then 00011 again after migrating down, then
+// 00012 again. Each change is logged once at a position above every one
+// before it; under 00011 a put's position is the job's version, under
+// 00012 the version is the row's and below the position; the feed reads
+// every entry, each put with the version the job had; and the head is the
+// last position throughout, also for a session that cached a head under
+// the first 00012 and writes again under the second.
+func TestLockAtStatementEndMigratesDownAndUpWithData(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(3))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	jobs, err := postgres.NewJobs(db, 10*time.Second)
+	require.NoError(t, err)
+	writer, err := db.Connx(ctx) // one session throughout: it caches the head it saw
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = writer.Close() })
+	write := func(q string, args ...any) {
+		t.Helper()
+		_, err := writer.ExecContext(ctx, q, args...)
+		require.NoError(t, err)
+	}
+	create := func() domain.ID {
+		t.Helper()
+		id := domain.NewID()
+		write(`INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+			VALUES ($1, 'mis-alpha', 'PENDING', now(), now(), now())`, id.String())
+		return id
+	}
+	version := func(id domain.ID) int64 {
+		t.Helper()
+		var v int64
+		require.NoError(t, db.GetContext(ctx, &v, `SELECT version FROM async_jobs WHERE id = $1`, id.String()))
+		return v
+	}
+	// lastPut is the position of id's last put.
+	lastPut := func(id domain.ID) int64 {
+		t.Helper()
+		var p int64
+		require.NoError(t, db.GetContext(ctx, &p, `SELECT max(position) FROM async_job_events WHERE job_id = $1 AND op = 'P'`, id.String()))
+		return p
+	}
+	logged := func() int64 {
+		t.Helper()
+		var p int64
+		require.NoError(t, db.GetContext(ctx, &p, `SELECT coalesce(max(position), 0) FROM async_job_events`))
+		return p
+	}
+	// busy writes enough changes for the head row to move.
+	busy := func() {
+		t.Helper()
+		for range 150 {
+			a := create()
+			write(`UPDATE async_jobs SET eta = eta + interval '1 second' WHERE id = $1`, a.String())
+			require.Equal(t, logged(), head(t, jobs))
+		}
+	}
+
+	require.NoError(t, postgres.MigrateTo(ctx, db, 11))
+	a := create()
+	require.Equal(t, version(a), lastPut(a), "under 00011 the position is the version")
+	busy()
+
+	require.NoError(t, postgres.MigrateTo(ctx, db, 12))
+	b := create()
+	write(`UPDATE async_jobs SET eta = eta + interval '1 second' WHERE id = $1`, a.String())
+	require.Less(t, version(b), lastPut(b), "under 00012 the version is below the position")
+	require.Less(t, version(a), lastPut(a))
+	busy()
+
+	require.NoError(t, postgres.MigrateDownTo(ctx, db, 11))
+	c := create()
+	write(`UPDATE async_jobs SET id = $2 WHERE id = $1`, b.String(), domain.NewID().String())
+	require.Equal(t, version(c), lastPut(c), "under 00011 again the position is the version")
+	require.Equal(t, logged(), head(t, jobs))
+	busy()
+
+	require.NoError(t, postgres.MigrateTo(ctx, db, 12))
+	d := create()
+	write(`UPDATE async_jobs SET status = 'FAILED', finished_at = now(), error_code = 1, error_message = 'x' WHERE id = $1`, a.String())
+	require.Less(t, version(d), lastPut(d))
+	require.Equal(t, logged(), head(t, jobs))
+	busy()
+
+	changes := changesAfter(t, jobs, 0)
+	require.NotEmpty(t, changes)
+	last := int64(0)
+	for _, ch := range changes {
+		require.Greater(t, ch.Position, last, "positions grow through every migration")
+		last = ch.Position
+	}
+	require.Equal(t, logged(), last, "the feed reads every entry")
+	for _, id := range []domain.ID{a, c, d} {
+		got, at, err := jobs.GetAt(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, logged(), at)
+		var put ports.Change
+		for _, ch := range changes {
+			if ch.ID == id && ch.Op == ports.ChangePut {
+				put = ch
+			}
+		}
+		require.Equal(t, got, put.Job, "the feed's last put of %s is the job as stored, version included", id)
+	}
+}
