@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -874,4 +875,54 @@ func TestStatementsChangingNothingTakeNoLock(t *testing.T) {
 	}
 	require.NoError(t, holding.Rollback())
 	require.Empty(t, changesAfter(t, jobs, before), "nothing logged")
+}
+
+// TestIdChangeLogsTheGoneIdWhileATriggerWritesJobs: a trigger of the
+// database's own (here an AFTER ROW trigger on an id change) that writes
+// another job while the id-changing statement's triggers run does not
+// take that statement's place: the nested statement logs its own change,
+// and the id-changing statement still logs the put of the new id and the
+// delete of the old one.
+func TestIdChangeLogsTheGoneIdWhileATriggerWritesJobs(t *testing.T) {
+	t.Parallel()
+	for name, nested := range map[string]string{
+		"TouchingAnotherJob": `UPDATE async_jobs SET eta = eta + interval '1 second' WHERE id = :other`,
+		"MovingAnotherJob":   `UPDATE async_jobs SET id = :elsewhere WHERE id = :other`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			jobs, b, moved, _ := setupLogWithAJob(t)
+			ctx := context.Background()
+			other := newJob(t, "mis-alpha", time.Now())
+			_, _, err := jobs.Create(ctx, other)
+			require.NoError(t, err)
+			before := head(t, jobs)
+			elsewhere := domain.NewID()
+			nested := strings.NewReplacer(":other", pq.QuoteLiteral(other.ID.String()),
+				":elsewhere", pq.QuoteLiteral(elsewhere.String())).Replace(nested)
+			b.exec(t, `CREATE FUNCTION write_other() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN `+nested+`; RETURN NULL; END $$`)
+			b.exec(t, `CREATE TRIGGER write_other AFTER UPDATE OF id ON async_jobs
+				FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION write_other()`)
+
+			to := domain.NewID()
+			b.exec(t, `UPDATE async_jobs SET id = $2 WHERE id = $1`, moved.ID.String(), to.String())
+
+			want := []logged{{ports.ChangePut, to}, {ports.ChangeDelete, moved.ID}, {ports.ChangePut, other.ID}}
+			if name == "MovingAnotherJob" {
+				want = append(want[:2], logged{ports.ChangePut, elsewhere}, logged{ports.ChangeDelete, other.ID})
+			}
+			var got []logged
+			for _, c := range changesAfter(t, jobs, before) {
+				got = append(got, logged{c.Op, c.ID})
+			}
+			require.ElementsMatch(t, want, got)
+		})
+	}
+}
+
+// logged is a log entry's operation and job.
+type logged struct {
+	Op ports.ChangeOp
+	ID domain.ID
 }

@@ -35,8 +35,8 @@
 -- one doorbell per statement that logged anything; TRUNCATE (00009's
 -- trigger); an UPDATE that changes ids is paired row by row by
 -- async_jobs_log_moved_row, which now records the first position it took
--- (jobstatus.log_moved_from) so that the statement trigger leaves out the
--- rows it logged.
+-- (jobstatus.log_moved_from_<trigger depth>) so that the statement
+-- trigger leaves out the rows it logged.
 --
 -- Catalog changes only (the new column is nullable without a default: no
 -- rewrite), in one transaction holding the tables' locks, so that no write
@@ -92,7 +92,8 @@ $$;
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION async_jobs_log_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    moved_from bigint := nullif(current_setting('jobstatus.log_moved_from', true), '')::bigint;
+    moved      text := 'jobstatus.log_moved_from_' || pg_trigger_depth(); -- see async_jobs_log_moved_row
+    moved_from bigint := nullif(current_setting(moved, true), '')::bigint;
     top        bigint;
     seen       bigint;
 BEGIN
@@ -111,7 +112,7 @@ BEGIN
     ELSE
         -- The moved rows' trigger holds the lock and logged those rows
         -- at moved_from and after: nobody else logs while it is held.
-        PERFORM set_config('jobstatus.log_moved_from', '', true);
+        PERFORM set_config(moved, '', true);
         INSERT INTO async_job_events (position, version, op, event, job_id, client_id, status, occurred_at,
                 idempotency_key, eta, links, error_code, error_message, created_at, updated_at, finished_at)
             SELECT nextval('async_job_events_position_seq'), n.version, 'P', o.status IS DISTINCT FROM n.status,
@@ -140,9 +141,14 @@ $$;
 -- changed too (the statement trigger cannot tell which old row it was),
 -- at a position taken under the lock; the first such position of the
 -- statement is recorded for the statement trigger. Other statements never
--- call it.
+-- call it. The record is named for the trigger depth, which the statement
+-- trigger of the same statement shares: a statement that a trigger runs
+-- meanwhile (a trigger of the database's own writing jobs) fires its
+-- triggers one level deeper and neither reads nor clears it.
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION async_jobs_log_moved_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved text := 'jobstatus.log_moved_from_' || pg_trigger_depth();
 BEGIN
     PERFORM pg_advisory_xact_lock(7305847);
     INSERT INTO async_job_events (position, version, op, event, job_id, client_id, status, occurred_at,
@@ -151,8 +157,8 @@ BEGIN
             NEW.id, NEW.client_id, NEW.status, clock_timestamp(),
             NEW.idempotency_key, NEW.eta, NEW.links, NEW.error_code, NEW.error_message,
             NEW.created_at, NEW.updated_at, NEW.finished_at);
-    IF coalesce(current_setting('jobstatus.log_moved_from', true), '') = '' THEN
-        PERFORM set_config('jobstatus.log_moved_from', currval('async_job_events_position_seq')::text, true);
+    IF coalesce(current_setting(moved, true), '') = '' THEN
+        PERFORM set_config(moved, currval('async_job_events_position_seq')::text, true);
     END IF;
     RETURN NULL;
 END;
