@@ -46,7 +46,8 @@
 SET LOCAL lock_timeout = '10s';
 LOCK TABLE async_jobs, async_job_events IN ACCESS EXCLUSIVE MODE;
 
-ALTER TABLE async_job_events ADD COLUMN version bigint;
+-- IF NOT EXISTS: Down keeps the column (below).
+ALTER TABLE async_job_events ADD COLUMN IF NOT EXISTS version bigint;
 
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION async_jobs_log_position() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -192,8 +193,11 @@ $$;
 -- +goose Down
 -- Back to 00011: the lock and the position taken by the BEFORE row
 -- trigger, as the row's version. Entries written since keep their
--- positions; their version column goes (00011 reads the position as the
--- version), so a job last changed under 00012 gets a new ETag once.
+-- positions (00011 reads the position as the version, so a job last
+-- changed under 00012 gets a new ETag once there). The version column
+-- stays: 00011 leaves it NULL (the position is the version), and the
+-- entries written under 00012 keep theirs, so that after this migration
+-- again the feed gives those jobs the versions the table has.
 SET LOCAL lock_timeout = '10s';
 LOCK TABLE async_jobs, async_job_events IN ACCESS EXCLUSIVE MODE;
 
@@ -317,4 +321,3 @@ END;
 $$;
 -- +goose StatementEnd
 
-ALTER TABLE async_job_events DROP COLUMN version;
