@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
@@ -22,9 +23,7 @@ func TestChangeLogMigration(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(2))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := openBare(t, 2)
 	exec := func(q string, args ...any) {
 		t.Helper()
 		_, err := db.ExecContext(ctx, q, args...)
@@ -79,7 +78,7 @@ func TestChangeLogMigration(t *testing.T) {
 		return n
 	}
 	before := filenodes()
-	_, err = postgres.Migrate(ctx, db)
+	_, err := postgres.Migrate(ctx, db)
 	require.NoError(t, err)
 	require.Equal(t, before, filenodes(), "catalog changes only: neither table is rewritten")
 	jobs, err := postgres.NewJobs(db, 5*time.Second)
@@ -178,9 +177,7 @@ func TestLockAtStatementEndMigratesDownAndUpWithData(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(3))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := openBare(t, 3)
 	jobs, err := postgres.NewJobs(db, 10*time.Second)
 	require.NoError(t, err)
 	writer, err := db.Connx(ctx) // one session throughout: it caches the head it saw
@@ -278,4 +275,14 @@ func TestLockAtStatementEndMigratesDownAndUpWithData(t *testing.T) {
 		}
 		require.Equal(t, got, put.Job, "the feed's last put of %s is the job as stored, version included", id)
 	}
+}
+
+// openBare opens a pool of size connections on a schema of its own with
+// no migration applied, closed at the test's end.
+func openBare(t *testing.T, size int) *sqlx.DB {
+	t.Helper()
+	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(size))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
