@@ -48,6 +48,7 @@ type JobStatus struct {
 // GetJobStatusHandler answers GetJobStatus.
 type GetJobStatusHandler struct {
 	jobs    ports.JobRepository
+	at      ports.SnapshotReader // jobs, when it says where in the log it read; else nil
 	clock   ports.Clock
 	eta     *ETA
 	changes *Changes
@@ -66,7 +67,8 @@ func NewGetJobStatusHandler(jobs ports.JobRepository, clock ports.Clock, eta *ET
 	if err := cfg.Validate(); err != nil {
 		return GetJobStatusHandler{}, err
 	}
-	return GetJobStatusHandler{jobs: jobs, clock: clock, eta: eta, changes: changes, cfg: cfg}, nil
+	at, _ := jobs.(ports.SnapshotReader)
+	return GetJobStatusHandler{jobs: jobs, at: at, clock: clock, eta: eta, changes: changes, cfg: cfg}, nil
 }
 
 // Handle checks scope, then id format, then looks the job up. A job that
@@ -84,7 +86,7 @@ func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (JobSta
 	if err != nil {
 		return JobStatus{}, err
 	}
-	job, err := h.lookup(ctx, id, q.Principal)
+	job, at, err := h.lookup(ctx, id, q.Principal)
 	if err != nil {
 		return JobStatus{}, err
 	}
@@ -92,7 +94,7 @@ func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (JobSta
 	if job.Status == domain.StatusPending && q.Wait > 0 && h.cfg.MaxWait > 0 {
 		d := min(q.Wait, h.cfg.MaxWait)
 		var applied bool
-		if job, applied, err = h.wait(ctx, job, q.Principal, d); err != nil {
+		if job, applied, err = h.wait(ctx, job, at, q.Principal, d); err != nil {
 			return JobStatus{}, err
 		}
 		if applied {
@@ -102,15 +104,32 @@ func (h GetJobStatusHandler) Handle(ctx context.Context, q GetJobStatus) (JobSta
 	return h.present(job, waited), nil
 }
 
-func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.Principal) (domain.Job, error) {
-	job, err := h.jobs.Get(ctx, id)
+// lookup reads the job as p may see it, and the log position the answer
+// is as of: a change at a later position is newer than it, one at or
+// below it is not (a job's version is no such position: it is taken
+// before its change's position, and a job deleted and created again may
+// get its new version before the delete's position). A repository that
+// does not say where it read gives 0: then nothing orders the changes a
+// held request is handed against its read, and each is only a cue to
+// read again (see wait).
+func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.Principal) (domain.Job, int64, error) {
+	var (
+		job domain.Job
+		at  int64
+		err error
+	)
+	if h.at != nil {
+		job, at, err = h.at.GetAt(ctx, id)
+	} else {
+		job, err = h.jobs.Get(ctx, id)
+	}
 	if err != nil {
-		return domain.Job{}, err
+		return domain.Job{}, at, err
 	}
 	if !job.VisibleTo(p.ClientID) {
-		return domain.Job{}, domain.ErrNotFound
+		return domain.Job{}, at, domain.ErrNotFound
 	}
-	return job, nil
+	return job, at, nil
 }
 
 // FallbackInterval is how often a held request re-reads its job while the
@@ -131,28 +150,28 @@ const FallbackInterval = time.Second
 // its job again within FallbackInterval (at a random moment: not all of
 // them together); while it stays behind, the job is re-read every
 // FallbackInterval instead.
-func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
+func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, at int64, p domain.Principal, d time.Duration) (_ domain.Job, applied bool, _ error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		sub, ok := h.changes.Subscribe(job.ID, job.Version)
+		sub, ok := h.changes.Subscribe(job.ID, at)
 		if !ok {
 			if !applied {
 				return job, false, nil
 			}
 			// Shutting down: answer with the current state.
-			fresh, err := h.lookup(ctx, job.ID, p)
+			fresh, _, err := h.lookup(ctx, job.ID, p)
 			return fresh, true, err
 		}
 		applied = true
 		// Read once subscribed, every time round: the job may have changed
 		// before the first subscription, or between a wake-up and this one.
-		fresh, err := h.lookup(ctx, job.ID, p)
+		fresh, freshAt, err := h.lookup(ctx, job.ID, p)
 		if err != nil || fresh.Status != domain.StatusPending {
 			sub.Cancel()
 			return fresh, true, err
 		}
-		job = fresh
+		job, at = fresh, freshAt
 		// While the feed vouches, the waiter waits on its change or on the
 		// hub's word that the feed fell behind its bound (it may fall
 		// behind after this subscription): then no wake-up can be trusted,
@@ -183,8 +202,8 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 			case <-sub.C:
 				leave()
 				c, ok := sub.Change()
-				if !ok || c.Position <= job.Version {
-					break hold // lost, shutting down, or older than what we hold: read again
+				if !ok || h.at == nil || c.Position <= at {
+					break hold // lost, shutting down, not newer than what we hold, or unordered: read again
 				}
 				switch {
 				case c.Op == ports.ChangeDelete, !c.Job.VisibleTo(p.ClientID):
@@ -192,7 +211,7 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 				case c.Job.Status != domain.StatusPending:
 					return c.Job.Normalize(), true, nil
 				}
-				job = c.Job.Normalize() // still pending: wait on
+				job, at = c.Job.Normalize(), c.Position // still pending: wait on
 				break hold
 			case <-behind:
 				// Every waiter is told at once: each re-reads at its own
@@ -210,7 +229,7 @@ func (h GetJobStatusHandler) wait(ctx context.Context, job domain.Job, p domain.
 				break hold
 			case <-timer.C:
 				leave()
-				fresh, err := h.lookup(ctx, job.ID, p)
+				fresh, _, err := h.lookup(ctx, job.ID, p)
 				return fresh, true, err
 			case <-ctx.Done():
 				leave()

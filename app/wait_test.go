@@ -26,6 +26,11 @@ func (c *countingJobs) Get(ctx context.Context, id domain.ID) (domain.Job, error
 	return c.Jobs.Get(ctx, id)
 }
 
+func (c *countingJobs) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
+	c.reads.Add(1)
+	return c.Jobs.GetAt(ctx, id)
+}
+
 // waitBundle is the public use cases over a memory store whose change
 // feed feeds the waiters (or nothing: then the test feeds them by hand).
 type waitBundle struct {
@@ -135,4 +140,116 @@ func TestAChangeRightAfterAnOlderOneIsNotMissed(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the waiter slept through the change")
 	}
+}
+
+// heldAnswer is what a held request answered.
+type heldAnswer struct {
+	status app.JobStatus
+	err    error
+}
+
+// lateDeleteSetup is a waiters' hub whose feed vouches for it (the test
+// hands it changes), a memory store and an ETA estimator over it.
+func lateDeleteSetup(t *testing.T) (*app.Changes, *memory.Jobs, *app.ETA) {
+	t.Helper()
+	changes, err := app.NewChanges(10, app.StalenessBound(time.Hour))
+	require.NoError(t, err)
+	changes.Apply(ports.ChangeBatch{CaughtUp: time.Now()})
+	store := memory.NewJobs()
+	est, err := app.NewETA(testETA, store)
+	require.NoError(t, err)
+	return changes, store, est
+}
+
+// holdRequest starts a request for j held up to 20 s by a status use case
+// over jobs whose waiters changes wakes, and returns once it is held.
+func holdRequest(t *testing.T, jobs ports.JobRepository, est *app.ETA, changes *app.Changes, j domain.Job) <-chan heldAnswer {
+	t.Helper()
+	h, err := app.NewGetJobStatusHandler(jobs, ports.ClockFunc(time.Now), est, changes,
+		app.PollingConfig{MaxWait: 20 * time.Second, MaxRetryAfter: 30 * time.Second})
+	require.NoError(t, err)
+	answer := make(chan heldAnswer, 1)
+	go func() {
+		got, err := h.Handle(context.Background(), app.GetJobStatus{Principal: reader, ID: j.ID.String(), Wait: 20 * time.Second})
+		answer <- heldAnswer{got, err}
+	}()
+	testkit.Eventually(t, 10*time.Second, func() bool { return changes.Waiting() == 1 }, "the request is held")
+	return answer
+}
+
+// handOverLateDelete hands the held request for j a delete of j at
+// position 4 and requires that it is held again, not answered.
+func handOverLateDelete(t *testing.T, changes *app.Changes, j domain.Job, answer <-chan heldAnswer) {
+	t.Helper()
+	changes.Apply(ports.ChangeBatch{Changes: []ports.Change{{Position: 4, Op: ports.ChangeDelete, ID: j.ID,
+		Job: domain.Job{ID: j.ID, ClientID: reader.ClientID}}}, Through: 4})
+	testkit.Eventually(t, 10*time.Second, func() bool { return changes.Waiting() == 1 || len(answer) == 1 },
+		"the request is held again or answered")
+	select {
+	case a := <-answer:
+		t.Fatalf("answered by a delete it must not trust: %v, %+v", a.err, a.status)
+	default:
+	}
+}
+
+// handOverDone hands the held request for j done at position 7 and
+// requires that it answers DONE.
+func handOverDone(t *testing.T, changes *app.Changes, done domain.Job, answer <-chan heldAnswer) {
+	t.Helper()
+	changes.Apply(ports.ChangeBatch{Changes: []ports.Change{{Position: 7, Op: ports.ChangePut, ID: done.ID, Job: done}}, Through: 7})
+	select {
+	case a := <-answer:
+		require.NoError(t, a.err)
+		require.Equal(t, domain.StatusDone, a.status.Job.Status)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the waiter slept through the change")
+	}
+}
+
+// TestWaiterComparesChangesWithThePositionItReadAt: a held request compares
+// the changes it is handed with the log position its read was at, not
+// with the job's version. In PostgreSQL a version is taken before its
+// change's position (migration 00012), and a job deleted and created again
+// can get its new version before the delete's position: that delete,
+// handed over late, is older than what the waiter holds and must not
+// answer 404. Here the job (version 1) is read at position 6; a delete at
+// position 4 is handed over, then the job's DONE at 7.
+func TestWaiterComparesChangesWithThePositionItReadAt(t *testing.T) {
+	t.Parallel()
+	changes, store, est := lateDeleteSetup(t)
+	j := createJob(t, store, reader.ClientID, time.Now())
+	for range 5 {
+		createJob(t, store, "mis-beta", time.Now())
+	}
+	answer := holdRequest(t, store, est, changes, j)
+
+	handOverLateDelete(t, changes, j, answer)
+	done := j
+	done.Status, done.Version = domain.StatusDone, 7
+	done.Links = []domain.Link{{Entity: "composition", Href: "/c/1"}}
+	handOverDone(t, changes, done, answer)
+}
+
+// positionlessJobs is a job repository that does not say at which log
+// position it read (no ports.SnapshotReader), as a decorator that hides
+// GetAt would be.
+type positionlessJobs struct{ ports.JobRepository }
+
+// TestWaiterWithoutReadPositionsTakesChangesOnlyAsCuesToRead: with a
+// repository that does not say where in the log it read, a held request
+// has nothing to order the changes it is handed by (a job's version is no
+// position): each one only makes it read its job again. A delete handed
+// over late (position 4, the job read at version 1 and still there) does
+// not answer 404; the job's DONE, once stored and handed over, answers.
+func TestWaiterWithoutReadPositionsTakesChangesOnlyAsCuesToRead(t *testing.T) {
+	t.Parallel()
+	changes, store, est := lateDeleteSetup(t)
+	j := createJob(t, store, reader.ClientID, time.Now())
+	answer := holdRequest(t, positionlessJobs{store}, est, changes, j)
+
+	handOverLateDelete(t, changes, j, answer)
+	finishJob(t, store, j.ID)
+	done, err := store.Get(context.Background(), j.ID)
+	require.NoError(t, err)
+	handOverDone(t, changes, done, answer)
 }

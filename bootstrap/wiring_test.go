@@ -99,6 +99,19 @@ func TestModulesContributeThroughGroups(t *testing.T) {
 	}
 }
 
+// TestStatusUseCaseGetsTheLogPositionOfItsReads: the repository every
+// consumer gets says at which log position it read (ports.SnapshotReader),
+// through every decorator: held requests compare the changes they are
+// handed with that position. Without it they fall back to the job's
+// version, which PostgreSQL takes before its change's position (00012): a
+// delete handed over late would then answer 404 for a job created again.
+func TestStatusUseCaseGetsTheLogPositionOfItsReads(t *testing.T) {
+	t.Parallel()
+	var repo ports.JobRepository
+	startServe(t, serveConfig(t), &repo)
+	require.Implements(t, (*ports.SnapshotReader)(nil), repo)
+}
+
 // TestServeRefusesInvalidValuesAtOnce: values the adapters and use cases
 // cannot work with stop the start with an error naming them, instead of a
 // hang (more idle than open connections), a panic (negative pool sizes) or

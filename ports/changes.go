@@ -54,7 +54,11 @@ type ChangeLog interface {
 // SnapshotReader reads a job together with the log position of the
 // snapshot it was read at: every change up to that position is reflected
 // in the answer, none after it. A job that does not exist is
-// domain.ErrNotFound, with the position all the same.
+// domain.ErrNotFound, with the position all the same. A job's version is
+// no position (PostgreSQL takes it before its change's position): only
+// positions order changes. The status use case reads through GetAt when
+// its repository has it (the read model does), and a decorator of a
+// repository must then decorate both.
 type SnapshotReader interface {
 	GetAt(ctx context.Context, id domain.ID) (job domain.Job, at int64, err error)
 }

@@ -24,7 +24,8 @@ import (
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
-// faultyRepo wraps a repository and can fail or panic on Get.
+// faultyRepo wraps a repository and can fail or panic on Get and GetAt
+// (the status use case reads through GetAt when a store has it).
 type faultyRepo struct {
 	*memory.Jobs
 	err   error
@@ -32,13 +33,18 @@ type faultyRepo struct {
 }
 
 func (f *faultyRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
+	j, _, err := f.GetAt(ctx, id)
+	return j, err
+}
+
+func (f *faultyRepo) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
 	if f.panic {
 		panic("boom: SELECT secret FROM async_jobs")
 	}
 	if f.err != nil {
-		return domain.Job{}, f.err
+		return domain.Job{}, 0, f.err
 	}
-	return f.Jobs.Get(ctx, id)
+	return f.Jobs.GetAt(ctx, id)
 }
 
 type testBundle struct {

@@ -130,37 +130,45 @@ func (m *Model) Fresh() bool {
 }
 
 // hit returns what the model knows of id, if it may answer from memory:
-// the job, or found false when it did not exist.
-func (m *Model) hit(id domain.ID) (job domain.Job, found, ok bool) {
+// the job, or found false when it did not exist, as of position at.
+func (m *Model) hit(id domain.ID) (job domain.Job, found bool, at int64, ok bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if !m.fresh() {
-		return domain.Job{}, false, false
+		return domain.Job{}, false, 0, false
 	}
 	e := m.byID[id]
 	if e == nil {
-		return domain.Job{}, false, false
+		return domain.Job{}, false, 0, false
 	}
 	if !e.used.Load() { // a hot job's line is only read
 		e.used.Store(true)
 	}
+	at = max(e.pos, m.applied)
 	if e.job == nil {
-		return domain.Job{}, false, true
+		return domain.Job{}, false, at, true
 	}
-	return *e.job, true, true
+	return *e.job, true, at, true
 }
 
 // finished returns the finished job the model holds for id: what answers
 // while the store is unavailable (a finished job changes only when it is
 // purged or rewritten by hand, which needs the store too).
-func (m *Model) finished(id domain.ID) (domain.Job, bool) {
+func (m *Model) finished(id domain.ID) (domain.Job, int64, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	e := m.byID[id]
 	if e == nil || e.job == nil || !e.job.Status.Terminal() {
-		return domain.Job{}, false
+		return domain.Job{}, 0, false
 	}
-	return *e.job, true
+	return *e.job, e.pos, true
+}
+
+// holds reports whether the model has an entry for id.
+func (m *Model) holds(id domain.ID) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.byID[id] != nil
 }
 
 // observe records what the store answered for id at position at (job nil:
@@ -330,14 +338,24 @@ func New(next Store, m *Model) (*Repository, error) {
 // answer the model keeps if it is the newest it has seen. With the store
 // unavailable, a finished job the model holds still answers.
 func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
-	j, found, ok := r.m.hit(id)
+	j, _, err := r.GetAt(ctx, id)
+	return j, err
+}
+
+// GetAt implements ports.SnapshotReader: Get, with the position the
+// answer is as of. From memory that is what the entry knows or what the
+// feed applied, whichever is later (the feed applies every change of a
+// job it holds); from the store, the snapshot's; a finished job answered
+// during an outage is as of its entry.
+func (r *Repository) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
+	j, found, at, ok := r.m.hit(id)
 	switch {
 	case ok && found:
 		r.m.hits.Add(1)
-		return j, nil
+		return j, at, nil
 	case ok:
 		r.m.hits.Add(1)
-		return domain.Job{}, fmt.Errorf("job %s: %w", id, domain.ErrNotFound)
+		return domain.Job{}, at, fmt.Errorf("job %s: %w", id, domain.ErrNotFound)
 	}
 	if r.m.Fresh() {
 		r.m.misses.Add(1)
@@ -351,30 +369,40 @@ func (r *Repository) Get(ctx context.Context, id domain.ID) (domain.Job, error) 
 	case errors.Is(err, domain.ErrNotFound):
 		r.m.observe(id, nil, at)
 	case errors.Is(err, domain.ErrUnavailable):
-		if done, ok := r.m.finished(id); ok {
+		if done, pos, ok := r.m.finished(id); ok {
 			r.m.fallbacks.Add(1)
-			return done, nil
+			return done, pos, nil
 		}
 	}
-	return j, err
+	return j, at, err
 }
 
-// Create implements ports.JobRepository: the new job, as of its own
-// position (its version), is offered to the model like a read.
+// Create implements ports.JobRepository. A job's version is taken before
+// its change's position (migration 00012), so a written job says nothing
+// of where it stands in the log and is not kept as written; the feed
+// brings its change, at its position (a new job is in no entry yet).
 func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bool, error) {
-	j, created, err := r.next.Create(ctx, job)
-	if err == nil && created {
-		r.m.observe(j.ID, &j, j.Version)
-	}
-	return j, created, err
+	return r.next.Create(ctx, job)
 }
 
-// Finish implements ports.JobRepository: the finished job, as of its own
-// position, is offered to the model like a read.
+// Finish implements ports.JobRepository. When the model holds the job
+// (someone polls it here), it is read back from the store once finished,
+// at a snapshot's position, and kept like any read: this instance answers
+// its own write at once, not when the feed brings it.
 func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
 	j, changed, err := r.next.Finish(ctx, id, o)
-	if err == nil && changed {
-		r.m.observe(j.ID, &j, j.Version)
+	if err == nil && changed && r.m.holds(id) {
+		switch got, at, rerr := r.next.GetAt(ctx, id); {
+		case rerr == nil:
+			r.m.observe(id, &got, at)
+		case errors.Is(rerr, domain.ErrNotFound):
+			r.m.observe(id, nil, at)
+		}
 	}
 	return j, changed, err
 }
+
+var (
+	_ ports.JobRepository  = (*Repository)(nil)
+	_ ports.SnapshotReader = (*Repository)(nil)
+)

@@ -184,9 +184,11 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 			id := rapid.SampledFrom(sm.ids).Draw(rt, "id")
 			sm.polled[id] = true
 			floor := sm.ended[id]
-			if job, found, ok := sm.model.hit(id); ok {
-				st := sm.stateOfAnswer(rt, id, found, job, sm.entryPos(id))
-				rt.Logf("hit %s found=%v pos=%d state=%d applied=%d floor=%d", id, found, sm.entryPos(id), st, sm.model.applied, sm.model.floor)
+			if job, found, at, ok := sm.model.hit(id); ok {
+				// The answer is the log's state of the job as of the
+				// position the hit says (what waiters compare changes with).
+				st := sm.stateOfAnswer(rt, id, found, job, at)
+				rt.Logf("hit %s found=%v pos=%d at=%d state=%d applied=%d floor=%d", id, found, sm.entryPos(id), at, st, sm.model.applied, sm.model.floor)
 				sm.checkFresh(rt, id, st)
 				sm.end(rt, id, st, floor)
 				return

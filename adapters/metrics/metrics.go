@@ -177,20 +177,29 @@ func (m *Metrics) CounterFunc(name, help string, labels prometheus.Labels, fn fu
 	}, fn))
 }
 
+// Store is what Repository wraps: a job repository that says at which
+// log position it read. Both ports pass through: the status use case
+// reads through GetAt when its repository has it, and compares the
+// changes a held request is handed with that position.
+type Store interface {
+	ports.JobRepository
+	ports.SnapshotReader
+}
+
 // Repository counts the outcomes of Finish on the repository it wraps.
 type Repository struct {
-	ports.JobRepository
+	Store
 	m *Metrics
 }
 
 // Jobs wraps next so every finish is counted.
-func (m *Metrics) Jobs(next ports.JobRepository) *Repository {
-	return &Repository{JobRepository: next, m: m}
+func (m *Metrics) Jobs(next Store) *Repository {
+	return &Repository{Store: next, m: m}
 }
 
 // Finish implements ports.JobRepository.
 func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
-	j, changed, err := r.JobRepository.Finish(ctx, id, o)
+	j, changed, err := r.Store.Finish(ctx, id, o)
 	switch {
 	case err == nil && changed && o.Status == domain.StatusDone:
 		r.m.transitions.WithLabelValues("done").Inc()
@@ -203,3 +212,8 @@ func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome)
 	}
 	return j, changed, err
 }
+
+var (
+	_ ports.JobRepository  = (*Repository)(nil)
+	_ ports.SnapshotReader = (*Repository)(nil)
+)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,27 @@ func setupLog(t *testing.T) (*postgres.Jobs, *logBundle) {
 	return jobs, &logBundle{db: db, url: url}
 }
 
+// setupLogWithAJob is setupLog with one job created ("mis-alpha"'s,
+// PENDING) and the head after it.
+func setupLogWithAJob(t *testing.T) (*postgres.Jobs, *logBundle, domain.Job, int64) {
+	t.Helper()
+	jobs, b := setupLog(t)
+	j := newJob(t, "mis-alpha", time.Now())
+	_, _, err := jobs.Create(context.Background(), j)
+	require.NoError(t, err)
+	return jobs, b, j, head(t, jobs)
+}
+
+// begin starts a transaction, rolled back at the test's end unless
+// committed.
+func (b *logBundle) begin(t *testing.T) *sqlx.Tx {
+	t.Helper()
+	tx, err := b.db.BeginTxx(context.Background(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	return tx
+}
+
 func (b *logBundle) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
 	_, err := b.db.ExecContext(context.Background(), q, args...)
@@ -48,6 +70,41 @@ func changesAfter(t *testing.T, jobs *postgres.Jobs, after int64) []ports.Change
 	changes, err := jobs.ChangesAfter(context.Background(), after, 100000)
 	require.NoError(t, err)
 	return changes
+}
+
+// follow is a reader following the log while writing is open, then to
+// its end: the positions read reads after each last one, from after on.
+func follow(writing <-chan struct{}, after int64, read func(after int64) []int64) []int64 {
+	var seen []int64
+	for done := false; ; {
+		select {
+		case <-writing:
+			done = true
+		default:
+		}
+		ps := read(after)
+		if done && len(ps) == 0 {
+			return seen
+		}
+		for _, p := range ps {
+			seen = append(seen, p)
+			after = p
+		}
+	}
+}
+
+// changePositions reads the positions of at most n changes after after.
+func changePositions(t *testing.T, jobs *postgres.Jobs, n int) func(after int64) []int64 {
+	return func(after int64) []int64 {
+		changes, err := jobs.ChangesAfter(context.Background(), after, n)
+		require.NoError(t, err)
+		ps := make([]int64, len(changes))
+		for i, c := range changes {
+			require.Greater(t, c.Position, after)
+			ps[i] = c.Position
+		}
+		return ps
+	}
 }
 
 func head(t *testing.T, jobs *postgres.Jobs) int64 {
@@ -77,7 +134,8 @@ func del(id domain.ID, client string) entry {
 // TestChangeLogRecordsEveryChange: every kind of change of a job, through
 // the repository or hand-written SQL, is one entry (two for an id change)
 // with a position above every earlier one, the head moves to the last,
-// and a put carries the job as the change left it, at version = position.
+// and a put carries the job as the change left it, with the job's version,
+// taken before the put's position (migration 00012).
 func TestChangeLogRecordsEveryChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -211,7 +269,7 @@ func TestChangeLogRecordsEveryChange(t *testing.T) {
 			created, _, err := jobs.Create(ctx, j)
 			require.NoError(t, err)
 			before := head(t, jobs)
-			require.Equal(t, created.Version, before, "the create is the head")
+			require.Less(t, created.Version, before, "the create is the head, above its version")
 			created.Version = 0
 			require.Equal(t, j, created)
 
@@ -225,7 +283,7 @@ func TestChangeLogRecordsEveryChange(t *testing.T) {
 				last = c.Position
 				require.Equal(t, c.ID, c.Job.ID)
 				if c.Op == ports.ChangePut {
-					require.Equal(t, c.Position, c.Job.Version, "a put's version is its position")
+					require.Less(t, c.Job.Version, c.Position, "a put's version is taken before its position")
 				}
 			}
 			require.Equal(t, want, got)
@@ -318,28 +376,7 @@ func TestChangePositionsCommitInOrder(t *testing.T) {
 	writing := make(chan struct{})
 	go func() { wg.Wait(); close(writing) }()
 
-	var seen []int64
-	last := int64(0)
-	read := func() {
-		changes, err := jobs.ChangesAfter(ctx, last, 20)
-		require.NoError(t, err)
-		for _, c := range changes {
-			require.Greater(t, c.Position, last)
-			seen = append(seen, c.Position)
-			last = c.Position
-		}
-	}
-	for done := false; !done; {
-		select {
-		case <-writing:
-			done = true
-		default:
-		}
-		read()
-	}
-	for range 3 {
-		read()
-	}
+	seen := follow(writing, 0, changePositions(t, jobs, 20))
 	all := changesAfter(t, jobs, 0)
 	want := make([]int64, len(all))
 	for i, c := range all {
@@ -366,7 +403,8 @@ func TestGetAtReadsAtItsPosition(t *testing.T) {
 		got, at, err := jobs.GetAt(ctx, j.ID)
 		require.NoError(t, err)
 		require.Equal(t, created, got)
-		require.Equal(t, created.Version, at)
+		require.Greater(t, at, created.Version, "the create's position, above its version")
+		before := at
 
 		tx, err := b.db.BeginTxx(ctx, nil)
 		require.NoError(t, err)
@@ -377,14 +415,14 @@ func TestGetAtReadsAtItsPosition(t *testing.T) {
 		got, at, err = jobs.GetAt(ctx, j.ID)
 		require.NoError(t, err, "a writer holding the lock does not hold readers")
 		require.Equal(t, created, got, "the uncommitted change is not there")
-		require.Equal(t, created.Version, at, "nor its position")
+		require.Equal(t, before, at, "nor its position")
 		require.Less(t, at, pos)
 		require.NoError(t, tx.Commit())
 
 		got, at, err = jobs.GetAt(ctx, j.ID)
 		require.NoError(t, err)
 		require.Equal(t, pos, got.Version)
-		require.Equal(t, pos, at)
+		require.Greater(t, at, pos, "the change's position, above its version")
 		require.Equal(t, created.ETA.Add(time.Hour), got.ETA)
 	})
 
@@ -463,14 +501,14 @@ func TestGetAtReadsAtItsPosition(t *testing.T) {
 		log := changesAfter(t, jobs, 0)
 		require.NotEmpty(t, answers)
 		for _, a := range answers {
-			var want int64 // the last change at or before a.at: a put's position, or 0
+			var want int64 // the last change at or before a.at: a put's version, or 0
 			for _, c := range log {
 				if c.Position > a.at {
 					break
 				}
 				want = 0
 				if c.Op == ports.ChangePut {
-					want = c.Position
+					want = c.Job.Version
 				}
 			}
 			require.Equal(t, want, a.version, "the answer at %d is the log's state there", a.at)
@@ -502,10 +540,10 @@ func TestHeadSkipsRolledBackWriters(t *testing.T) {
 	next, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
 	require.NoError(t, err)
 	require.Greater(t, next.Version, rolled.Version)
-	require.Equal(t, next.Version, head(t, jobs))
 	changes := changesAfter(t, jobs, before)
 	require.Len(t, changes, 1)
 	require.Equal(t, next, changes[0].Job)
+	require.Equal(t, changes[0].Position, head(t, jobs))
 }
 
 // TestHeadFollowsSmallStatements: writers move the head row only every
@@ -523,9 +561,16 @@ func TestHeadFollowsSmallStatements(t *testing.T) {
 		require.NoError(t, b.db.GetContext(ctx, &p, `SELECT position FROM async_job_events_head`))
 		return p
 	}
+	// logged is the last position in the log: the truth the head must be.
+	logged := func() int64 {
+		t.Helper()
+		var p int64
+		require.NoError(t, b.db.GetContext(ctx, &p, `SELECT coalesce(max(position), 0) FROM async_job_events`))
+		return p
+	}
 	first := row()
 	var last domain.Job
-	for i := range 400 { // a create takes two positions, a finish one
+	for i := range 400 { // a create takes three values of the sequence, an update two
 		j, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
 		require.NoError(t, err)
 		last = j
@@ -534,23 +579,26 @@ func TestHeadFollowsSmallStatements(t *testing.T) {
 			last, err = jobs.Get(ctx, j.ID)
 			require.NoError(t, err)
 		}
-		require.Equal(t, last.Version, head(t, jobs), "after statement %d", i)
-		_, at, err := jobs.GetAt(ctx, last.ID)
+		want := logged()
+		require.Equal(t, want, head(t, jobs), "after statement %d", i)
+		got, at, err := jobs.GetAt(ctx, last.ID)
 		require.NoError(t, err)
-		require.Equal(t, last.Version, at, "GetAt after statement %d", i)
+		require.Equal(t, want, at, "GetAt after statement %d", i)
+		require.Equal(t, last, got)
 	}
 	require.Greater(t, row(), first+256, "the row moved, more than once")
-	require.Less(t, last.Version-row(), int64(256), "and stays within its window")
+	require.Less(t, logged()-row(), int64(256), "and stays within its window")
 
 	// Retention deletes every entry, those above the row included: the head
 	// stays the last change, and moves with the next one.
+	want := logged()
 	n, err := jobs.DeleteEventsBefore(ctx, time.Now().Add(time.Hour), 100000)
 	require.NoError(t, err)
 	require.Positive(t, n)
-	require.Equal(t, last.Version, head(t, jobs))
-	next, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
+	require.Equal(t, want, head(t, jobs))
+	_, _, err = jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
 	require.NoError(t, err)
-	require.Equal(t, next.Version, head(t, jobs))
+	require.Equal(t, logged(), head(t, jobs))
 }
 
 // TestBulkStatementRingsOnce: a statement inserting 10 000 jobs logs
@@ -734,4 +782,147 @@ func pqListen(t *testing.T, url, channel string, notes chan<- string) (stop func
 		_ = l.Close()
 		<-done
 	}
+}
+
+// TestRecreateWaitingOnADeleteLogsAfterIt: a job created again while the
+// statement deleting it is still running takes its version before it
+// waits (the BEFORE trigger runs before the insert meets the deleted row
+// in the primary key), and the delete takes its position when its
+// statement ends: the new version is below the delete's position, while
+// the new job's position is above it (positions commit in order). That is
+// why nothing compares a version with a position: the read model, the
+// feed and the waiters order changes by position
+// (TestWaiterComparesChangesWithThePositionItReadAt, app).
+func TestRecreateWaitingOnADeleteLogsAfterIt(t *testing.T) {
+	t.Parallel()
+	jobs, b, j, before := setupLogWithAJob(t)
+	ctx := context.Background()
+	deleting := b.begin(t)
+	var xid string
+	require.NoError(t, deleting.GetContext(ctx, &xid, `SELECT txid_current()::text`))
+	deleted := make(chan error, 1)
+	go func() { // the row is deleted first, the statement ends a second later
+		_, err := deleting.ExecContext(ctx, `WITH d AS (DELETE FROM async_jobs WHERE id = $1 RETURNING 1)
+			SELECT pg_sleep(1) FROM d`, j.ID.String())
+		deleted <- err
+	}()
+	waiting := func(q string) func() bool {
+		return func() bool {
+			var n int
+			require.NoError(t, b.db.GetContext(ctx, &n, q, xid))
+			return n == 1
+		}
+	}
+	require.Eventually(t, waiting(`SELECT count(*) FROM pg_stat_activity
+		WHERE backend_xid::text = $1 AND wait_event = 'PgSleep'`), 10*time.Second, 5*time.Millisecond, "the delete statement sleeps")
+	recreated := make(chan error, 1)
+	go func() {
+		_, err := b.db.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+			VALUES ($1, 'mis-alpha', 'PENDING', now(), now(), now())`, j.ID.String())
+		recreated <- err
+	}()
+	require.Eventually(t, waiting(`SELECT count(*) FROM pg_locks
+		WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = $1`),
+		10*time.Second, 5*time.Millisecond, "the insert waits for the delete")
+	require.NoError(t, <-deleted)
+	require.NoError(t, deleting.Commit())
+	require.NoError(t, <-recreated)
+
+	changes := changesAfter(t, jobs, before)
+	require.Len(t, changes, 2)
+	gone, back := changes[0], changes[1]
+	require.Equal(t, ports.ChangeDelete, gone.Op)
+	require.Equal(t, ports.ChangePut, back.Op)
+	require.Equal(t, j.ID, back.ID)
+	require.Less(t, gone.Position, back.Position, "the delete first: positions commit in order")
+	require.Less(t, back.Job.Version, gone.Position, "the new version was taken before the delete's position")
+	now, err := jobs.Get(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, back.Job, now)
+}
+
+// TestStatementsChangingNothingTakeNoLock: while a writer holds the log's
+// lock (its change not yet committed), statements that change no row —
+// an insert that meets an existing id, an update or a delete that
+// matches nothing — neither wait for it nor log anything (00012: the lock
+// is taken only by a statement that has rows to log).
+func TestStatementsChangingNothingTakeNoLock(t *testing.T) {
+	t.Parallel()
+	jobs, b, j, before := setupLogWithAJob(t)
+	ctx := context.Background()
+	holding := b.begin(t)
+	_, err := holding.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+		VALUES ($1, 'mis-beta', 'PENDING', now(), now(), now())`, domain.NewID().String())
+	require.NoError(t, err)
+
+	for name, q := range map[string]string{
+		"InsertMeetingAnExistingID": `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+			VALUES ($1, 'mis-alpha', 'PENDING', now(), now(), now()) ON CONFLICT DO NOTHING`,
+		"UpdateMatchingNothing": `UPDATE async_jobs SET eta = eta WHERE id = $1 AND status = 'DONE'`,
+		"DeleteMatchingNothing": `DELETE FROM async_jobs WHERE id = $1 AND status = 'DONE'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			tx := b.begin(t)
+			_, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '2s'`)
+			require.NoError(t, err)
+			res, err := tx.ExecContext(ctx, q, j.ID.String())
+			require.NoError(t, err, "no wait for the log's lock")
+			n, err := res.RowsAffected()
+			require.NoError(t, err)
+			require.Zero(t, n)
+			require.NoError(t, tx.Commit())
+		})
+	}
+	require.NoError(t, holding.Rollback())
+	require.Empty(t, changesAfter(t, jobs, before), "nothing logged")
+}
+
+// TestIdChangeLogsTheGoneIdWhileATriggerWritesJobs: a trigger of the
+// database's own (here an AFTER ROW trigger on an id change) that writes
+// another job while the id-changing statement's triggers run does not
+// take that statement's place: the nested statement logs its own change,
+// and the id-changing statement still logs the put of the new id and the
+// delete of the old one.
+func TestIdChangeLogsTheGoneIdWhileATriggerWritesJobs(t *testing.T) {
+	t.Parallel()
+	for name, nested := range map[string]string{
+		"TouchingAnotherJob": `UPDATE async_jobs SET eta = eta + interval '1 second' WHERE id = :other`,
+		"MovingAnotherJob":   `UPDATE async_jobs SET id = :elsewhere WHERE id = :other`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			jobs, b, moved, _ := setupLogWithAJob(t)
+			ctx := context.Background()
+			other := newJob(t, "mis-alpha", time.Now())
+			_, _, err := jobs.Create(ctx, other)
+			require.NoError(t, err)
+			before := head(t, jobs)
+			elsewhere := domain.NewID()
+			nested := strings.NewReplacer(":other", pq.QuoteLiteral(other.ID.String()),
+				":elsewhere", pq.QuoteLiteral(elsewhere.String())).Replace(nested)
+			b.exec(t, `CREATE FUNCTION write_other() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN `+nested+`; RETURN NULL; END $$`)
+			b.exec(t, `CREATE TRIGGER write_other AFTER UPDATE OF id ON async_jobs
+				FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION write_other()`)
+
+			to := domain.NewID()
+			b.exec(t, `UPDATE async_jobs SET id = $2 WHERE id = $1`, moved.ID.String(), to.String())
+
+			want := []logged{{ports.ChangePut, to}, {ports.ChangeDelete, moved.ID}, {ports.ChangePut, other.ID}}
+			if name == "MovingAnotherJob" {
+				want = append(want[:2], logged{ports.ChangePut, elsewhere}, logged{ports.ChangeDelete, other.ID})
+			}
+			var got []logged
+			for _, c := range changesAfter(t, jobs, before) {
+				got = append(got, logged{c.Op, c.ID})
+			}
+			require.ElementsMatch(t, want, got)
+		})
+	}
+}
+
+// logged is a log entry's operation and job.
+type logged struct {
+	Op ports.ChangeOp
+	ID domain.ID
 }

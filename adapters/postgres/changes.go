@@ -9,7 +9,7 @@ import (
 	"github.com/jobstatus/jobstatus/ports"
 )
 
-// The log's operations, as the triggers of migrations 00009 and 00011 write them.
+// The log's operations, as the triggers of migrations 00009, 00011 and 00012 write them.
 const (
 	opPut      = "P"
 	opDelete   = "D"
@@ -32,14 +32,15 @@ type changeRow struct {
 // 00008 gave it; one written before 00008 has none (eta NULL) and is
 // skipped: every such entry lies before the head a feed starts from. A
 // delete or truncate has no job columns: they are filled with
-// placeholders never read.
+// placeholders never read. A put's version is the job's (its own column
+// since 00012; before, the position was the version).
 const qChanges = `SELECT e.position, coalesce(e.op, 'P') AS op, coalesce(e.event, true) AS event,
 		coalesce(e.job_id, '00000000-0000-0000-0000-000000000000') AS id, coalesce(e.client_id, '') AS client_id,
 		e.idempotency_key, coalesce(e.status, '') AS status, coalesce(e.eta, 'epoch') AS eta,
 		coalesce(e.links, '[]') AS links, e.error_code, e.error_message,
 		coalesce(e.created_at, e.occurred_at) AS created_at, coalesce(e.updated_at, e.occurred_at) AS updated_at,
 		CASE WHEN e.op IS NULL AND e.status <> 'PENDING' THEN e.occurred_at ELSE e.finished_at END AS finished_at,
-		e.position AS version
+		coalesce(e.version, e.position) AS version
 	FROM async_job_events e
 	WHERE e.position > :after AND (e.op IS NOT NULL OR e.eta IS NOT NULL)
 	ORDER BY e.position LIMIT :limit`

@@ -55,26 +55,15 @@ func TestEventsCommitInPositionOrder(t *testing.T) {
 	writing := make(chan struct{})
 	go func() { wg.Wait(); close(writing) }()
 
-	var seen []int64
-	last := int64(0)
-	read := func() {
-		events, err := jobs.EventsAfter(ctx, "", last, 50)
+	seen := follow(writing, 0, func(after int64) []int64 {
+		events, err := jobs.EventsAfter(ctx, "", after, 50)
 		require.NoError(t, err)
-		for _, e := range events {
-			seen = append(seen, e.Position)
-			last = e.Position
+		ps := make([]int64, len(events))
+		for i, e := range events {
+			ps[i] = e.Position
 		}
-	}
-	for done := false; !done; {
-		select {
-		case <-writing:
-			done = true
-		default:
-		}
-		read()
-	}
-	read()
-	read()
+		return ps
+	})
 	total, err := jobs.LastPosition(ctx)
 	require.NoError(t, err)
 	require.Len(t, seen, writers*perWriter*2, "one event per create and per finish")

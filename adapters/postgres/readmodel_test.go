@@ -86,12 +86,10 @@ func TestVersionMigrationBackfillsExistingRows(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
 	ctx := context.Background()
-	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(2))
-	require.NoError(t, err)
-	defer db.Close()
+	db := openBare(t, 2)
 	require.NoError(t, postgres.MigrateTo(ctx, db, 3))
 	const rows = 12345 // more than two batches
-	_, err = db.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+	_, err := db.ExecContext(ctx, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
 		SELECT md5('m' || g)::uuid, 'c', 'PENDING', now(), now(), now() FROM generate_series(1, $1) g`, rows)
 	require.NoError(t, err)
 

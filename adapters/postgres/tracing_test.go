@@ -61,9 +61,7 @@ func TestQueriesAreTraced(t *testing.T) {
 func TestReadSchema(t *testing.T) {
 	t.Parallel()
 	pgtest.Skip(t, pg)
-	db, err := postgres.Open(pg.URL(pg.BareSchema(t)), pgtest.Pool(1))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := openBare(t, 1)
 	ctx := context.Background()
 	versions := postgres.EmbeddedVersions()
 	s, err := postgres.ReadSchema(ctx, db)

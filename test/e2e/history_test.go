@@ -175,9 +175,9 @@ func setupHistory(t *testing.T) *historyTest {
 	h.t0 = time.Now()
 	for range sqlIDs {
 		id := domain.NewID().String()
-		var pos int64
-		require.NoError(t, h.db.GetContext(context.Background(), &pos, sqlInsert, id, testkit.ClientA))
-		h.rec.ack(ack{at: time.Now(), job: id, pos: pos, by: "sql insert"})
+		var version int64
+		require.NoError(t, h.db.GetContext(context.Background(), &version, sqlInsert, id, testkit.ClientA))
+		h.rec.ack(ack{at: time.Now(), job: id, loc: locator{first: true}, by: "sql insert"})
 		h.pool.add(id)
 	}
 	return h
@@ -484,8 +484,9 @@ func (h *historyTest) post(inst int, what, job, url, body string) (answer, []byt
 // re-creates, status resets and finishes, eta
 // refreshes, owner changes, id changes and deletes, at most every
 // writeEvery. Every statement keeps
-// to the table's CHECK constraints; a change's position is its RETURNING
-// version, or, for a delete, the session's last position taken.
+// to the table's CHECK constraints; a change's position is the session's
+// last position taken (a statement's entries take the last positions of
+// its statement: its RETURNING version is taken before them).
 func (h *historyTest) sqlWriter(ctx context.Context, r *rand.Rand) {
 	tick := time.NewTicker(writeEvery)
 	defer tick.Stop()
@@ -495,11 +496,15 @@ func (h *historyTest) sqlWriter(ctx context.Context, r *rand.Rand) {
 			_ = conn.Close()
 		}
 	}()
-	// exec runs one statement returning a version; ok false when it
-	// changed nothing or failed (the connection is then replaced).
+	// lastPosition is the position this session took last: the last
+	// entry of its last statement.
+	var lastPosition func() (int64, bool)
+	// exec runs one statement returning a version and gives the position
+	// of its last entry; ok false when it changed nothing or failed (the
+	// connection is then replaced).
 	exec := func(what, q string, args ...any) (int64, time.Time, bool) {
-		var pos int64
-		err := conn.GetContext(context.Background(), &pos, q, args...)
+		var version int64
+		err := conn.GetContext(context.Background(), &version, q, args...)
 		at := time.Now()
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			h.rec.sqlErr(what, err)
@@ -509,10 +514,13 @@ func (h *historyTest) sqlWriter(ctx context.Context, r *rand.Rand) {
 				conn = nil
 			}
 		}
-		return pos, at, err == nil
+		if err != nil {
+			return 0, at, false
+		}
+		pos, ok := lastPosition()
+		return pos, at, ok
 	}
-	// lastPosition is the position this session took last (a delete's).
-	lastPosition := func() (int64, bool) {
+	lastPosition = func() (int64, bool) {
 		var pos int64
 		if err := conn.GetContext(context.Background(), &pos, `SELECT currval('async_job_events_position_seq')`); err != nil {
 			h.rec.sqlErr("currval", err)
@@ -571,10 +579,10 @@ func (h *historyTest) sqlWriter(ctx context.Context, r *rand.Rand) {
 				continue
 			}
 			if pos, at, ok := exec("move", `UPDATE async_jobs SET id = $2 WHERE id = $1 RETURNING version`, id, to); ok {
+				// The put of the new id, then the delete of the old: pos is
+				// the delete's, and the put's is below it.
 				h.rec.ack(ack{at: at, job: to, pos: pos, by: "sql move (to)"})
-				if del, ok := lastPosition(); ok {
-					h.rec.ack(ack{at: at, job: id, pos: del, by: "sql move (from)"})
-				}
+				h.rec.ack(ack{at: at, job: id, pos: pos, by: "sql move (from)"})
 			}
 		default: // delete
 			if conn == nil {
@@ -853,7 +861,7 @@ type jobHistory struct {
 	id      string
 	changes []stateChange // in position order
 	absent  []int         // the absent indices, ascending
-	puts    map[int64]put // by position, the job's version
+	puts    map[int64]put // by the job's version (the ETag's), below the put's position
 	rows    []logRow      // the job's puts, in position order, to find acknowledged changes
 	last    int           // the index now
 	gone    bool          // the state now is absent
@@ -873,6 +881,7 @@ type put struct {
 // logRow is one entry of async_job_events.
 type logRow struct {
 	Position int64  `db:"position"`
+	Version  int64  `db:"version"` // a put's: the job's version
 	Op       string `db:"op"`
 	JobID    string `db:"job_id"`
 	ClientID string `db:"client_id"`
@@ -886,9 +895,10 @@ func newJobHistory(id string) *jobHistory {
 	return &jobHistory{id: id, absent: []int{0}, puts: map[int64]put{}, gone: true}
 }
 
-// apply moves the job to its state after the entry at pos: a put visible
-// to the poller, or not (a delete, a truncate, another owner's put).
-func (j *jobHistory) apply(pos int64, isPut, visible bool, status string) {
+// apply moves the job to its state after the entry at pos: a put (of the
+// job at version) visible to the poller, or not (a delete, a truncate,
+// another owner's put).
+func (j *jobHistory) apply(pos, version int64, isPut, visible bool, status string) {
 	switch {
 	case visible:
 		j.last++
@@ -899,7 +909,7 @@ func (j *jobHistory) apply(pos int64, isPut, visible bool, status string) {
 		j.absent = append(j.absent, j.last)
 	}
 	if isPut {
-		j.puts[pos] = put{index: j.last, status: status, visible: visible}
+		j.puts[version] = put{index: j.last, status: status, visible: visible}
 	}
 	j.changes = append(j.changes, stateChange{pos: pos, index: j.last})
 }
@@ -940,7 +950,8 @@ func (j *jobHistory) find(loc locator) (int64, bool) {
 func (h *historyTest) readLog(t *testing.T) (map[string]*jobHistory, int) {
 	t.Helper()
 	var rows []logRow
-	require.NoError(t, h.db.SelectContext(context.Background(), &rows, `SELECT position, coalesce(op, 'P') AS op,
+	require.NoError(t, h.db.SelectContext(context.Background(), &rows, `SELECT position,
+		coalesce(version, position) AS version, coalesce(op, 'P') AS op,
 		coalesce(job_id::text, '') AS job_id, coalesce(client_id, '') AS client_id, coalesce(status, '') AS status,
 		coalesce(links::text, '') AS links, coalesce(error_message, '') AS error_message,
 		coalesce(idempotency_key, '') AS idempotency_key
@@ -960,13 +971,13 @@ func (h *historyTest) readLog(t *testing.T) (map[string]*jobHistory, int) {
 		case "T":
 			truncates++
 			for _, j := range jobs {
-				j.apply(r.Position, false, false, "")
+				j.apply(r.Position, 0, false, false, "")
 			}
 		case "D":
-			jobs[r.JobID].apply(r.Position, false, false, "")
+			jobs[r.JobID].apply(r.Position, 0, false, false, "")
 		case "P":
 			j := jobs[r.JobID]
-			j.apply(r.Position, true, r.ClientID == testkit.ClientA, r.Status)
+			j.apply(r.Position, r.Version, true, r.ClientID == testkit.ClientA, r.Status)
 			j.rows = append(j.rows, r)
 		default:
 			t.Fatalf("log entry %d: unknown op %q", r.Position, r.Op)
