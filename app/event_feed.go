@@ -295,7 +295,7 @@ func (f *EventFeed) read(ctx context.Context, size int) (ports.ChangeBatch, bool
 	start := f.now()
 	rctx, cancel := context.WithTimeout(ctx, f.cfg.ReadTimeout)
 	defer cancel()
-	changes, err := f.log.ChangesAfter(rctx, last, size)
+	changes, horizon, err := f.log.ChangesAfter(rctx, last, size)
 	if err != nil {
 		return ports.ChangeBatch{}, false
 	}
@@ -306,17 +306,11 @@ func (f *EventFeed) read(ctx context.Context, size int) (ports.ChangeBatch, bool
 	if len(changes) < size {
 		b.CaughtUp = start
 	}
-	// Retention deletes the oldest changes: where the next position is
-	// not the one read, or nothing was, it may have taken changes this
-	// feed had not read yet.
-	if len(changes) == 0 || changes[0].Position != last+1 {
-		horizon, err := f.log.Horizon(rctx)
-		if err != nil {
-			return ports.ChangeBatch{}, false
-		}
-		b.Reset = horizon > last
-		b.Through = max(b.Through, horizon)
-	}
+	// Retention deletes the oldest changes: past the feed's position, it
+	// may have taken changes this feed had not read yet. (Positions have
+	// gaps, the versions' values: a gap says nothing, the horizon does.)
+	b.Reset = horizon > last
+	b.Through = max(b.Through, horizon)
 	return b, true
 }
 

@@ -47,20 +47,26 @@ func (r *recordingSink) positions() (ps []int64, reset int) {
 // flakyLog fails reads of the change log while down.
 type flakyLog struct {
 	*memory.Jobs
-	down atomic.Bool
+	down     atomic.Bool
+	horizons atomic.Int64 // Horizon's calls
 
 	mu     sync.Mutex
 	limits []int // of the reads that were answered
 }
 
-func (f *flakyLog) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
+func (f *flakyLog) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, int64, error) {
 	if f.down.Load() {
-		return nil, errors.New("connection reset")
+		return nil, 0, errors.New("connection reset")
 	}
 	f.mu.Lock()
 	f.limits = append(f.limits, limit)
 	f.mu.Unlock()
 	return f.Jobs.ChangesAfter(ctx, after, limit)
+}
+
+func (f *flakyLog) Horizon(ctx context.Context) (int64, error) {
+	f.horizons.Add(1)
+	return f.Jobs.Horizon(ctx)
 }
 
 type feedBundle struct {
@@ -108,6 +114,18 @@ func TestEventFeed(t *testing.T) {
 		require.True(t, first.Reset)
 		require.EqualValues(t, 1, first.Through)
 		require.False(t, first.CaughtUp.IsZero())
+	})
+
+	t.Run("ReadsTheHorizonWithTheChanges", func(t *testing.T) {
+		// One read a batch: the horizon comes with the changes (positions
+		// have gaps, so a gap cannot tell the feed to ask for it).
+		t.Parallel()
+		b := feedSetup(t)
+		for range 5 {
+			finishJob(t, b.log.Jobs, createJob(t, b.log.Jobs, "mis-alpha", time.Now()).ID)
+		}
+		b.waitFor(t, 10)
+		require.Zero(t, b.log.horizons.Load())
 	})
 
 	t.Run("HandsOverEveryChangeInOrderInBoundedBatches", func(t *testing.T) {

@@ -173,8 +173,9 @@ type feedReads struct {
 	feed *postgres.Jobs
 }
 
-// ChangesAfter implements ports.ChangeLog on the feed's pool.
-func (r feedReads) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
+// ChangesAfter implements ports.ChangeLog on the feed's pool (the horizon
+// it reads with the changes included).
+func (r feedReads) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, int64, error) {
 	return r.feed.ChangesAfter(ctx, after, limit)
 }
 

@@ -46,8 +46,10 @@ type Change struct {
 // commit order, kept for a retention period.
 type ChangeLog interface {
 	// ChangesAfter returns at most limit changes with a position above
-	// after, in position order.
-	ChangesAfter(ctx context.Context, after int64, limit int) ([]Change, error)
+	// after, in position order, and the log's horizon (LogPositions) as
+	// of the same read: a horizon above after says retention may have
+	// taken changes before the first one returned.
+	ChangesAfter(ctx context.Context, after int64, limit int) (changes []Change, horizon int64, err error)
 	LogPositions
 }
 

@@ -84,7 +84,7 @@ func setup(t *testing.T, cfg jobcache.Config) *testBundle {
 func (b *testBundle) feed(t *testing.T) {
 	t.Helper()
 	start := b.clock.Now()
-	changes, err := b.store.ChangesAfter(context.Background(), b.applied, 1<<20)
+	changes, _, err := b.store.ChangesAfter(context.Background(), b.applied, 1<<20)
 	require.NoError(t, err)
 	batch := ports.ChangeBatch{Changes: changes, Through: b.applied, CaughtUp: start}
 	if n := len(changes); n > 0 {
@@ -248,7 +248,7 @@ func TestReadModel(t *testing.T) {
 		b.store.Put(j)             // re-created
 		got, err := b.get(t, j.ID) // read ahead of the feed: kept, answered
 		require.NoError(t, err)
-		truncate, err := b.store.ChangesAfter(context.Background(), b.applied, 1) // the feed applies the truncate only
+		truncate, _, err := b.store.ChangesAfter(context.Background(), b.applied, 1) // the feed applies the truncate only
 		require.NoError(t, err)
 		require.Equal(t, ports.ChangeTruncate, truncate[0].Op)
 		b.model.Apply(ports.ChangeBatch{Changes: truncate, Through: truncate[0].Position, CaughtUp: b.clock.Now()})

@@ -147,7 +147,7 @@ func (sm *machine) actions() map[string]func(*rapid.T) {
 		},
 		"FeedRead": func(rt *rapid.T) {
 			limit := rapid.IntRange(1, 4).Draw(rt, "limit")
-			changes, err := sm.store.ChangesAfter(context.Background(), sm.fed, limit)
+			changes, _, err := sm.store.ChangesAfter(context.Background(), sm.fed, limit)
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -291,7 +291,7 @@ func (sm *machine) stateOfAnswer(rt *rapid.T, id domain.ID, found bool, job doma
 // apart (a put, a delete, a truncate while the job existed): the index of
 // its state then in its history.
 func (sm *machine) stateAt(id domain.ID, at int64) int {
-	changes, _ := sm.store.ChangesAfter(context.Background(), 0, 1<<30)
+	changes, _, _ := sm.store.ChangesAfter(context.Background(), 0, 1<<30)
 	n, exists := 0, false
 	for _, c := range changes {
 		if c.Position > at {
@@ -313,7 +313,7 @@ func (sm *machine) stateAt(id domain.ID, at int64) int {
 
 // truthAt is id's job as of position at, by the log.
 func (sm *machine) truthAt(id domain.ID, at int64) (domain.Job, bool) {
-	changes, _ := sm.store.ChangesAfter(context.Background(), 0, 1<<30)
+	changes, _, _ := sm.store.ChangesAfter(context.Background(), 0, 1<<30)
 	var job domain.Job
 	exists := false
 	for _, c := range changes {

@@ -39,9 +39,9 @@ func (l *changeLog) after(p int64) int {
 }
 
 // ChangesAfter implements ports.ChangeLog.
-func (s *Jobs) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
+func (s *Jobs) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, int64, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -52,7 +52,7 @@ func (s *Jobs) ChangesAfter(ctx context.Context, after int64, limit int) ([]port
 		c.Job = clone(c.Job)
 		out = append(out, c)
 	}
-	return out, nil
+	return out, s.log.horizon, nil
 }
 
 // EventsAfter implements ports.EventLog: the changes the stream shows.

@@ -67,7 +67,7 @@ func (b *logBundle) exec(t *testing.T, q string, args ...any) {
 // changesAfter reads the whole log after a position.
 func changesAfter(t *testing.T, jobs *postgres.Jobs, after int64) []ports.Change {
 	t.Helper()
-	changes, err := jobs.ChangesAfter(context.Background(), after, 100000)
+	changes, _, err := jobs.ChangesAfter(context.Background(), after, 100000)
 	require.NoError(t, err)
 	return changes
 }
@@ -96,7 +96,7 @@ func follow(writing <-chan struct{}, after int64, read func(after int64) []int64
 // changePositions reads the positions of at most n changes after after.
 func changePositions(t *testing.T, jobs *postgres.Jobs, n int) func(after int64) []int64 {
 	return func(after int64) []int64 {
-		changes, err := jobs.ChangesAfter(context.Background(), after, n)
+		changes, _, err := jobs.ChangesAfter(context.Background(), after, n)
 		require.NoError(t, err)
 		ps := make([]int64, len(changes))
 		for i, c := range changes {
@@ -748,7 +748,7 @@ func TestDatabaseRefusingConnectionsIsUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrUnavailable)
 	_, _, err = jobs.GetAt(ctx, domain.NewID())
 	require.ErrorIs(t, err, domain.ErrUnavailable)
-	_, err = jobs.ChangesAfter(ctx, 0, 10)
+	_, _, err = jobs.ChangesAfter(ctx, 0, 10)
 	require.ErrorIs(t, err, domain.ErrUnavailable)
 	_, err = jobs.LastPosition(ctx)
 	require.ErrorIs(t, err, domain.ErrUnavailable)

@@ -22,6 +22,7 @@ type changeRow struct {
 	Position int64  `db:"position"`
 	Op       string `db:"op"`
 	Event    bool   `db:"event"`
+	Horizon  int64  `db:"horizon"` // the log's, as of the same read
 	jobRow
 }
 
@@ -33,14 +34,16 @@ type changeRow struct {
 // skipped: every such entry lies before the head a feed starts from. A
 // delete or truncate has no job columns: they are filled with
 // placeholders never read. A put's version is the job's (its own column
-// since 00012; before, the position was the version).
+// since 00012; before, the position was the version). Every row carries
+// the horizon as of the same snapshot.
 const qChanges = `SELECT e.position, coalesce(e.op, 'P') AS op, coalesce(e.event, true) AS event,
 		coalesce(e.job_id, '00000000-0000-0000-0000-000000000000') AS id, coalesce(e.client_id, '') AS client_id,
 		e.idempotency_key, coalesce(e.status, '') AS status, coalesce(e.eta, 'epoch') AS eta,
 		coalesce(e.links, '[]') AS links, e.error_code, e.error_message,
 		coalesce(e.created_at, e.occurred_at) AS created_at, coalesce(e.updated_at, e.occurred_at) AS updated_at,
 		CASE WHEN e.op IS NULL AND e.status <> 'PENDING' THEN e.occurred_at ELSE e.finished_at END AS finished_at,
-		coalesce(e.version, e.position) AS version
+		coalesce(e.version, e.position) AS version,
+		(SELECT position FROM async_job_events_horizon) AS horizon
 	FROM async_job_events e
 	WHERE e.position > :after AND (e.op IS NOT NULL OR e.eta IS NOT NULL)
 	ORDER BY e.position LIMIT :limit`
@@ -50,23 +53,29 @@ type changesParams struct {
 	Limit int   `db:"limit"`
 }
 
-// ChangesAfter implements ports.ChangeLog.
-func (s *Jobs) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, error) {
+// ChangesAfter implements ports.ChangeLog: one statement when it finds
+// changes (their rows carry the horizon), a second for the horizon when
+// it finds none.
+func (s *Jobs) ChangesAfter(ctx context.Context, after int64, limit int) ([]ports.Change, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var rows []changeRow
 	if err := s.selectAll(ctx, &rows, qChanges, changesParams{After: after, Limit: limit}); err != nil {
-		return nil, translate(ctx, "read job changes", err)
+		return nil, 0, translate(ctx, "read job changes", err)
+	}
+	if len(rows) == 0 {
+		horizon, err := s.Horizon(ctx)
+		return nil, horizon, err
 	}
 	out := make([]ports.Change, 0, len(rows))
 	for _, r := range rows {
 		c, err := r.toPort()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out, rows[0].Horizon, nil
 }
 
 func (r changeRow) toPort() (ports.Change, error) {

@@ -46,7 +46,7 @@ func TestChangeFeedReadsPastAJobsLinksItCannotParse(t *testing.T) {
 			later, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
 			require.NoError(t, err)
 
-			changes, err := jobs.ChangesAfter(ctx, before, 1000)
+			changes, _, err := jobs.ChangesAfter(ctx, before, 1000)
 			require.NoError(t, err, "the feed cannot get past the entry: every later change is lost to every instance")
 			var ids []domain.ID
 			for _, c := range changes {
