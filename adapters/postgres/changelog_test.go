@@ -926,3 +926,34 @@ type logged struct {
 	Op ports.ChangeOp
 	ID domain.ID
 }
+
+// TestWritesWithTriggersOffAreNotLogged: a session with
+// session_replication_role = replica (pg_restore --disable-triggers,
+// logical replication's apply) writes rows the log never hears of; an
+// inserted row still gets a version from the log's sequence, an updated
+// one keeps its own (docs/read-model.md says so).
+func TestWritesWithTriggersOffAreNotLogged(t *testing.T) {
+	t.Parallel()
+	jobs, b, j, before := setupLogWithAJob(t)
+	ctx := context.Background()
+	created, err := jobs.Get(ctx, j.ID)
+	require.NoError(t, err)
+	tx := b.begin(t)
+	_, err = tx.ExecContext(ctx, `SET LOCAL session_replication_role = replica`)
+	require.NoError(t, err)
+	loaded := domain.NewID()
+	var version int64
+	require.NoError(t, tx.GetContext(ctx, &version, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+		VALUES ($1, 'mis-alpha', 'PENDING', now(), now(), now()) RETURNING version`, loaded.String()))
+	require.Greater(t, version, created.Version, "a version from the log's sequence")
+	_, err = tx.ExecContext(ctx, `UPDATE async_jobs SET eta = eta + interval '1 hour' WHERE id = $1`, j.ID.String())
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+
+	require.Empty(t, changesAfter(t, jobs, before), "nothing logged")
+	require.Equal(t, before, head(t, jobs))
+	updated, err := jobs.Get(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, created.Version, updated.Version, "the updated row keeps its version")
+	require.Equal(t, created.ETA.Add(time.Hour), updated.ETA)
+}
