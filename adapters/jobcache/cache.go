@@ -362,17 +362,25 @@ func (r *Repository) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64
 	} else {
 		r.m.bypassed.Add(1)
 	}
+	j, at, err := r.fromStore(ctx, id)
+	if errors.Is(err, domain.ErrUnavailable) {
+		if done, pos, ok := r.m.finished(id); ok {
+			r.m.fallbacks.Add(1)
+			return done, pos, nil
+		}
+	}
+	return j, at, err
+}
+
+// fromStore reads id from the store, at a snapshot's position, and offers
+// the answer (a job, or that there is none) to the model like any read.
+func (r *Repository) fromStore(ctx context.Context, id domain.ID) (domain.Job, int64, error) {
 	j, at, err := r.next.GetAt(ctx, id)
 	switch {
 	case err == nil:
 		r.m.observe(id, &j, at)
 	case errors.Is(err, domain.ErrNotFound):
 		r.m.observe(id, nil, at)
-	case errors.Is(err, domain.ErrUnavailable):
-		if done, pos, ok := r.m.finished(id); ok {
-			r.m.fallbacks.Add(1)
-			return done, pos, nil
-		}
 	}
 	return j, at, err
 }
@@ -392,12 +400,7 @@ func (r *Repository) Create(ctx context.Context, job domain.Job) (domain.Job, bo
 func (r *Repository) Finish(ctx context.Context, id domain.ID, o domain.Outcome) (domain.Job, bool, error) {
 	j, changed, err := r.next.Finish(ctx, id, o)
 	if err == nil && changed && r.m.holds(id) {
-		switch got, at, rerr := r.next.GetAt(ctx, id); {
-		case rerr == nil:
-			r.m.observe(id, &got, at)
-		case errors.Is(rerr, domain.ErrNotFound):
-			r.m.observe(id, nil, at)
-		}
+		_, _, _ = r.fromStore(ctx, id) // only to keep; the write's answer stands
 	}
 	return j, changed, err
 }
