@@ -36,9 +36,15 @@ func NewLogger(cfg LogConfig, w io.Writer) (*zap.Logger, error) {
 	} else {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
-	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	out := zapcore.AddSync(w)
+	if _, locked := w.(*zapcore.BufferedWriteSyncer); !locked {
+		// A BufferedWriteSyncer (serve's) takes its own lock: a second one
+		// around it would be taken for every access-log line.
+		out = zapcore.Lock(out)
+	}
+	core := zapcore.NewCore(enc, out, level)
 	core = logsample.NewAuthSampler(core, time.Now)
-	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w)))), nil
+	return zap.New(core, zap.ErrorOutput(out)), nil
 }
 
 // newFxLogger logs fx's own events at debug level, its errors included: a

@@ -17,8 +17,10 @@
 # their targets, the service's RSS at 10^4 and 10^6 jobs, its peak RSS
 # while one statement inserts, updates, then deletes BENCH_BULK (10^6) jobs, and the memory a
 # `Prefer: wait` request costs while held (10 000 held at once), and what
-# the default GC target costs: at 64 connections each round also polls an
-# instance started with GOGC=400; and where the CPU goes: a CPU profile of
+# two defaults cost: at 64 connections each round also polls an instance
+# started with GOGC=400 (the GC target), one with
+# JOBSTATUS_LOG_SAMPLE_SUCCESS=0 (an access-log line for every answer) and
+# one with both; and where the CPU goes: a CPU profile of
 # the bare handler and of a benchpprof build of the service at 64
 # connections, in CPU microseconds a request by kind of work
 # (scripts/bench/where.awk).
@@ -64,7 +66,7 @@ WORK="$(mktemp -d /tmp/jobstatus-bench.XXXXXX)"
 CTR=""
 SVC_PID=""
 BARE_PID=""
-OTHER_PID=""
+OTHER_PIDS=()
 
 stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 	if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
@@ -72,7 +74,7 @@ stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 cleanup() {
 	stop_pid "$SVC_PID"
 	stop_pid "$BARE_PID"
-	stop_pid "$OTHER_PID"
+	stop_other
 	if [ -n "$CTR" ]; then docker rm -f "$CTR" >/dev/null 2>&1 || true; fi
 	rm -rf "$WORK"
 }
@@ -205,18 +207,22 @@ start_service() {
 
 stop_service() { stop_pid "$SVC_PID"; SVC_PID=""; }
 
-# start_other ENV [BINARY]: a second instance, the same as the service but
+# start_other ENV [BINARY]: another instance, the same as the service but
 # for ENV (and BINARY), idle but when measured; OTHER_URL is its address.
-# One at a time: the GOGC=400 instance, then the benchpprof build.
+# stop_other stops every one started.
 start_other() {
 	local port admin
 	port="$(free_port)"; admin="$(free_port)"
 	OTHER_URL="http://127.0.0.1:$port"
 	JOBSTATUS="${2:-$JOBSTATUS}" SERVE_ENV="$1" serve "$port" "$admin" 2>/dev/null &
-	OTHER_PID=$!
+	OTHER_PIDS+=($!)
 	ready "$admin" || die "the instance with $1 did not become ready"
 }
-stop_other() { stop_pid "$OTHER_PID"; OTHER_PID=""; }
+stop_other() {
+	local p
+	for p in "${OTHER_PIDS[@]}"; do stop_pid "$p"; done
+	OTHER_PIDS=()
+}
 
 start_bare() { # start_bare BODY-BYTES
 	BARE_PPROF="http://127.0.0.1:$(free_port)"
@@ -313,25 +319,33 @@ start_service
 BODY="$(body_bytes)"
 log "bare handler: fixed $BODY-byte body (the working set's average 200 body)"
 start_bare "$BODY"
-# What the default GC target (Go's 100 %, chosen for a steady heap) costs
-# in throughput, measured in the same rounds as the default.
-start_other GOGC=400
-GC400_URL="$OTHER_URL"
+# What two defaults cost in throughput, measured in the same rounds as
+# the service: the GC target (Go's 100 %, chosen for a steady heap) and an
+# access-log line for every successful answer (log.sample_success 1, the
+# contract's default); then the service without either.
+VARIANTS=(gc400 nolog neither)
+declare -A VARIANT_ENV=([gc400]="GOGC=400" [nolog]="JOBSTATUS_LOG_SAMPLE_SUCCESS=0"
+	[neither]="GOGC=400 JOBSTATUS_LOG_SAMPLE_SUCCESS=0")
+declare -A VARIANT_URL
+for v in "${VARIANTS[@]}"; do
+	start_other "${VARIANT_ENV[$v]}"
+	VARIANT_URL[$v]="$OTHER_URL"
+done
 
 log "warming up"
 pgb 64 "$WARMUP_S" >/dev/null
 load "$BARE_URL" 64 "$WARMUP" >/dev/null
 load "$SVC_URL" 64 "$WARMUP" >/dev/null
-load "$GC400_URL" 64 "$WARMUP" >/dev/null
+for v in "${VARIANTS[@]}"; do load "${VARIANT_URL[$v]}" 64 "$WARMUP" >/dev/null; done
 
 declare -A R
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 round_rps=(); round_p99=() # each round's ratios at 64 connections, bare and jobstatus back to back
-gt=(); g9=() # 64 connections, the GOGC=400 instance, after the default in each round
+declare -A VT V9 # 64 connections, the variants, after the default in each round: space-separated figures
 for c in 16 64; do
 	pt=(); p5=(); p9=(); bt=(); b5=(); b9=(); st=(); s5=(); s9=()
 	for round in $(seq 1 "$ROUNDS"); do
-		log "$c connections, round $round of $ROUNDS: pgbench (throughput, then latency), bare handler, jobstatus$([ "$c" = 64 ] && echo ", jobstatus with GOGC=400")"
+		log "$c connections, round $round of $ROUNDS: pgbench (throughput, then latency), bare handler, jobstatus$([ "$c" = 64 ] && echo ", then with GOGC=400, without success lines, with neither default")"
 		pt+=("$(pgb_tps "$c")")
 		read -r a b <<<"$(pgb_latency "$c")"; p5+=("$a"); p9+=("$b")
 		out="$(load "$BARE_URL" "$c" "$DURATION")"; check "$out"
@@ -341,8 +355,10 @@ for c in 16 64; do
 		if [ "$c" = 64 ]; then
 			round_rps+=("$(awk -v a="${st[-1]}" -v b="${bt[-1]}" 'BEGIN {printf "%.2f", a/b}')")
 			round_p99+=("$(awk -v a="${s9[-1]}" -v b="${b9[-1]}" 'BEGIN {printf "%.2f", a/b}')")
-			out="$(load "$GC400_URL" "$c" "$DURATION")"; check "$out"
-			gt+=("$(field "$out" rps)"); g9+=("$(field "$out" p99_us)")
+			for v in "${VARIANTS[@]}"; do
+				out="$(load "${VARIANT_URL[$v]}" "$c" "$DURATION")"; check "$out"
+				VT[$v]+=" $(field "$out" rps)"; V9[$v]+=" $(field "$out" p99_us)"
+			done
 		fi
 	done
 	R[pg_tps_$c]="$(median "${pt[@]}")"; R[pg_p50_$c]="$(median "${p5[@]}")"; R[pg_p99_$c]="$(median "${p9[@]}")"
@@ -376,7 +392,10 @@ start_other "BENCH_PPROF_ADDR=127.0.0.1:$pprof_debug" "$WORK/jobstatus-pprof"
 load "$OTHER_URL" 64 "$WARMUP" >/dev/null
 prof_svc_rps="$(profiled "$OTHER_URL" "http://127.0.0.1:$pprof_debug" "$WORK/jobstatus-pprof" "$WORK/kinds.svc")"
 stop_other
-R[gc400_rps_64]="$(median "${gt[@]}")"; R[gc400_p99_64]="$(median "${g9[@]}")"
+for v in "${VARIANTS[@]}"; do
+	# shellcheck disable=SC2086 # the figures are space-separated numbers
+	R[${v}_rps_64]="$(median ${VT[$v]})"; R[${v}_p99_64]="$(median ${V9[$v]})"
+done
 
 log "holding $HELD Prefer: wait=30 requests on pending jobs"
 held="$("$WORK/hold" -url "$SVC_URL" -metrics "$SVC_METRICS" -ids "$WORK/pending" -creds "$WORK/creds" \
@@ -452,6 +471,12 @@ printf '%-58s %8s   (for reference)\n' "jobstatus p99 / bare p99, 16 conns" "$r5
 printf '%-58s %8s   (what the default GC target costs; GOGC=400: %.0f req/s, %s of bare, p99 %s ms)\n' \
 	"jobstatus GOGC 100 (default) / GOGC=400, 64 conns" "$(ratio "${R[svc_rps_64]}" "${R[gc400_rps_64]}")" \
 	"${R[gc400_rps_64]}" "$(ratio "${R[gc400_rps_64]}" "${R[bare_rps_64]}")" "$(ms "${R[gc400_p99_64]}")"
+printf '%-58s %8s   (what a line for every answer costs; without: %.0f req/s, %s of bare, p99 %s ms)\n' \
+	"jobstatus success lines (default) / none, 64 conns" "$(ratio "${R[svc_rps_64]}" "${R[nolog_rps_64]}")" \
+	"${R[nolog_rps_64]}" "$(ratio "${R[nolog_rps_64]}" "${R[bare_rps_64]}")" "$(ms "${R[nolog_p99_64]}")"
+printf '%-58s %8s   (p99 %s of bare; GOGC=400, no success lines: %.0f req/s)\n' \
+	"jobstatus with neither default / bare, 64 conns" "$(ratio "${R[neither_rps_64]}" "${R[bare_rps_64]}")" \
+	"$(ratio "${R[neither_p99_64]}" "${R[bare_p99_64]}")" "${R[neither_rps_64]}"
 for i in "${!round_rps[@]}"; do
 	target "round $((i + 1)) of $ROUNDS: jobstatus / bare, 64 conns" "${round_rps[$i]}" '>=' 0.7
 	target "round $((i + 1)) of $ROUNDS: jobstatus p99 / bare p99, 64 conns" "${round_p99[$i]}" '<=' 2
