@@ -312,6 +312,17 @@ func TestListJobs(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, page.Jobs, 3, "page_size is capped")
 	})
+	t.Run("CreatedToAtOrBeforeYearOneListsNothing", func(t *testing.T) {
+		t.Parallel()
+		// The zero time is "no bound" to the port; sent as created_to, it
+		// is a bound that no job is created before.
+		for _, to := range []string{"0001-01-01T00:00:00Z", "0001-01-01T01:00:00+01:00", "0000-12-31T23:59:59.9999999Z", "0000-06-01T00:00:00Z"} {
+			page, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), CreatedTo: to})
+			require.NoError(t, err, to)
+			require.Empty(t, page.Jobs, "created_to=%s", to)
+			require.Empty(t, page.NextPageToken, to)
+		}
+	})
 	bad := []struct {
 		name  string
 		q     app.ListJobs
@@ -321,6 +332,7 @@ func TestListJobs(t *testing.T) {
 		{"CreatedFrom", app.ListJobs{CreatedFrom: "yesterday"}, "created_from"},
 		{"CreatedTo", app.ListJobs{CreatedTo: "2026-13-01T00:00:00Z"}, "created_to"},
 		{"EmptyRange", app.ListJobs{CreatedFrom: "2026-11-28T00:00:00Z", CreatedTo: "2026-11-28T00:00:00Z"}, "created_to"},
+		{"EmptyRangeAtYearOne", app.ListJobs{CreatedFrom: "0001-01-01T00:00:00Z", CreatedTo: "0001-01-01T00:00:00Z"}, "created_to"},
 		{"PageSizeZero", app.ListJobs{PageSize: "0"}, "page_size"},
 		{"PageSizeWord", app.ListJobs{PageSize: "ten"}, "page_size"},
 		{"PageSizeNegative", app.ListJobs{PageSize: "-1"}, "page_size"},

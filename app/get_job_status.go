@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -249,9 +250,12 @@ func (h GetJobStatusHandler) present(job domain.Job, waited time.Duration) JobSt
 	}
 	now := h.clock.Now()
 	st.Job.ETA = Overdue(job.ETA, now, h.cfg.MaxRetryAfter)
-	retry := st.Job.ETA.Sub(now)
+	most := max(time.Second, h.cfg.MaxRetryAfter)
+	// Capped first: an eta centuries ahead (hand-written SQL) saturates
+	// Sub, which rounding up would overflow.
+	retry := min(st.Job.ETA.Sub(now), most)
 	retry = (retry + time.Second - 1).Truncate(time.Second) // whole seconds, rounded up
-	st.RetryAfter = clamp(retry, time.Second, max(time.Second, h.cfg.MaxRetryAfter))
+	st.RetryAfter = clamp(retry, time.Second, most)
 	return st
 }
 
@@ -263,6 +267,13 @@ func (h GetJobStatusHandler) present(job domain.Job, waited time.Duration) JobSt
 func Overdue(eta, now time.Time, step time.Duration) time.Time {
 	if eta.After(now) || step <= 0 {
 		return eta
+	}
+	// An eta more than a time.Duration (about 292 years) behind, which
+	// only hand-written SQL stores, saturates now.Sub and k·step would
+	// overflow: move it on by whole steps, a chunk at a time, first.
+	chunk := step * (math.MaxInt64 / 2 / step)
+	for now.Sub(eta) >= chunk {
+		eta = eta.Add(chunk)
 	}
 	k := now.Sub(eta)/step + 1
 	return eta.Add(k * step).UTC()

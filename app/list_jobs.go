@@ -78,6 +78,11 @@ func (h ListJobsHandler) Handle(ctx context.Context, q ListJobs) (JobPage, error
 	if err != nil {
 		return JobPage{}, err
 	}
+	if q.CreatedTo != "" && !lq.CreatedTo.After(time.Time{}) {
+		// No job is created before year 1; and the zero time, to the
+		// port, is no bound at all: asked, it would answer every job.
+		return JobPage{Jobs: []domain.Job{}}, nil
+	}
 	limit := lq.Limit
 	lq.Limit++
 	jobs, err := h.jobs.ListJobs(ctx, lq)
@@ -109,7 +114,9 @@ func (h ListJobsHandler) query(q ListJobs) (ports.JobListQuery, error) {
 	if lq.CreatedTo, err = parseTime("created_to", q.CreatedTo); err != nil {
 		return lq, err
 	}
-	if !lq.CreatedFrom.IsZero() && !lq.CreatedTo.IsZero() && !lq.CreatedFrom.Before(lq.CreatedTo) {
+	// Whether a bound was given is whether it was sent: the zero time
+	// (0001-01-01T00:00:00Z) is a date a client may send too.
+	if q.CreatedFrom != "" && q.CreatedTo != "" && !lq.CreatedFrom.Before(lq.CreatedTo) {
 		return lq, &domain.ValidationError{Field: "created_to", Reason: "must be after created_from"}
 	}
 	// Jobs are created at domain.Precision (PostgreSQL's microseconds),

@@ -144,6 +144,48 @@ func TestPollingHints(t *testing.T) {
 	require.Equal(t, t0.Add(90*time.Second), st.Job.ETA, "a finished job keeps its eta")
 }
 
+// TestPollingHintsForEtasOnlySQLCanStore: async_jobs takes any eta, and
+// hand-written SQL may store one centuries away, beyond what a
+// time.Duration holds (about 292 years). An eta 18 000 years ahead got
+// Retry-After 1 (the saturated Sub overflowed when rounded up), and one
+// 2 000 years behind was presented 292 years further in the past (k·step
+// overflowed). Both answer as any eta does.
+func TestPollingHintsForEtasOnlySQLCanStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := &fakeClock{now: t0}
+	changes, err := app.NewChanges(10, app.StalenessBound(time.Hour))
+	require.NoError(t, err)
+	repo := memory.NewJobs()
+	runFeed(t, repo, changes)
+	const step = 30 * time.Second
+	a, _ := wire(t, repo, clock, changes,
+		app.ETAConfig{Default: 40 * time.Second, Percentile: 0.9, Window: 100, MinSamples: 3, Min: time.Second, Max: time.Hour},
+		app.PollingConfig{MaxWait: 5 * time.Second, MaxRetryAfter: step})
+	get := func(eta time.Time) app.JobStatus {
+		j, _, err := repo.Create(ctx, domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
+			ETA: eta, CreatedAt: t0, UpdatedAt: t0})
+		require.NoError(t, err)
+		st, err := a.GetJobStatus.Handle(ctx, app.GetJobStatus{Principal: reader, ID: j.ID.String()})
+		require.NoError(t, err)
+		return st
+	}
+
+	ahead := time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := get(ahead)
+	require.Equal(t, ahead, st.Job.ETA)
+	require.Equal(t, step, st.RetryAfter, "capped at MaxRetryAfter")
+
+	behind := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) // 1 BC
+	st = get(behind)
+	require.True(t, st.Job.ETA.After(clock.Now()), "presented %s: it lies ahead", st.Job.ETA)
+	require.False(t, st.Job.ETA.After(clock.Now().Add(step)), "presented %s: within one step", st.Job.ETA)
+	require.Zero(t, (st.Job.ETA.UnixMicro()-behind.UnixMicro())%step.Microseconds(), "whole steps after the eta")
+	require.Equal(t, app.Overdue(behind, clock.Now(), step), st.Job.ETA)
+	require.GreaterOrEqual(t, st.RetryAfter, time.Second)
+	require.LessOrEqual(t, st.RetryAfter, step)
+}
+
 func TestWaitForChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -289,6 +289,36 @@ type pqConn interface {
 type conn struct {
 	pqConn
 	d *connDialer
+	// readOnly: the server refused a write because the session cannot
+	// write (25006): a standby reached during a failover, or a database
+	// with default_transaction_read_only set when the connection began.
+	// Either holds for the session's life, so such a connection would
+	// refuse every write until conn_max_lifetime retired it, long after
+	// the database could write again: it is discarded instead.
+	readOnly atomic.Bool
+}
+
+// QueryContext implements driver.QueryerContext.
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := c.pqConn.QueryContext(ctx, query, args)
+	c.note(err)
+	return rows, err
+}
+
+// ExecContext implements driver.ExecerContext.
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := c.pqConn.ExecContext(ctx, query, args)
+	c.note(err)
+	return res, err
+}
+
+// note marks the connection read-only when err says its session cannot
+// write; database/sql then closes it instead of pooling it (IsValid).
+func (c *conn) note(err error) {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "25006" {
+		c.readOnly.Store(true)
+	}
 }
 
 // BeginTx implements driver.ConnBeginTx.
@@ -306,14 +336,14 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 
 // ResetSession implements driver.SessionResetter.
 func (c *conn) ResetSession(ctx context.Context) error {
-	if c.d.isDead() {
+	if c.d.isDead() || c.readOnly.Load() {
 		return driver.ErrBadConn
 	}
 	return c.pqConn.ResetSession(ctx)
 }
 
 // IsValid implements driver.Validator.
-func (c *conn) IsValid() bool { return !c.d.isDead() && c.pqConn.IsValid() }
+func (c *conn) IsValid() bool { return !c.d.isDead() && !c.readOnly.Load() && c.pqConn.IsValid() }
 
 // pools maps each pool Open returned to its connector, so Close can cut
 // its sockets.

@@ -61,6 +61,42 @@ func TestMisconfiguredDatabaseIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestReadOnlySessionIsNotKept: a connection opened while the database
+// could not write (default_transaction_read_only, as a standby reached
+// during a failover) refused every write with 25006 for as long as the
+// pool kept it, up to conn_max_lifetime, after the database could write
+// again. The refused write is unavailable; the connection is discarded,
+// and the next write, on a new one, goes through.
+func TestReadOnlySessionIsNotKept(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	url, name := pg.Database(t)
+	admin, err := postgres.Open(pg.URL(""), pgtest.Pool(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = admin.Close() })
+	ctx := context.Background()
+	_, err = admin.ExecContext(ctx, "ALTER DATABASE "+name+" SET default_transaction_read_only = on")
+	require.NoError(t, err)
+	db, err := postgres.Open(url, pgtest.Pool(1)) // one connection, opened read-only
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	jobs, err := postgres.NewJobs(db, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = jobs.Close() })
+	job := func() domain.Job {
+		now := time.Now()
+		return domain.Job{ID: domain.NewID(), ClientID: "mis-alpha", Status: domain.StatusPending,
+			ETA: now.Add(time.Minute), CreatedAt: now, UpdatedAt: now}
+	}
+	_, _, err = jobs.Create(ctx, job())
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	_, err = admin.ExecContext(ctx, "ALTER DATABASE "+name+" RESET default_transaction_read_only")
+	require.NoError(t, err)
+	_, created, err := jobs.Create(ctx, job())
+	require.NoError(t, err, "the database writes again: so must the store")
+	require.True(t, created)
+}
+
 // TestFrozenServerIsUnavailable: a server that accepts TCP but never
 // answers (docker pause) held every statement until it came back, past its
 // query timeout, and shutdown with it. Each statement now fails with
