@@ -61,6 +61,10 @@ func TestConditionalRequests(t *testing.T) {
 		{"IfMatchStarPasses", []string{"If-Match", "*"}, 200},
 		{"IfMatchWeakTagFails", []string{"If-Match", etag}, 412},
 		{"IfMatchOtherTagFails", []string{"If-Match", `"other"`}, 412},
+		// A list with "*" in it is outside RFC 9110's grammar ("*" or a
+		// list of tags); it is read as Go's net/http reads it, "*" matching.
+		{"IfMatchStarInAListPasses", []string{"If-Match", `"other", *`}, 200},
+		{"IfNoneMatchStarInAListIs304", []string{"If-None-Match", `"other", *`}, 304},
 		{"IfMatchBeatsIfUnmodifiedSince", []string{"If-Match", "*", "If-Unmodified-Since", before}, 200},
 		{"IfUnmodifiedSinceLaterPasses", []string{"If-Unmodified-Since", after}, 200},
 		{"IfUnmodifiedSinceEarlierFails", []string{"If-Unmodified-Since", before}, 412},
