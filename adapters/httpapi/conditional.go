@@ -60,6 +60,14 @@ func evaluate(r *nethttp.Request, etag string, modified time.Time, hasModified b
 	return proceed
 }
 
+// ifMatchNeverPasses reports an If-Match that no answer of a job can
+// pass: every job's ETag is weak and If-Match compares strongly, so only
+// "*" passes, and without it the answer is 412 whatever the job becomes.
+func ifMatchNeverPasses(h nethttp.Header) bool {
+	v := h[hdrIfMatch]
+	return len(v) > 0 && !anyTag(v, func(tag string) bool { return tag == "*" })
+}
+
 // anyTag reports whether match holds for one of the entity tags listed in
 // the header values.
 func anyTag(values []string, match func(string) bool) bool {

@@ -157,10 +157,12 @@ func (h *Handler) getJob(w nethttp.ResponseWriter, r *nethttp.Request) {
 		return
 	}
 	ctx := r.Context()
+	wait := preferredWait(r.Header[hdrPrefer])
+	if wait > 0 && ifMatchNeverPasses(r.Header) {
+		wait = 0 // the answer is 412 whatever the job becomes: nothing to wait for
+	}
 	gctx, span := useCaseSpan(ctx, "GetJobStatus")
-	st, err := h.app.GetJobStatus.Handle(gctx, app.GetJobStatus{
-		Principal: p, ID: statusJobID(r), Wait: preferredWait(r.Header[hdrPrefer]),
-	})
+	st, err := h.app.GetJobStatus.Handle(gctx, app.GetJobStatus{Principal: p, ID: statusJobID(r), Wait: wait})
 	endSpan(span, err)
 	if err != nil {
 		if ctx.Err() != nil {

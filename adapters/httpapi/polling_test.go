@@ -167,6 +167,36 @@ func TestPreferWait(t *testing.T) {
 	})
 }
 
+// TestPreconditionThatCannotPassIsNotHeld: Prefer: wait with an If-Match
+// no answer can pass (a tag: every ETag here is weak, If-Match compares
+// strongly) answers 412 at once instead of holding a waiter's place for
+// the whole wait first; with "*" the request is held as usual.
+func TestPreconditionThatCannotPassIsNotHeld(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	j, err := b.app.CreateJob.Handle(context.Background(), app.CreateJob{ClientID: testkit.ClientA})
+	require.NoError(t, err)
+	for _, tags := range []string{`"x"`, `W/"x"`, `"a", "b"`} {
+		h := b.auth(testkit.ClientA, testkit.KeyA)
+		h.Set("Prefer", "wait=60")
+		h.Set("If-Match", tags)
+		answered := make(chan int, 1)
+		go func() { answered <- b.do(t, "GET", jobPath(j.ID), h, nil).Status }()
+		select {
+		case status := <-answered:
+			require.Equal(t, 412, status, tags)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("If-Match %s: held, not answered 412 at once", tags)
+		}
+	}
+	h := b.auth(testkit.ClientA, testkit.KeyA)
+	h.Set("Prefer", "wait=1")
+	h.Set("If-Match", "*")
+	r := b.do(t, "GET", jobPath(j.ID), h, nil)
+	require.Equal(t, 200, r.Status)
+	require.Equal(t, "wait=1", r.Header.Get("Preference-Applied"), "If-Match: * is held")
+}
+
 // TestDroppedClientFreesItsWaiter: a client that hangs up while held frees
 // its place at once.
 func TestDroppedClientFreesItsWaiter(t *testing.T) {
