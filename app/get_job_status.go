@@ -17,14 +17,19 @@ type PollingConfig struct {
 	MaxRetryAfter time.Duration // longest Retry-After suggested for a pending job
 }
 
+// MaxRetryAfterLimit is the most MaxRetryAfter may be: a day, far above
+// any useful poll interval and far below where the hints' arithmetic
+// (rounding up to whole seconds) could overflow.
+const MaxRetryAfterLimit = 24 * time.Hour
+
 // Validate refuses negative bounds. MaxWait zero means no request is held;
-// MaxRetryAfter must be at least one second.
+// MaxRetryAfter must be at least one second and at most MaxRetryAfterLimit.
 func (c PollingConfig) Validate() error {
 	if c.MaxWait < 0 {
 		return fmt.Errorf("app: polling max wait must not be negative, got %s", c.MaxWait)
 	}
-	if c.MaxRetryAfter < time.Second {
-		return fmt.Errorf("app: polling max retry-after must be at least 1s, got %s", c.MaxRetryAfter)
+	if c.MaxRetryAfter < time.Second || c.MaxRetryAfter > MaxRetryAfterLimit {
+		return fmt.Errorf("app: polling max retry-after must be between 1s and %s, got %s", MaxRetryAfterLimit, c.MaxRetryAfter)
 	}
 	return nil
 }
@@ -271,7 +276,7 @@ func Overdue(eta, now time.Time, step time.Duration) time.Time {
 	// An eta more than a time.Duration (about 292 years) behind, which
 	// only hand-written SQL stores, saturates now.Sub and k·step would
 	// overflow: move it on by whole steps, a chunk at a time, first.
-	chunk := step * (math.MaxInt64 / 2 / step)
+	chunk := step * max(1, math.MaxInt64/2/step) // a step over half the range is its own chunk
 	for now.Sub(eta) >= chunk {
 		eta = eta.Add(chunk)
 	}

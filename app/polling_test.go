@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,36 @@ func TestPollingHintsForEtasOnlySQLCanStore(t *testing.T) {
 	require.Equal(t, app.Overdue(behind, clock.Now(), step), st.Job.ETA)
 	require.GreaterOrEqual(t, st.RetryAfter, time.Second)
 	require.LessOrEqual(t, st.RetryAfter, step)
+}
+
+// TestOverdueForAnyStep: Overdue presents an eta that has passed as that
+// eta plus whole steps, the first ahead of now, for any step and any eta
+// a time.Time holds. A step over half a time.Duration's range once made
+// its catch-up chunk zero, and the loop never ended.
+func TestOverdueForAnyStep(t *testing.T) {
+	t.Parallel()
+	now := t0
+	steps := []time.Duration{time.Second, 30 * time.Second, 24 * time.Hour, math.MaxInt64 / 2, math.MaxInt64/2 + 1, math.MaxInt64}
+	etas := []time.Time{now, now.Add(-time.Nanosecond), now.Add(-time.Minute), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for _, step := range steps {
+		for _, eta := range etas {
+			done := make(chan time.Time, 1)
+			go func() { done <- app.Overdue(eta, now, step) }()
+			select {
+			case got := <-done:
+				require.True(t, got.After(now), "step %s, eta %s: presented %s, not ahead", step, eta, got)
+				require.False(t, got.Sub(now) > step, "step %s, eta %s: presented %s, more than a step ahead", step, eta, got)
+				if step < math.MaxInt64/2 { // whole steps after the eta, where the microseconds can say so
+					require.Zero(t, (got.UnixMicro()-eta.UnixMicro())%step.Microseconds(), "step %s, eta %s: presented %s", step, eta, got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("step %s, eta %s: Overdue did not return", step, eta)
+			}
+		}
+	}
+	ahead := now.Add(time.Minute)
+	require.Equal(t, ahead, app.Overdue(ahead, now, time.Second), "an eta ahead is kept")
 }
 
 func TestWaitForChange(t *testing.T) {

@@ -98,7 +98,7 @@ type CacheConfig struct {
 type PollingConfig struct {
 	MaxWait       time.Duration `yaml:"max_wait" env:"MAX_WAIT" desc:"cap of Prefer: wait=N; 0 disables waiting"`
 	MaxWaiters    int           `yaml:"max_waiters" env:"MAX_WAITERS" desc:"requests held by Prefer: wait at once; must stay below http.max_in_flight"`
-	MaxRetryAfter time.Duration `yaml:"max_retry_after" env:"MAX_RETRY_AFTER" desc:"cap of Retry-After on PENDING answers; at least 1s"`
+	MaxRetryAfter time.Duration `yaml:"max_retry_after" env:"MAX_RETRY_AFTER" desc:"cap of Retry-After on PENDING answers; between 1s and 24h"`
 }
 
 // ETAConfig tunes the estimate of new jobs' eta.

@@ -275,7 +275,11 @@ func TestValidate(t *testing.T) {
 		{"WriteTimeoutBelowWait", func(c *bootstrap.Config) { c.HTTP.WriteTimeout = 30 * time.Second }, bootstrap.ModeServe,
 			"JOBSTATUS_HTTP_WRITE_TIMEOUT (http.write_timeout) must exceed JOBSTATUS_POLLING_MAX_WAIT (polling.max_wait) = 30s, or held requests are cut off; got 30s"},
 		{"RetryAfterBelowSecond", func(c *bootstrap.Config) { c.Polling.MaxRetryAfter = 500 * time.Millisecond }, bootstrap.ModeServe,
-			"JOBSTATUS_POLLING_MAX_RETRY_AFTER (polling.max_retry_after) must be at least 1s; got 500ms"},
+			"JOBSTATUS_POLLING_MAX_RETRY_AFTER (polling.max_retry_after) must be between 1s and 24h; got 500ms"},
+		// Overdue once looped forever on a step over half a time.Duration's range.
+		{"RetryAfterAboveADay", func(c *bootstrap.Config) { c.Polling.MaxRetryAfter = 2000000 * time.Hour }, bootstrap.ModeServe,
+			"JOBSTATUS_POLLING_MAX_RETRY_AFTER (polling.max_retry_after) must be between 1s and 24h; got 2000000h"},
+		{"RetryAfterADay", func(c *bootstrap.Config) { c.Polling.MaxRetryAfter = 24 * time.Hour }, bootstrap.ModeServe, ""},
 		{"ZeroMinSamples", func(c *bootstrap.Config) { c.ETA.MinSamples = 0 }, bootstrap.ModeServe, "JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must be positive; got 0"},
 		{"MinSamplesAboveWindow", func(c *bootstrap.Config) { c.ETA.MinSamples = 501 }, bootstrap.ModeTool,
 			"JOBSTATUS_ETA_MIN_SAMPLES (eta.min_samples) must not exceed JOBSTATUS_ETA_WINDOW (eta.window) = 500, or the default is used forever; got 501"},

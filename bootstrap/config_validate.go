@@ -16,6 +16,7 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/httpapi"
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/adapters/postgres"
+	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 )
 
@@ -82,8 +83,8 @@ func (c Config) Validate(mode Mode) error {
 	p.positive("cache.jobs")
 	p.positive("cache.jobs_bytes")
 	p.positive("cache.tokens")
-	if c.Polling.MaxRetryAfter < time.Second {
-		p.add("polling.max_retry_after", "must be at least 1s; got %s", formatDuration(c.Polling.MaxRetryAfter))
+	if c.Polling.MaxRetryAfter < time.Second || c.Polling.MaxRetryAfter > app.MaxRetryAfterLimit {
+		p.add("polling.max_retry_after", "must be between 1s and %s; got %s", formatDuration(app.MaxRetryAfterLimit), formatDuration(c.Polling.MaxRetryAfter))
 	}
 
 	p.positive("eta.default")

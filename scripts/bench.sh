@@ -71,6 +71,11 @@ OTHER_PIDS=()
 stop_pid() { # stop_pid PID: SIGTERM, then wait for it
 	if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
 }
+stop_other() { # every instance start_other started
+	local p
+	for p in "${OTHER_PIDS[@]}"; do stop_pid "$p"; done
+	OTHER_PIDS=()
+}
 cleanup() {
 	stop_pid "$SVC_PID"
 	stop_pid "$BARE_PID"
@@ -209,7 +214,7 @@ stop_service() { stop_pid "$SVC_PID"; SVC_PID=""; }
 
 # start_other ENV [BINARY]: another instance, the same as the service but
 # for ENV (and BINARY), idle but when measured; OTHER_URL is its address.
-# stop_other stops every one started.
+# stop_other (above) stops every one started.
 start_other() {
 	local port admin
 	port="$(free_port)"; admin="$(free_port)"
@@ -217,11 +222,6 @@ start_other() {
 	JOBSTATUS="${2:-$JOBSTATUS}" SERVE_ENV="$1" serve "$port" "$admin" 2>/dev/null &
 	OTHER_PIDS+=($!)
 	ready "$admin" || die "the instance with $1 did not become ready"
-}
-stop_other() {
-	local p
-	for p in "${OTHER_PIDS[@]}"; do stop_pid "$p"; done
-	OTHER_PIDS=()
 }
 
 start_bare() { # start_bare BODY-BYTES
