@@ -95,7 +95,7 @@ func toolPool(cfg Config) dbPool {
 func newDB(lc fx.Lifecycle, cfg Config, plan dbPool, logger *zap.Logger, tp trace.TracerProvider) (*sqlx.DB, error) {
 	pool := plan.PoolConfig
 	pool.Tracer = tp
-	db, err := postgres.Open(cfg.Database.URL, pool)
+	db, err := postgres.Open(appNamedURL(cfg.Database.URL), pool)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +195,24 @@ func namedURL(raw, what string) (string, error) {
 	q.Set("application_name", name)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// appNamedURL names the connections of the service's and the commands'
+// own pools "jobstatus" in pg_stat_activity, beside "jobstatus-feed" and
+// "jobstatus-listener", unless the URL names them itself. A URL it cannot
+// read is left as it is, for the driver to refuse.
+func appNamedURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return raw
+	}
+	q := u.Query()
+	if q.Get("application_name") != "" {
+		return raw
+	}
+	q.Set("application_name", "jobstatus")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // closeLogged closes a database resource at shutdown and logs, rather than

@@ -32,7 +32,7 @@ func WithOperator(ctx context.Context, cfg Config, logger *zap.Logger, fn func(c
 // Migrate applies the embedded migrations to the configured database, on
 // the one-shot commands' small pool.
 func Migrate(ctx context.Context, cfg Config) (postgres.MigrationResult, error) {
-	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
+	db, err := postgres.Open(appNamedURL(cfg.Database.URL), toolPool(cfg).PoolConfig)
 	if err != nil {
 		return postgres.MigrationResult{}, err
 	}
@@ -43,7 +43,7 @@ func Migrate(ctx context.Context, cfg Config) (postgres.MigrationResult, error) 
 // ReadSchema reads the configured database's schema version and its
 // applied and pending migrations.
 func ReadSchema(ctx context.Context, cfg Config) (postgres.Schema, error) {
-	db, err := postgres.Open(cfg.Database.URL, toolPool(cfg).PoolConfig)
+	db, err := postgres.Open(appNamedURL(cfg.Database.URL), toolPool(cfg).PoolConfig)
 	if err != nil {
 		return postgres.Schema{}, err
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +99,30 @@ func TestCleanStopAfterDatabaseRestart(t *testing.T) {
 			require.NoError(t, svc.Terminate(30*time.Second), "stderr:\n%s", svc.Stderr.String())
 		})
 	}
+}
+
+// TestConnectionsAreNamed: every connection serve opens is named in
+// pg_stat_activity — its pool "jobstatus", the change feed's
+// "jobstatus-feed", the doorbell's "jobstatus-listener" — when the URL
+// names none (the pool's were once unnamed), so an operator can tell
+// them apart from anything else on the database.
+func TestConnectionsAreNamed(t *testing.T) {
+	t.Parallel()
+	pgtest.Skip(t, pg)
+	kit := testkit.New(t)
+	url, name := pg.Database(t)
+	admin := adminAddr(t)
+	serve(t, append([]string{"JOBSTATUS_DATABASE_URL=" + url, "JOBSTATUS_ADMIN_ADDR=" + admin}, authEnv(kit)...))
+	db, err := postgres.Open(url, pgtest.Pool(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	want := []string{"jobstatus", "jobstatus-feed", "jobstatus-listener"}
+	var names []string
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		names = names[:0]
+		require.NoError(t, db.SelectContext(context.Background(), &names, `SELECT DISTINCT application_name FROM pg_stat_activity
+			WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY 1`, name))
+		return slices.Equal(names, want)
+	}, "the service's connections named %v", want)
+	require.Equal(t, want, names)
 }
