@@ -123,6 +123,9 @@ func runWait(ctx context.Context, stdio IO, o waitOptions) error {
 			if o.Timeout > 0 {
 				until = "the timeout (" + bootstrap.FormatDuration(o.Timeout) + ")"
 			}
+			if unreachable > 0 { // no answer: said as what wait will do, a few tries
+				until += fmt.Sprintf(", or %d tries in a row without an answer", maxUnreachable)
+			}
 			fmt.Fprintf(stdio.Stderr, "jobstatus: job %s: %s; retrying until %s\n", o.ID, clientFailure(err), until)
 		}
 		lastFailure = err

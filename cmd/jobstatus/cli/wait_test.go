@@ -251,7 +251,7 @@ func TestWaitWithNothingListening(t *testing.T) {
 			require.Empty(t, r.stdout)
 			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
 			require.Len(t, lines, 2, "the first failure, then the end: %q", r.stderr)
-			require.Equal(t, "jobstatus: job "+id+": "+refused+"; retrying until the timeout ("+tt.timeout+")", lines[0])
+			require.Equal(t, "jobstatus: job "+id+": "+refused+"; retrying until the timeout ("+tt.timeout+"), or 4 tries in a row without an answer", lines[0])
 			require.Equal(t, "jobstatus: "+tt.last, lines[1])
 			for _, s := range b.secrets {
 				require.NotContains(t, r.stderr, s, "a credential was printed")
