@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	nethttp "net/http"
@@ -130,6 +131,46 @@ func TestRawRequests(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			require.True(t, strings.HasPrefix(raw(t, tt.req), tt.want), "want %q", tt.want)
+		})
+	}
+}
+
+// TestMetaURLIsThePathAsSent: meta.url is the request's path without its
+// query, escaped as the caller escaped it (an encoded slash stays %2F);
+// a character a path may not carry raw, such as "{", comes back
+// percent-encoded (docs/http-api.md). Sent as raw bytes: Go's client would
+// escape the path itself.
+func TestMetaURLIsThePathAsSent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	good := b.kit.Token(testkit.ClientA)
+	addr := strings.TrimPrefix(b.baseURL, "http://")
+	id := b.done.ID.String()
+	tests := []struct{ name, path, url string }{
+		{"QueryLeftOut", jobPath(b.done.ID) + "?x=1&y=%2F", jobPath(b.done.ID)},
+		{"EncodedSlashAsSent", "/patients/composition/job/" + id + "%2Fx", "/patients/composition/job/" + id + "%2Fx"},
+		{"EncodedLetterAsSent", "/patients/composition/job/%61" + id[1:], "/patients/composition/job/%61" + id[1:]},
+		{"RawBraceEncoded", "/patients/composition/job/{" + id + "}", "/patients/composition/job/%7B" + id + "%7D"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			require.NoError(t, err)
+			defer conn.Close()
+			require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+			_, err = conn.Write([]byte("GET " + tt.path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + good +
+				"\r\nApi-Key: " + testkit.KeyA + "\r\nConnection: close\r\n\r\n"))
+			require.NoError(t, err)
+			res, err := nethttp.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			var body struct {
+				Meta struct {
+					URL string `json:"url"`
+				} `json:"meta"`
+			}
+			require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+			require.Equal(t, tt.url, body.Meta.URL, "status %d", res.StatusCode)
 		})
 	}
 }
