@@ -62,6 +62,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"ZeroETA", []string{"jobs", "create", "--client", "a", "--eta", "0s"}, "invalid eta: " + domain.ETARule},
 		// The idempotency key's rule is the write API's Idempotency-Key rule.
 		{"NonASCIIIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "clé"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
+		// An empty key (an unset variable) once created a new job each time.
+		{"EmptyIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", ""}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
 		{"ControlInIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "a\tb"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
 		{"ZeroETAWithoutUnit", []string{"jobs", "create", "--client", "a", "--eta", "0"}, "invalid eta: " + domain.ETARule},
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `--eta "soon": want a duration such as 90s, 15m or 2h`},
