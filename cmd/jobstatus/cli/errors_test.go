@@ -112,6 +112,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"TokenWithoutIssuer", []string{"token", "--key", "k.pem", "--client", "a"}, "token needs --issuer and --audience (or JOBSTATUS_AUTH_ISSUER and JOBSTATUS_AUTH_AUDIENCE)"},
 		{"KeygenWithoutKeyOut", []string{"keygen", "--jwks-out", "j.json"}, "--key-out is required"},
 		{"KeygenWithoutJWKSOut", []string{"keygen", "--key-out", "k.pem"}, "--jwks-out is required"},
+		// The JWKS once replaced the private key, and keygen exited 0.
+		{"KeygenSameFile", []string{"keygen", "--key-out", "k.pem", "--jwks-out", "./k.pem"}, `--key-out and --jwks-out must name different files, got "k.pem" and "./k.pem"`},
 		{"KeygenSymmetric", []string{"keygen", "--key-out", "k.pem", "--jwks-out", "j.json", "--alg", "HS256"}, `--alg "HS256": want ES256, RS256 or EdDSA`},
 		{"ServeDevMigrate", []string{"serve", "--dev", "--migrate"}, "--migrate applies to a database; --dev serves from memory"},
 	}
