@@ -181,6 +181,7 @@ func (r *Reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 	}
 	var data []byte
 	var err error
+	readErr := false
 	if f.path != "" {
 		// Not os.ReadFile: a named pipe at the path would block the loop,
 		// later reloads and the shutdown with it.
@@ -188,6 +189,7 @@ func (r *Reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 		if err != nil && !force && errors.Is(err, os.ErrNotExist) {
 			return // between the steps of a rename; the next event brings the file
 		}
+		readErr = err != nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -200,6 +202,12 @@ func (r *Reloader) reloadOne(ctx context.Context, f *reloadable, force bool) {
 		err = f.load(ctx, data)
 	}
 	if err != nil {
+		if readErr {
+			// The file could not be read: forget what was last seen, so the
+			// next readable content is loaded even when it is the content
+			// loaded before (the good file put back) and clears the failure.
+			f.seen = [sha256.Size]byte{}
+		}
 		f.failedAt, f.failure = time.Now(), err
 		r.total.WithLabelValues(f.label, "failure").Inc()
 		r.logger.Error("reload refused; keeping the last good set", zap.String("file", f.label), zap.Error(err))

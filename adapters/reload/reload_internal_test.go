@@ -166,3 +166,46 @@ func TestReloadLoopSurvivesANamedPipe(t *testing.T) {
 	stopped = true
 	within(t, "Stop", func() { require.NoError(t, r.Stop(ctx)) })
 }
+
+// TestReloadLoadsTheLastGoodContentPutBack: after a reload refused because
+// the file could not be read (gone at a SIGHUP, a directory or a named pipe
+// in its place), putting back the very content loaded before is a change
+// like any other: it is loaded and clears the refusal, instead of being
+// skipped as "unchanged" and leaving /readyz and the log saying "refused"
+// until the next SIGHUP.
+func TestReloadLoadsTheLastGoodContentPutBack(t *testing.T) {
+	t.Parallel()
+	for _, k := range []struct {
+		name string
+		gone func(t *testing.T, path string)
+	}{
+		{"Removed", func(t *testing.T, path string) { require.NoError(t, os.Remove(path)) }},
+		{"Directory", func(t *testing.T, path string) {
+			replaceWith(t, path, func(tmp string) { require.NoError(t, os.Mkdir(tmp, 0o700)) })
+		}},
+		{"NamedPipe", func(t *testing.T, path string) {
+			replaceWith(t, path, func(tmp string) { require.NoError(t, syscall.Mkfifo(tmp, 0o600)) })
+		}},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			r, b := setup(t)
+			ctx := context.Background()
+			path := b.paths["api_keys"]
+			k.gone(t, path)
+			within(t, "SIGHUP's reload", func() { r.reload(ctx, true) })
+			detail, err := r.Ready(ctx)
+			require.NoError(t, err)
+			require.Contains(t, detail, "api_keys: last reload at")
+
+			require.NoError(t, os.RemoveAll(path))
+			require.NoError(t, os.WriteFile(path, []byte("good 1"), 0o600)) // the content loaded at start
+			within(t, "the watch's reload", func() { r.reload(ctx, false) })
+			detail, err = r.Ready(ctx)
+			require.NoError(t, err)
+			require.NotContains(t, detail, "refused", "the good file put back clears the refusal")
+			require.Equal(t, 1.0, testutil.ToFloat64(r.total.WithLabelValues("api_keys", "success")))
+			require.Equal(t, "good 1", b.stores["api_keys"].current())
+		})
+	}
+}

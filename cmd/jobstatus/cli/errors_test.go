@@ -62,6 +62,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"ZeroETA", []string{"jobs", "create", "--client", "a", "--eta", "0s"}, "invalid eta: " + domain.ETARule},
 		// The idempotency key's rule is the write API's Idempotency-Key rule.
 		{"NonASCIIIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "clé"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
+		// An empty key (an unset variable) once created a new job each time.
+		{"EmptyIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", ""}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
 		{"ControlInIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "a\tb"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
 		{"ZeroETAWithoutUnit", []string{"jobs", "create", "--client", "a", "--eta", "0"}, "invalid eta: " + domain.ETARule},
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `--eta "soon": want a duration such as 90s, 15m or 2h`},
@@ -110,6 +112,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"TokenWithoutIssuer", []string{"token", "--key", "k.pem", "--client", "a"}, "token needs --issuer and --audience (or JOBSTATUS_AUTH_ISSUER and JOBSTATUS_AUTH_AUDIENCE)"},
 		{"KeygenWithoutKeyOut", []string{"keygen", "--jwks-out", "j.json"}, "--key-out is required"},
 		{"KeygenWithoutJWKSOut", []string{"keygen", "--key-out", "k.pem"}, "--jwks-out is required"},
+		// The JWKS once replaced the private key, and keygen exited 0.
+		{"KeygenSameFile", []string{"keygen", "--key-out", "k.pem", "--jwks-out", "./k.pem"}, `--key-out and --jwks-out must name different files, got "k.pem" and "./k.pem"`},
 		{"KeygenSymmetric", []string{"keygen", "--key-out", "k.pem", "--jwks-out", "j.json", "--alg", "HS256"}, `--alg "HS256": want ES256, RS256 or EdDSA`},
 		{"ServeDevMigrate", []string{"serve", "--dev", "--migrate"}, "--migrate applies to a database; --dev serves from memory"},
 	}

@@ -15,6 +15,7 @@ type createOptions struct {
 	Client         string
 	ID             string
 	IdempotencyKey string
+	KeySet         bool          // --idempotency-key was given: an empty key is refused, as the write API refuses an empty header
 	ETA            time.Duration // 0 without --eta: estimated from recent jobs
 	ETASet         bool          // --eta was given: its value must be in bounds, 0 included
 }
@@ -33,6 +34,11 @@ func (o createOptions) Validate() error {
 		if err := checkJobID(o.ID); err != nil {
 			return err
 		}
+	}
+	if o.KeySet && o.IdempotencyKey == "" {
+		// An unset variable in --idempotency-key "$KEY" must not create a
+		// job that no repeat finds again.
+		return &domain.ValidationError{Field: "idempotency_key", Reason: domain.IdempotencyKeyRule}
 	}
 	if err := domain.CheckIdempotencyKey(o.IdempotencyKey); err != nil {
 		return err
@@ -57,7 +63,9 @@ Example:
   jobstatus jobs create --client mis-alpha --idempotency-key sign-42`,
 		Args: args(cobra.NoArgs),
 	}
-	cmd.RunE = runE(&o, func([]string) { o.ETASet = cmd.Flags().Changed("eta") }, func(ctx context.Context) error {
+	cmd.RunE = runE(&o, func([]string) {
+		o.ETASet, o.KeySet = cmd.Flags().Changed("eta"), cmd.Flags().Changed("idempotency-key")
+	}, func(ctx context.Context) error {
 		return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error { return runCreate(ctx, stdio, a, o) })
 	})
 	cmd.Flags().StringVar(&o.Client, "client", "", "owning MIS client id (required)")

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -29,8 +30,23 @@ func (o keygenOptions) Validate() error {
 		return usagef("--jwks-out is required")
 	case !slices.Contains(keygenAlgorithms, o.Alg):
 		return usagef("--alg %q: want ES256, RS256 or EdDSA", o.Alg)
+	case sameFile(o.KeyOut, o.JWKSOut):
+		// The JWKS, written second, would replace the private key while
+		// keygen reported both written.
+		return usagef("--key-out and --jwks-out must name different files, got %q and %q", o.KeyOut, o.JWKSOut)
 	}
 	return nil
+}
+
+// sameFile reports whether a and b name one file: the same path, or, when
+// both exist, one file behind two names (a link).
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ia, errA := os.Stat(a)
+	ib, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(ia, ib)
 }
 
 func newKeygenCmd(stdio IO) *cobra.Command {
