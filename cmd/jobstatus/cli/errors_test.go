@@ -99,8 +99,12 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		// The report's rules are the use case's, checked before the settings.
 		{"ReportToBeforeFrom", []string{"report", "--from", "2026-11-02", "--to", "2026-11-01"}, "invalid to: must not be before from"},
 		{"ReportBadClient", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--client", "bad id"}, "invalid client: " + domain.ClientIDRule},
+		// An empty --client (an unset variable) once reported every client.
+		{"ReportEmptyClient", []string{"report", "--from", "2026-11-01", "--to", "2026-11-02", "--client", ""}, "invalid client: " + domain.ClientIDRule},
 		{"TokenWithoutKey", []string{"token", "--client", "a"}, "--key is required"},
 		{"TokenWithoutClient", []string{"token", "--key", "k.pem"}, "--client is required"},
+		// A token for an id no client can have was minted, to be refused by the service.
+		{"TokenBadClient", []string{"token", "--key", "k.pem", "--client", "bad id"}, "invalid client: " + domain.ClientIDRule},
 		// A non-positive lifetime once minted a one-hour token silently.
 		{"TokenNegativeTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "-1h"}, "--ttl must be positive, got -1h"},
 		{"TokenZeroTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "0"}, "--ttl must be positive, got 0s"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/adapters/report"
 	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/domain"
 )
 
 // reportFormats are the values of `report --format`.
@@ -18,9 +19,10 @@ var reportFormats = []string{"csv", "json", "table"}
 
 // reportOptions are the flags of `jobstatus report`.
 type reportOptions struct {
-	From, To string // YYYY-MM-DD, UTC, inclusive
-	Client   string // empty: every client
-	Format   string
+	From, To  string // YYYY-MM-DD, UTC, inclusive
+	Client    string // empty: every client
+	ClientSet bool   // --client was given: an empty one is refused, not read as every client
+	Format    string
 }
 
 // Validate refuses missing or malformed days, an unknown format and what
@@ -33,6 +35,11 @@ func (o reportOptions) Validate() error {
 	}
 	if !slices.Contains(reportFormats, o.Format) {
 		return usagef("--format %q: want csv, json or table", o.Format)
+	}
+	if o.ClientSet && o.Client == "" {
+		// An unset variable in --client "$CLINIC" must not report every
+		// clinic's jobs.
+		return domain.CheckClientID("client", o.Client)
 	}
 	return o.report(from, to).Validate()
 }
@@ -71,8 +78,9 @@ a terminal.
 Example:
   jobstatus report --from 2026-11-01 --to 2026-11-30 --client mis-alpha --format csv`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(&o, nil, func(ctx context.Context) error { return runReport(ctx, stdio, o) }),
 	}
+	cmd.RunE = runE(&o, func([]string) { o.ClientSet = cmd.Flags().Changed("client") },
+		func(ctx context.Context) error { return runReport(ctx, stdio, o) })
 	cmd.Flags().StringVar(&o.From, "from", "", "first day, YYYY-MM-DD (UTC, required)")
 	cmd.Flags().StringVar(&o.To, "to", "", "last day, YYYY-MM-DD (UTC, inclusive, required)")
 	cmd.Flags().StringVar(&o.Client, "client", "", "only this client's jobs")

@@ -35,7 +35,9 @@ func (o tokenOptions) Validate() error {
 	case o.TTL <= 0:
 		return usagef("--ttl must be positive, got %s", bootstrap.FormatDuration(o.TTL))
 	}
-	return nil
+	// The one client-id rule: a token for an id no client can have would
+	// only be refused later, by the service.
+	return domain.CheckClientID("client", o.Client)
 }
 
 func newTokenCmd(stdio IO) *cobra.Command {
