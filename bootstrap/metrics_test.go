@@ -34,11 +34,12 @@ func startServed(t *testing.T) served {
 	t.Helper()
 	kit := testkit.New(t)
 	cfg := bootstrap.DefaultConfig()
-	cfg.HTTP.Addr, cfg.AdminAddr = freeAddr(t), freeAddr(t)
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
 	cfg.Internal.Addr = "" // this test is about the public and admin listeners
-	s := served{public: "http://" + cfg.HTTP.Addr, admin: "http://" + cfg.AdminAddr, kit: kit}
-	startServe(t, cfg, &s.operator, &s.metrics)
+	s := served{kit: kit}
+	cfg = startServeOnFreeAddrs(t, func(c *bootstrap.Config) { c.HTTP.Addr, c.AdminAddr = freeAddr(t), freeAddr(t) },
+		cfg, &s.operator, &s.metrics)
+	s.public, s.admin = "http://"+cfg.HTTP.Addr, "http://"+cfg.AdminAddr
 	return s
 }
 

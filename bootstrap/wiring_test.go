@@ -2,13 +2,15 @@ package bootstrap_test
 
 import (
 	"context"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +30,9 @@ func serveConfig(t *testing.T) bootstrap.Config {
 	t.Helper()
 	kit := testkit.New(t)
 	cfg := bootstrap.DefaultConfig()
-	cfg.HTTP.Addr, cfg.AdminAddr, cfg.Internal.Addr = "127.0.0.1:0", freeAddr(t), "127.0.0.1:0"
+	// Port 0 everywhere: a port freeAddr found free may be taken by a
+	// parallel test before the service listens on it.
+	cfg.HTTP.Addr, cfg.AdminAddr, cfg.Internal.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Auth.JWKSFile, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.APIKeysFile = kit.JWKSFile, testkit.Issuer, testkit.Audience, kit.KeysFile
 	return cfg
 }
@@ -37,24 +41,51 @@ func serveConfig(t *testing.T) bootstrap.Config {
 // as fx.Populate takes them); the app must stop cleanly when the test ends.
 func startServe(t *testing.T, cfg bootstrap.Config, targets ...any) {
 	t.Helper()
+	require.NoError(t, tryServe(t, cfg, targets...))
+}
+
+// startServeOnFreeAddrs starts the serve graph on the addresses withAddrs
+// sets, from freeAddr, for tests that must know them before it starts:
+// another parallel test may take such a port before the service listens,
+// so a start refused for that is tried again on new ones.
+func startServeOnFreeAddrs(t *testing.T, withAddrs func(*bootstrap.Config), cfg bootstrap.Config, targets ...any) bootstrap.Config {
+	t.Helper()
+	for try := 1; ; try++ {
+		c := cfg
+		withAddrs(&c)
+		err := tryServe(t, c, targets...)
+		if err == nil {
+			return c
+		}
+		if try == 5 || !errors.Is(err, syscall.EADDRINUSE) {
+			require.NoError(t, err)
+		}
+	}
+}
+
+// tryServe is startServe that returns a failed start's error.
+func tryServe(t *testing.T, cfg bootstrap.Config, targets ...any) error {
+	t.Helper()
 	fxApp := fx.New(bootstrap.ServeOptions(cfg, zap.NewNop()), fx.Populate(targets...), fx.NopLogger)
 	require.NoError(t, fxApp.Err())
-	require.NoError(t, fxApp.Start(context.Background()))
+	if err := fxApp.Start(context.Background()); err != nil {
+		return err
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		require.NoError(t, fxApp.Stop(ctx))
 	})
+	return nil
 }
 
-// freeAddr returns a loopback address nobody listens on right now.
+// freeAddr returns a loopback address nobody listens on right now, below
+// the ephemeral ports (testkit.FreePort): one from port 0 was once taken,
+// before the service listened, as the local port of a parallel test's
+// outgoing connection.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 }
 
 func fetch(t *testing.T, url string) string {
@@ -77,7 +108,7 @@ func TestModulesContributeThroughGroups(t *testing.T) {
 		repo     ports.JobRepository
 		operator *app.Operator
 	)
-	startServe(t, cfg, &repo, &operator)
+	cfg = startServeOnFreeAddrs(t, func(c *bootstrap.Config) { c.AdminAddr = freeAddr(t) }, cfg, &repo, &operator)
 	require.IsType(t, &metrics.Repository{}, repo, "the store is decorated: cache, then transition counts")
 
 	base := "http://" + cfg.AdminAddr

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -117,15 +116,11 @@ func Start(ctx context.Context) (*Postgres, error) {
 	return pg, nil
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a loopback TCP port that was free a moment ago, below
+// the kernel's ephemeral range (testkit.LoopbackPort): a port 0 handed out
+// is also what parallel tests' outgoing connections take as their local
+// port, so it could be gone before the container binds it.
+func FreePort() (int, error) { return testkit.LoopbackPort() }
 
 // URL returns a connection URL; with schema set, the connection's
 // search_path is that schema.

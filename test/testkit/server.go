@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	nethttp "net/http"
@@ -39,6 +40,16 @@ func StartServer(t testing.TB, h nethttp.Handler, logger *zap.Logger, edits ...f
 // Ports this process handed out are not handed out again.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, err := LoopbackPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// LoopbackPort is FreePort for callers without a testing.TB (a container's
+// port chosen in TestMain, the soak driver).
+func LoopbackPort() (int, error) {
 	for range 1000 {
 		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
 		if _, taken := handedOut.LoadOrStore(port, true); taken {
@@ -49,10 +60,9 @@ func FreePort(t testing.TB) int {
 			continue
 		}
 		_ = ln.Close()
-		return port
+		return port, nil
 	}
-	t.Fatal("no free loopback port below the ephemeral range")
-	return 0
+	return 0, errors.New("no free loopback port below the ephemeral range")
 }
 
 // The range FreePort picks from, below the ephemeral ports.
