@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	neturl "net/url"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -146,7 +145,7 @@ const FeedPoolConns = 2
 // they never queue behind the requests' or the streams' replays (which
 // stay on the store's pool), and a stalled one is found by name.
 func newFeedLog(lc fx.Lifecycle, store *postgres.Jobs, cfg Config, logger *zap.Logger) (feedLog, error) {
-	url, err := namedURL(cfg.Database.URL, "feed")
+	url, err := postgres.NamedURL(cfg.Database.URL, "feed")
 	if err != nil {
 		return feedLog{}, err
 	}
@@ -179,40 +178,15 @@ func (r feedReads) ChangesAfter(ctx context.Context, after int64, limit int) ([]
 	return r.feed.ChangesAfter(ctx, after, limit)
 }
 
-// namedURL names a connection of role what in pg_stat_activity:
-// "jobstatus-<what>", or the URL's own application_name followed by
-// "-<what>". It never echoes the URL: it may hold a password.
-func namedURL(raw, what string) (string, error) {
-	u, err := neturl.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", errors.New("the database URL must be a postgres:// URL")
-	}
-	q := u.Query()
-	name := "jobstatus-" + what
-	if v := q.Get("application_name"); v != "" {
-		name = v + "-" + what
-	}
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
-
 // appNamedURL names the connections of the service's and the commands'
 // own pools "jobstatus" in pg_stat_activity, beside "jobstatus-feed" and
 // "jobstatus-listener", unless the URL names them itself. A URL it cannot
 // read is left as it is, for the driver to refuse.
 func appNamedURL(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return raw
+	if named, err := postgres.NamedURL(raw, ""); err == nil {
+		return named
 	}
-	q := u.Query()
-	if q.Get("application_name") != "" {
-		return raw
-	}
-	q.Set("application_name", "jobstatus")
-	u.RawQuery = q.Encode()
-	return u.String()
+	return raw
 }
 
 // closeLogged closes a database resource at shutdown and logs, rather than

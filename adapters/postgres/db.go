@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -102,6 +103,28 @@ func open(url string, tp trace.TracerProvider) (*sqlx.DB, error) {
 	c.db = db
 	pools.Store(db, c)
 	return sqlx.NewDb(db, "postgres"), nil
+}
+
+// NamedURL names the connections opened with the URL in pg_stat_activity
+// by their role: "jobstatus-<role>", or the URL's own application_name
+// followed by "-<role>"; with no role, "jobstatus" or the URL's own name.
+// The error never echoes the URL: it may hold a password.
+func NamedURL(raw, role string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("the database URL must be a postgres:// URL")
+	}
+	q := u.Query()
+	name := "jobstatus"
+	if v := q.Get("application_name"); v != "" {
+		name = v
+	}
+	if role != "" {
+		name += "-" + role
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // CheckURL says whether lib/pq accepts url's parameters (sslmode,

@@ -3,8 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
-	neturl "net/url"
 	"sync"
 	"time"
 
@@ -36,9 +36,9 @@ func ListenLog(url string, onMoved func(), logger *zap.Logger) (*LogListener, er
 	if url == "" || onMoved == nil || logger == nil {
 		return nil, errors.New("postgres listener: url, callback and logger are required")
 	}
-	dsn, err := withApplicationName(url, ListenerApplicationName)
+	dsn, err := NamedURL(url, "listener") // ListenerApplicationName, or "<the URL's own>-listener"
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres listener: %w", err)
 	}
 	// The first LISTEN and the notifications are handled on two
 	// goroutines: one call at a time all the same.
@@ -146,20 +146,4 @@ func (ln *channelListener) dial(ctx context.Context, network, address string) (n
 		return nil, err
 	}
 	return ln.sockets.track(c), nil
-}
-
-// withApplicationName names the listener's connection: name, or the
-// URL's own application_name followed by "-listener".
-func withApplicationName(raw, name string) (string, error) {
-	u, err := neturl.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", errors.New("postgres listener: the database URL must be a postgres:// URL") // never echo it: it may hold a password
-	}
-	q := u.Query()
-	if v := q.Get("application_name"); v != "" {
-		name = v + "-listener"
-	}
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
 }
