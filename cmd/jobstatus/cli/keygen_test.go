@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -108,4 +110,41 @@ func read(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestTokenClaimsAreWhatWasTyped: the scope claim is --scope as typed, and
+// a key whose algorithm the allow-list refuses mints nothing (the token
+// was once minted, and every request with it refused).
+func TestTokenClaimsAreWhatWasTyped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.pem")
+	r := execute(t, nil, "keygen", "--alg", "RS256", "--key-out", key, "--jwks-out", filepath.Join(dir, "jwks.json"))
+	require.Equal(t, 0, r.code, r.stderr)
+	env := []string{"JOBSTATUS_AUTH_ISSUER=https://auth.example", "JOBSTATUS_AUTH_AUDIENCE=jobstatus"}
+
+	t.Run("ScopeAsTyped", func(t *testing.T) {
+		t.Parallel()
+		r := execute(t, env, "token", "--key", key, "--client", "worker-sign", "--scope", "composition:read composition_job:write")
+		require.Equal(t, 0, r.code, r.stderr)
+		parts := strings.Split(strings.TrimSpace(r.stdout), ".")
+		require.Len(t, parts, 3)
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		require.NoError(t, err)
+		var claims struct {
+			Scope string `json:"scope"`
+			Sub   string `json:"sub"`
+		}
+		require.NoError(t, json.Unmarshal(payload, &claims))
+		require.Equal(t, "composition:read composition_job:write", claims.Scope)
+		require.Equal(t, "dev-user", claims.Sub)
+	})
+	t.Run("AlgorithmNotAllowed", func(t *testing.T) {
+		t.Parallel()
+		r := execute(t, append(env, "JOBSTATUS_AUTH_ALGORITHMS=ES256,EdDSA"), "token", "--key", key, "--client", "mis-alpha")
+		require.Equal(t, 1, r.code, "a setting the key does not fit: %s", r.stderr)
+		require.Equal(t, "jobstatus: configuration: JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) allows ES256, EdDSA, not RS256, which key "+
+			key+" signs with: the service would refuse the token\n", r.stderr)
+		require.Empty(t, r.stdout)
+	})
 }
