@@ -254,14 +254,14 @@ func (p *problems) distinct(key, addr, otherKey, other string) {
 }
 
 // claim refuses an empty issuer or audience, and one that is blank or
-// padded with spaces: tokens carry the exact value, so a padded setting
-// would refuse every token.
+// padded with spaces (the verifier's rule): tokens carry the exact value,
+// so a padded setting would refuse every token.
 func (p *problems) claim(key, v string) {
 	switch {
 	case v == "":
 		p.add(key, "is required")
-	case strings.TrimSpace(v) != v || strings.TrimSpace(v) == "":
-		p.add(key, "must not be blank or start or end with spaces; got %q", v)
+	case !jwtauth.ValidClaimValue(v):
+		p.add(key, "%s; got %q", jwtauth.ClaimValueRule, v)
 	}
 }
 

@@ -121,25 +121,37 @@ func audience(v json.RawMessage) (gojwt.ClaimStrings, error) {
 	return out, nil
 }
 
-// Scopes returns the scope claim's tokens (RFC 9068 section 2.2.3). The
-// claim follows RFC 6749 section 3.3: tokens of %x21 / %x23-5B / %x5D-7E
-// separated by single spaces. A claim that breaks the grammar grants
-// nothing, never the part that happens to parse.
-func (c *Claims) Scopes() []string {
-	if c.Scope == "" {
-		return nil
+// ScopeRule says in words what ParseScope accepts, for messages.
+const ScopeRule = `must be one or more scope tokens of visible ASCII but " and \, separated by single spaces`
+
+// ParseScope returns the tokens of a scope claim (RFC 9068 section 2.2.3),
+// which follows RFC 6749 section 3.3: tokens of %x21 / %x23-5B / %x5D-7E
+// separated by single spaces. ok is false for an empty claim and for one
+// that breaks the grammar: either grants nothing, never the part that
+// happens to parse. The verifier reads tokens with it, and the token
+// command refuses what it would not read.
+func ParseScope(claim string) (tokens []string, ok bool) {
+	if claim == "" {
+		return nil, false
 	}
-	tokens := strings.Split(c.Scope, " ")
+	tokens = strings.Split(claim, " ")
 	for _, tok := range tokens {
 		if tok == "" {
-			return nil
+			return nil, false
 		}
 		for i := 0; i < len(tok); i++ {
 			if b := tok[i]; b < 0x21 || b == 0x22 || b == 0x5C || b > 0x7E {
-				return nil
+				return nil, false
 			}
 		}
 	}
+	return tokens, true
+}
+
+// Scopes returns the scope claim's tokens (ParseScope), none when the
+// claim is empty or malformed.
+func (c *Claims) Scopes() []string {
+	tokens, _ := ParseScope(c.Scope)
 	return tokens
 }
 

@@ -99,12 +99,26 @@ type cached struct {
 	gen       uint64
 }
 
+// ClaimValueRule says in words what ValidClaimValue accepts, for messages.
+const ClaimValueRule = "must not be blank or start or end with spaces"
+
+// ValidClaimValue reports whether v may be the issuer or audience tokens
+// are checked against, or minted with: tokens carry the exact value, so a
+// blank or padded one would match no token the issuer signs.
+func ValidClaimValue(v string) bool {
+	return v != "" && strings.TrimSpace(v) == v
+}
+
 func (cfg Config) validate() error {
 	switch {
 	case cfg.Issuer == "":
 		return errors.New("jwt: issuer is required")
 	case cfg.Audience == "":
 		return errors.New("jwt: audience is required")
+	case !ValidClaimValue(cfg.Issuer):
+		return fmt.Errorf("jwt: issuer %q %s", cfg.Issuer, ClaimValueRule)
+	case !ValidClaimValue(cfg.Audience):
+		return fmt.Errorf("jwt: audience %q %s", cfg.Audience, ClaimValueRule)
 	case len(cfg.Algorithms) == 0:
 		return errors.New("jwt: the algorithm allow-list is empty")
 	case cfg.Leeway < 0:

@@ -108,6 +108,9 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 	}{
 		{"NoIssuer", file(func(c *jwtauth.Config) { c.Issuer = "" })},
 		{"NoAudience", file(func(c *jwtauth.Config) { c.Audience = "" })},
+		// Tokens carry the exact value: a padded one matches none of them.
+		{"PaddedIssuer", file(func(c *jwtauth.Config) { c.Issuer = " " + c.Issuer })},
+		{"BlankAudience", file(func(c *jwtauth.Config) { c.Audience = " " })},
 		{"NoKeys", file(func(c *jwtauth.Config) { c.JWKSFile = "" })},
 		{"TwoKeySources", file(func(c *jwtauth.Config) { c.JWKSURL = "http://127.0.0.1:1" })},
 		{"SymmetricAlg", file(func(c *jwtauth.Config) { c.Algorithms = []string{"HS256"} })},

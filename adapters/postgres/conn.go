@@ -290,11 +290,13 @@ type conn struct {
 	pqConn
 	d *connDialer
 	// readOnly: the server refused a write because the session cannot
-	// write (25006): a standby reached during a failover, or a database
-	// with default_transaction_read_only set when the connection began.
-	// Either holds for the session's life, so such a connection would
-	// refuse every write until conn_max_lifetime retired it, long after
-	// the database could write again: it is discarded instead.
+	// write: a statement refused with 25006 (a standby reached during a
+	// failover, or a database with default_transaction_read_only set when
+	// the connection began), or a BEGIN READ WRITE a server in recovery
+	// refused (readWriteRefused). Either holds for the session's life, so
+	// such a connection would refuse every write until conn_max_lifetime
+	// retired it, long after the database could write again: it is
+	// discarded instead.
 	readOnly atomic.Bool
 }
 
@@ -313,12 +315,37 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 // note marks the connection read-only when err says its session cannot
-// write; database/sql then closes it instead of pooling it (IsValid).
+// write (25006); database/sql then closes it instead of pooling it
+// (IsValid).
 func (c *conn) note(err error) {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "25006" {
+	if sqlState(err) == "25006" {
 		c.readOnly.Store(true)
 	}
+}
+
+// sqlState returns err's SQLSTATE, or "" when the server did not answer
+// with an error.
+func sqlState(err error) string {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return string(pqErr.Code)
+	}
+	return ""
+}
+
+// readWriteRefused reports whether err is a server in recovery (a hot
+// standby) refusing a read-write BEGIN. lib/pq begins every transaction
+// not asked to be read-only with BEGIN READ WRITE, which such a server
+// refuses before any write with 0A000 ("cannot set transaction
+// read-write mode during recovery"), not 25006. From BEGIN, 0A000 means
+// recovery and nothing else: PostgreSQL checks a transaction's modes
+// with it only while recovery is in progress (read-write, and
+// serializable in a hot standby); its other use the store meets, "cached
+// plan must not change result type" (stalePlan), is a prepared
+// statement's, never BEGIN's. So the code and the statement decide, not
+// the message, which lc_messages may translate.
+func readWriteRefused(err error, opts driver.TxOptions) bool {
+	return !opts.ReadOnly && sqlState(err) == "0A000"
 }
 
 // BeginTx implements driver.ConnBeginTx.
@@ -330,6 +357,9 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 			_ = tx.Rollback()
 		}
 		return nil, fmt.Errorf("begin: %w", context.Cause(ctx))
+	}
+	if readWriteRefused(err, opts) {
+		c.readOnly.Store(true)
 	}
 	return tx, err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/postgres"
@@ -95,6 +96,52 @@ func TestReadOnlySessionIsNotKept(t *testing.T) {
 	_, created, err := jobs.Create(ctx, job())
 	require.NoError(t, err, "the database writes again: so must the store")
 	require.True(t, created)
+}
+
+// TestStandbySessionIsNotKept: on a hot standby (a server a failover left
+// in recovery) every transaction's BEGIN READ WRITE fails with 0A000,
+// not 25006, and the connection that met it stayed pooled, a session to
+// the standby, until a plain write failed. The refused write is
+// unavailable, the connection is discarded, and once the server can write
+// (promoted here) the next write goes through.
+func TestStandbySessionIsNotKept(t *testing.T) {
+	pgtest.Skip(t, pg)
+	ctx := context.Background()
+	srv := preparedOnOwnServer(t, func(own *pgtest.Postgres) string { return own.URL("") }, 1)
+	require.NoError(t, srv.pg.RestartAsStandby(ctx))
+	backend := func() (pid int) {
+		t.Helper()
+		// The first statement after the restart may meet the old session's
+		// closed socket: the pool then opens a new one.
+		require.Eventually(t, func() bool {
+			return srv.db.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid) == nil
+		}, time.Minute, 50*time.Millisecond)
+		return pid
+	}
+	var inRecovery bool
+	require.NoError(t, srv.db.QueryRowContext(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery))
+	require.True(t, inRecovery, "the server is a standby")
+	sweep := func() error { // the one write in a transaction: BEGIN READ WRITE
+		_, err := srv.jobs.FailPendingCreatedBefore(ctx, time.Now(), domain.Outcome{Status: domain.StatusFailed, At: time.Now(),
+			Failure: &domain.Failure{Code: 504, Message: "stale"}}, 10)
+		return err
+	}
+
+	standby := backend()
+	err := sweep()
+	require.ErrorIs(t, err, domain.ErrUnavailable)
+	var pqErr *pq.Error
+	require.ErrorAs(t, err, &pqErr)
+	require.Equal(t, "0A000", string(pqErr.Code), "refused at BEGIN READ WRITE: %v", err)
+	require.NotEqual(t, standby, backend(), "the session that could not write was kept")
+
+	var promoted bool
+	require.NoError(t, srv.db.QueryRowContext(ctx, "SELECT pg_promote()").Scan(&promoted))
+	require.True(t, promoted)
+	require.NoError(t, sweep(), "the database writes again: so must the store")
+	got, err := srv.jobs.Get(ctx, srv.job.ID)
+	require.NoError(t, err)
+	require.Equal(t, domain.StatusFailed, got.Status)
 }
 
 // TestFrozenServerIsUnavailable: a server that accepts TCP but never

@@ -290,10 +290,29 @@ func Pool(n int) postgres.PoolConfig {
 // through a NAT or a load balancer would. It uses the shell's kill: a
 // minimal image (debootstrap's minbase) has no kill executable.
 func (p *Postgres) Signal(ctx context.Context, pid int, sig string) error {
-	out, err := exec.CommandContext(ctx, "docker", "exec", p.Container.GetContainerID(),
-		"sh", "-c", `kill -"$0" "$1"`, sig, strconv.Itoa(pid)).CombinedOutput()
+	return p.shell(ctx, `kill -"$0" "$1"`, sig, strconv.Itoa(pid))
+}
+
+// RestartAsStandby restarts the server as a hot standby of no primary
+// (standby.signal in its data directory, no primary_conninfo): it answers
+// reads and refuses writes, as a standby a failover left behind, until
+// promoted (SELECT pg_promote()).
+func (p *Postgres) RestartAsStandby(ctx context.Context) error {
+	if err := p.shell(ctx, `touch "$PGDATA/standby.signal"`); err != nil {
+		return err
+	}
+	if err := p.Stop(ctx); err != nil {
+		return err
+	}
+	return p.Restart(ctx)
+}
+
+// shell runs script with sh inside the container, args as $0, $1, ....
+func (p *Postgres) shell(ctx context.Context, script string, args ...string) error {
+	argv := append([]string{"exec", p.Container.GetContainerID(), "sh", "-c", script}, args...)
+	out, err := exec.CommandContext(ctx, "docker", argv...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("kill -%s %d: %w: %s", sig, pid, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s %v: %w: %s", script, args, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/adapters/apikey"
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -67,6 +68,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"ControlInIdempotencyKey", []string{"jobs", "create", "--client", "a", "--idempotency-key", "a\tb"}, "invalid idempotency_key: " + domain.IdempotencyKeyRule},
 		{"ZeroETAWithoutUnit", []string{"jobs", "create", "--client", "a", "--eta", "0"}, "invalid eta: " + domain.ETARule},
 		{"BadETA", []string{"jobs", "create", "--client", "a", "--eta", "soon"}, `--eta "soon": want a duration such as 90s, 15m or 2h`},
+		// An empty id (an unset variable) once created a job under a random one.
+		{"CreateEmptyID", []string{"jobs", "create", "--client", "a", "--id", ""}, `job id "": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
 		{"CreateBadID", []string{"jobs", "create", "--client", "a", "--id", "42"}, `job id "42": want a UUID such as 89678f60-4cdc-4fe3-ae83-e8b3ebd35c59`},
 		{"CompleteWithoutLink", []string{"jobs", "complete", jobID}, "--link is required: ENTITY=HREF, repeatable"},
 		{"MalformedLink", []string{"jobs", "complete", jobID, "--link", "composition"}, `--link "composition": want ENTITY=HREF`},
@@ -106,6 +109,19 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		// A token for an id no client can have was minted, to be refused by the service.
 		{"TokenBadClient", []string{"token", "--key", "k.pem", "--client", "bad id"}, "invalid client: " + domain.ClientIDRule},
 		// A non-positive lifetime once minted a one-hour token silently.
+		// The verifier's scope rule: a scope it reads as none once minted a
+		// token every request refused (403).
+		{"TokenEmptyScope", []string{"token", "--key", "k.pem", "--client", "a", "--scope", ""}, "invalid scope: " + jwtauth.ScopeRule},
+		{"TokenScopeDoubleSpace", []string{"token", "--key", "k.pem", "--client", "a", "--scope", "composition:read  composition_job:write"}, "invalid scope: " + jwtauth.ScopeRule},
+		{"TokenScopeLeadingSpace", []string{"token", "--key", "k.pem", "--client", "a", "--scope", " composition:read"}, "invalid scope: " + jwtauth.ScopeRule},
+		{"TokenScopeTab", []string{"token", "--key", "k.pem", "--client", "a", "--scope", "composition:read\tcomposition_job:write"}, "invalid scope: " + jwtauth.ScopeRule},
+		{"TokenScopeQuote", []string{"token", "--key", "k.pem", "--client", "a", "--scope", `composition:"read"`}, "invalid scope: " + jwtauth.ScopeRule},
+		{"TokenScopeNotASCII", []string{"token", "--key", "k.pem", "--client", "a", "--scope", "composition:lectureé"}, "invalid scope: " + jwtauth.ScopeRule},
+		// A token without "sub" is refused by every verifier.
+		{"TokenEmptySubject", []string{"token", "--key", "k.pem", "--client", "a", "--subject", ""}, `--subject must not be empty: the service refuses a token without "sub"`},
+		// Padded values match no issuer or audience a service accepts.
+		{"TokenPaddedIssuer", []string{"token", "--key", "k.pem", "--client", "a", "--issuer", " https://auth.example"}, "invalid issuer: " + jwtauth.ClaimValueRule},
+		{"TokenBlankAudience", []string{"token", "--key", "k.pem", "--client", "a", "--audience", " "}, "invalid audience: " + jwtauth.ClaimValueRule},
 		{"TokenNegativeTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "-1h"}, "--ttl must be positive, got -1h"},
 		{"TokenZeroTTL", []string{"token", "--key", "k.pem", "--client", "a", "--ttl", "0"}, "--ttl must be positive, got 0s"},
 		{"TokenNegativeNanosecond", []string{"token", "--key", "k.pem", "--client", "a", "--ttl=-1ns"}, "--ttl must be positive, got -1ns"},
@@ -161,6 +177,10 @@ func TestConfigurationErrorsExitOne(t *testing.T) {
 			}},
 		{"TokenValidatesToo", []string{"JOBSTATUS_AUTH_JWKS_REFRESH=-1m"}, []string{"token", "--key", "k.pem", "--client", "a"},
 			[]string{"configuration: JOBSTATUS_AUTH_JWKS_REFRESH (auth.jwks_refresh) must not be negative; got -1m"}},
+		// The issuer and audience from the settings follow serve's rule.
+		{"TokenPaddedIssuerSetting", []string{"JOBSTATUS_AUTH_ISSUER=https://auth.example ", "JOBSTATUS_AUTH_AUDIENCE=jobstatus"},
+			[]string{"token", "--key", "k.pem", "--client", "a"},
+			[]string{`configuration: JOBSTATUS_AUTH_ISSUER (auth.issuer) must not be blank or start or end with spaces; got "https://auth.example "`}},
 		{"Unparseable", []string{"JOBSTATUS_SWEEPER_BATCH=lots"}, []string{"serve", "--dev"},
 			[]string{`configuration: JOBSTATUS_SWEEPER_BATCH (sweeper.batch): "lots" is not a whole number`}},
 		// A missing database is a missing setting: exit 1, like the others,

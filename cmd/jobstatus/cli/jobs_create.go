@@ -14,6 +14,7 @@ import (
 type createOptions struct {
 	Client         string
 	ID             string
+	IDSet          bool // --id was given: an empty id is refused, not read as a random one
 	IdempotencyKey string
 	KeySet         bool          // --idempotency-key was given: an empty key is refused, as the write API refuses an empty header
 	ETA            time.Duration // 0 without --eta: estimated from recent jobs
@@ -30,7 +31,9 @@ func (o createOptions) Validate() error {
 	if err := domain.CheckClientID("client", o.Client); err != nil {
 		return err
 	}
-	if o.ID != "" {
+	if o.IDSet || o.ID != "" {
+		// An unset variable in --id "$ID" must not create a job under a
+		// random id that nobody asks for.
 		if err := checkJobID(o.ID); err != nil {
 			return err
 		}
@@ -64,7 +67,7 @@ Example:
 		Args: args(cobra.NoArgs),
 	}
 	cmd.RunE = runE(&o, func([]string) {
-		o.ETASet, o.KeySet = cmd.Flags().Changed("eta"), cmd.Flags().Changed("idempotency-key")
+		o.IDSet, o.ETASet, o.KeySet = cmd.Flags().Changed("id"), cmd.Flags().Changed("eta"), cmd.Flags().Changed("idempotency-key")
 	}, func(ctx context.Context) error {
 		return withApp(ctx, stdio, func(ctx context.Context, a *app.Operator) error { return runCreate(ctx, stdio, a, o) })
 	})
