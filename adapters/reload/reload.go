@@ -26,7 +26,10 @@ import (
 
 // reloadDebounce gathers the events of one change (an editor's write, an
 // atomic rename, a Kubernetes ..data symlink swap: several events each)
-// into one reload.
+// into one reload, which comes reloadDebounce after the first of them:
+// later events do not put it off, or a file that another writer changes
+// more often (a log or a lock file in the same directory) would keep a
+// changed api-keys file from ever being reloaded.
 const reloadDebounce = 250 * time.Millisecond
 
 // File is one reloaded source.
@@ -142,6 +145,7 @@ func (r *Reloader) Stop(context.Context) error {
 func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.Signal) {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
+	pending := false // the timer runs for events not yet reloaded
 	for {
 		select {
 		case <-ctx.Done():
@@ -151,13 +155,17 @@ func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.
 			if !ok {
 				return
 			}
-			debounce.Reset(reloadDebounce)
+			if !pending {
+				debounce.Reset(reloadDebounce)
+				pending = true
+			}
 		case err, ok := <-w.Errors:
 			if !ok {
 				return
 			}
 			r.logger.Warn("watching credentials files", zap.Error(err))
 		case <-debounce.C:
+			pending = false
 			r.reload(ctx, false)
 		case <-hup:
 			r.logger.Info("SIGHUP: reloading", zap.Strings("files", r.labels()))

@@ -87,3 +87,39 @@ test_config_reload_total{file="keys",result="success"} %d
 `, failure, success)
 	require.NoError(t, testutil.CollectAndCompare(r, strings.NewReader(want), "test_config_reload_total"))
 }
+
+// TestReloadWhileAnotherFileInTheDirectoryKeepsChanging: a file beside the
+// watched one that changes more often than the debounce (a log, a lock
+// file, a sidecar's state) must not put the reload off. The debounce was
+// reset by every event of the directory, so a client removed from the
+// api-keys file kept its access for as long as the other file kept
+// changing.
+func TestReloadWhileAnotherFileInTheDirectoryKeepsChanging(t *testing.T) {
+	t.Parallel()
+	_, b := setup(t)
+	busy := filepath.Join(filepath.Dir(b.path), "busy.log")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = os.WriteFile(busy, []byte(fmt.Sprint(i)), 0o600)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	time.Sleep(200 * time.Millisecond) // the other file is changing already
+	require.NoError(t, os.WriteFile(b.path, []byte("second"), 0o600))
+	select {
+	case got := <-b.loaded:
+		require.Equal(t, "second", got)
+	case <-time.After(3 * time.Second):
+		t.Fatal("the changed file was not reloaded while another file in its directory kept changing")
+	}
+}
