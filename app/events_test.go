@@ -323,11 +323,43 @@ func TestListJobs(t *testing.T) {
 			require.Empty(t, page.NextPageToken, to)
 		}
 	})
+	t.Run("CreatedBoundsAsRFC3339WritesThem", func(t *testing.T) {
+		t.Parallel()
+		before := func(bound string) []domain.ID {
+			page, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageSize: "100", CreatedTo: bound})
+			require.NoError(t, err, bound)
+			ids := make([]domain.ID, len(page.Jobs))
+			for i, j := range page.Jobs {
+				ids[i] = j.ID
+			}
+			return ids
+		}
+		// RFC 3339's t and z may be lower case.
+		require.Equal(t, []domain.ID{jobs[0].ID}, before("2026-11-28t12:00:01z"))
+		// Digits past nanoseconds count: 12:00:01 is before this bound.
+		require.Equal(t, []domain.ID{jobs[1].ID, jobs[0].ID}, before("2026-11-28T12:00:01.0000000001Z"))
+		require.Equal(t, []domain.ID{jobs[0].ID}, before("2026-11-28T12:00:01.0000000000Z"))
+		// A leap second is the instant after 23:59:59 UTC, in any offset.
+		for _, leap := range []string{"2016-12-31T23:59:60Z", "2017-01-01T05:29:60+05:30", "2016-12-31T23:59:60.5z"} {
+			_, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), CreatedTo: leap})
+			require.NoError(t, err, leap)
+		}
+	})
 	bad := []struct {
 		name  string
 		q     app.ListJobs
 		field string
 	}{
+		// time.Parse takes these; RFC 3339 does not.
+		{"CreatedFromOneDigitHour", app.ListJobs{CreatedFrom: "2026-11-28T1:00:00Z"}, "created_from"},
+		{"CreatedFromCommaFraction", app.ListJobs{CreatedFrom: "2026-11-28T01:00:00,5Z"}, "created_from"},
+		{"CreatedFromOffsetMinute60", app.ListJobs{CreatedFrom: "2026-11-28T01:00:00+01:60"}, "created_from"},
+		{"CreatedToOffsetHour24", app.ListJobs{CreatedTo: "2026-11-28T01:00:00+24:00"}, "created_to"},
+		{"CreatedToEmptyFraction", app.ListJobs{CreatedTo: "2026-11-28T01:00:00.Z"}, "created_to"},
+		{"CreatedToShortOffset", app.ListJobs{CreatedTo: "2026-11-28T01:00:00+0100"}, "created_to"},
+		{"CreatedToSpace", app.ListJobs{CreatedTo: "2026-11-28 01:00:00Z"}, "created_to"},
+		{"CreatedToLeapSecondMidDay", app.ListJobs{CreatedTo: "2016-12-31T12:00:60Z"}, "created_to"},
+		{"CreatedToArabicIndicDigit", app.ListJobs{CreatedTo: "2026-11-28T01:00:0\u0663Z"}, "created_to"},
 		{"Status", app.ListJobs{Status: "pending"}, "status"},
 		{"CreatedFrom", app.ListJobs{CreatedFrom: "yesterday"}, "created_from"},
 		{"CreatedTo", app.ListJobs{CreatedTo: "2026-13-01T00:00:00Z"}, "created_to"},

@@ -160,12 +160,91 @@ func parseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	t, ok := parseRFC3339(s)
+	if !ok {
 		return time.Time{}, &domain.ValidationError{Field: field, Reason: "must be an RFC 3339 date-time"}
 	}
 	return t.UTC(), nil
 }
+
+// parseRFC3339 reads an RFC 3339 date-time (section 5.6) exactly.
+// time.Parse with time.RFC3339Nano is both looser and stricter than the
+// grammar: it takes a one-digit hour (T1:16:00Z), a comma before the
+// fraction and offsets such as +01:60 (read as +02:00) or +24:00, and
+// refuses a lower-case t or z, which the grammar allows (its strings are
+// case-insensitive), and a leap second (:60). Here the shape is checked
+// first; time.Parse then checks the ranges of the canonical form. A leap
+// second is the instant after :59, as a POSIX clock counts it. Digits of
+// the fraction past nanoseconds round up by a nanosecond when not all
+// zero, so the bounds' rounding up to microseconds stays exact.
+// A leap second is 23:59:60 in UTC, in whatever offset it is written.
+func parseRFC3339(s string) (time.Time, bool) {
+	const shape = "dddd-dd-ddTdd:dd:dd" // then [.d+] and Z or ±dd:dd
+	if len(s) < len(shape)+1 {
+		return time.Time{}, false
+	}
+	for i := 0; i < len(shape); i++ {
+		switch c := s[i]; shape[i] {
+		case 'd':
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+		case 'T':
+			if c != 'T' && c != 't' {
+				return time.Time{}, false
+			}
+		default:
+			if c != shape[i] {
+				return time.Time{}, false
+			}
+		}
+	}
+	rest, frac := s[len(shape):], ""
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return time.Time{}, false
+		}
+		frac, rest = rest[:n], rest[n:]
+	}
+	switch {
+	case rest == "Z" || rest == "z":
+		rest = "Z"
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' && isDigits(rest[1:3]) && isDigits(rest[4:6]):
+		if rest[1:3] > "23" || rest[4:6] > "59" {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
+	}
+	sec, leap := s[17:19], s[17:19] == "60"
+	if leap {
+		sec = "59"
+	}
+	beyond := ""
+	if len(frac) > 10 {
+		frac, beyond = frac[:10], frac[10:]
+	}
+	t, err := time.Parse(time.RFC3339Nano, s[:10]+"T"+s[11:17]+sec+frac+rest)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if leap {
+		if u := t.UTC(); u.Hour() != 23 || u.Minute() != 59 {
+			return time.Time{}, false // a leap second ends a UTC day
+		}
+		t = t.Add(time.Second)
+	}
+	if strings.Trim(beyond, "0") != "" {
+		t = t.Add(time.Nanosecond)
+	}
+	return t, true
+}
+
+func isDigits(s string) bool { return strings.TrimLeft(s, "0123456789") == "" }
 
 // encodeCursor writes a cursor as base64url of "<unix nanoseconds>,<id>":
 // opaque to clients, exact to the nanosecond.

@@ -5,7 +5,6 @@
 package bootstrap
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/jobstatus/jobstatus/adapters/jwtauth"
+	"github.com/jobstatus/jobstatus/internal/yamlfile"
 )
 
 // Config is the whole service configuration and the one place its defaults
@@ -236,15 +236,14 @@ func LoadConfig(environ []string) (Config, error) {
 	return cfg, nil
 }
 
-// decodeFile reads the YAML file at path over cfg; unknown keys are errors.
+// decodeFile reads the YAML file at path over cfg; unknown keys and a
+// second document are errors.
 func decodeFile(path string, cfg *Config) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config file (JOBSTATUS_CONFIG): %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err = dec.Decode(cfg)
+	err = yamlfile.Decode(data, cfg)
 	if err == nil {
 		// A key written with no value ("admin_addr:") is null, which the
 		// decoder skips, leaving the default: for text settings it means

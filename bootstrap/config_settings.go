@@ -79,13 +79,15 @@ func checkEnvironment(vars map[string]string) error {
 			continue
 		}
 		var err error
-		switch {
-		case s.value.Type() == reflect.TypeFor[time.Duration]():
+		switch t := s.value.Type(); {
+		case t == reflect.TypeFor[time.Duration]():
 			_, err = time.ParseDuration(raw)
-		case s.value.Kind() == reflect.Int:
-			_, err = strconv.Atoi(raw)
-		case s.value.Kind() == reflect.Float64:
+		case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+			_, err = strconv.ParseInt(raw, 10, t.Bits())
+		case t.Kind() == reflect.Float64:
 			_, err = strconv.ParseFloat(raw, 64)
+		case t.Kind() == reflect.Bool:
+			_, err = strconv.ParseBool(raw)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not %s", name(s.yaml), raw, kindName(s.value.Type())))
@@ -98,8 +100,10 @@ func kindName(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeFor[time.Duration]():
 		return "a duration such as 30s or 5m"
-	case t.Kind() == reflect.Int:
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		return "a whole number"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
 	default:
 		return "a number"
 	}

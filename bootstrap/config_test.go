@@ -136,6 +136,23 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 	}
 }
 
+// TestLoadConfigRefusesASecondDocument: the keys of a second YAML
+// document in the config file were ignored without a word (a file
+// concatenated with "---" lost its overrides); a trailing "---" is fine.
+func TestLoadConfigRefusesASecondDocument(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	two := filepath.Join(dir, "two.yaml")
+	require.NoError(t, os.WriteFile(two, []byte("log:\n  level: warn\n---\nauth:\n  require_at_jwt_typ: true\n"), 0o600))
+	_, err := bootstrap.LoadConfig([]string{"JOBSTATUS_CONFIG=" + two})
+	require.EqualError(t, err, "config file "+two+": line 4: a second YAML document; the file must hold one (its keys would be ignored)")
+	trailing := filepath.Join(dir, "trailing.yaml")
+	require.NoError(t, os.WriteFile(trailing, []byte("log:\n  level: warn\n---\n"), 0o600))
+	cfg, err := bootstrap.LoadConfig([]string{"JOBSTATUS_CONFIG=" + trailing})
+	require.NoError(t, err)
+	require.Equal(t, "warn", cfg.Log.Level)
+}
+
 func TestLoadConfigFileErrorIsOneLine(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "config.yaml")

@@ -640,3 +640,56 @@ func TestWait(t *testing.T) {
 		require.False(t, errors.As(err, &e), "an empty id is refused before any request")
 	})
 }
+
+// TestWaitPausesAfterAPendingAnswerWithoutHint: the service sends
+// Retry-After with every PENDING answer it does not hold, but a proxy may
+// drop it. Wait then polled again at once, sending over ten thousand
+// requests a second; it pauses the least backoff instead, after a 200 and
+// after a 304, and after a Retry-After of 0 too.
+func TestWaitPausesAfterAPendingAnswerWithoutHint(t *testing.T) {
+	t.Parallel()
+	const id = "89678f60-4cdc-4fe3-ae83-e8b3ebd35c59"
+	var (
+		mu       sync.Mutex
+		requests int
+		slept    []time.Duration
+	)
+	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		mu.Lock()
+		requests++
+		n := requests
+		mu.Unlock()
+		w.Header().Set("ETag", `W/"1.x"`)
+		switch n {
+		case 2: // still the job the client saw, no hint
+			w.WriteHeader(nethttp.StatusNotModified)
+			return
+		case 3:
+			w.Header().Set("Retry-After", "0")
+		}
+		status := "PENDING"
+		if n == 4 {
+			status = "DONE"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":{"id":"` + id + `","status":"` + status + `","eta":"2026-12-07T12:00:00Z","links":[{"entity":"composition","href":"/p"}]},"meta":{"code":200}}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.New(srv.URL, client.WithToken("t"), client.WithAPIKey("k"), client.WithBackoff(700*time.Millisecond, time.Second),
+		client.WithSleep(func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			slept = append(slept, d)
+			return nil
+		}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job, err := c.Wait(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, client.StatusDone, job.Status)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 4, requests)
+	require.Equal(t, []time.Duration{700 * time.Millisecond, 700 * time.Millisecond, 700 * time.Millisecond}, slept)
+}

@@ -20,7 +20,8 @@ func (c *Client) Get(ctx context.Context, id string) (Job, error) {
 // Wait returns the job once it is DONE or FAILED, polling the public API
 // the way the service asks to be polled: each request asks the server to
 // hold it ("Prefer: wait") and carries the last ETag ("If-None-Match"); a
-// PENDING answer is followed by a pause of its Retry-After; a 429, a 503, a
+// PENDING answer is followed by a pause of its Retry-After (the least
+// backoff when it carries none and was not held); a 429, a 503, a
 // 502, a 504 or a network error by a growing, jittered backoff that is never
 // shorter than the server's Retry-After. Any other error answer ends Wait
 // with an *Error. When ctx ends, Wait returns ctx.Err() at once, whether it
@@ -63,11 +64,11 @@ func (c *Client) Wait(ctx context.Context, id string) (Job, error) {
 				return job, nil
 			}
 			etag, failures = a.header.Get("ETag"), 0
-			pause = pending(a.header)
+			pause = c.pending(a.header)
 		case a.status == http.StatusNotModified && etag != "":
 			// Still the PENDING job we saw.
 			failures = 0
-			pause = pending(a.header)
+			pause = c.pending(a.header)
 		case a.status == http.StatusTooManyRequests, a.status == http.StatusServiceUnavailable,
 			a.status == http.StatusBadGateway, a.status == http.StatusGatewayTimeout:
 			failures++
@@ -89,12 +90,18 @@ func (c *Client) Wait(ctx context.Context, id string) (Job, error) {
 
 // pending is the pause after a PENDING answer: none when the server held
 // the request (Preference-Applied: it waited for a change already, so the
-// next request is held again at once), else the answer's Retry-After.
-func pending(h http.Header) time.Duration {
+// next request is held again at once), else the answer's Retry-After, and
+// the least backoff when it has none (the service always sends one, but a
+// proxy may drop it: polling again at once, Wait sent thousands of
+// requests a second).
+func (c *Client) pending(h http.Header) time.Duration {
 	if h.Get("Preference-Applied") != "" {
 		return 0
 	}
-	return retryAfter(h, time.Now())
+	if d := retryAfter(h, time.Now()); d > 0 {
+		return d
+	}
+	return c.minBackoff
 }
 
 // backoff is the pause after the n-th consecutive transient failure: an

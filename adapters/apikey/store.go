@@ -4,7 +4,6 @@
 package apikey
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/domain"
 	"github.com/jobstatus/jobstatus/internal/credfile"
+	"github.com/jobstatus/jobstatus/internal/yamlfile"
 )
 
 // Entry is one registered client and the digest of its key.
@@ -105,12 +105,11 @@ func Load(path string) (*Store, error) {
 }
 
 // Parse reads the clients file format from data. Unknown fields are errors,
-// so a typo cannot silently drop a client.
+// and so is a second YAML document, so neither a typo nor a "---" can
+// silently drop a client.
 func Parse(data []byte) (*Store, error) {
 	var f fileFormat
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
+	if err := yamlfile.Decode(data, &f); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("clients: none listed (the file is empty)")
 		}

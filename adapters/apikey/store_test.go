@@ -84,6 +84,12 @@ func TestLoadRefusesBadFilesInOneLine(t *testing.T) {
 		{"SharedDigest", "clients:\n  - id: a\n    key_sha256: " + d + "\n  - id: b\n    key_sha256: " + d,
 			`clients[1] (id "b"): key_sha256 is the same as clients[0] (id "a"): each client needs its own key`},
 		{"NotYAMLObject", `- a`, "line 1: cannot unmarshal !!seq into apikey.fileFormat"},
+		// A second document was never read: its clients were dropped, its
+		// garbage ignored, with no word.
+		{"SecondDocument", "clients:\n  - id: a\n    key_sha256: " + d + "\n---\nclients:\n  - id: b\n    key_sha256: " + e,
+			"line 5: a second YAML document; the file must hold one (its keys would be ignored)"},
+		{"SecondDocumentGarbage", "clients:\n  - id: a\n    key_sha256: " + d + "\n---\nclinets: x",
+			"line 5: a second YAML document; the file must hold one (its keys would be ignored)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

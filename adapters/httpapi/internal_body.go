@@ -8,9 +8,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/internal/jsontext"
 )
 
 // errBodyTooLarge is a body over the configured cap; it answers 413.
@@ -19,7 +19,8 @@ var errBodyTooLarge = errors.New("request body too large")
 // decodeStrict decodes raw, one JSON object, into v (a pointer to a struct
 // whose fields all carry json tags). Unlike encoding/json it refuses unknown
 // or case-mismatched members, repeated members, null, wrong types, integers
-// out of range, invalid UTF-8 and anything after the object, each as a
+// out of range, invalid UTF-8 (an escaped lone surrogate included) and
+// anything after the object, each as a
 // *domain.ValidationError naming the field ("links[0].href").
 func decodeStrict(raw []byte, v any) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
@@ -47,15 +48,16 @@ type walker struct {
 	prev int64
 }
 
-// token reads one token and checks that its bytes are valid UTF-8: the
-// standard decoder would silently replace invalid bytes.
+// token reads one token and checks that its bytes are valid UTF-8 and
+// escape no lone surrogate (\ud800): the standard decoder would silently
+// replace either with U+FFFD.
 func (w *walker) token(path string) (json.Token, error) {
 	t, err := w.dec.Token()
 	if err != nil {
 		return nil, &domain.ValidationError{Field: orBody(path), Reason: "is not well-formed JSON"}
 	}
 	end := w.dec.InputOffset()
-	if !utf8.Valid(w.raw[w.prev:end]) {
+	if !jsontext.Valid(w.raw[w.prev:end]) {
 		return nil, &domain.ValidationError{Field: orBody(path), Reason: "must be valid UTF-8"}
 	}
 	w.prev = end

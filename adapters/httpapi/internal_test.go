@@ -316,6 +316,16 @@ func TestInternalBodiesAreStrict(t *testing.T) {
 		{"NullString", "/internal/jobs", `{"client_id":null}`, "Invalid client_id: must be a string"},
 		{"InvalidUTF8Value", "/internal/jobs", "{\"client_id\":\"mis-\xff\"}", "Invalid client_id: must be valid UTF-8"},
 		{"InvalidUTF8Key", "/internal/jobs", "{\"client_id\":\"mis-alpha\",\"\xfe\":1}", "Invalid body: must be valid UTF-8"},
+		// An escaped lone surrogate is no character: encoding/json read it as
+		// U+FFFD, and a failure message was stored so.
+		{"LoneHighSurrogateClientID", "/internal/jobs", `{"client_id":"mis-\ud800"}`, "Invalid client_id: must be valid UTF-8"},
+		{"LoneLowSurrogateETA", "/internal/jobs", `{"client_id":"mis-alpha","eta":"30s\udc00"}`, "Invalid eta: must be valid UTF-8"},
+		{"LoneSurrogateKey", "/internal/jobs", `{"client_id":"mis-alpha","\ud800":1}`, "Invalid body: must be valid UTF-8"},
+		{"LoneSurrogateEntity", complete, `{"links":[{"entity":"\ud800","href":"/p"}]}`, "Invalid links[0].entity: must be valid UTF-8"},
+		{"LoneSurrogateHref", complete, `{"links":[{"entity":"composition","href":"/p\udfff"}]}`, "Invalid links[0].href: must be valid UTF-8"},
+		{"LoneSurrogateMessage", fail, `{"code":422,"message":"bad \ud800 signature"}`, "Invalid message: must be valid UTF-8"},
+		{"ReversedSurrogatesMessage", fail, `{"code":422,"message":"\udc00\ud800"}`, "Invalid message: must be valid UTF-8"},
+		{"HighSurrogateThenLetterMessage", fail, `{"code":422,"message":"\ud800\u0041"}`, "Invalid message: must be valid UTF-8"},
 		{"NotAnObject", "/internal/jobs", `["mis-alpha"]`, "Invalid body: must be an object"},
 		{"Empty", "/internal/jobs", ``, "Invalid body: must be a JSON object"},
 		{"Truncated", "/internal/jobs", `{"client_id":"mis-alpha"`, "Invalid body: is not well-formed JSON"},
@@ -340,6 +350,12 @@ func TestInternalBodiesAreStrict(t *testing.T) {
 			requireError(t, r, 400, "validation_failed", c.msg)
 		})
 	}
+	t.Run("SurrogatePairMessage", func(t *testing.T) {
+		t.Parallel()
+		r := b.post(t, "/internal/jobs/"+b.newJob(t)+"/fail", b.writer(workerA), `{"code":422,"message":"signed \ud83d\ude00"}`)
+		require.Equal(t, 200, r.Status, string(r.Raw))
+		require.Contains(t, string(r.Raw), `"message":"signed 😀"`)
+	})
 	t.Run("NoContentType", func(t *testing.T) {
 		t.Parallel()
 		h := b.writer(workerA)

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/jobstatus/jobstatus/internal/jsontext"
 )
 
 // Claims are the RFC 9068 access-token claims the service reads.
@@ -33,7 +33,7 @@ var errClaims = errors.New("invalid claims")
 // case-variant of a registered claim is just an unknown claim), dates must be
 // JSON numbers, and strings must be strings.
 func (c *Claims) UnmarshalJSON(data []byte) error {
-	if !validJSONText(data) {
+	if !jsontext.Valid(data) {
 		return fmt.Errorf("%w: payload is not valid UTF-8 (RFC 7519 section 7.2)", errClaims)
 	}
 	var raw map[string]json.RawMessage
@@ -153,64 +153,6 @@ func ParseScope(claim string) (tokens []string, ok bool) {
 func (c *Claims) Scopes() []string {
 	tokens, _ := ParseScope(c.Scope)
 	return tokens
-}
-
-// validJSONText reports whether data is valid UTF-8 and escapes no lone
-// UTF-16 surrogate: encoding/json would replace either with U+FFFD and
-// carry on (RFC 7515 section 5.2, RFC 7519 section 7.2, RFC 8259 section 8).
-func validJSONText(data []byte) bool {
-	if !utf8.Valid(data) {
-		return false
-	}
-	inString, pendingHigh := false, false
-	for i := 0; i < len(data); i++ {
-		b := data[i]
-		if !inString {
-			inString = b == '"'
-			continue
-		}
-		switch {
-		case b == '"':
-			if pendingHigh {
-				return false
-			}
-			inString = false
-		case b == '\\' && i+1 < len(data):
-			i++
-			if data[i] != 'u' || i+4 >= len(data) {
-				if pendingHigh {
-					return false
-				}
-				continue
-			}
-			r, err := strconv.ParseUint(string(data[i+1:i+5]), 16, 16)
-			i += 4
-			if err != nil {
-				return false // encoding/json refuses it too
-			}
-			switch {
-			case r >= 0xD800 && r < 0xDC00:
-				if pendingHigh {
-					return false
-				}
-				pendingHigh = true
-			case r >= 0xDC00 && r < 0xE000:
-				if !pendingHigh {
-					return false
-				}
-				pendingHigh = false
-			default:
-				if pendingHigh {
-					return false
-				}
-			}
-		default:
-			if pendingHigh {
-				return false
-			}
-		}
-	}
-	return !pendingHigh
 }
 
 // Validate is called by the parser after the registered claims were checked.

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/internal/jsontext"
 )
 
 // SupportedAlgorithms are the asymmetric algorithms an allow-list may name.
@@ -401,7 +402,7 @@ func (v *Verifier) keyFor(ctx context.Context, t *gojwt.Token) (any, error) {
 func validUTF8Header(token string) bool {
 	seg, _, _ := strings.Cut(token, ".")
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
-	return err != nil || validJSONText(raw) // undecodable: the parser says malformed
+	return err != nil || jsontext.Valid(raw) // undecodable: the parser says malformed
 }
 
 // shape rejects what is not a compact JWS before any decoding: only

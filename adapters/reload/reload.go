@@ -26,7 +26,10 @@ import (
 
 // reloadDebounce gathers the events of one change (an editor's write, an
 // atomic rename, a Kubernetes ..data symlink swap: several events each)
-// into one reload.
+// into one reload, which comes reloadDebounce after the first of them:
+// later events do not put it off, or a file that another writer changes
+// more often (a log or a lock file in the same directory) would keep a
+// changed api-keys file from ever being reloaded.
 const reloadDebounce = 250 * time.Millisecond
 
 // File is one reloaded source.
@@ -66,6 +69,9 @@ type Reloader struct {
 	logger *zap.Logger
 	total  *prometheus.CounterVec
 	lastOK *prometheus.GaugeVec
+	// linked are the directories watched for links (watchLinks), which
+	// only the watch's goroutine uses once started.
+	linked map[string]bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -76,6 +82,7 @@ type Reloader struct {
 func New(files []File, namespace string, logger *zap.Logger) *Reloader {
 	r := &Reloader{
 		logger: logger,
+		linked: map[string]bool{},
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "config_reload_total",
 			Help: "Reloads of the api-keys file and the JWKS, by file and result (success or failure)."}, []string{"file", "result"}),
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "config_reload_last_success_timestamp_seconds",
@@ -117,6 +124,7 @@ func (r *Reloader) Start(context.Context) error {
 			dirs[dir] = true
 		}
 	}
+	r.watchLinks(w)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -142,6 +150,7 @@ func (r *Reloader) Stop(context.Context) error {
 func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.Signal) {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
+	pending := false // the timer runs for events not yet reloaded
 	for {
 		select {
 		case <-ctx.Done():
@@ -151,19 +160,85 @@ func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.
 			if !ok {
 				return
 			}
-			debounce.Reset(reloadDebounce)
+			if !pending {
+				debounce.Reset(reloadDebounce)
+				pending = true
+			}
 		case err, ok := <-w.Errors:
 			if !ok {
 				return
 			}
 			r.logger.Warn("watching credentials files", zap.Error(err))
 		case <-debounce.C:
-			r.reload(ctx, false)
+			pending = false
+			r.reloadWatched(ctx, w, false)
 		case <-hup:
 			r.logger.Info("SIGHUP: reloading", zap.Strings("files", r.labels()))
-			r.reload(ctx, true)
+			r.reloadWatched(ctx, w, true)
 		}
 		_ = r.logger.Sync()
+	}
+}
+
+// maxLinkHops bounds how many symbolic links watchLinks follows from a
+// file's path (the kernel's own limit is 40).
+const maxLinkHops = 40
+
+// watchLinks watches, beside each file's directory, the directory of every
+// symbolic link on the way from its path to the file it names: a path
+// that is a link into another directory (/etc/jobstatus/clients.yaml ->
+// /srv/secrets/clients.yaml) is edited there, where a watch on its own
+// directory sees nothing. The links are followed anew after every reload,
+// so a link moved to another file is followed too. A directory that cannot
+// be watched is logged; SIGHUP still reloads. It reports whether it
+// watches a directory it did not watch before.
+func (r *Reloader) watchLinks(w *fsnotify.Watcher) bool {
+	added := false
+	for _, f := range r.files {
+		if f.path == "" {
+			continue
+		}
+		// Added again each time: a directory now at the same path (a
+		// link swapped to a new one) is another directory to watch.
+		for _, dir := range linkDirs(f.path) {
+			if err := w.Add(dir); err != nil {
+				r.logger.Warn("cannot watch the directory a credentials file links to; SIGHUP reloads it",
+					zap.String("file", f.label), zap.String("dir", dir), zap.Error(err))
+				continue
+			}
+			if !r.linked[dir] {
+				r.linked[dir], added = true, true
+			}
+		}
+	}
+	return added
+}
+
+// linkDirs returns the directories of the links path leads through, after
+// path's own: for a -> b/c -> d/e, b and d.
+func linkDirs(path string) []string {
+	var dirs []string
+	for range maxLinkHops {
+		target, err := os.Readlink(path)
+		if err != nil {
+			break // not a link (any more): path is the file, or nothing
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+		dirs = append(dirs, filepath.Dir(path))
+	}
+	return dirs
+}
+
+// reloadWatched reloads, then watches where the files' links now lead.
+func (r *Reloader) reloadWatched(ctx context.Context, w *fsnotify.Watcher, force bool) {
+	r.reload(ctx, force)
+	if r.watchLinks(w) {
+		// A file written after the reload read it and before its
+		// directory was watched has made no event: read it again.
+		r.reload(ctx, false)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobstatus/jobstatus/app"
+	"github.com/jobstatus/jobstatus/internal/termtext"
 	"github.com/jobstatus/jobstatus/ports"
 )
 
@@ -157,7 +158,8 @@ func (s *jsonSink) Summary(sum app.ReportSummary) error {
 	return err
 }
 
-// tableSink writes fixed-width columns as rows arrive.
+// tableSink writes fixed-width columns as rows arrive, for people at a
+// terminal: failure messages are escaped (termtext), one line each.
 type tableSink struct {
 	w    io.Writer
 	rows int
@@ -192,7 +194,9 @@ func (s *tableSink) Summary(sum app.ReportSummary) error {
 		return err
 	}
 	for _, f := range sum.Failures {
-		if _, err := fmt.Fprintf(s.w, "%6d  %10d  %s\n", f.Code, f.Jobs, f.Message); err != nil {
+		// A message is whatever a worker or hand-written SQL stored: its
+		// control characters would be instructions to the terminal.
+		if _, err := fmt.Fprintf(s.w, "%6d  %10d  %s\n", f.Code, f.Jobs, termtext.Escape(f.Message)); err != nil {
 			return err
 		}
 	}

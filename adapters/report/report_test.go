@@ -61,3 +61,24 @@ func TestProgressCountsRows(t *testing.T) {
 	require.Contains(t, progress.String(), "report: 5 rows, done.")
 	require.Equal(t, 5, strings.Count(out.String(), `"client_id":"mis-alpha"`))
 }
+
+// TestTableEscapesMessages: the table is read on a terminal, and a failure
+// message is whatever a worker or hand-written SQL stored: its escape
+// sequences were written raw (ESC [ 2 J cleared the operator's screen), and
+// a newline broke the table. The other formats are data and keep it.
+func TestTableEscapesMessages(t *testing.T) {
+	t.Parallel()
+	msg := "bad\x1b[2J\x1b]52;c;aGk=\a\nsigned\u202e"
+	sum := app.ReportSummary{TimeToDone: map[int]time.Duration{}, Failures: []ports.FailureCount{{Code: 422, Message: msg, Jobs: 2}}}
+	var table bytes.Buffer
+	sink, err := report.New("table", &table, report.Header{})
+	require.NoError(t, err)
+	require.NoError(t, sink.Summary(sum))
+	require.Contains(t, table.String(), "   422           2  "+`bad\x1b[2J\x1b]52;c;aGk=\a\nsigned\u202e`+"\n")
+	require.NotContains(t, table.String(), "\x1b")
+	var csv bytes.Buffer
+	sink, err = report.New("csv", &csv, report.Header{})
+	require.NoError(t, err)
+	require.NoError(t, sink.Summary(sum))
+	require.Contains(t, csv.String(), msg)
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jobstatus/jobstatus/bootstrap"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/internal/termtext"
 )
 
 // IO is where a command reads its environment and writes its output.
@@ -105,8 +106,11 @@ func Execute(ctx context.Context, argv []string, stdio IO) int {
 	if err == nil {
 		return exitOK
 	}
+	// An error may carry text from elsewhere (a server's message, a
+	// driver's): escaped, so its control characters are not instructions
+	// to the terminal.
 	for line := range strings.Lines(describe(err)) {
-		fmt.Fprintf(stdio.Stderr, "jobstatus: %s\n", strings.TrimRight(line, "\n"))
+		fmt.Fprintf(stdio.Stderr, "jobstatus: %s\n", termtext.Escape(strings.TrimRight(line, "\n")))
 	}
 	return exitStatus(err)
 }

@@ -287,3 +287,34 @@ func (b *waitBundle) writeToken(t *testing.T) string {
 	b.secrets = append(b.secrets, tok)
 	return tok
 }
+
+// TestWaitEscapesTextFromElsewhere: what wait prints on stderr comes partly
+// from others: a FAILED job's message (any worker, hand-written SQL) and a
+// server's error message. Printed raw, an escape sequence in it was an
+// instruction to the operator's terminal (clear the screen, set the
+// clipboard, turn the line around); it is printed escaped.
+func TestWaitEscapesTextFromElsewhere(t *testing.T) {
+	t.Parallel()
+	b := setupWait(t)
+	env := []string{"JOBSTATUS_TOKEN=" + b.token, "JOBSTATUS_API_KEY=" + testkit.KeyA}
+	ctx := context.Background()
+	j, err := b.ops.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA, ETA: time.Minute})
+	require.NoError(t, err)
+	_, err = b.ops.FailJob.Handle(ctx, app.FailJob{ID: j.ID.String(), Code: 422, Message: "bad\x1b[2J\x1b]52;c;aGk=\a\nsigned\u202e"})
+	require.NoError(t, err)
+	r := b.wait(ctx, env, j.ID.String(), "--url", b.url)
+	require.Equal(t, 1, r.code)
+	require.Equal(t, "jobstatus: job "+j.ID.String()+` FAILED: 422 bad\x1b[2J\x1b]52;c;aGk=\a`+"\n"+`jobstatus: signed\u202e`+"\n", r.stderr)
+	require.Equal(t, "bad\x1b[2J\x1b]52;c;aGk=\a\nsigned\u202e", decodeWaited(t, r).Error.Message, "stdout is JSON, which keeps the message")
+
+	hostile := testkit.StartServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":{"type":"service_unavailable\u001b[31m","message":"busy\u001b]0;pwned\u0007"},"meta":{"code":503}}`))
+	}), zap.NewNop())
+	r = b.wait(ctx, env, j.ID.String(), "--url", hostile, "--timeout", "200ms")
+	require.Equal(t, 3, r.code)
+	require.NotContains(t, r.stderr, "\x1b")
+	require.NotContains(t, r.stderr, "\a")
+	require.Contains(t, r.stderr, `the service answered 503 service_unavailable\x1b[31m: busy\x1b]0;pwned\a`)
+}

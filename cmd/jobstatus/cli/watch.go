@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobstatus/jobstatus/client"
+	"github.com/jobstatus/jobstatus/internal/termtext"
 )
 
 // watchOptions are the flags of `jobstatus watch`.
@@ -99,9 +100,9 @@ func clientFailure(err error) string {
 	var answer *client.Error
 	switch {
 	case errors.As(err, &answer):
-		return fmt.Sprintf("the service answered %d %s: %s", answer.Status, answer.Type, answer.Message)
+		return fmt.Sprintf("the service answered %d %s: %s", answer.Status, termtext.Escape(answer.Type), termtext.Escape(answer.Message))
 	case errors.Is(err, client.ErrStreamEnded):
 		return "the service ended the stream"
 	}
-	return strings.TrimPrefix(err.Error(), "client: ")
+	return termtext.Escape(strings.TrimPrefix(err.Error(), "client: "))
 }
