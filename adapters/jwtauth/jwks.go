@@ -342,20 +342,38 @@ func rsaKey(m jwkMembers) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRSA(n, e); err != nil {
+		return nil, err
+	}
+	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
+}
+
+// checkRSA applies the rules an RSA key of the key set must meet.
+func checkRSA(n, e *big.Int) error {
 	if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits {
-		return nil, fmt.Errorf("RSA key is %d bits; between %d and %d are used (RFC 7518 section 3.3)", bits, minRSABits, maxRSABits)
+		return fmt.Errorf("RSA key is %d bits; between %d and %d are used (RFC 7518 section 3.3)", bits, minRSABits, maxRSABits)
 	}
 	// A modulus made by Infineon's flawed generator can be factored (ROCA,
 	// CVE-2017-15361); its residues modulo small primes give it away.
 	if rocacheck.IsWeak(&rsa.PublicKey{N: n}) {
-		return nil, errors.New("RSA modulus has the ROCA weakness (CVE-2017-15361): it can be factored")
+		return errors.New("RSA modulus has the ROCA weakness (CVE-2017-15361): it can be factored")
 	}
 	// An exponent must be odd and at least 3; crypto/rsa takes at most
 	// 2^31-1. A longer one is refused, never truncated (RFC 7518 section 6.3.1.2).
 	if e.BitLen() > 31 || e.Int64() < 3 || e.Bit(0) == 0 {
-		return nil, fmt.Errorf(`RSA exponent "e" must be odd, at least 3 and below 2^31 (RFC 7518 section 6.3.1.2)`)
+		return fmt.Errorf(`RSA exponent "e" must be odd, at least 3 and below 2^31 (RFC 7518 section 6.3.1.2)`)
 	}
-	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
+	return nil
+}
+
+// CheckSigningKey reports why the service would refuse the public part of
+// key in its key set, or nil: the token command mints nothing with a key
+// whose tokens every request would refuse.
+func CheckSigningKey(key crypto.Signer) error {
+	if k, ok := key.Public().(*rsa.PublicKey); ok {
+		return checkRSA(k.N, big.NewInt(int64(k.E)))
+	}
+	return nil // NewSigner takes P-256 and Ed25519 keys only: each is usable
 }
 
 var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jobstatus/jobstatus/adapters/jwtauth"
 	"github.com/jobstatus/jobstatus/cmd/jobstatus/cli"
 )
 
@@ -145,6 +148,19 @@ func TestTokenClaimsAreWhatWasTyped(t *testing.T) {
 		require.Equal(t, 1, r.code, "a setting the key does not fit: %s", r.stderr)
 		require.Equal(t, "jobstatus: configuration: JOBSTATUS_AUTH_ALGORITHMS (auth.algorithms) allows ES256, EdDSA, not RS256, which key "+
 			key+" signs with: the service would refuse the token\n", r.stderr)
+		require.Empty(t, r.stdout)
+	})
+	t.Run("KeyTheServiceRefuses", func(t *testing.T) {
+		t.Parallel()
+		small, err := rsa.GenerateKey(rand.Reader, 1024)
+		require.NoError(t, err)
+		pemBytes, err := jwtauth.EncodePrivateKey(small)
+		require.NoError(t, err)
+		smallFile := filepath.Join(dir, "small.pem")
+		require.NoError(t, os.WriteFile(smallFile, pemBytes, 0o600))
+		r := execute(t, env, "token", "--key", smallFile, "--client", "mis-alpha")
+		require.Equal(t, 1, r.code, "a key the key set would refuse: %s", r.stderr)
+		require.Equal(t, "jobstatus: key "+smallFile+": RSA key is 1024 bits; between 2048 and 16384 are used (RFC 7518 section 3.3): the service would refuse the token\n", r.stderr)
 		require.Empty(t, r.stdout)
 	})
 }

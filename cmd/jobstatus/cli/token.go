@@ -116,6 +116,9 @@ func runToken(stdio IO, o tokenOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := jwtauth.CheckSigningKey(key); err != nil {
+		return fmt.Errorf("key %s: %w: the service would refuse the token", o.KeyFile, err)
+	}
 	if !slices.Contains(cfg.Auth.Algorithms, signer.Alg()) {
 		return fmt.Errorf("configuration: %s allows %s, not %s, which key %s signs with: the service would refuse the token",
 			bootstrap.SettingName("auth.algorithms"), strings.Join(cfg.Auth.Algorithms, ", "), signer.Alg(), o.KeyFile)
