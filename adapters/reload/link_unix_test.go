@@ -3,6 +3,7 @@
 package reload_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -104,4 +105,50 @@ func TestReloadThroughALinkLoop(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "b")))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "b"), []byte("second"), 0o600))
 	b.eventually(t, "second", "the loop broken by a file")
+}
+
+// kubeMount lays out dir as the kubelet lays out a ConfigMap or Secret
+// volume: keys.yaml -> ..data/keys.yaml, ..data -> a timestamped
+// directory, holding content.
+func kubeMount(t *testing.T, dir, stamp, content string) {
+	t.Helper()
+	real := filepath.Join(dir, stamp)
+	require.NoError(t, os.Mkdir(real, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(real, "keys.yaml"), []byte(content), 0o600))
+	tmp := filepath.Join(dir, "..data_tmp")
+	require.NoError(t, os.Symlink(stamp, tmp))
+	require.NoError(t, os.Rename(tmp, filepath.Join(dir, "..data")))
+	if _, err := os.Lstat(filepath.Join(dir, "keys.yaml")); os.IsNotExist(err) {
+		require.NoError(t, os.Symlink("..data/keys.yaml", filepath.Join(dir, "keys.yaml")))
+	}
+}
+
+// TestReloadFollowsAKubernetesSwap: the kubelet's ..data swap is
+// reloaded, each time, whether the path is in the volume, a link to it
+// from another directory or a link into ..data, as docs/operations.md
+// says; the old timestamped directory is removed as the kubelet removes
+// it.
+func TestReloadFollowsAKubernetesSwap(t *testing.T) {
+	t.Parallel()
+	for name, target := range map[string]string{"InTheVolume": "", "LinkedFromElsewhere": "keys.yaml", "LinkedIntoData": "..data/keys.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			mount := filepath.Join(root, "mount")
+			require.NoError(t, os.Mkdir(mount, 0o700))
+			kubeMount(t, mount, "..2026_01_01_1", "first")
+			path := filepath.Join(mount, "keys.yaml")
+			if target != "" {
+				require.NoError(t, os.Mkdir(filepath.Join(root, "etc"), 0o700))
+				path = filepath.Join(root, "etc", "keys.yaml")
+				require.NoError(t, os.Symlink(filepath.Join(mount, target), path))
+			}
+			_, b := watch(t, path)
+			for i, content := range []string{"second", "third"} {
+				kubeMount(t, mount, fmt.Sprintf("..2026_01_01_%d", i+2), content)
+				require.NoError(t, os.RemoveAll(filepath.Join(mount, fmt.Sprintf("..2026_01_01_%d", i+1))))
+				b.eventually(t, content, "a ..data swap")
+			}
+		})
+	}
 }
