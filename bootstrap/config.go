@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,7 +229,11 @@ func LoadConfig(environ []string) (Config, error) {
 	if err := checkEnvironment(vars); err != nil {
 		return Config{}, err
 	}
-	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: "JOBSTATUS_", Environment: vars}); err != nil {
+	// The library reads an int as 32 bits; checkEnvironment and the YAML
+	// file take the platform's int, so an int beyond 2^31 passed the check
+	// and got the library's message naming the Go field.
+	ints := map[reflect.Type]env.ParserFunc{reflect.TypeFor[int](): func(v string) (any, error) { return strconv.Atoi(v) }}
+	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: "JOBSTATUS_", Environment: vars, FuncMap: ints}); err != nil {
 		return Config{}, fmt.Errorf("config environment: %w", err)
 	}
 	cfg.Auth.Algorithms = splitList(cfg.Auth.Algorithms)

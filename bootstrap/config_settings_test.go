@@ -45,3 +45,14 @@ func TestVariablesOfEveryKindParse(t *testing.T) {
 	require.InDelta(t, 0.5, cfg.ETA.Percentile, 0)
 	require.Equal(t, "5s", cfg.Auth.Leeway.String())
 }
+
+// TestIntVariablesTakeWhatTheFileTakes: an int setting beyond 32 bits,
+// which the config file takes, passed the check and was then refused by
+// the library with a message naming the Go field ("parse error on field
+// \"Jobs\" of type \"int\"").
+func TestIntVariablesTakeWhatTheFileTakes(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig([]string{"JOBSTATUS_CACHE_JOBS=3000000000"})
+	require.NoError(t, err)
+	require.Equal(t, 3000000000, cfg.Cache.Jobs)
+}

@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,9 +71,11 @@ type Reloader struct {
 	logger *zap.Logger
 	total  *prometheus.CounterVec
 	lastOK *prometheus.GaugeVec
-	// linked are the directories watched for links (watchLinks), which
-	// only the watch's goroutine uses once started.
-	linked map[string]bool
+	// linked are the directories watched beside the files' own (by their
+	// resolved path, watchLinks), own those: only the watch's goroutine
+	// uses them once started.
+	linked map[string]os.FileInfo
+	own    map[string]bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -82,7 +86,8 @@ type Reloader struct {
 func New(files []File, namespace string, logger *zap.Logger) *Reloader {
 	r := &Reloader{
 		logger: logger,
-		linked: map[string]bool{},
+		linked: map[string]os.FileInfo{},
+		own:    map[string]bool{},
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "config_reload_total",
 			Help: "Reloads of the api-keys file and the JWKS, by file and result (success or failure)."}, []string{"file", "result"}),
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "config_reload_last_success_timestamp_seconds",
@@ -122,6 +127,10 @@ func (r *Reloader) Start(context.Context) error {
 				return fmt.Errorf("watch %s: %w", dir, err)
 			}
 			dirs[dir] = true
+			r.own[dir] = true
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				r.own[real] = true
+			}
 		}
 	}
 	r.watchLinks(w)
@@ -180,54 +189,116 @@ func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher, hup <-chan os.
 	}
 }
 
-// maxLinkHops bounds how many symbolic links watchLinks follows from a
-// file's path (the kernel's own limit is 40).
+// maxLinkHops bounds how many paths watchDirs follows from a file's path
+// (the kernel's own limit on links is 40): a link loop ends there.
 const maxLinkHops = 40
 
-// watchLinks watches, beside each file's directory, the directory of every
-// symbolic link on the way from its path to the file it names: a path
-// that is a link into another directory (/etc/jobstatus/clients.yaml ->
-// /srv/secrets/clients.yaml) is edited there, where a watch on its own
-// directory sees nothing. The links are followed anew after every reload,
-// so a link moved to another file is followed too. A directory that cannot
-// be watched is logged; SIGHUP still reloads. It reports whether it
-// watches a directory it did not watch before.
+// watchLinks watches, beside each file's directory, every directory a
+// change of the file can happen in: the directory of every symbolic link
+// on the way from its path to the file it names, the links to
+// directories included (a path that is a link into another directory,
+// /etc/jobstatus/clients.yaml -> /srv/secrets/clients.yaml, is edited
+// there, and a directory link swapped, current -> releases/v2 or
+// Kubernetes' ..data, is swapped in the directory holding it). A
+// directory that does not exist (removed, or not made yet) is watched
+// through its nearest existing parent, whose events bring it back. The
+// links are followed anew after every reload: directories no longer on
+// the way are no longer watched, and a directory now at the same path
+// (made again, or another one a link was swapped to) is watched anew. A
+// directory that cannot be watched is logged; SIGHUP still reloads. It
+// reports whether it watches a directory it did not watch before.
 func (r *Reloader) watchLinks(w *fsnotify.Watcher) bool {
 	added := false
+	next := map[string]os.FileInfo{}
 	for _, f := range r.files {
 		if f.path == "" {
 			continue
 		}
-		// Added again each time: a directory now at the same path (a
-		// link swapped to a new one) is another directory to watch.
-		for _, dir := range linkDirs(f.path) {
-			if err := w.Add(dir); err != nil {
-				r.logger.Warn("cannot watch the directory a credentials file links to; SIGHUP reloads it",
+		for _, dir := range watchDirs(f.path) {
+			real, info, err := existingDir(dir)
+			if err == nil {
+				if _, ok := next[real]; ok {
+					continue
+				}
+				// Added again each time: a watch ends with its directory,
+				// and Add is cheap for one that still holds.
+				err = w.Add(real)
+			}
+			if err != nil {
+				r.logger.Warn("cannot watch a directory the credentials file is reached through; SIGHUP reloads it",
 					zap.String("file", f.label), zap.String("dir", dir), zap.Error(err))
 				continue
 			}
-			if !r.linked[dir] {
-				r.linked[dir], added = true, true
+			next[real] = info
+			if old, ok := r.linked[real]; !ok || !os.SameFile(old, info) {
+				added = true
 			}
 		}
 	}
+	for real := range r.linked {
+		if _, ok := next[real]; !ok && !r.own[real] {
+			_ = w.Remove(real) // gone already with its directory, or no longer on the way
+		}
+	}
+	r.linked = next
 	return added
 }
 
-// linkDirs returns the directories of the links path leads through, after
-// path's own: for a -> b/c -> d/e, b and d.
-func linkDirs(path string) []string {
+// existingDir returns dir with its links resolved, or, when it does not
+// exist, its nearest existing parent's, and what it is.
+func existingDir(dir string) (string, os.FileInfo, error) {
+	for {
+		real, err := filepath.EvalSymlinks(dir)
+		if err == nil {
+			info, err := os.Stat(real)
+			return real, info, err
+		}
+		parent := filepath.Dir(dir)
+		if !errors.Is(err, fs.ErrNotExist) || parent == dir {
+			return "", nil, err
+		}
+		dir = parent
+	}
+}
+
+// watchDirs returns the directories a change of the file at path can
+// happen in: path's own, then, for each link on the way, the directory
+// holding it and those its target leads through; for a -> b/c -> d/e, a's
+// directory, b and d, and for a file in a directory reached through a
+// link (cur/f, cur -> v2), the directories of cur and of v2.
+func watchDirs(path string) []string {
 	var dirs []string
-	for range maxLinkHops {
-		target, err := os.Readlink(path)
+	seen := map[string]bool{}
+	queue := []string{path}
+	for hops := 0; len(queue) > 0 && hops < maxLinkHops; hops++ {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] {
+			continue // a link loop, or two ways to one place
+		}
+		seen[p] = true
+		dir := filepath.Dir(p)
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+		if info, err := os.Lstat(dir); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			queue = append(queue, dir) // swapped where it is held
+		}
+		target, err := os.Readlink(p)
 		if err != nil {
-			break // not a link (any more): path is the file, or nothing
+			continue // not a link: p is the file, or nothing
 		}
 		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(path), target)
+			// Relative to where the link is, its directory's own links
+			// resolved: ".." in the target is the kernel's, not a
+			// lexical step back.
+			base, err := filepath.EvalSymlinks(dir)
+			if err != nil {
+				base = dir
+			}
+			target = filepath.Join(base, target)
 		}
-		path = target
-		dirs = append(dirs, filepath.Dir(path))
+		queue = append(queue, target)
 	}
 	return dirs
 }

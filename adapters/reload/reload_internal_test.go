@@ -209,3 +209,33 @@ func TestReloadLoadsTheLastGoodContentPutBack(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkRetargetedIsNoLongerWatchedWhereItLed: once a link leads
+// elsewhere, the directory it led into is no longer watched: each
+// retarget (to a new release directory at every deploy) left one more
+// watch behind, and every change there made a reload.
+func TestLinkRetargetedIsNoLongerWatchedWhereItLed(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, d := range []string{"etc", "v1", "v2"} {
+		require.NoError(t, os.Mkdir(filepath.Join(root, d), 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(root, d, "keys"), []byte("good "+d), 0o600))
+	}
+	path := filepath.Join(root, "etc", "link")
+	require.NoError(t, os.Symlink("../v1/keys", path))
+	s := &store{data: "good v1"}
+	r := New([]File{{Label: "api_keys", Path: path, MaxSize: 1 << 10, Load: s.load}}, "test", zap.NewNop())
+	require.NoError(t, r.Start(context.Background()))
+	tmp := path + ".tmp"
+	require.NoError(t, os.Symlink("../v2/keys", tmp))
+	require.NoError(t, os.Rename(tmp, path))
+	require.Eventually(t, func() bool { return s.current() == "good v2" }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, r.Stop(context.Background()))
+	real := func(d string) string {
+		p, err := filepath.EvalSymlinks(filepath.Join(root, d))
+		require.NoError(t, err)
+		return p
+	}
+	require.Contains(t, r.linked, real("v2"))
+	require.NotContains(t, r.linked, real("v1"), "the directory the link left")
+}
