@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -167,11 +168,29 @@ func parseTime(field, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// encodeCursor writes a cursor as base64url of "<unix nanoseconds>,<id>":
-// opaque to clients, exact to the nanosecond.
+// encodeCursor writes a cursor as base64url of "<unix nanoseconds>,<id>",
+// or "<unix microseconds>us,<id>" for a creation time Unix nanoseconds
+// cannot hold (before 1677-09-21, after 2262-04-11): opaque to clients,
+// exact to the nanosecond, and in the nanosecond form whenever it can be,
+// the only form instances before the microsecond one read.
 func encodeCursor(c ports.JobCursor) string {
-	raw := strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + "," + c.ID.String()
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+	var pos string
+	if inNanoRange(c.CreatedAt) {
+		pos = strconv.FormatInt(c.CreatedAt.UnixNano(), 10)
+	} else {
+		pos = strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "us"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(pos + "," + c.ID.String()))
+}
+
+// The times Unix nanoseconds hold.
+var (
+	nanoMin = time.Unix(0, math.MinInt64).UTC()
+	nanoMax = time.Unix(0, math.MaxInt64).UTC()
+)
+
+func inNanoRange(t time.Time) bool {
+	return !t.Before(nanoMin) && !t.After(nanoMax)
 }
 
 func decodeCursor(token string) (ports.JobCursor, error) {
@@ -179,18 +198,26 @@ func decodeCursor(token string) (ports.JobCursor, error) {
 	if err != nil {
 		return ports.JobCursor{}, err
 	}
-	ns, id, ok := strings.Cut(string(raw), ",")
+	pos, id, ok := strings.Cut(string(raw), ",")
 	if !ok {
 		return ports.JobCursor{}, fmt.Errorf("cursor without id")
 	}
-	// Only the form encodeCursor writes: no sign but "-", no leading zero.
-	n, err := strconv.ParseInt(ns, 10, 64)
-	if err != nil || strconv.FormatInt(n, 10) != ns {
-		return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", ns)
+	digits, micro := strings.CutSuffix(pos, "us")
+	// Only the form encodeCursor writes: no sign but "-", no leading zero,
+	// microseconds only where nanoseconds cannot say it.
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != digits {
+		return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", pos)
+	}
+	at := time.Unix(0, n).UTC()
+	if micro {
+		if at = time.UnixMicro(n).UTC(); inNanoRange(at) {
+			return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", pos)
+		}
 	}
 	parsed, err := domain.ParseID(id)
 	if err != nil {
 		return ports.JobCursor{}, err
 	}
-	return ports.JobCursor{CreatedAt: time.Unix(0, n).UTC(), ID: parsed}, nil
+	return ports.JobCursor{CreatedAt: at, ID: parsed}, nil
 }

@@ -165,10 +165,11 @@ const qList = `SELECT ` + columns + ` FROM async_jobs
 	ORDER BY created_at DESC, id DESC
 	LIMIT :limit`
 
-// The bounds used for filters the caller left out.
+// The bounds used for filters the caller left out: every time RFC 3339
+// writes, years 1 to 9999.
 var (
 	listMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	listMax = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	listMax = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxUUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 )
 
