@@ -42,7 +42,12 @@ type ListJobs struct {
 
 // JobPage is one page of a listing; NextPageToken is empty on the last one.
 type JobPage struct {
-	Jobs          []domain.Job
+	Jobs []domain.Job
+	// Unreadable are the jobs of the page the store holds but cannot read
+	// (written by hand against the service's rules), in listing order:
+	// the page goes on without them rather than fail, so one such job does
+	// not hide every other, and says which they are.
+	Unreadable    []*domain.UnreadableJobError
 	NextPageToken string
 }
 
@@ -86,14 +91,22 @@ func (h ListJobsHandler) Handle(ctx context.Context, q ListJobs) (JobPage, error
 	}
 	limit := lq.Limit
 	lq.Limit++
-	jobs, err := h.jobs.ListJobs(ctx, lq)
+	listed, err := h.jobs.ListJobs(ctx, lq)
 	if err != nil {
 		return JobPage{}, err
 	}
-	page := JobPage{Jobs: jobs}
-	if len(jobs) > limit {
-		page.Jobs = jobs[:limit]
-		last := page.Jobs[limit-1]
+	page := JobPage{Jobs: make([]domain.Job, 0, min(len(listed), limit))}
+	for _, l := range listed[:min(len(listed), limit)] {
+		if l.Unreadable != nil {
+			page.Unreadable = append(page.Unreadable, l.Unreadable)
+			continue
+		}
+		page.Jobs = append(page.Jobs, l.Job)
+	}
+	if len(listed) > limit {
+		// The next page starts after this page's last job, whether it
+		// could be read or not.
+		last := listed[limit-1].Job
 		page.NextPageToken = encodeCursor(ports.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	return page, nil

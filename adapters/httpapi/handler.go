@@ -221,7 +221,10 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, 
 	if errors.As(err, &limited) {
 		setClientID(r.Context(), limited.ClientID) // the limiter knew who asked
 	}
+	var unreadable *domain.UnreadableJobError
 	switch {
+	case p.status >= 500 && errors.As(err, &unreadable):
+		h.logger.Error("request failed", append(append(requestFields(r.Context()), zap.Error(err)), unreadableFields(unreadable)...)...)
 	case p.status >= 500:
 		h.logger.Error("request failed", append(requestFields(r.Context()), zap.Error(err))...)
 	case p.status == nethttp.StatusUnauthorized:
@@ -237,6 +240,13 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, 
 		}
 	}
 	writeProblem(w, r, p)
+}
+
+// unreadableFields name a job the store holds but cannot read, for the
+// operator who is to fix its row (docs/operations.md).
+func unreadableFields(e *domain.UnreadableJobError) []zap.Field {
+	return []zap.Field{zap.String("job_id", e.ID.String()), zap.String("job_client_id", e.ClientID),
+		zap.String("column", e.Field), zap.String("reason", e.Reason)}
 }
 
 // tokenRef is the first 12 hex digits of the token's SHA-256.
