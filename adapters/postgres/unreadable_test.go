@@ -67,10 +67,19 @@ func TestAJobItCannotReadFailsAlone(t *testing.T) {
 		bad[i] = j.ID
 		statements = append(statements, `UPDATE async_jobs SET `+r.set+` WHERE id = '`+j.ID.String()+`'`)
 	}
+	// A job created by hand with such a time: its creation is an event.
+	inserted := domain.NewID()
+	statements = append(statements, `INSERT INTO async_jobs (id, client_id, status, eta, created_at, updated_at)
+		VALUES ('`+inserted.String()+`', '`+client+`', 'PENDING', 'infinity', now(), now())`)
 	pgtest.WriteUnchecked(t, b.db, statements...)
 	last, _, err := jobs.Create(ctx, newJob(t, client, time.Now()))
 	require.NoError(t, err)
 
+	t.Run("EtaInfinityOnCreation", func(t *testing.T) {
+		t.Parallel()
+		_, err := jobs.Get(ctx, inserted)
+		requireUnreadable(t, &domain.UnreadableJobError{ID: inserted, ClientID: client, Field: "eta"}, err)
+	})
 	for i, r := range unreadableRows {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
@@ -97,7 +106,7 @@ func TestAJobItCannotReadFailsAlone(t *testing.T) {
 			readable[l.Job.ID] = true
 		}
 		require.Equal(t, map[domain.ID]bool{first.ID: true, last.ID: true}, readable)
-		want := map[domain.ID]string{}
+		want := map[domain.ID]string{inserted: "eta"}
 		for i, r := range unreadableRows {
 			if r.listed {
 				want[bad[i]] = r.column
@@ -143,12 +152,16 @@ func TestAJobItCannotReadFailsAlone(t *testing.T) {
 			lastOp[c.ID] = c.Op
 		}
 		require.Equal(t, ports.ChangePut, lastOp[last.ID])
+		require.Equal(t, ports.ChangeUnreadable, lastOp[inserted])
 		for i, r := range unreadableRows {
 			require.Equal(t, ports.ChangeUnreadable, lastOp[bad[i]], r.name)
 		}
 		events, err := jobs.EventsAfter(ctx, client, start, 1000)
 		require.NoError(t, err, "the client's stream cannot replay past the entry")
 		require.Equal(t, last.ID, events[len(events)-1].Job.ID)
+		for _, e := range events {
+			require.NotEqual(t, inserted, e.Job.ID, "a change the service cannot show is not replayed")
+		}
 	})
 }
 
