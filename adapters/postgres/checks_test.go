@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/pgtest"
 )
 
@@ -328,4 +330,43 @@ func TestWritesPassRowsWrittenBeforeTheChecks(t *testing.T) {
 		require.NoError(t, b.db.GetContext(ctx, &status, `SELECT status FROM async_jobs WHERE id = $1`, id.String()))
 		require.Equal(t, "PENDING", status, "left as it was")
 	}
+}
+
+// TestDurationsPassTimesThatAreNoDates: the eta estimate's durations and
+// the report's time to done leave out a DONE job whose creation or finish
+// is no date (PostgreSQL cannot subtract 'infinity': one such job among
+// the newest failed every refresh of the estimate, and the report), and
+// a job finished centuries after its creation takes the longest duration
+// there is (it came out negative).
+func TestDurationsPassTimesThatAreNoDates(t *testing.T) {
+	t.Parallel()
+	jobs, b := setupLog(t)
+	ctx := context.Background()
+	now := time.Now()
+	var statements []string
+	for _, set := range []string{
+		done + `, finished_at = 'infinity'`,
+		done + `, created_at = '-infinity'`,
+		done + `, finished_at = now() + interval '400 years'`,
+		done,
+	} {
+		j, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", now.Add(-time.Minute)))
+		require.NoError(t, err)
+		statements = append(statements, updateRow(set, j.ID))
+	}
+	pgtest.WriteUnchecked(t, b.db, statements...)
+
+	durations, err := jobs.RecentDurations(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, durations, 2, "the finite ones")
+	for _, d := range durations {
+		require.Positive(t, d)
+	}
+	require.Equal(t, time.Duration(math.MaxInt64), durations[0], "400 years: the longest a time.Duration holds")
+
+	quantiles, n, err := jobs.TimeToDone(ctx, ports.ReportFilter{From: now.Add(-time.Hour), To: now.Add(time.Hour)}, []float64{0, 1})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n)
+	require.Positive(t, quantiles[0])
+	require.Equal(t, time.Duration(math.MaxInt64), quantiles[1])
 }
