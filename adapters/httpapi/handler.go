@@ -221,12 +221,14 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, 
 	if errors.As(err, &limited) {
 		setClientID(r.Context(), limited.ClientID) // the limiter knew who asked
 	}
-	var unreadable *domain.UnreadableJobError
 	switch {
-	case p.status >= 500 && errors.As(err, &unreadable):
-		h.logger.Error("request failed", append(append(requestFields(r.Context()), zap.Error(err)), unreadableFields(unreadable)...)...)
 	case p.status >= 500:
-		h.logger.Error("request failed", append(requestFields(r.Context()), zap.Error(err))...)
+		fields := append(requestFields(r.Context()), zap.Error(err))
+		var unreadable *domain.UnreadableJobError
+		if errors.As(err, &unreadable) {
+			fields = append(fields, unreadableFields(unreadable)...)
+		}
+		h.logger.Error("request failed", fields...)
 	case p.status == nethttp.StatusUnauthorized:
 		var authErr *domain.AuthError
 		if errors.As(err, &authErr) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -28,7 +29,7 @@ func TestAJobTheStoreCannotRead(t *testing.T) {
 	ctx := context.Background()
 	const reason = `"infinity" is not a date`
 	spoil := func(client, column string) domain.Job {
-		j, err := b.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: client, ETA: 30e9})
+		j, err := b.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: client, ETA: 30 * time.Second})
 		require.NoError(t, err)
 		b.repo.spoil(j, column, reason)
 		return j
