@@ -297,8 +297,10 @@ func TestListJobs(t *testing.T) {
 	})
 	t.Run("PageTokenAsWritten", func(t *testing.T) {
 		t.Parallel()
-		_, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageToken: cursorToken("1764331200000000000")})
-		require.NoError(t, err)
+		for _, pos := range []string{"1764331200000000000", "253402300799999999us", "-62135596800000000us"} {
+			_, err := h.Handle(ctx, app.ListJobs{Principal: principal("mis-alpha"), PageToken: cursorToken(pos)})
+			require.NoError(t, err, pos)
+		}
 	})
 	t.Run("Filters", func(t *testing.T) {
 		t.Parallel()
@@ -390,6 +392,10 @@ func TestListJobs(t *testing.T) {
 		{"PageTokenNonCanonicalBase64", app.ListJobs{PageToken: flipLastBit(cursorToken("1764331200000000000"))}, "page_token"},
 		{"PageTokenNoID", app.ListJobs{PageToken: "MTIz"}, "page_token"},
 		{"PageTokenBadID", app.ListJobs{PageToken: "MTIzLHg"}, "page_token"},
+		// Microseconds only where nanoseconds cannot say it: one spelling per position.
+		{"PageTokenMicrosecondsInTheNanosecondRange", app.ListJobs{PageToken: cursorToken("1764331200000000us")}, "page_token"},
+		{"PageTokenMicrosecondsWithoutDigits", app.ListJobs{PageToken: cursorToken("us")}, "page_token"},
+		{"PageTokenMicrosecondsPlus", app.ListJobs{PageToken: cursorToken("+253402300799999999us")}, "page_token"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

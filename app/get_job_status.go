@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -128,6 +129,12 @@ func (h GetJobStatusHandler) lookup(ctx context.Context, id domain.ID, p domain.
 		job, at, err = h.at.GetAt(ctx, id)
 	} else {
 		job, err = h.jobs.Get(ctx, id)
+	}
+	var unreadable *domain.UnreadableJobError
+	if errors.As(err, &unreadable) && !(domain.Job{ClientID: unreadable.ClientID}).VisibleTo(p.ClientID) {
+		// Another client's job, however it is stored: it does not exist
+		// for this caller.
+		return domain.Job{}, at, domain.ErrNotFound
 	}
 	if err != nil {
 		return domain.Job{}, at, err

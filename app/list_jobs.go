@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,12 @@ type ListJobs struct {
 
 // JobPage is one page of a listing; NextPageToken is empty on the last one.
 type JobPage struct {
-	Jobs          []domain.Job
+	Jobs []domain.Job
+	// Unreadable are the jobs of the page the store holds but cannot read
+	// (written by hand against the service's rules), in listing order:
+	// the page goes on without them rather than fail, so one such job does
+	// not hide every other, and says which they are.
+	Unreadable    []*domain.UnreadableJobError
 	NextPageToken string
 }
 
@@ -85,14 +91,22 @@ func (h ListJobsHandler) Handle(ctx context.Context, q ListJobs) (JobPage, error
 	}
 	limit := lq.Limit
 	lq.Limit++
-	jobs, err := h.jobs.ListJobs(ctx, lq)
+	listed, err := h.jobs.ListJobs(ctx, lq)
 	if err != nil {
 		return JobPage{}, err
 	}
-	page := JobPage{Jobs: jobs}
-	if len(jobs) > limit {
-		page.Jobs = jobs[:limit]
-		last := page.Jobs[limit-1]
+	page := JobPage{Jobs: make([]domain.Job, 0, min(len(listed), limit))}
+	for _, l := range listed[:min(len(listed), limit)] {
+		if l.Unreadable != nil {
+			page.Unreadable = append(page.Unreadable, l.Unreadable)
+			continue
+		}
+		page.Jobs = append(page.Jobs, l.Job)
+	}
+	if len(listed) > limit {
+		// The next page starts after this page's last job, whether it
+		// could be read or not.
+		last := listed[limit-1].Job
 		page.NextPageToken = encodeCursor(ports.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	return page, nil
@@ -246,11 +260,29 @@ func parseRFC3339(s string) (time.Time, bool) {
 
 func isDigits(s string) bool { return strings.TrimLeft(s, "0123456789") == "" }
 
-// encodeCursor writes a cursor as base64url of "<unix nanoseconds>,<id>":
-// opaque to clients, exact to the nanosecond.
+// encodeCursor writes a cursor as base64url of "<unix nanoseconds>,<id>",
+// or "<unix microseconds>us,<id>" for a creation time Unix nanoseconds
+// cannot hold (before 1677-09-21, after 2262-04-11): opaque to clients,
+// exact to the nanosecond, and in the nanosecond form whenever it can be,
+// the only form instances before the microsecond one read.
 func encodeCursor(c ports.JobCursor) string {
-	raw := strconv.FormatInt(c.CreatedAt.UnixNano(), 10) + "," + c.ID.String()
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+	var pos string
+	if inNanoRange(c.CreatedAt) {
+		pos = strconv.FormatInt(c.CreatedAt.UnixNano(), 10)
+	} else {
+		pos = strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "us"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(pos + "," + c.ID.String()))
+}
+
+// The times Unix nanoseconds hold.
+var (
+	nanoMin = time.Unix(0, math.MinInt64).UTC()
+	nanoMax = time.Unix(0, math.MaxInt64).UTC()
+)
+
+func inNanoRange(t time.Time) bool {
+	return !t.Before(nanoMin) && !t.After(nanoMax)
 }
 
 func decodeCursor(token string) (ports.JobCursor, error) {
@@ -258,18 +290,26 @@ func decodeCursor(token string) (ports.JobCursor, error) {
 	if err != nil {
 		return ports.JobCursor{}, err
 	}
-	ns, id, ok := strings.Cut(string(raw), ",")
+	pos, id, ok := strings.Cut(string(raw), ",")
 	if !ok {
 		return ports.JobCursor{}, fmt.Errorf("cursor without id")
 	}
-	// Only the form encodeCursor writes: no sign but "-", no leading zero.
-	n, err := strconv.ParseInt(ns, 10, 64)
-	if err != nil || strconv.FormatInt(n, 10) != ns {
-		return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", ns)
+	digits, micro := strings.CutSuffix(pos, "us")
+	// Only the form encodeCursor writes: no sign but "-", no leading zero,
+	// microseconds only where nanoseconds cannot say it.
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != digits {
+		return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", pos)
+	}
+	at := time.Unix(0, n).UTC()
+	if micro {
+		if at = time.UnixMicro(n).UTC(); inNanoRange(at) {
+			return ports.JobCursor{}, fmt.Errorf("cursor position %q is not written as the service writes it", pos)
+		}
 	}
 	parsed, err := domain.ParseID(id)
 	if err != nil {
 		return ports.JobCursor{}, err
 	}
-	return ports.JobCursor{CreatedAt: time.Unix(0, n).UTC(), ID: parsed}, nil
+	return ports.JobCursor{CreatedAt: at, ID: parsed}, nil
 }

@@ -175,6 +175,11 @@ type ListFilter struct {
 // JobPage is one page of List.
 type JobPage struct {
 	Jobs []Job
+	// Unreadable are the ids of the page's jobs the service cannot read
+	// now (rows an operator wrote by hand against its rules): they are not
+	// in Jobs, and polling one answers *Error with Status 500 until the
+	// operator fixes its row.
+	Unreadable []string
 	// NextPageToken asks for the next page; empty on the last one.
 	NextPageToken string
 }
@@ -212,16 +217,19 @@ func (c *Client) List(ctx context.Context, f ListFilter) (JobPage, error) {
 	var env struct {
 		Data []Job `json:"data"`
 		Meta struct {
-			NextPageToken string `json:"next_page_token"`
+			NextPageToken string   `json:"next_page_token"`
+			Unreadable    []string `json:"unreadable"`
 		} `json:"meta"`
 	}
 	if err := json.Unmarshal(a.body, &env); err != nil || env.Data == nil {
 		return JobPage{}, fmt.Errorf("client: answer %d is not a job list", a.status)
 	}
-	return JobPage{Jobs: env.Data, NextPageToken: env.Meta.NextPageToken}, nil
+	return JobPage{Jobs: env.Data, Unreadable: env.Meta.Unreadable, NextPageToken: env.Meta.NextPageToken}, nil
 }
 
 // ListAll yields every job matching f, page after page; an error ends it.
+// The jobs the service cannot read (JobPage.Unreadable) are not yielded:
+// List names them.
 func (c *Client) ListAll(ctx context.Context, f ListFilter) iter.Seq2[Job, error] {
 	return func(yield func(Job, error) bool) {
 		for {

@@ -129,3 +129,22 @@ func TestList(t *testing.T) {
 	require.True(t, errors.As(err, &e))
 	require.Equal(t, "Invalid status: must be PENDING, DONE or FAILED", e.Message)
 }
+
+// TestListNamesTheJobsTheServiceCannotRead: a page's meta.unreadable (jobs
+// whose rows the service cannot read) is JobPage.Unreadable.
+func TestListNamesTheJobsTheServiceCannotRead(t *testing.T) {
+	t.Parallel()
+	const unreadable = "89678f60-4cdc-4fe3-ae83-e8b3ebd35c59"
+	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, _ *nethttp.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":[{"id":"0d4e840b-608c-423a-82f8-95807d9d2557","status":"PENDING","eta":"2026-11-28T12:35:49.956Z","links":[]}],` +
+			`"meta":{"code":200,"url":"/patients/composition/jobs","type":"array","request_id":"r","unreadable":["` + unreadable + `"]}}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.New(srv.URL, client.WithToken("token"), client.WithAPIKey("key"))
+	require.NoError(t, err)
+	page, err := c.List(context.Background(), client.ListFilter{})
+	require.NoError(t, err)
+	require.Len(t, page.Jobs, 1)
+	require.Equal(t, []string{unreadable}, page.Unreadable)
+}

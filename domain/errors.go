@@ -25,6 +25,24 @@ var ErrAlreadyExists = errors.New("job already exists")
 // request may succeed if retried.
 var ErrUnavailable = errors.New("store unavailable")
 
+// UnreadableJobError says a store holds a job it cannot read as one: a
+// row written by hand (hand-written SQL) that breaks the service's rules,
+// such as links of another shape or a time that is no date or lies
+// outside ValidTime. ClientID is the job's owner, so that a caller who
+// may not see the job still gets ErrNotFound. Field names what cannot be
+// read as the store calls it ("eta", "links"); Reason says why, for logs.
+type UnreadableJobError struct {
+	ID       ID
+	ClientID string
+	Field    string
+	Reason   string
+}
+
+// Error implements error.
+func (e *UnreadableJobError) Error() string {
+	return fmt.Sprintf("job %s cannot be read: %s: %s", e.ID, e.Field, e.Reason)
+}
+
 // ValidationError reports input that breaks a rule.
 type ValidationError struct {
 	Field  string

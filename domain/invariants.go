@@ -10,6 +10,20 @@ import (
 // equal to the job that was written, whichever path wrote it.
 const Precision = time.Microsecond
 
+// EarliestTime and LatestTime bound every time a job carries: RFC 3339
+// and HTTP dates write the years 1 to 9999 only (ValidTime).
+var (
+	EarliestTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	LatestTime   = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// ValidTime reports whether t lies between EarliestTime and LatestTime:
+// a time the service can present. Every time the domain makes is one;
+// only a store written by hand holds others.
+func ValidTime(t time.Time) bool {
+	return !t.Before(EarliestTime) && !t.After(LatestTime)
+}
+
 // Timestamp returns t in UTC at Precision. Every time stored in a Job goes
 // through it.
 func Timestamp(t time.Time) time.Time {

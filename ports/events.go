@@ -64,8 +64,18 @@ type JobListQuery struct {
 	Limit       int
 }
 
+// ListedJob is one job of a listing: the job, or, for one the store holds
+// but cannot read, why (Unreadable) and where it stands in the listing
+// (of Job only ID, ClientID and CreatedAt are set).
+type ListedJob struct {
+	Job        domain.Job
+	Unreadable *domain.UnreadableJobError
+}
+
 // JobLister lists a client's jobs.
 type JobLister interface {
-	// ListJobs returns at most q.Limit jobs matching q, newest first.
-	ListJobs(ctx context.Context, q JobListQuery) ([]domain.Job, error)
+	// ListJobs returns at most q.Limit jobs matching q, newest first. A
+	// job the store cannot read is one of them (ListedJob.Unreadable),
+	// not a failed listing: it would hide every other job of its client.
+	ListJobs(ctx context.Context, q JobListQuery) ([]ListedJob, error)
 }

@@ -223,7 +223,12 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, 
 	}
 	switch {
 	case p.status >= 500:
-		h.logger.Error("request failed", append(requestFields(r.Context()), zap.Error(err))...)
+		fields := append(requestFields(r.Context()), zap.Error(err))
+		var unreadable *domain.UnreadableJobError
+		if errors.As(err, &unreadable) {
+			fields = append(fields, unreadableFields(unreadable)...)
+		}
+		h.logger.Error("request failed", fields...)
 	case p.status == nethttp.StatusUnauthorized:
 		var authErr *domain.AuthError
 		if errors.As(err, &authErr) {
@@ -237,6 +242,13 @@ func (h *Handler) fail(w nethttp.ResponseWriter, r *nethttp.Request, err error, 
 		}
 	}
 	writeProblem(w, r, p)
+}
+
+// unreadableFields name a job the store holds but cannot read, for the
+// operator who is to fix its row (docs/operations.md).
+func unreadableFields(e *domain.UnreadableJobError) []zap.Field {
+	return []zap.Field{zap.String("job_id", e.ID.String()), zap.String("job_client_id", e.ClientID),
+		zap.String("column", e.Field), zap.String("reason", e.Reason)}
 }
 
 // tokenRef is the first 12 hex digits of the token's SHA-256.

@@ -8,6 +8,7 @@ import (
 	"io"
 	nethttp "net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,15 +22,49 @@ import (
 	"github.com/jobstatus/jobstatus/adapters/memory"
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
+	"github.com/jobstatus/jobstatus/ports"
 	"github.com/jobstatus/jobstatus/test/testkit"
 )
 
 // faultyRepo wraps a repository and can fail or panic on Get and GetAt
-// (the status use case reads through GetAt when a store has it).
+// (the status use case reads through GetAt when a store has it), and hold
+// jobs it cannot read (as rows written by hand against the rules).
 type faultyRepo struct {
 	*memory.Jobs
 	err   error
 	panic bool
+
+	mu         sync.Mutex
+	unreadable map[domain.ID]*domain.UnreadableJobError
+}
+
+// spoil makes the stored job j one the repository cannot read, for the
+// reason given.
+func (f *faultyRepo) spoil(j domain.Job, column, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unreadable == nil {
+		f.unreadable = map[domain.ID]*domain.UnreadableJobError{}
+	}
+	f.unreadable[j.ID] = &domain.UnreadableJobError{ID: j.ID, ClientID: j.ClientID, Field: column, Reason: reason}
+}
+
+func (f *faultyRepo) spoiled(id domain.ID) *domain.UnreadableJobError {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unreadable[id]
+}
+
+// ListJobs implements ports.JobLister: the jobs it cannot read are listed
+// as such.
+func (f *faultyRepo) ListJobs(ctx context.Context, q ports.JobListQuery) ([]ports.ListedJob, error) {
+	listed, err := f.Jobs.ListJobs(ctx, q)
+	for i, l := range listed {
+		if u := f.spoiled(l.Job.ID); u != nil {
+			listed[i] = ports.ListedJob{Job: domain.Job{ID: l.Job.ID, ClientID: l.Job.ClientID, CreatedAt: l.Job.CreatedAt}, Unreadable: u}
+		}
+	}
+	return listed, err
 }
 
 func (f *faultyRepo) Get(ctx context.Context, id domain.ID) (domain.Job, error) {
@@ -43,6 +78,9 @@ func (f *faultyRepo) GetAt(ctx context.Context, id domain.ID) (domain.Job, int64
 	}
 	if f.err != nil {
 		return domain.Job{}, 0, f.err
+	}
+	if u := f.spoiled(id); u != nil {
+		return domain.Job{}, 1, u
 	}
 	return f.Jobs.GetAt(ctx, id)
 }

@@ -22,6 +22,10 @@ type ListMeta struct {
 	Meta
 	// NextPageToken asks for the next page; absent on the last one.
 	NextPageToken string `json:"next_page_token,omitempty"`
+	// Unreadable are the ids of the page's jobs the service cannot read
+	// (rows written by hand against its rules), in listing order; absent
+	// when there are none. Polling one answers 500 until its row is fixed.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 type listEnvelope struct {
@@ -50,6 +54,10 @@ func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
 	body.Meta.Type = "array"
 	for i, j := range page.Jobs {
 		body.Data[i] = toJobData(j)
+	}
+	for _, u := range page.Unreadable {
+		body.Meta.Unreadable = append(body.Meta.Unreadable, u.ID.String())
+		h.logger.Error("job cannot be read", append(requestFields(ctx), unreadableFields(u)...)...)
 	}
 	buf, err := json.Marshal(body)
 	if err != nil {

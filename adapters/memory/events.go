@@ -114,19 +114,21 @@ func (s *Jobs) DeleteEventsBefore(ctx context.Context, before time.Time, limit i
 
 // ListJobs implements ports.JobLister. It scans every job: the memory
 // store is for development and tests.
-func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]domain.Job, error) {
+func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]ports.ListedJob, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
-	var out []domain.Job
+	var out []ports.ListedJob
 	for _, j := range s.jobs {
 		if listed(j, q) {
-			out = append(out, clone(j))
+			out = append(out, ports.ListedJob{Job: clone(j)})
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b domain.Job) int { return newestFirst(a.CreatedAt, a.ID, b.CreatedAt, b.ID) })
+	slices.SortFunc(out, func(a, b ports.ListedJob) int {
+		return newestFirst(a.Job.CreatedAt, a.Job.ID, b.Job.CreatedAt, b.Job.ID)
+	})
 	return out[:min(len(out), q.Limit)], nil
 }
 

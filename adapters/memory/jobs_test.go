@@ -16,5 +16,6 @@ func TestJobsContract(t *testing.T) {
 	t.Run("Maintenance", func(t *testing.T) { t.Parallel(); contract.Maintenance(t, newRepo) })
 	t.Run("Reports", func(t *testing.T) { t.Parallel(); contract.Reports(t, newRepo) })
 	t.Run("CreationFilters", func(t *testing.T) { t.Parallel(); contract.CreationFilters(t, newRepo) })
+	t.Run("PagesThroughAnyCreationYear", func(t *testing.T) { t.Parallel(); contract.PagesThroughAnyCreationYear(t, newRepo) })
 	t.Run("ChangeLog", func(t *testing.T) { t.Parallel(); contract.ChangeLog(t, newRepo) })
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -165,15 +166,16 @@ const qList = `SELECT ` + columns + ` FROM async_jobs
 	ORDER BY created_at DESC, id DESC
 	LIMIT :limit`
 
-// The bounds used for filters the caller left out.
+// The bounds used for filters the caller left out: every time RFC 3339
+// writes, years 1 to 9999.
 var (
 	listMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	listMax = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	listMax = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxUUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 )
 
 // ListJobs implements ports.JobLister.
-func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]domain.Job, error) {
+func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]ports.ListedJob, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	p := listParams{ClientID: q.ClientID, Status: string(q.Status), CreatedFrom: listMin, CreatedTo: listMax,
@@ -191,13 +193,20 @@ func (s *Jobs) ListJobs(ctx context.Context, q ports.JobListQuery) ([]domain.Job
 	if err := s.selectAll(ctx, &rows, qList, p); err != nil {
 		return nil, translate(ctx, "list jobs", err)
 	}
-	out := make([]domain.Job, 0, len(rows))
-	for _, r := range rows {
+	out := make([]ports.ListedJob, len(rows))
+	for i, r := range rows {
 		j, err := r.toDomain()
-		if err != nil {
+		var unreadable *domain.UnreadableJobError
+		switch {
+		case errors.As(err, &unreadable):
+			// Listed by created_at, so it holds a time within the bounds.
+			created, _ := r.CreatedAt.read()
+			out[i] = ports.ListedJob{Job: domain.Job{ID: unreadable.ID, ClientID: r.ClientID, CreatedAt: created}, Unreadable: unreadable}
+		case err != nil:
 			return nil, err
+		default:
+			out[i] = ports.ListedJob{Job: j}
 		}
-		out = append(out, j)
 	}
 	return out, nil
 }

@@ -113,19 +113,21 @@ const insertColumns = `id, client_id, idempotency_key, status, eta, links, error
 // columns are the columns every read returns.
 const columns = `id, client_id, idempotency_key, status, eta, links, error_code, error_message, created_at, updated_at, finished_at, version`
 
-// jobRow is the table's shape.
+// jobRow is the table's shape. Its times are timestamps, so that a row
+// holding what no time.Time can (hand-written 'infinity') is one job
+// toDomain refuses, not a failed statement.
 type jobRow struct {
 	ID             string         `db:"id"`
 	ClientID       string         `db:"client_id"`
 	IdempotencyKey sql.NullString `db:"idempotency_key"`
 	Status         string         `db:"status"`
-	ETA            time.Time      `db:"eta"`
+	ETA            timestamp      `db:"eta"`
 	Links          []byte         `db:"links"`
 	ErrorCode      sql.NullInt64  `db:"error_code"`
 	ErrorMessage   sql.NullString `db:"error_message"`
-	CreatedAt      time.Time      `db:"created_at"`
-	UpdatedAt      time.Time      `db:"updated_at"`
-	FinishedAt     sql.NullTime   `db:"finished_at"`
+	CreatedAt      timestamp      `db:"created_at"`
+	UpdatedAt      timestamp      `db:"updated_at"`
+	FinishedAt     timestamp      `db:"finished_at"`
 	Version        int64          `db:"version"`
 }
 
@@ -143,33 +145,57 @@ func encodeLinks(links []domain.Link) ([]byte, error) {
 	return json.Marshal(rows)
 }
 
+// toDomain reads the row as a job, or says in a
+// *domain.UnreadableJobError which column it cannot read: a status
+// outside the three, links that are not an array of objects with a
+// non-empty entity and href, a time that is no date or lies outside the
+// years 1 to 9999 (domain.ValidTime). Only hand-written SQL stores those
+// (migration 00013 refuses them in new rows).
 func (r jobRow) toDomain() (domain.Job, error) {
+	id := domain.ID(strings.ToLower(r.ID))
+	unreadable := func(field, reason string) (domain.Job, error) {
+		return domain.Job{}, &domain.UnreadableJobError{ID: id, ClientID: r.ClientID, Field: field, Reason: reason}
+	}
 	j := domain.Job{
-		ID:             domain.ID(strings.ToLower(r.ID)),
+		ID:             id,
 		ClientID:       r.ClientID,
 		IdempotencyKey: r.IdempotencyKey.String,
 		Status:         domain.Status(r.Status),
-		ETA:            r.ETA,
-		CreatedAt:      r.CreatedAt,
-		UpdatedAt:      r.UpdatedAt,
 		Version:        r.Version,
 	}
 	if !j.Status.Valid() {
-		return domain.Job{}, fmt.Errorf("job %s: unknown status %q", r.ID, r.Status)
+		return unreadable("status", fmt.Sprintf("%q is none of PENDING, DONE, FAILED", r.Status))
+	}
+	for _, c := range []struct {
+		name string
+		col  timestamp
+		dst  *time.Time
+	}{{"eta", r.ETA, &j.ETA}, {"created_at", r.CreatedAt, &j.CreatedAt}, {"updated_at", r.UpdatedAt, &j.UpdatedAt}} {
+		t, bad := c.col.read()
+		if bad != "" {
+			return unreadable(c.name, bad)
+		}
+		*c.dst = t
+	}
+	if !r.FinishedAt.Null {
+		t, bad := r.FinishedAt.read()
+		if bad != "" {
+			return unreadable("finished_at", bad)
+		}
+		j.FinishedAt = &t
 	}
 	var links []linkRow
 	if err := json.Unmarshal(r.Links, &links); err != nil {
-		return domain.Job{}, fmt.Errorf("job %s: links: %w", r.ID, err)
+		return unreadable("links", "not an array of objects with entity and href strings")
 	}
-	for _, l := range links {
+	for i, l := range links {
+		if l.Entity == "" || l.Href == "" {
+			return unreadable("links", fmt.Sprintf("element %d has no entity or no href", i))
+		}
 		j.Links = append(j.Links, domain.Link{Entity: l.Entity, Href: l.Href})
 	}
 	if r.ErrorCode.Valid {
 		j.Failure = &domain.Failure{Code: int(r.ErrorCode.Int64), Message: r.ErrorMessage.String}
-	}
-	if r.FinishedAt.Valid {
-		t := r.FinishedAt.Time
-		j.FinishedAt = &t
 	}
 	return j.Normalize(), nil
 }
@@ -181,8 +207,8 @@ func fromDomain(j domain.Job) (jobRow, error) {
 		return jobRow{}, err
 	}
 	r := jobRow{
-		ID: j.ID.String(), ClientID: j.ClientID, Status: string(j.Status), ETA: j.ETA,
-		Links: raw, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		ID: j.ID.String(), ClientID: j.ClientID, Status: string(j.Status), ETA: timestamp{At: j.ETA},
+		Links: raw, CreatedAt: timestamp{At: j.CreatedAt}, UpdatedAt: timestamp{At: j.UpdatedAt}, FinishedAt: timestamp{Null: true},
 		IdempotencyKey: sql.NullString{String: j.IdempotencyKey, Valid: j.IdempotencyKey != ""},
 	}
 	if j.Failure != nil {
@@ -190,7 +216,7 @@ func fromDomain(j domain.Job) (jobRow, error) {
 		r.ErrorMessage = sql.NullString{String: j.Failure.Message, Valid: true}
 	}
 	if j.FinishedAt != nil {
-		r.FinishedAt = sql.NullTime{Time: *j.FinishedAt, Valid: true}
+		r.FinishedAt = timestamp{At: *j.FinishedAt}
 	}
 	return r, nil
 }

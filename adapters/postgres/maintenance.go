@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/jobstatus/jobstatus/domain"
@@ -26,11 +27,15 @@ type staleParams struct {
 }
 
 const (
-	qTryLock   = `SELECT pg_try_advisory_xact_lock(:lock)`
+	qTryLock = `SELECT pg_try_advisory_xact_lock(:lock)`
+	// qFailStale leaves out the rows that break a check of migration
+	// 00013 (written by hand before it): they cannot be updated until they
+	// are fixed, and one of them in the batch failed the whole sweep, every
+	// time, while it stayed among the oldest.
 	qFailStale = `UPDATE async_jobs
 		SET status = 'FAILED', error_code = :error_code, error_message = :error_message, updated_at = :at, finished_at = :at
 		WHERE id IN (
-			SELECT id FROM async_jobs WHERE status = 'PENDING' AND created_at < :before
+			SELECT id FROM async_jobs j WHERE status = 'PENDING' AND created_at < :before AND async_jobs_broken_check(j) IS NULL
 			ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED
 		) AND status = 'PENDING'`
 )
@@ -96,8 +101,11 @@ func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit
 	return n, nil
 }
 
+// qRecentDurations leaves out times that are no date ('infinity', written
+// by hand before migration 00013): PostgreSQL cannot subtract them, and
+// one such job among the newest failed every refresh of the estimate.
 const qRecentDurations = `SELECT CAST(EXTRACT(EPOCH FROM finished_at - created_at) AS float8)
-	FROM async_jobs WHERE finished_at IS NOT NULL AND status = 'DONE'
+	FROM async_jobs WHERE finished_at IS NOT NULL AND status = 'DONE' AND isfinite(finished_at) AND isfinite(created_at)
 	ORDER BY finished_at DESC LIMIT :limit`
 
 // RecentDurations implements ports.DurationSource, newest first.
@@ -115,5 +123,16 @@ func (s *Jobs) RecentDurations(ctx context.Context, limit int) ([]time.Duration,
 	return out, nil
 }
 
-// seconds converts a duration in seconds, as PostgreSQL computes them.
-func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+// seconds converts a duration in seconds, as PostgreSQL computes them,
+// saturated at what a time.Duration holds (about 292 years; a job
+// finished centuries after its creation, by hand, came out negative).
+func seconds(v float64) time.Duration {
+	ns := v * float64(time.Second)
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
+}

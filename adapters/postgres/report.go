@@ -80,10 +80,14 @@ type timeToDoneRow struct {
 	Jobs    int64           `db:"jobs"`
 }
 
+// qTimeToDone leaves out a finish time that is no date ('infinity',
+// written by hand before migration 00013): PostgreSQL cannot subtract
+// it, and it failed the whole report.
 const qTimeToDone = `SELECT percentile_cont(CAST(:quantiles AS float8[]))
 		WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - created_at)) AS seconds,
 	count(*) AS jobs FROM async_jobs
-	WHERE status = 'DONE' AND created_at >= :from AND created_at < :to AND (:client_id = '' OR client_id = :client_id)`
+	WHERE status = 'DONE' AND created_at >= :from AND created_at < :to AND (:client_id = '' OR client_id = :client_id)
+	  AND isfinite(finished_at)`
 
 // TimeToDone implements ports.ReportSource.
 func (s *Jobs) TimeToDone(ctx context.Context, f ports.ReportFilter, qs []float64) ([]time.Duration, int64, error) {

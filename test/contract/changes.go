@@ -98,7 +98,7 @@ func ChangeLog(t *testing.T, newRepo Factory) {
 		require.NoError(t, err)
 		require.Len(t, stored, 1)
 		for range 2 {
-			_, _, err = s.Finish(ctx, stored[0].ID, mustDone(t, "/c", t0.Add(time.Minute)))
+			_, _, err = s.Finish(ctx, stored[0].Job.ID, mustDone(t, "/c", t0.Add(time.Minute)))
 			require.NoError(t, err)
 		}
 		cs := changes(t, s, 0)

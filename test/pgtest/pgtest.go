@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -315,4 +316,47 @@ func (p *Postgres) shell(ctx context.Context, script string, args ...string) err
 		return fmt.Errorf("%s %v: %w: %s", script, args, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// WriteUnchecked runs the hand-written statements on db as if they had
+// been committed before the table's NOT VALID checks were added (a
+// migration adds them NOT VALID so as not to scan a large table): those
+// checks are dropped, the statements run, and the checks are added back
+// NOT VALID, all in one transaction. The rows so written break the checks
+// as rows already in the table when they came may.
+func WriteUnchecked(t testing.TB, db *sqlx.DB, statements ...string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var checks []struct {
+		Name string `db:"conname"`
+		Def  string `db:"def"`
+	}
+	if err := tx.SelectContext(ctx, &checks, `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+		WHERE conrelid = 'async_jobs'::regclass AND contype = 'c' AND NOT convalidated ORDER BY conname`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE async_jobs DROP CONSTRAINT `+c.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range statements {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	for _, c := range checks {
+		// pg_get_constraintdef ends a NOT VALID check with "NOT VALID".
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE async_jobs ADD CONSTRAINT `+c.Name+` `+c.Def); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
 }
