@@ -77,13 +77,12 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run $(STATICCHECK) ./...
 	cd deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
-bench: ## micro-benchmarks, per-request overhead, the load run (pgbench, a bare handler and the service on 10^6 jobs; BENCH_* in scripts/bench.sh) wake-ups and the change log's write cost, the row checks' insert cost; writes the figures into docs/performance.md
+bench: ## micro-benchmarks, per-request overhead, the load run (pgbench, a bare handler and the service on 10^6 jobs; BENCH_* in scripts/bench.sh) wake-ups and the change log's write cost; writes the figures into docs/performance.md
 	scripts/bench/record.sh micro $(GO) test -run '^$$' -skip '^BenchmarkOverhead$$' -bench . -benchmem -benchtime 2s ./domain ./adapters/jwtauth ./adapters/jobcache ./adapters/httpapi
 	scripts/bench/record.sh overhead scripts/bench/overhead.sh
 	scripts/bench/record.sh load scripts/bench.sh
 	scripts/bench/record.sh wake scripts/bench/wake.sh
 	scripts/bench/record.sh writes scripts/bench/writes.sh
-	scripts/bench/record.sh checks scripts/bench/checks.sh
 
 soak: ## SOAK_DURATION of mixed traffic at SOAK_RATE req/s with a PostgreSQL crash half-way (not part of make test)
 	@image="$$(scripts/test-env.sh)" && \

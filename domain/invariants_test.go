@@ -78,33 +78,3 @@ func TestLinksAreNeverNil(t *testing.T) {
 		})
 	}
 }
-
-// TestValidTimeIsWhatRFC3339Writes: the times a job may carry are those
-// RFC 3339 (four-digit years) and HTTP dates write, years 1 to 9999, in
-// any zone.
-func TestValidTimeIsWhatRFC3339Writes(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		t    time.Time
-		want bool
-	}{
-		{"YearOne", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), true},
-		{"Now", time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), true},
-		{"LastNanosecondOf9999", time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), true},
-		{"Year10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{"Year20000", time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{"YearZero", time.Date(0, 12, 31, 23, 59, 59, 999999999, time.UTC), false},
-		{"BeforeChrist", time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{"Year10000InUTCIs9999Elsewhere", time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("-02", -2*3600)), false},
-		{"Year1InUTCIsYear0Elsewhere", time.Date(1, 1, 1, 0, 30, 0, 0, time.FixedZone("+01", 3600)), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := domain.ValidTime(tt.t); got != tt.want {
-				t.Fatalf("ValidTime(%s) = %v, want %v", tt.t.Format(time.RFC3339Nano), got, tt.want)
-			}
-		})
-	}
-}

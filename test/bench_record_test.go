@@ -32,7 +32,7 @@ func TestBenchWritesItsFigures(t *testing.T) {
 		require.Contains(t, string(page), "<!-- bench:"+m[1]+" end -->\n")
 		parts++
 	}
-	require.Equal(t, 6, parts, "micro-benchmarks, overhead, load run, wake-ups, write cost, row checks")
+	require.Equal(t, 5, parts, "micro-benchmarks, overhead, load run, wake-ups, write cost")
 
 	doc := filepath.Join(t.TempDir(), "performance.md")
 	const before = "# Performance\n\n<!-- bench:load begin -->\nold figures\n<!-- bench:load end -->\n\nthe rest\n"

@@ -150,7 +150,8 @@ func encodeLinks(links []domain.Link) ([]byte, error) {
 // outside the three, links that are not an array of objects with a
 // non-empty entity and href, a time that is no date or lies outside the
 // years 1 to 9999 (domain.ValidTime). Only hand-written SQL stores those
-// (migration 00013 refuses them in new rows).
+// (the schema does not refuse them: checks for them cost every write,
+// see docs/operations.md, "Rows written by hand").
 func (r jobRow) toDomain() (domain.Job, error) {
 	id := domain.ID(strings.ToLower(r.ID))
 	unreadable := func(field, reason string) (domain.Job, error) {

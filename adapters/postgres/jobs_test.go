@@ -172,8 +172,7 @@ func TestStoreFaultsAreUnavailable(t *testing.T) {
 		db, err := postgres.Open(url, pgtest.Pool(1))
 		require.NoError(t, err)
 		defer db.Close()
-		// CASCADE: async_jobs_broken_check (00013) takes a row of it.
-		_, err = db.ExecContext(ctx, "DROP TABLE async_jobs CASCADE")
+		_, err = db.ExecContext(ctx, "DROP TABLE async_jobs")
 		require.NoError(t, err)
 		_, err = jobs.Get(ctx, domain.NewID())
 		require.ErrorIs(t, err, domain.ErrUnavailable)

@@ -27,15 +27,11 @@ type staleParams struct {
 }
 
 const (
-	qTryLock = `SELECT pg_try_advisory_xact_lock(:lock)`
-	// qFailStale leaves out the rows that break a check of migration
-	// 00013 (written by hand before it): they cannot be updated until they
-	// are fixed, and one of them in the batch failed the whole sweep, every
-	// time, while it stayed among the oldest.
+	qTryLock   = `SELECT pg_try_advisory_xact_lock(:lock)`
 	qFailStale = `UPDATE async_jobs
 		SET status = 'FAILED', error_code = :error_code, error_message = :error_message, updated_at = :at, finished_at = :at
 		WHERE id IN (
-			SELECT id FROM async_jobs j WHERE status = 'PENDING' AND created_at < :before AND async_jobs_broken_check(j) IS NULL
+			SELECT id FROM async_jobs WHERE status = 'PENDING' AND created_at < :before
 			ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED
 		) AND status = 'PENDING'`
 )
@@ -102,7 +98,7 @@ func (s *Jobs) DeleteFinishedBefore(ctx context.Context, before time.Time, limit
 }
 
 // qRecentDurations leaves out times that are no date ('infinity', written
-// by hand before migration 00013): PostgreSQL cannot subtract them, and
+// by hand): PostgreSQL cannot subtract them, and
 // one such job among the newest failed every refresh of the estimate.
 const qRecentDurations = `SELECT CAST(EXTRACT(EPOCH FROM finished_at - created_at) AS float8)
 	FROM async_jobs WHERE finished_at IS NOT NULL AND status = 'DONE' AND isfinite(finished_at) AND isfinite(created_at)

@@ -12,13 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobstatus/jobstatus/domain"
-	"github.com/jobstatus/jobstatus/test/pgtest"
 )
 
-// TestChangeFeedReadsPastAJobsLinksItCannotParse: until migration 00013
-// async_jobs only checked that links is a JSON array, so hand-written SQL
-// may have stored an array of anything on a PENDING job (or a DONE one: at
-// least one element). The
+// TestChangeFeedReadsPastAJobsLinksItCannotParse: async_jobs only checks
+// that links is a JSON array, so hand-written SQL may store an array of
+// anything on a PENDING job (or a DONE one: at least one element). The
 // log's entry is then a ChangeUnreadable, and ChangesAfter goes on past it
 // (before, it failed every read that reached it, on every instance, for as
 // long as retention kept it); the stream's replay skips it.
@@ -40,11 +38,10 @@ func TestChangeFeedReadsPastAJobsLinksItCannotParse(t *testing.T) {
 			j, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
 			require.NoError(t, err)
 			before := head(t, jobs)
-			// Written before migration 00013, which refuses such links.
 			if tt.done {
-				pgtest.WriteUnchecked(t, b.db, `UPDATE async_jobs SET status = 'DONE', finished_at = now(), links = '`+tt.links+`' WHERE id = '`+j.ID.String()+`'`)
+				b.exec(t, `UPDATE async_jobs SET status = 'DONE', finished_at = now(), links = $2::jsonb WHERE id = $1`, j.ID.String(), tt.links)
 			} else {
-				pgtest.WriteUnchecked(t, b.db, `UPDATE async_jobs SET links = '`+tt.links+`' WHERE id = '`+j.ID.String()+`'`)
+				b.exec(t, `UPDATE async_jobs SET links = $2::jsonb WHERE id = $1`, j.ID.String(), tt.links)
 			}
 			later, _, err := jobs.Create(ctx, newJob(t, "mis-alpha", time.Now()))
 			require.NoError(t, err)

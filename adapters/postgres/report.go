@@ -81,7 +81,7 @@ type timeToDoneRow struct {
 }
 
 // qTimeToDone leaves out a finish time that is no date ('infinity',
-// written by hand before migration 00013): PostgreSQL cannot subtract
+// written by hand): PostgreSQL cannot subtract
 // it, and it failed the whole report.
 const qTimeToDone = `SELECT percentile_cont(CAST(:quantiles AS float8[]))
 		WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - created_at)) AS seconds,

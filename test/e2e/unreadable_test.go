@@ -15,8 +15,8 @@ import (
 
 // TestJobsTheServiceCannotRead runs the binary on a table where an
 // operator's SQL left two jobs the service cannot read (an eta of
-// 'infinity', links of numbers; written before migration 00013 checked
-// such values). Each fails alone: its owner's poll answers 500, anyone
+// 'infinity', links of numbers: nothing in the schema refuses such
+// values). Each fails alone: its owner's poll answers 500, anyone
 // else's 404, the listing answers the owner's other jobs and names it in
 // meta.unreadable, the log names the job and the column, and `jobs get`
 // says which column. Before, the eta failed the owner's whole listing

@@ -318,12 +318,11 @@ func (p *Postgres) shell(ctx context.Context, script string, args ...string) err
 	return nil
 }
 
-// WriteUnchecked runs the hand-written statements on db as if they had
-// been committed before the table's NOT VALID checks were added (a
-// migration adds them NOT VALID so as not to scan a large table): those
-// checks are dropped, the statements run, and the checks are added back
-// NOT VALID, all in one transaction. The rows so written break the checks
-// as rows already in the table when they came may.
+// WriteUnchecked runs the hand-written statements on db in one
+// transaction, as an operator's SQL writes rows the service cannot read.
+// Were the table to carry NOT VALID checks (rows written before them may
+// break them), those are dropped for the statements and added back NOT
+// VALID in the same transaction.
 func WriteUnchecked(t testing.TB, db *sqlx.DB, statements ...string) {
 	t.Helper()
 	ctx := context.Background()
