@@ -29,6 +29,12 @@ var unreadableRows = []struct {
 	{"LinksWithoutHref", `links = '[{"entity": "composition"}]'`, "links", true},
 	{"LinksEntityAnArray", `links = '[{"entity": ["composition"], "href": "/c"}]'`, "links", true},
 	{"LinksEmptyEntity", `links = '[{"entity": "", "href": "/c"}]'`, "links", true},
+	// Links the domain refuses (domain.CheckLink): an href that is no
+	// absolute path on the service's host, an entity that is no token.
+	{"LinksHrefOfAnotherHost", `links = '[{"entity": "composition", "href": "//evil.example/c"}]'`, "links", true},
+	{"LinksHrefAURL", `status = 'DONE', finished_at = now(), links = '[{"entity": "composition", "href": "https://evil.example/c"}]'`, "links", true},
+	{"LinksHrefDotSegment", `links = '[{"entity": "composition", "href": "/patients/../admin"}]'`, "links", true},
+	{"LinksEntityNotAToken", `links = '[{"entity": "compo sition", "href": "/c"}]'`, "links", true},
 	{"EtaInfinity", `eta = 'infinity'`, "eta", true},
 	{"EtaMinusInfinity", `eta = '-infinity'`, "eta", true},
 	{"EtaYear20000", `eta = '20000-01-01T00:00:00Z'`, "eta", true},
