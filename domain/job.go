@@ -197,7 +197,7 @@ func (o Outcome) Validate() error {
 			return &ValidationError{Field: "links", Reason: "a DONE job needs at least one link"}
 		}
 		for _, l := range o.Links {
-			if err := checkLink(l); err != nil {
+			if err := CheckLink(l); err != nil {
 				return err
 			}
 		}

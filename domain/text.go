@@ -34,10 +34,12 @@ const (
 	maxLinkPartBytes = 2048
 )
 
-// checkLink applies the link rules: the entity is a non-empty token
+// CheckLink applies the link rules: the entity is a non-empty token
 // (RFC 9110 section 5.6.2) and the href an absolute path (see
-// ValidHref).
-func checkLink(l Link) error {
+// ValidHref). Done applies them to the links it takes; a store's reader
+// to the links it reads, so that an href written by hand that breaks
+// them is never handed to a client.
+func CheckLink(l Link) error {
 	if !storable(l.Entity) || !storable(l.Href) {
 		return &ValidationError{Field: "links", Reason: reasonLinkText}
 	}

@@ -38,7 +38,10 @@ type LogPositions interface {
 type EventLog interface {
 	// EventsAfter returns at most limit events with a position above
 	// after, in position order: every client's when clientID is empty,
-	// else that client's only.
+	// else that client's only. It answers none only when no event follows
+	// after (a reader stops there): events it cannot show (a state
+	// written by hand, ChangeUnreadable) are passed over, not answered as
+	// an empty batch.
 	EventsAfter(ctx context.Context, clientID string, after int64, limit int) ([]JobEvent, error)
 	LogPositions
 	// DeleteEventsBefore removes at most limit of the oldest events that

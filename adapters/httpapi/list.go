@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/jobstatus/jobstatus/app"
 	"github.com/jobstatus/jobstatus/domain"
 )
@@ -55,9 +57,17 @@ func (h *Handler) listJobs(w nethttp.ResponseWriter, r *nethttp.Request) {
 	for i, j := range page.Jobs {
 		body.Data[i] = toJobData(j)
 	}
-	for _, u := range page.Unreadable {
-		body.Meta.Unreadable = append(body.Meta.Unreadable, u.ID.String())
-		h.logger.Error("job cannot be read", append(requestFields(ctx), unreadableFields(u)...)...)
+	if len(page.Unreadable) > 0 {
+		ids := make([]string, len(page.Unreadable))
+		for i, u := range page.Unreadable {
+			ids[i] = u.ID.String()
+		}
+		body.Meta.Unreadable = ids
+		// One line a listing, with the first job's fields and every id: a
+		// line a job flooded the log when a page of them was listed again
+		// and again.
+		fields := append(requestFields(ctx), unreadableFields(page.Unreadable[0])...)
+		h.logger.Error("job cannot be read", append(fields, zap.Strings("job_ids", ids))...)
 	}
 	buf, err := json.Marshal(body)
 	if err != nil {

@@ -92,3 +92,31 @@ func TestAJobTheStoreCannotRead(t *testing.T) {
 		require.NotContains(t, r.Body["meta"], "unreadable", "absent when the page has none")
 	})
 }
+
+// TestAListingLogsItsUnreadableJobsOnce: a page holding several jobs the
+// store cannot read logs one line for the listing, naming them all, not
+// one line for each of them on every listing (a client listing a page
+// of such jobs again and again flooded the log with a line per job).
+func TestAListingLogsItsUnreadableJobsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var want []string
+	for range 3 {
+		j, err := b.app.CreateJob.Handle(ctx, app.CreateJob{ClientID: testkit.ClientA, ETA: 30 * time.Second})
+		require.NoError(t, err)
+		b.repo.spoil(j, "links", "not an array of objects with entity and href strings")
+		want = append(want, j.ID.String())
+	}
+	r := b.do(t, "GET", httpapi.JobsPath, b.auth(testkit.ClientA, testkit.KeyA), nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	unreadable := r.Body["meta"].(map[string]any)["unreadable"].([]any)
+	require.Len(t, unreadable, len(want))
+	lines := b.logs.FilterMessage("job cannot be read").All()
+	require.Len(t, lines, 1, "one line a listing")
+	fields := lines[0].ContextMap()
+	require.ElementsMatch(t, want, fields["job_ids"])
+	require.Equal(t, unreadable[0], fields["job_id"], "the first one's fields, as documented")
+	require.Equal(t, "links", fields["column"])
+	require.Equal(t, testkit.ClientA, fields["job_client_id"])
+}

@@ -62,19 +62,27 @@ func (s *Jobs) EventsAfter(ctx context.Context, clientID string, after int64, li
 	if clientID != "" {
 		q = qClientEventsAfter
 	}
-	var rows []eventRow
-	if err := s.selectAll(ctx, &rows, q, eventsParams{ClientID: clientID, After: after, Limit: limit}); err != nil {
-		return nil, translate(ctx, "read job events", err)
-	}
-	out := make([]ports.JobEvent, 0, len(rows))
-	for _, r := range rows {
-		j, err := r.toDomain()
-		if err != nil {
-			continue // a state written by hand that the service cannot show (ChangeUnreadable): not replayed
+	for {
+		var rows []eventRow
+		if err := s.selectAll(ctx, &rows, q, eventsParams{ClientID: clientID, After: after, Limit: limit}); err != nil {
+			return nil, translate(ctx, "read job events", err)
 		}
-		out = append(out, ports.JobEvent{Position: r.Position, ClientID: j.ClientID, Status: domain.Status(r.EventStatus), Job: j})
+		out := make([]ports.JobEvent, 0, len(rows))
+		for _, r := range rows {
+			j, err := r.toDomain()
+			if err != nil {
+				continue // a state written by hand that the service cannot show (ChangeUnreadable): not replayed
+			}
+			out = append(out, ports.JobEvent{Position: r.Position, ClientID: j.ClientID, Status: domain.Status(r.EventStatus), Job: j})
+		}
+		// A full batch of events it cannot show is no end of the log: an
+		// empty answer ends a replay, which would skip every event after
+		// them. Read on past them.
+		if len(out) > 0 || len(rows) == 0 || len(rows) < limit {
+			return out, nil
+		}
+		after = rows[len(rows)-1].Position
 	}
-	return out, nil
 }
 
 // qHead is the log's head as a snapshot sees it, from the head row h

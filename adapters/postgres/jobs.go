@@ -148,7 +148,9 @@ func encodeLinks(links []domain.Link) ([]byte, error) {
 // toDomain reads the row as a job, or says in a
 // *domain.UnreadableJobError which column it cannot read: a status
 // outside the three, links that are not an array of objects with a
-// non-empty entity and href, a time that is no date or lies outside the
+// non-empty entity and href or that break the link rules
+// (domain.CheckLink: an href that is no absolute path, an entity that
+// is no token), a time that is no date or lies outside the
 // years 1 to 9999 (domain.ValidTime). Only hand-written SQL stores those
 // (the schema does not refuse them: checks for them cost every write,
 // see docs/operations.md, "Rows written by hand").
@@ -193,7 +195,15 @@ func (r jobRow) toDomain() (domain.Job, error) {
 		if l.Entity == "" || l.Href == "" {
 			return unreadable("links", fmt.Sprintf("element %d has no entity or no href", i))
 		}
-		j.Links = append(j.Links, domain.Link{Entity: l.Entity, Href: l.Href})
+		link := domain.Link{Entity: l.Entity, Href: l.Href}
+		// An href that is no absolute path on this host is never handed
+		// to a client, however it was stored (the reason names the rule,
+		// not the text).
+		var invalid *domain.ValidationError
+		if err := domain.CheckLink(link); errors.As(err, &invalid) {
+			return unreadable("links", fmt.Sprintf("element %d: %s", i, invalid.Reason))
+		}
+		j.Links = append(j.Links, link)
 	}
 	if r.ErrorCode.Valid {
 		j.Failure = &domain.Failure{Code: int(r.ErrorCode.Int64), Message: r.ErrorMessage.String}

@@ -29,6 +29,12 @@ var unreadableRows = []struct {
 	{"LinksWithoutHref", `links = '[{"entity": "composition"}]'`, "links", true},
 	{"LinksEntityAnArray", `links = '[{"entity": ["composition"], "href": "/c"}]'`, "links", true},
 	{"LinksEmptyEntity", `links = '[{"entity": "", "href": "/c"}]'`, "links", true},
+	// Links the domain refuses (domain.CheckLink): an href that is no
+	// absolute path on the service's host, an entity that is no token.
+	{"LinksHrefOfAnotherHost", `links = '[{"entity": "composition", "href": "//evil.example/c"}]'`, "links", true},
+	{"LinksHrefAURL", `status = 'DONE', finished_at = now(), links = '[{"entity": "composition", "href": "https://evil.example/c"}]'`, "links", true},
+	{"LinksHrefDotSegment", `links = '[{"entity": "composition", "href": "/patients/../admin"}]'`, "links", true},
+	{"LinksEntityNotAToken", `links = '[{"entity": "compo sition", "href": "/c"}]'`, "links", true},
 	{"EtaInfinity", `eta = 'infinity'`, "eta", true},
 	{"EtaMinusInfinity", `eta = '-infinity'`, "eta", true},
 	{"EtaYear20000", `eta = '20000-01-01T00:00:00Z'`, "eta", true},
@@ -159,4 +165,35 @@ func requireUnreadable(t *testing.T, want *domain.UnreadableJobError, err error)
 	require.NotEmpty(t, got.Reason)
 	got.Reason = ""
 	require.Equal(t, want, got)
+}
+
+// TestReplayGoesOnPastABatchOfUnreadableEvents: events whose snapshots
+// the service cannot read (jobs inserted by hand with an eta 'infinity')
+// fill a whole batch of the replay, and a readable event follows. The
+// stream's replay ends when a batch comes back empty, so an empty batch
+// once made a client resuming with Last-Event-ID before them skip every
+// retained event after them.
+func TestReplayGoesOnPastABatchOfUnreadableEvents(t *testing.T) {
+	t.Parallel()
+	const client, batch = "mis-replay", 3
+	jobs, b := setupLog(t)
+	start := head(t, jobs)
+	ctx := context.Background()
+	var statements []string
+	for range 2 * batch {
+		statements = append(statements, `INSERT INTO async_jobs (id, client_id, status, eta, links, created_at, updated_at)
+			VALUES (gen_random_uuid(), '`+client+`', 'PENDING', 'infinity', '[]', now(), now())`)
+	}
+	pgtest.WriteUnchecked(t, b.db, statements...)
+	good, _, err := jobs.Create(ctx, newJob(t, client, time.Now()))
+	require.NoError(t, err)
+	for _, c := range []string{client, ""} {
+		events, err := jobs.EventsAfter(ctx, c, start, batch)
+		require.NoError(t, err)
+		require.Len(t, events, 1, "client %q: an empty batch ends the replay before the readable event", c)
+		require.Equal(t, good.ID, events[0].Job.ID)
+		events, err = jobs.EventsAfter(ctx, c, events[0].Position, batch)
+		require.NoError(t, err)
+		require.Empty(t, events)
+	}
 }
