@@ -149,8 +149,8 @@ func encodeLinks(links []domain.Link) ([]byte, error) {
 // *domain.UnreadableJobError which column it cannot read: a status
 // outside the three, links that are not an array of objects with a
 // non-empty entity and href or that break the link rules
-// (domain.CheckLink: an href that is no absolute path, an entity that
-// is no token), a time that is no date or lies outside the
+// (domain.CheckLink: also an href that is no absolute path, an entity
+// that is no token), a time that is no date or lies outside the
 // years 1 to 9999 (domain.ValidTime). Only hand-written SQL stores those
 // (the schema does not refuse them: checks for them cost every write,
 // see docs/operations.md, "Rows written by hand").
@@ -192,13 +192,11 @@ func (r jobRow) toDomain() (domain.Job, error) {
 		return unreadable("links", "not an array of objects with entity and href strings")
 	}
 	for i, l := range links {
-		if l.Entity == "" || l.Href == "" {
-			return unreadable("links", fmt.Sprintf("element %d has no entity or no href", i))
-		}
 		link := domain.Link{Entity: l.Entity, Href: l.Href}
-		// An href that is no absolute path on this host is never handed
-		// to a client, however it was stored (the reason names the rule,
-		// not the text).
+		// The write API's rule, however the link was stored: an entity
+		// or href missing or empty, an href that is no absolute path on
+		// this host, is never handed to a client (the reason names the
+		// rule, not the text).
 		var invalid *domain.ValidationError
 		if err := domain.CheckLink(link); errors.As(err, &invalid) {
 			return unreadable("links", fmt.Sprintf("element %d: %s", i, invalid.Reason))
