@@ -69,8 +69,9 @@ func newTokenCmd(stdio IO) *cobra.Command {
 audience come from --issuer/--audience or JOBSTATUS_AUTH_ISSUER and
 JOBSTATUS_AUTH_AUDIENCE. A token no service would accept is not minted:
 an empty or malformed --scope (scope tokens separated by single spaces),
-an empty --subject, a blank or padded issuer or audience, or a key whose
-algorithm JOBSTATUS_AUTH_ALGORITHMS does not allow.
+an empty --subject, a blank or padded issuer or audience, a key whose
+algorithm JOBSTATUS_AUTH_ALGORITHMS does not allow, or a key the key set
+would refuse (an RSA key under 2048 bits).
 
 Example:
   jobstatus token --key key.pem --client mis-alpha --ttl 15m`,
