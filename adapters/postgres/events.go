@@ -174,11 +174,12 @@ const qList = `SELECT ` + columns + ` FROM async_jobs
 	ORDER BY created_at DESC, id DESC
 	LIMIT :limit`
 
-// The bounds used for filters the caller left out: every time RFC 3339
-// writes, years 1 to 9999.
+// The bounds used for filters the caller left out: every time a job may
+// carry (domain.ValidTime), listMax just past the last, as created_to is
+// exclusive.
 var (
-	listMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	listMax = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	listMin = domain.EarliestTime
+	listMax = domain.LatestTime.Add(time.Nanosecond)
 	maxUUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 )
 
